@@ -1,0 +1,210 @@
+//! The nouns every strategy shares: instances, revisions, and an instance's lifecycle.
+
+use std::borrow::Borrow;
+use std::fmt;
+
+use crate::time::Timestamp;
+
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+        #[cfg_attr(feature = "serde", serde(transparent))]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a name chosen by the caller (or minted by a rollout).
+            #[must_use]
+            pub fn new(name: impl Into<String>) -> Self {
+                $name(name.into())
+            }
+
+            /// The name as text.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                $name(value.to_owned())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                $name(value)
+            }
+        }
+
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+name_type!(
+    /// The name of one instance (a VM, a pod, a process): unique within a fleet.
+    ///
+    /// Instances that exist before a rollout keep the caller's names; instances a rollout
+    /// asks for are named by it (`<revision>-<n>`), so the caller can create them under that
+    /// name or keep its own mapping.
+    InstanceId
+);
+
+name_type!(
+    /// A version of the service being deployed: an image digest, a git sha, a tag.
+    Revision
+);
+
+/// Where one instance is in its life.
+///
+/// ```text
+/// Provisioning ──▶ Starting ──▶ Ready ──▶ Draining ──▶ Terminated
+///       │              │          │          
+///       └──────────────┴──────────┴──▶ Failed
+/// ```
+///
+/// `Ready` instances may serve; of those, the ones ready for at least the spec's
+/// `min_ready` are *available* (Kubernetes' `minReadySeconds`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum InstanceState {
+    /// Asked for; the provisioner has not yet said it exists.
+    Provisioning,
+    /// Exists, but has not yet passed a health check.
+    Starting,
+    /// Passing health checks: may be put in rotation.
+    Ready,
+    /// Taken out of rotation and finishing in-flight requests.
+    Draining,
+    /// Gone for good.
+    Terminated,
+    /// Could not be provisioned, failed its health checks, or was lost.
+    Failed,
+}
+
+impl InstanceState {
+    /// Every state, in lifecycle order (for tables and counters indexed by state).
+    pub const ALL: [InstanceState; 6] = [
+        InstanceState::Provisioning,
+        InstanceState::Starting,
+        InstanceState::Ready,
+        InstanceState::Draining,
+        InstanceState::Terminated,
+        InstanceState::Failed,
+    ];
+
+    /// A dense index in `0..6`, matching [`InstanceState::ALL`].
+    #[must_use]
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether the instance occupies capacity (counts against the surge budget).
+    #[must_use]
+    pub const fn is_live(self) -> bool {
+        matches!(
+            self,
+            InstanceState::Provisioning
+                | InstanceState::Starting
+                | InstanceState::Ready
+                | InstanceState::Draining
+        )
+    }
+
+    /// Whether no further transition is possible.
+    #[must_use]
+    pub const fn is_final(self) -> bool {
+        matches!(self, InstanceState::Terminated | InstanceState::Failed)
+    }
+}
+
+impl fmt::Display for InstanceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            InstanceState::Provisioning => "provisioning",
+            InstanceState::Starting => "starting",
+            InstanceState::Ready => "ready",
+            InstanceState::Draining => "draining",
+            InstanceState::Terminated => "terminated",
+            InstanceState::Failed => "failed",
+        };
+        f.write_str(name)
+    }
+}
+
+/// Everything known about one instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Instance {
+    /// Its unique name.
+    pub id: InstanceId,
+    /// The revision it runs.
+    pub revision: Revision,
+    /// Where it is in its lifecycle.
+    pub state: InstanceState,
+    /// When it last became ready; `None` unless `state` is `Ready`.
+    pub ready_since: Option<Timestamp>,
+    /// Whether it has been ready for at least `min_ready` (and so counts as available).
+    pub available: bool,
+    /// Whether a load-balancer table that includes it has been acknowledged.
+    pub in_rotation: bool,
+}
+
+impl Instance {
+    /// An instance in `state`, not yet available and not in rotation.
+    #[must_use]
+    pub fn new(
+        id: impl Into<InstanceId>,
+        revision: impl Into<Revision>,
+        state: InstanceState,
+    ) -> Self {
+        Instance {
+            id: id.into(),
+            revision: revision.into(),
+            state,
+            ready_since: None,
+            available: false,
+            in_rotation: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_indexes_match_all() {
+        for (i, state) in InstanceState::ALL.iter().enumerate() {
+            assert_eq!(state.index(), i);
+        }
+    }
+
+    #[test]
+    fn live_and_final_partition_the_states() {
+        for state in InstanceState::ALL {
+            assert_ne!(state.is_live(), state.is_final(), "{state}");
+        }
+    }
+
+    #[test]
+    fn names_borrow_as_str_for_map_lookups() {
+        let mut map = std::collections::BTreeMap::new();
+        map.insert(InstanceId::from("web-1"), 1);
+        assert_eq!(map.get("web-1"), Some(&1));
+        assert_eq!(Revision::from("v2").to_string(), "v2");
+    }
+}
