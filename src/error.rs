@@ -135,3 +135,124 @@ pub enum FleetError {
         instance: InstanceId,
     },
 }
+
+/// A rollout spec (or the fleet it starts from) that cannot be run as written.
+///
+/// Each message says what to change.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// `desired` is 0.
+    #[error("desired is 0: a rollout needs at least 1 instance (set desired to 1 or more)")]
+    ZeroDesired,
+    /// A count or percentage could not be read.
+    #[error("{field} is {text:?}: write a whole number of instances (\"2\") or a percentage from 0% to 100% (\"25%\")")]
+    InvalidQuantity {
+        /// The field.
+        field: &'static str,
+        /// The text as given.
+        text: String,
+    },
+    /// A percentage above 100%.
+    #[error("{field} is {percent}%: percentages run from 0% to 100%")]
+    PercentOutOfRange {
+        /// The field.
+        field: &'static str,
+        /// The percentage given.
+        percent: u32,
+    },
+    /// Both `max_surge` and `max_unavailable` are literally 0, so no instance can ever be
+    /// replaced.
+    #[error("max_surge and max_unavailable are both 0, so no instance can ever be replaced: set max_surge to 1 (zero downtime) or max_unavailable to 1")]
+    NoProgressPossible,
+    /// The spec lets the rollout take every instance out of service at once.
+    #[error("with desired = {desired}, max_surge = {max_surge} and max_unavailable = {max_unavailable}, the rollout may take every instance down at once: add surge (max_surge >= 1), add instances, or lower max_unavailable below desired; set allow_downtime = true only if downtime is acceptable")]
+    DowntimeRequired {
+        /// The desired instance count.
+        desired: u32,
+        /// The resolved surge.
+        max_surge: u32,
+        /// The resolved unavailability.
+        max_unavailable: u32,
+    },
+    /// The progress deadline is not longer than `min_ready`, so it would always pass.
+    #[error("progress_deadline ({deadline}) must be longer than min_ready ({min_ready}), or every rollout would miss it")]
+    DeadlineTooShort {
+        /// The progress deadline.
+        deadline: crate::time::Duration,
+        /// The minimum ready time.
+        min_ready: crate::time::Duration,
+    },
+    /// The provision backoff's cap is below its start.
+    #[error("provision backoff_max ({max}) is shorter than backoff_initial ({initial}): make backoff_max at least backoff_initial")]
+    BackoffInverted {
+        /// The first delay.
+        initial: crate::time::Duration,
+        /// The cap.
+        max: crate::time::Duration,
+    },
+    /// The observed fleet runs more than one live revision, so the stable one is unclear.
+    #[error("the observed fleet runs several revisions ({revisions}): restore the rollout that was in flight from its saved document, or pass only the stable revision's instances")]
+    MixedFleet {
+        /// The revisions found, comma-separated.
+        revisions: String,
+    },
+    /// The observed fleet lists an instance twice.
+    #[error(transparent)]
+    Fleet(#[from] FleetError),
+}
+
+/// An operator command that is not valid now. The rollout is unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The command does not apply in the current phase.
+    #[error("cannot {command} while the rollout is {phase}")]
+    InvalidPhase {
+        /// The command.
+        command: &'static str,
+        /// The phase, described.
+        phase: String,
+    },
+    /// `deploy` named the revision that is already stable, with nothing in flight.
+    #[error("revision {revision} is already the stable revision")]
+    AlreadyStable {
+        /// The revision.
+        revision: Revision,
+    },
+    /// `deploy` named the revision already being rolled out.
+    #[error("revision {revision} is already being rolled out")]
+    AlreadyInFlight {
+        /// The revision.
+        revision: Revision,
+    },
+    /// `deploy` named an empty revision.
+    #[error("a revision name must not be empty")]
+    EmptyRevision,
+    /// `rollback` with nothing in flight and no earlier stable revision.
+    #[error("there is no earlier stable revision to roll back to")]
+    NothingToRollBackTo,
+}
+
+/// A saved rollout document that cannot be restored.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// Written by a format this version does not read.
+    #[error("rollout document format {found} is not supported (this version reads format {supported})")]
+    UnknownFormat {
+        /// The document's format.
+        found: u32,
+        /// The format this version reads.
+        supported: u32,
+    },
+    /// Its parts contradict each other.
+    #[error("rollout document is inconsistent: {what}")]
+    Inconsistent {
+        /// What contradicts what.
+        what: String,
+    },
+    /// Its spec no longer validates.
+    #[error("rollout document's spec is invalid: {0}")]
+    Spec(#[from] SpecError),
+}

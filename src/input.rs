@@ -1,0 +1,58 @@
+//! What the caller observed: the results of actions and the state of the world.
+
+use crate::model::InstanceId;
+use crate::output::ActionId;
+
+/// One observation, handed to [`Rollout::handle_input`](crate::Rollout::handle_input).
+///
+/// Results name the [`ActionId`] of the action they answer; health and losses name the
+/// instance, and are level-triggered (reporting the same health twice is harmless).
+/// Anything unknown, late, duplicated or out of order is ignored and reported as an
+/// [`EventKind::InputIgnored`](crate::EventKind::InputIgnored), never an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "input"))]
+#[non_exhaustive]
+pub enum Input {
+    /// A `Provision` action succeeded: the instance exists and is starting.
+    Provisioned {
+        /// The action answered.
+        action: ActionId,
+    },
+    /// A `Provision` action failed; the instance does not exist.
+    ProvisionFailed {
+        /// The action answered.
+        action: ActionId,
+        /// Why, in the provisioner's words.
+        reason: String,
+    },
+    /// The latest health-check verdict for an instance.
+    Health {
+        /// The instance checked.
+        instance: InstanceId,
+        /// Whether it passed.
+        healthy: bool,
+    },
+    /// The load balancer now applies the table of this generation (and all before it).
+    TrafficApplied {
+        /// The generation applied.
+        generation: u64,
+    },
+    /// A `Drain` action finished: the instance has no requests in flight.
+    Drained {
+        /// The action answered.
+        action: ActionId,
+    },
+    /// A `Terminate` action finished: the instance is gone.
+    Terminated {
+        /// The action answered.
+        action: ActionId,
+    },
+    /// An instance disappeared without being asked to (a crash, a lost host).
+    InstanceLost {
+        /// The instance.
+        instance: InstanceId,
+        /// What happened, if known.
+        reason: String,
+    },
+}

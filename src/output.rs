@@ -1,0 +1,178 @@
+//! What the rollout asks of the caller ([`Action`]) and what it tells them ([`Event`]).
+
+use std::fmt;
+
+use crate::model::{InstanceId, Revision};
+use crate::time::{Duration, Timestamp};
+use crate::traffic::TableDiff;
+
+/// Names one action, so that its result can be matched to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct ActionId(pub u64);
+
+impl fmt::Display for ActionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Work for the caller. Each is answered by an [`Input`](crate::Input) naming its id
+/// (`UpdateTraffic` by its generation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "action"))]
+#[non_exhaustive]
+pub enum Action {
+    /// Create an instance of `revision` named `instance`; answer with `Provisioned` or
+    /// `ProvisionFailed`, then report its health.
+    Provision {
+        /// This action's id.
+        id: ActionId,
+        /// The name to give it.
+        instance: InstanceId,
+        /// What it should run.
+        revision: Revision,
+    },
+    /// Change the load balancer's table; answer with `TrafficApplied { generation }`.
+    ///
+    /// `diff` goes from the previous `UpdateTraffic`'s generation to this one; the whole
+    /// table is [`Rollout::traffic`](crate::Rollout::traffic).
+    UpdateTraffic {
+        /// This action's id.
+        id: ActionId,
+        /// The generation of the new table.
+        generation: u64,
+        /// What changed since the previous table.
+        diff: TableDiff,
+    },
+    /// Let `instance` finish in-flight requests (it is already out of rotation); answer
+    /// with `Drained`. After `timeout` the rollout terminates it anyway.
+    Drain {
+        /// This action's id.
+        id: ActionId,
+        /// The instance.
+        instance: InstanceId,
+        /// How long the drain may take.
+        timeout: Duration,
+    },
+    /// Destroy `instance`; answer with `Terminated`.
+    Terminate {
+        /// This action's id.
+        id: ActionId,
+        /// The instance.
+        instance: InstanceId,
+    },
+}
+
+impl Action {
+    /// The action's id.
+    #[must_use]
+    pub fn id(&self) -> ActionId {
+        match self {
+            Action::Provision { id, .. }
+            | Action::UpdateTraffic { id, .. }
+            | Action::Drain { id, .. }
+            | Action::Terminate { id, .. } => *id,
+        }
+    }
+}
+
+/// Something that happened, for logs, audits and dashboards.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Event {
+    /// When (the rollout's clamped clock).
+    pub at: Timestamp,
+    /// What.
+    pub kind: EventKind,
+}
+
+/// The kinds of [`Event`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "event"))]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The rollout moved to another phase.
+    PhaseChanged {
+        /// The phase before.
+        from: crate::Phase,
+        /// The phase now.
+        to: crate::Phase,
+    },
+    /// A rollout to `revision` started (`supersedes` names a target it replaced).
+    RolloutStarted {
+        /// The revision being rolled out.
+        revision: Revision,
+        /// The stable revision it replaces.
+        stable: Option<Revision>,
+        /// A revision whose rollout was still in flight and is now scaled away.
+        supersedes: Option<Revision>,
+    },
+    /// An instance became ready (passed a health check).
+    InstanceReady {
+        /// The instance.
+        instance: InstanceId,
+    },
+    /// An instance has been ready for `min_ready` and may take traffic.
+    InstanceAvailable {
+        /// The instance.
+        instance: InstanceId,
+    },
+    /// An instance failed a health check, was lost, or could not be provisioned.
+    InstanceFailed {
+        /// The instance.
+        instance: InstanceId,
+        /// Why.
+        reason: String,
+    },
+    /// A failed provision will be retried after a backoff.
+    ProvisionBackoff {
+        /// Consecutive failures so far.
+        failures: u32,
+        /// When provisioning resumes.
+        until: Timestamp,
+    },
+    /// The load balancer acknowledged a table.
+    TrafficApplied {
+        /// The generation acknowledged.
+        generation: u64,
+    },
+    /// A drain took longer than its timeout; the instance is terminated anyway.
+    DrainTimedOut {
+        /// The instance.
+        instance: InstanceId,
+    },
+    /// An instance is gone.
+    InstanceTerminated {
+        /// The instance.
+        instance: InstanceId,
+    },
+    /// The rollout made no progress for `progress_deadline`.
+    ProgressDeadlineExceeded {
+        /// When progress was last made.
+        last_progress: Timestamp,
+    },
+    /// An input was ignored: unknown, late, duplicated, or not valid now.
+    InputIgnored {
+        /// The input, described.
+        input: String,
+        /// Why it was ignored.
+        reason: String,
+    },
+    /// The engine refused to publish a table that broke its own rules. This is a bug
+    /// in `cutover`; the previous table stays in force.
+    InternalError {
+        /// What went wrong.
+        detail: String,
+    },
+    /// `now` went backwards; the rollout kept its later clock.
+    ClockWentBackwards {
+        /// The time given.
+        given: Timestamp,
+        /// The time used instead.
+        kept: Timestamp,
+    },
+}

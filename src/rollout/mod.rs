@@ -1,0 +1,264 @@
+//! [`Rollout`]: the one state machine callers hold.
+
+mod core;
+mod persist;
+mod phase;
+mod reconcile;
+mod rotation;
+mod status;
+
+pub use persist::FORMAT_VERSION;
+pub use phase::{AbortReason, HaltReason, Phase};
+pub use status::{Status, Waiting};
+
+use crate::error::{CommandError, SpecError};
+use crate::fleet::Fleet;
+use crate::input::Input;
+use crate::model::{Instance, Revision};
+use crate::output::{Action, Event};
+use crate::rollout::core::Core;
+use crate::spec::{CapacityLimits, RolloutSpec};
+use crate::time::Timestamp;
+use crate::traffic::TrafficTable;
+
+/// A deployment in progress (or at rest): a sans-IO state machine over a fleet of
+/// instances and a load balancer's traffic table.
+///
+/// Its methods come in four kinds:
+///
+/// * **getters** (`&self`): [`status`](Rollout::status), [`phase`](Rollout::phase),
+///   [`traffic`](Rollout::traffic), [`fleet`](Rollout::fleet), …
+/// * **inputs**: [`handle_input`](Rollout::handle_input) for what the caller observed,
+///   [`handle_timeout`](Rollout::handle_timeout) when the time from
+///   [`poll_timeout`](Rollout::poll_timeout) has come;
+/// * **commands**: [`deploy`](Rollout::deploy), [`pause`](Rollout::pause),
+///   [`resume`](Rollout::resume), [`abort`](Rollout::abort), [`retry`](Rollout::retry),
+///   [`promote_full`](Rollout::promote_full), [`rollback`](Rollout::rollback), each
+///   returning a [`CommandError`] if it does not apply now (and then changing nothing);
+/// * **outputs**: [`poll_action`](Rollout::poll_action),
+///   [`poll_event`](Rollout::poll_event), [`poll_timeout`](Rollout::poll_timeout).
+///
+/// **After every input or command, drain the outputs in this order:** all actions (and
+/// perform them), all events (and record them), then `poll_timeout` (and arm a timer).
+/// Actions are ordered: perform them in the order polled.
+///
+/// Every `now` is the caller's clock in milliseconds; a `now` earlier than one already
+/// seen is clamped to it (and reported as an event). The same inputs always give the same
+/// outputs, and a rollout serialized at any point and restored continues identically.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rollout {
+    pub(crate) core: Core,
+}
+
+impl Rollout {
+    /// A rollout over `observed`, the instances that exist now (all of one revision,
+    /// which becomes the stable one; empty for a first deploy).
+    ///
+    /// Instances the caller marks `in_rotation` are taken to be in the load balancer's
+    /// current table (generation 0). Right away the rollout reconciles: it may ask to
+    /// put ready instances in rotation, take unready ones out, or top the fleet up to
+    /// `desired`; drain the actions before anything else.
+    ///
+    /// # Errors
+    ///
+    /// [`SpecError`] if the spec is invalid, or the fleet lists an instance twice or
+    /// runs more than one revision.
+    pub fn new<I>(now: Timestamp, spec: RolloutSpec, observed: I) -> Result<Rollout, SpecError>
+    where
+        I: IntoIterator<Item = Instance>,
+    {
+        Ok(Rollout {
+            core: Core::new(now, spec, observed.into_iter().collect())?,
+        })
+    }
+
+    // ----- getters --------------------------------------------------------------
+
+    /// A snapshot: phase, progress, counts, traffic, what it waits for, a message.
+    #[must_use]
+    pub fn status(&self) -> Status {
+        self.core.status()
+    }
+
+    /// The current phase.
+    #[must_use]
+    pub fn phase(&self) -> &Phase {
+        &self.core.phase
+    }
+
+    /// The known-good revision, if any.
+    #[must_use]
+    pub fn stable(&self) -> Option<&Revision> {
+        self.core.stable.as_ref()
+    }
+
+    /// The revision being rolled out, while one is in flight.
+    #[must_use]
+    pub fn target(&self) -> Option<&Revision> {
+        self.core.target.as_ref()
+    }
+
+    /// The latest traffic table published (what `UpdateTraffic` diffs lead to).
+    #[must_use]
+    pub fn traffic(&self) -> &TrafficTable {
+        &self.core.rotation.published
+    }
+
+    /// The generation the load balancer has acknowledged.
+    #[must_use]
+    pub fn acknowledged_generation(&self) -> u64 {
+        self.core.rotation.acknowledged
+    }
+
+    /// Everything known about the instances.
+    #[must_use]
+    pub fn fleet(&self) -> &Fleet {
+        &self.core.fleet
+    }
+
+    /// The spec.
+    #[must_use]
+    pub fn spec(&self) -> &RolloutSpec {
+        &self.core.spec
+    }
+
+    /// The spec's capacity limits, resolved.
+    #[must_use]
+    pub fn limits(&self) -> CapacityLimits {
+        self.core.limits
+    }
+
+    /// The latest `now` seen (later than or equal to every `now` given).
+    #[must_use]
+    pub fn now(&self) -> Timestamp {
+        self.core.now
+    }
+
+    // ----- inputs ---------------------------------------------------------------
+
+    /// Takes in one observation. Unknown, late, duplicated or out-of-order inputs are
+    /// ignored and reported as events; none is an error.
+    pub fn handle_input(&mut self, now: Timestamp, input: Input) {
+        self.core.begin(now);
+        self.core.handle_input(input);
+        self.core.settle();
+    }
+
+    /// Fires every timer due at `now`. Calling it early, or twice, is harmless. After
+    /// it, `poll_timeout` is `None` or later than `now`.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.core.begin(now);
+        self.core.handle_timeout();
+        self.core.settle();
+    }
+
+    // ----- commands -------------------------------------------------------------
+
+    fn command(
+        &mut self,
+        now: Timestamp,
+        run: impl FnOnce(&mut Core) -> Result<(), CommandError>,
+    ) -> Result<(), CommandError> {
+        self.core.begin(now);
+        let result = run(&mut self.core);
+        self.core.settle();
+        result
+    }
+
+    /// Starts rolling out `revision`. If another rollout is in flight, it is superseded:
+    /// its revision is scaled away (before the stable one), the stable revision stays
+    /// the one to fall back to, and `revision` starts from the first step.
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::AlreadyStable`], [`CommandError::AlreadyInFlight`],
+    /// [`CommandError::EmptyRevision`].
+    pub fn deploy(&mut self, now: Timestamp, revision: impl Into<Revision>) -> Result<(), CommandError> {
+        let revision = revision.into();
+        self.command(now, |core| core.deploy(revision, false))
+    }
+
+    /// Stops making progress (instances keep being put in or out of rotation as their
+    /// health changes; started drains finish). The progress deadline stops counting.
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::InvalidPhase`] unless progressing.
+    pub fn pause(&mut self, now: Timestamp) -> Result<(), CommandError> {
+        self.command(now, Core::pause)
+    }
+
+    /// Continues a paused rollout.
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::InvalidPhase`] unless paused.
+    pub fn resume(&mut self, now: Timestamp) -> Result<(), CommandError> {
+        self.command(now, Core::resume)
+    }
+
+    /// Skips any remaining steps and pauses, going straight to the full rollout within
+    /// the capacity limits (a rolling update has no pauses, so this resumes it if
+    /// paused).
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::InvalidPhase`] unless progressing or paused.
+    pub fn promote_full(&mut self, now: Timestamp) -> Result<(), CommandError> {
+        self.command(now, Core::promote_full)
+    }
+
+    /// Gives up the rollout in flight: in one table update all traffic goes back to the
+    /// stable revision (as soon as it has an available instance, so that no request is
+    /// dropped), the new instances are drained and terminated, and the stable revision is
+    /// brought back to `desired`.
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::InvalidPhase`] unless progressing, paused or halted.
+    pub fn abort(&mut self, now: Timestamp) -> Result<(), CommandError> {
+        self.command(now, |core| core.abort_command(AbortReason::Operator))
+    }
+
+    /// Starts the aborted (or halted) rollout again from the first step.
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::InvalidPhase`] unless aborted or halted.
+    pub fn retry(&mut self, now: Timestamp) -> Result<(), CommandError> {
+        self.command(now, Core::retry)
+    }
+
+    /// Undoes: while a rollout is in flight, aborts it; once completed, rolls out the
+    /// previous stable revision again (replacing instances within the capacity limits,
+    /// since the previous revision has none left).
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::NothingToRollBackTo`] with nothing in flight and no earlier stable
+    /// revision.
+    pub fn rollback(&mut self, now: Timestamp) -> Result<(), CommandError> {
+        self.command(now, Core::rollback)
+    }
+
+    // ----- outputs --------------------------------------------------------------
+
+    /// The next action to perform, in order.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.core.actions.pop_front()
+    }
+
+    /// The next event to record, in order.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.core.events.pop_front()
+    }
+
+    /// When to call [`handle_timeout`](Rollout::handle_timeout) next; `None` if nothing
+    /// is scheduled.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.core.poll_timeout()
+    }
+}

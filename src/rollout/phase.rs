@@ -1,0 +1,120 @@
+//! The rollout's phases and the reasons it stops.
+
+use std::fmt;
+
+/// Where a rollout is.
+///
+/// ```text
+///          deploy            all replaced
+///  Idle ─────────▶ Progressing ─────────▶ Completed ─┐
+///                   │  ▲   │                          │ deploy / rollback
+///             pause │  │   │ provision keeps failing  ▼
+///                   ▼  │   ▼                     Progressing
+///                 Paused  Halted
+///                   └──────┴──── abort / rollback ──▶ Aborted ── retry ──▶ Progressing
+/// ```
+///
+/// `Completed` and `Aborted` are terminal: inputs never move the rollout out of them
+/// (only commands do), though it keeps the stable revision at `desired` and finishes
+/// removing instances it no longer wants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "phase"))]
+#[non_exhaustive]
+pub enum Phase {
+    /// No rollout has been started; the stable revision (if any) is kept at `desired`.
+    Idle,
+    /// Replacing instances.
+    Progressing,
+    /// Stopped by an operator; resumes on `resume` or `promote_full`.
+    Paused,
+    /// Stopped by a failure it cannot get past alone; waits for `retry`, `abort` or
+    /// `rollback`.
+    Halted {
+        /// Why.
+        reason: HaltReason,
+    },
+    /// The new revision is stable and the old instances are gone.
+    Completed,
+    /// Traffic went back to the stable revision and the new instances are removed.
+    Aborted {
+        /// Why.
+        reason: AbortReason,
+    },
+}
+
+impl Phase {
+    /// Whether the phase is terminal: no input moves the rollout out of it.
+    #[must_use]
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Phase::Completed | Phase::Aborted { .. })
+    }
+
+    /// Whether a rollout is in flight (progressing, paused or halted).
+    #[must_use]
+    pub fn is_in_flight(&self) -> bool {
+        matches!(self, Phase::Progressing | Phase::Paused | Phase::Halted { .. })
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Phase::Idle => f.write_str("idle"),
+            Phase::Progressing => f.write_str("progressing"),
+            Phase::Paused => f.write_str("paused"),
+            Phase::Halted { reason } => write!(f, "halted ({reason})"),
+            Phase::Completed => f.write_str("completed"),
+            Phase::Aborted { reason } => write!(f, "aborted ({reason})"),
+        }
+    }
+}
+
+/// Why a rollout halted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "kind"))]
+#[non_exhaustive]
+pub enum HaltReason {
+    /// Provisioning failed `failures` times in a row; `last_error` is the last reason.
+    ProvisionFailed {
+        /// Consecutive failures.
+        failures: u32,
+        /// The provisioner's last error.
+        last_error: String,
+    },
+}
+
+impl fmt::Display for HaltReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HaltReason::ProvisionFailed { failures, last_error } => {
+                write!(f, "provisioning failed {failures} times in a row, last: {last_error}")
+            }
+        }
+    }
+}
+
+/// Why a rollout was aborted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum AbortReason {
+    /// An operator called `abort`.
+    Operator,
+    /// An operator called `rollback` while the rollout was in flight.
+    Rollback,
+    /// The progress deadline passed and the spec says to abort.
+    ProgressDeadline,
+}
+
+impl fmt::Display for AbortReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AbortReason::Operator => "by an operator",
+            AbortReason::Rollback => "rolled back by an operator",
+            AbortReason::ProgressDeadline => "progress deadline exceeded",
+        })
+    }
+}

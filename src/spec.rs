@@ -1,0 +1,402 @@
+//! What the caller asks for: [`RolloutSpec`] and the per-strategy specs, checked up front
+//! into [`SpecError`]s that say what to change.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::SpecError;
+use crate::time::Duration;
+
+/// A number of instances, given as a count or as a percentage of `desired`
+/// (Kubernetes' `IntOrString`).
+///
+/// Written in documents as `2` or `"25%"`.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::Quantity;
+/// assert_eq!("25%".parse::<Quantity>().unwrap(), Quantity::Percent(25));
+/// assert_eq!("3".parse::<Quantity>().unwrap(), Quantity::Count(3));
+/// assert!("-5%".parse::<Quantity>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Quantity {
+    /// An absolute number of instances.
+    Count(u32),
+    /// A percentage of `desired`, 0 to 100.
+    Percent(u32),
+}
+
+impl Quantity {
+    /// Resolves against `desired`, rounding a percentage up (`round_up`, as Kubernetes
+    /// does for surge) or down (for unavailability).
+    #[must_use]
+    pub fn resolve(self, desired: u32, round_up: bool) -> u32 {
+        match self {
+            Quantity::Count(n) => n,
+            Quantity::Percent(p) => {
+                let scaled = u64::from(p) * u64::from(desired);
+                let value = if round_up { scaled.div_ceil(100) } else { scaled / 100 };
+                u32::try_from(value).unwrap_or(u32::MAX)
+            }
+        }
+    }
+
+    /// Whether this is literally zero (`0` or `0%`).
+    #[must_use]
+    pub fn is_zero(self) -> bool {
+        matches!(self, Quantity::Count(0) | Quantity::Percent(0))
+    }
+
+    fn check(self, field: &'static str) -> Result<Quantity, SpecError> {
+        match self {
+            Quantity::Percent(percent) if percent > 100 => {
+                Err(SpecError::PercentOutOfRange { field, percent })
+            }
+            _ => Ok(self),
+        }
+    }
+
+    fn parse_field(text: &str, field: &'static str) -> Result<Quantity, SpecError> {
+        let invalid = || SpecError::InvalidQuantity {
+            field,
+            text: text.to_owned(),
+        };
+        let trimmed = text.trim();
+        let quantity = match trimmed.strip_suffix('%') {
+            Some(number) if !number.starts_with('+') => {
+                Quantity::Percent(number.trim().parse().map_err(|_| invalid())?)
+            }
+            None if !trimmed.starts_with('+') => {
+                Quantity::Count(trimmed.parse().map_err(|_| invalid())?)
+            }
+            _ => return Err(invalid()),
+        };
+        quantity.check(field)
+    }
+}
+
+impl FromStr for Quantity {
+    type Err = SpecError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Quantity::parse_field(text, "quantity")
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Quantity::Count(n) => write!(f, "{n}"),
+            Quantity::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Quantity {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Quantity::Count(n) => serializer.serialize_u32(*n),
+            Quantity::Percent(_) => serializer.collect_str(self),
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Quantity {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Quantity;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of instances (2) or a percentage (\"25%\")")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Quantity, E> {
+                u32::try_from(v)
+                    .map(Quantity::Count)
+                    .map_err(|_| E::custom(format!("{v} instances is too many")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Quantity, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom(SpecError::InvalidQuantity { field: "quantity", text: v.to_string() }))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Quantity, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// Kubernetes-style rolling update: replace instances batch by batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct RollingSpec {
+    /// How many instances may exist above `desired` (rounded up). Default 25%.
+    pub max_surge: Quantity,
+    /// How many of `desired` may be unavailable (rounded down). Default 25%.
+    pub max_unavailable: Quantity,
+}
+
+impl Default for RollingSpec {
+    fn default() -> Self {
+        RollingSpec {
+            max_surge: Quantity::Percent(25),
+            max_unavailable: Quantity::Percent(25),
+        }
+    }
+}
+
+/// Which strategy a rollout follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum StrategySpec {
+    /// Replace instances in place, batch by batch.
+    Rolling(RollingSpec),
+}
+
+impl Default for StrategySpec {
+    fn default() -> Self {
+        StrategySpec::Rolling(RollingSpec::default())
+    }
+}
+
+/// What to do when a rollout makes no progress for `progress_deadline`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum OnDeadline {
+    /// Say so (an event, and in the status) and keep trying, as Kubernetes does.
+    #[default]
+    Report,
+    /// Abort: traffic back to the stable revision, new instances removed (Argo's
+    /// `progressDeadlineAbort`).
+    Abort,
+}
+
+/// How failed provisions are retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct ProvisionRetry {
+    /// Consecutive failures tolerated before the rollout halts. Default 5.
+    pub max_failures: u32,
+    /// The delay after the first failure; it doubles with each further one. Default 1s.
+    pub backoff_initial: Duration,
+    /// The longest delay. Default 1m.
+    pub backoff_max: Duration,
+}
+
+impl Default for ProvisionRetry {
+    fn default() -> Self {
+        ProvisionRetry {
+            max_failures: 5,
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_mins(1),
+        }
+    }
+}
+
+impl ProvisionRetry {
+    /// The delay before the next attempt after `failures` consecutive failures (≥ 1).
+    #[must_use]
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(32);
+        let delay = self.backoff_initial.saturating_mul(1u64 << doublings);
+        delay.min(self.backoff_max)
+    }
+}
+
+/// Everything a rollout needs to know, as a caller writes it.
+///
+/// Check it with [`RolloutSpec::validate`]; [`Rollout::new`](crate::Rollout::new) does.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{Quantity, RollingSpec, RolloutSpec, StrategySpec};
+/// let spec = RolloutSpec {
+///     desired: 10,
+///     strategy: StrategySpec::Rolling(RollingSpec {
+///         max_surge: Quantity::Percent(25),
+///         max_unavailable: Quantity::Count(0),
+///     }),
+///     ..RolloutSpec::default()
+/// };
+/// let limits = spec.validate().unwrap();
+/// assert_eq!((limits.max_surge, limits.max_unavailable), (3, 0));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct RolloutSpec {
+    /// How many instances should serve once the rollout is done. Default 1.
+    pub desired: u32,
+    /// The strategy and its parameters. Default: rolling, 25% / 25%.
+    pub strategy: StrategySpec,
+    /// How long an instance must stay ready before it counts as available and gets
+    /// traffic. Default 0.
+    pub min_ready: Duration,
+    /// How long the rollout may go without progress. Default 10m.
+    pub progress_deadline: Duration,
+    /// What passing the progress deadline does. Default: report.
+    pub on_progress_deadline: OnDeadline,
+    /// How long a drain may take before the instance is terminated anyway. Default 30s.
+    pub drain_timeout: Duration,
+    /// How failed provisions are retried.
+    pub provision_retry: ProvisionRetry,
+    /// Accept specs that may take every instance down at once (one instance and no
+    /// surge, say). Default false.
+    pub allow_downtime: bool,
+}
+
+impl Default for RolloutSpec {
+    fn default() -> Self {
+        RolloutSpec {
+            desired: 1,
+            strategy: StrategySpec::default(),
+            min_ready: Duration::ZERO,
+            progress_deadline: Duration::from_mins(10),
+            on_progress_deadline: OnDeadline::Report,
+            drain_timeout: Duration::from_secs(30),
+            provision_retry: ProvisionRetry::default(),
+            allow_downtime: false,
+        }
+    }
+}
+
+/// A spec's capacity limits as numbers, after Kubernetes' rounding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CapacityLimits {
+    /// Instances wanted.
+    pub desired: u32,
+    /// Instances allowed above `desired`.
+    pub max_surge: u32,
+    /// Instances of `desired` allowed to be unavailable.
+    pub max_unavailable: u32,
+}
+
+impl CapacityLimits {
+    /// Kubernetes' `ResolveFenceposts`: surge rounds up, unavailability rounds down, both
+    /// zero makes unavailability 1, and unavailability is capped at `desired`.
+    #[must_use]
+    pub fn resolve(desired: u32, max_surge: Quantity, max_unavailable: Quantity) -> CapacityLimits {
+        let surge = max_surge.resolve(desired, true);
+        let mut unavailable = max_unavailable.resolve(desired, false);
+        if surge == 0 && unavailable == 0 {
+            unavailable = 1;
+        }
+        CapacityLimits {
+            desired,
+            max_surge: surge,
+            max_unavailable: unavailable.min(desired),
+        }
+    }
+
+    /// The most instances that may exist at once.
+    #[must_use]
+    pub fn max_total(&self) -> u32 {
+        self.desired.saturating_add(self.max_surge)
+    }
+
+    /// The fewest available instances the rollout may leave.
+    #[must_use]
+    pub fn min_available(&self) -> u32 {
+        self.desired - self.max_unavailable
+    }
+}
+
+impl RolloutSpec {
+    /// Checks the spec and resolves its capacity limits.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found, as a [`SpecError`] that says what to change.
+    pub fn validate(&self) -> Result<CapacityLimits, SpecError> {
+        if self.desired == 0 {
+            return Err(SpecError::ZeroDesired);
+        }
+        if self.progress_deadline <= self.min_ready {
+            return Err(SpecError::DeadlineTooShort {
+                deadline: self.progress_deadline,
+                min_ready: self.min_ready,
+            });
+        }
+        let retry = &self.provision_retry;
+        if retry.backoff_max < retry.backoff_initial {
+            return Err(SpecError::BackoffInverted {
+                initial: retry.backoff_initial,
+                max: retry.backoff_max,
+            });
+        }
+        let StrategySpec::Rolling(rolling) = &self.strategy;
+        let surge = rolling.max_surge.check("max_surge")?;
+        let unavailable = rolling.max_unavailable.check("max_unavailable")?;
+        if surge.is_zero() && unavailable.is_zero() {
+            return Err(SpecError::NoProgressPossible);
+        }
+        let limits = CapacityLimits::resolve(self.desired, surge, unavailable);
+        if limits.max_unavailable >= limits.desired && !self.allow_downtime {
+            return Err(SpecError::DowntimeRequired {
+                desired: limits.desired,
+                max_surge: limits.max_surge,
+                max_unavailable: limits.max_unavailable,
+            });
+        }
+        Ok(limits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_parse_and_refuse_with_the_field_named() {
+        assert_eq!(Quantity::parse_field("0%", "max_surge"), Ok(Quantity::Percent(0)));
+        assert_eq!(Quantity::parse_field(" 7 ", "max_surge"), Ok(Quantity::Count(7)));
+        for bad in ["-1", "-5%", "abc", "5.5%", "", "%", "+3"] {
+            let error = Quantity::parse_field(bad, "max_surge").unwrap_err();
+            assert!(error.to_string().starts_with("max_surge is"), "{error}");
+        }
+        assert_eq!(
+            Quantity::parse_field("150%", "max_unavailable"),
+            Err(SpecError::PercentOutOfRange { field: "max_unavailable", percent: 150 })
+        );
+    }
+
+    #[test]
+    fn kubernetes_fenceposts() {
+        // (desired, surge, unavailable) -> (surge, unavailable), from the Deployment
+        // controller's ResolveFenceposts.
+        let cases = [
+            (10, Quantity::Percent(25), Quantity::Percent(25), 3, 2),
+            (1, Quantity::Percent(25), Quantity::Percent(25), 1, 0),
+            (3, Quantity::Percent(0), Quantity::Percent(10), 0, 1),
+            (5, Quantity::Count(2), Quantity::Count(9), 2, 5),
+            (4, Quantity::Percent(100), Quantity::Percent(0), 4, 0),
+        ];
+        for (desired, surge, unavailable, want_surge, want_unavailable) in cases {
+            let limits = CapacityLimits::resolve(desired, surge, unavailable);
+            assert_eq!(
+                (limits.max_surge, limits.max_unavailable),
+                (want_surge, want_unavailable),
+                "{desired} {surge} {unavailable}"
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let retry = ProvisionRetry::default();
+        let secs: Vec<u64> = (1..=8).map(|n| retry.backoff(n).as_millis() / 1000).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(retry.backoff(u32::MAX), Duration::from_mins(1));
+    }
+}

@@ -1,0 +1,256 @@
+//! Rolling update arithmetic, as Kubernetes' Deployment controller does it
+//! (`pkg/controller/deployment/rolling.go`), as pure functions a tool can call to preview
+//! a rollout.
+
+use crate::spec::CapacityLimits;
+
+/// Head counts the rolling arithmetic works from, in Kubernetes' terms.
+///
+/// "Replicas" are instances that exist or are being created and are not being removed
+/// (a ReplicaSet's `spec.replicas`); "available" ones have been ready for `min_ready`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReplicaCounts {
+    /// Replicas of the revision being rolled out.
+    pub new_replicas: u32,
+    /// Of those, the available ones.
+    pub new_available: u32,
+    /// Replicas of every other revision.
+    pub old_replicas: u32,
+    /// Of those, the available ones.
+    pub old_available: u32,
+    /// Instances being removed that still exist (draining or terminating). Kubernetes
+    /// does not count these against the surge; `cutover` does, so that the number of
+    /// instances never exceeds `desired + max_surge`. Pass 0 for Kubernetes' numbers.
+    pub terminating: u32,
+}
+
+/// What to scale next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ScaleStep {
+    /// New-revision instances to create.
+    pub scale_up_new: u32,
+    /// New-revision instances to remove (only when there are more than `desired`).
+    pub scale_down_new: u32,
+    /// Old-revision instances that are not available, to remove first.
+    pub scale_down_old_unavailable: u32,
+    /// Old-revision available instances to remove.
+    pub scale_down_old_available: u32,
+}
+
+impl ScaleStep {
+    /// Whether nothing is to be scaled.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == ScaleStep::default()
+    }
+
+    /// All old-revision instances to remove.
+    #[must_use]
+    pub fn scale_down_old(&self) -> u32 {
+        self.scale_down_old_unavailable + self.scale_down_old_available
+    }
+}
+
+/// How many new-revision replicas to add: Kubernetes' `NewRSNewReplicas` for a rolling
+/// update, returned as the increase (0 when at the surge limit or at `desired`).
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_scale_up};
+/// // 10 desired, 25% surge (3): with 10 old replicas, start 3 new ones.
+/// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25));
+/// let counts = ReplicaCounts { old_replicas: 10, old_available: 10, ..Default::default() };
+/// assert_eq!(rolling_scale_up(limits, counts), 3);
+/// ```
+#[must_use]
+pub fn rolling_scale_up(limits: CapacityLimits, counts: ReplicaCounts) -> u32 {
+    if counts.new_replicas >= limits.desired {
+        return 0;
+    }
+    let current = counts.new_replicas + counts.old_replicas + counts.terminating;
+    let max_total = limits.max_total();
+    if current >= max_total {
+        return 0;
+    }
+    (max_total - current).min(limits.desired - counts.new_replicas)
+}
+
+/// How many old-revision replicas to remove: Kubernetes' `reconcileOldReplicaSets`
+/// (first the unavailable ones, within `maxScaledDown`; then available ones down to
+/// `desired - max_unavailable` available in all). Returns `(unavailable, available)`.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_scale_down_old};
+/// // 10 desired, 25% unavailable (2): with 10 available old replicas and 3 new ones not
+/// // yet available, remove 2 old ones.
+/// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25));
+/// let counts = ReplicaCounts { new_replicas: 3, old_replicas: 10, old_available: 10, ..Default::default() };
+/// assert_eq!(rolling_scale_down_old(limits, counts), (0, 2));
+/// ```
+#[must_use]
+pub fn rolling_scale_down_old(limits: CapacityLimits, counts: ReplicaCounts) -> (u32, u32) {
+    if counts.old_replicas == 0 {
+        return (0, 0);
+    }
+    let all = i64::from(counts.new_replicas) + i64::from(counts.old_replicas);
+    let min_available = i64::from(limits.min_available());
+    let new_unavailable =
+        i64::from(counts.new_replicas) - i64::from(counts.new_available.min(counts.new_replicas));
+    let max_scaled_down = all - min_available - new_unavailable;
+    if max_scaled_down <= 0 {
+        return (0, 0);
+    }
+    let old_unavailable = counts.old_replicas - counts.old_available.min(counts.old_replicas);
+    let cleanup = old_unavailable.min(u32::try_from(max_scaled_down).unwrap_or(u32::MAX));
+    let remaining_old = counts.old_replicas - cleanup;
+    let available = i64::from(counts.new_available) + i64::from(counts.old_available);
+    if available <= min_available {
+        return (cleanup, 0);
+    }
+    let budget = u32::try_from(available - min_available).unwrap_or(u32::MAX);
+    (cleanup, budget.min(remaining_old))
+}
+
+/// One whole rolling step: scale up first, then scale down old replicas counting the
+/// new ones just added (what Kubernetes reaches over two syncs).
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_step};
+/// let limits = CapacityLimits::resolve(4, Quantity::Count(1), Quantity::Count(0));
+/// let start = ReplicaCounts { old_replicas: 4, old_available: 4, ..Default::default() };
+/// let step = rolling_step(limits, start);
+/// assert_eq!((step.scale_up_new, step.scale_down_old()), (1, 0));
+/// ```
+#[must_use]
+pub fn rolling_step(limits: CapacityLimits, counts: ReplicaCounts) -> ScaleStep {
+    let mut step = ScaleStep::default();
+    if counts.new_replicas > limits.desired {
+        let excess = counts.new_replicas - limits.desired;
+        // Unavailable new replicas go first, so capacity is kept.
+        step.scale_down_new = excess;
+    } else {
+        step.scale_up_new = rolling_scale_up(limits, counts);
+    }
+    let after_up = ReplicaCounts {
+        new_replicas: counts.new_replicas + step.scale_up_new - step.scale_down_new,
+        new_available: counts
+            .new_available
+            .min(counts.new_replicas - step.scale_down_new),
+        ..counts
+    };
+    let (unavailable, available) = rolling_scale_down_old(limits, after_up);
+    step.scale_down_old_unavailable = unavailable;
+    step.scale_down_old_available = available;
+    step
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Quantity;
+
+    fn limits(desired: u32, surge: u32, unavailable: u32) -> CapacityLimits {
+        CapacityLimits::resolve(desired, Quantity::Count(surge), Quantity::Count(unavailable))
+    }
+
+    /// Every case of Kubernetes' `TestDeploymentController_reconcileNewReplicaSet`
+    /// (pkg/controller/deployment/rolling_test.go; max unavailable 0 there): deployment
+    /// replicas, max surge, old replicas, new replicas, expected new replicas after.
+    #[test]
+    fn scale_up_matches_kubernetes() {
+        let cases = [
+            (10, 0, 10, 0, 0),
+            (10, 2, 10, 0, 2),
+            (10, 2, 5, 0, 7),
+            (10, 2, 10, 2, 2),
+            (10, 2, 2, 11, 10),
+        ];
+        for (desired, surge, old, new, expected) in cases {
+            let counts = ReplicaCounts {
+                new_replicas: new,
+                old_replicas: old,
+                old_available: old,
+                ..Default::default()
+            };
+            let step = rolling_step(limits(desired, surge, 0), counts);
+            let after = new + step.scale_up_new - step.scale_down_new;
+            assert_eq!(after, expected, "desired {desired} surge {surge} old {old} new {new}");
+        }
+    }
+
+    /// Every case of Kubernetes' `TestDeploymentController_reconcileOldReplicaSets` (max
+    /// surge 0 there): replicas, max unavailable, old replicas, new replicas, available
+    /// old, available new, expected old replicas after.
+    #[test]
+    fn scale_down_matches_kubernetes() {
+        let cases = [
+            (10, 0, 10, 0, 10, 0, 9),
+            (10, 2, 10, 0, 10, 0, 8),
+            (10, 2, 10, 0, 8, 0, 8),
+            (10, 2, 10, 0, 9, 0, 8),
+            (10, 2, 8, 2, 8, 0, 8),
+        ];
+        for (desired, unavailable, old, new, old_ready, new_ready, expected) in cases {
+            let counts = ReplicaCounts {
+                new_replicas: new,
+                new_available: new_ready,
+                old_replicas: old,
+                old_available: old_ready,
+                terminating: 0,
+            };
+            let (a, b) = rolling_scale_down_old(limits(desired, 0, unavailable), counts);
+            assert_eq!(old - a - b, expected, "{desired} {unavailable} {old} {new} {old_ready} {new_ready}");
+        }
+    }
+
+    /// `TestDeploymentController_cleanupUnhealthyReplicas`: 10 old replicas, 8
+    /// available, the cleanup bounded by `maxScaledDown`.
+    #[test]
+    fn unhealthy_cleanup_is_bounded_like_kubernetes() {
+        // maxScaledDown = all - minAvailable - newUnavailable; pick new counts that give
+        // the bounds 1, 3 and 0 with 10 desired and 2 unavailable (minAvailable 8).
+        for (new_replicas, bound, expected_cleanup) in [(0, 1, 1), (0, 3, 2), (0, 0, 0)] {
+            let old = 10 + bound - 2; // all - 8 = bound
+            let counts = ReplicaCounts {
+                new_replicas,
+                new_available: 0,
+                old_replicas: old,
+                old_available: old - 2,
+                terminating: 0,
+            };
+            let (cleanup, _) = rolling_scale_down_old(limits(10, 2, 2), counts);
+            assert_eq!(cleanup, expected_cleanup, "bound {bound}");
+        }
+    }
+
+    #[test]
+    fn terminating_instances_hold_the_surge() {
+        let counts = ReplicaCounts {
+            new_replicas: 1,
+            new_available: 1,
+            old_replicas: 3,
+            old_available: 3,
+            terminating: 1,
+        };
+        assert_eq!(rolling_scale_up(limits(4, 1, 0), counts), 0);
+    }
+
+    #[test]
+    fn excess_new_replicas_are_scaled_down() {
+        let counts = ReplicaCounts {
+            new_replicas: 6,
+            new_available: 6,
+            ..Default::default()
+        };
+        let step = rolling_step(limits(4, 1, 1), counts);
+        assert_eq!(step.scale_down_new, 2);
+        assert_eq!(step.scale_up_new, 0);
+    }
+}
