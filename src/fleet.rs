@@ -13,6 +13,8 @@ use crate::time::{Duration, Timestamp};
 struct RevisionIndex {
     by_state: [BTreeSet<InstanceId>; 6],
     available: BTreeSet<InstanceId>,
+    /// Ready but not yet available (still inside `min_ready`).
+    fresh: BTreeSet<InstanceId>,
     in_rotation: BTreeSet<InstanceId>,
 }
 
@@ -150,6 +152,7 @@ impl Fleet {
             if instance.available {
                 index.available.insert(instance.id.clone());
             } else {
+                index.fresh.insert(instance.id.clone());
                 self.pending_available
                     .insert((since + self.min_ready, instance.id.clone()));
             }
@@ -211,6 +214,7 @@ impl Fleet {
         index.by_state[state.index()].insert(id.clone());
         if previous == InstanceState::Ready {
             index.available.remove(id);
+            index.fresh.remove(id);
             if let Some(since) = instance.ready_since.take() {
                 self.pending_available
                     .remove(&(since + self.min_ready, id.clone()));
@@ -219,6 +223,7 @@ impl Fleet {
         }
         instance.state = state;
         if state == InstanceState::Ready {
+            index.fresh.insert(id.clone());
             instance.ready_since = Some(now);
             self.pending_available
                 .insert((now + self.min_ready, id.clone()));
@@ -255,6 +260,7 @@ impl Fleet {
             .expect("every instance's revision is indexed");
         index.by_state[instance.state.index()].remove(id);
         index.available.remove(id);
+        index.fresh.remove(id);
         index.in_rotation.remove(id);
         if let Some(since) = instance.ready_since {
             self.pending_available
@@ -278,6 +284,7 @@ impl Fleet {
             if let Some(instance) = self.instances.get_mut(&id) {
                 instance.available = true;
                 if let Some(index) = self.revisions.get_mut(&instance.revision) {
+                    index.fresh.remove(&id);
                     index.available.insert(id.clone());
                 }
                 promoted.push(id);
@@ -339,6 +346,15 @@ impl Fleet {
             .get(revision)
             .into_iter()
             .flat_map(|index| index.available.iter())
+    }
+
+    /// The ids of `revision`'s ready instances that are not yet available (still inside
+    /// `min_ready`), in id order.
+    pub fn fresh_ids<'a>(&'a self, revision: &Revision) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
+        self.revisions
+            .get(revision)
+            .into_iter()
+            .flat_map(|index| index.fresh.iter())
     }
 
     /// The ids of `revision`'s instances in rotation, in id order.
@@ -478,6 +494,11 @@ mod tests {
                 }
                 for (revision, counts) in &expected {
                     prop_assert_eq!(&fleet.counts(revision), counts);
+                    let fresh: Vec<_> = fleet.fresh_ids(revision).cloned().collect();
+                    let scanned: Vec<_> = fleet.iter()
+                        .filter(|i| &i.revision == revision && i.state == InstanceState::Ready && !i.available)
+                        .map(|i| i.id.clone()).collect();
+                    prop_assert_eq!(fresh, scanned);
                 }
                 prop_assert_eq!(fleet.revisions().count(), expected.len());
             }

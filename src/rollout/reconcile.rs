@@ -106,11 +106,7 @@ impl Core {
             for state in NOT_YET_SERVING {
                 picked.extend(self.fleet.ids_in_state(revision, state).take(n - picked.len()).cloned());
             }
-            let fresh = self
-                .fleet
-                .ids_in_state(revision, InstanceState::Ready)
-                .filter(|id| self.fleet.get(id).is_some_and(|i| !i.available));
-            picked.extend(fresh.take(n - picked.len()).cloned());
+            picked.extend(self.fleet.fresh_ids(revision).take(n - picked.len()).cloned());
             if picked.len() == n {
                 return picked;
             }
@@ -178,7 +174,10 @@ impl Core {
         let new = self.fleet.counts(&target);
         let desired = self.limits.desired as usize;
         if new.available == desired && self.fleet.total().live() == desired {
-            self.previous_stable = self.stable.replace(target);
+            // Rolling back onto the stable revision itself keeps the earlier fallback.
+            if self.stable.as_ref() != Some(&target) {
+                self.previous_stable = self.stable.replace(target);
+            }
             self.target = None;
             self.transition(Phase::Completed);
         }
