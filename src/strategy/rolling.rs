@@ -151,6 +151,48 @@ pub fn rolling_step(limits: CapacityLimits, counts: ReplicaCounts) -> ScaleStep 
     step
 }
 
+/// The batches of a whole rolling update from `desired` old replicas to `desired` new
+/// ones, assuming every new instance becomes available and every removed one is gone
+/// before the next step: the best case, for previews ("4 batches: +3 −2, +2 −3, …").
+///
+/// Each entry is a step and the counts after it. Ends when no old replica is left.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{CapacityLimits, Quantity, rolling_preview};
+/// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25));
+/// let steps = rolling_preview(limits);
+/// assert_eq!(steps[0].0.scale_up_new, 3);
+/// assert_eq!(steps.last().unwrap().1.new_available, 10);
+/// ```
+#[must_use]
+pub fn rolling_preview(limits: CapacityLimits) -> Vec<(ScaleStep, ReplicaCounts)> {
+    let mut counts = ReplicaCounts {
+        old_replicas: limits.desired,
+        old_available: limits.desired,
+        ..ReplicaCounts::default()
+    };
+    let mut steps = Vec::new();
+    // Each step replaces at least one instance, so `2 * desired + 2` bounds the loop even
+    // for specs that would otherwise stall.
+    for _ in 0..(2 * limits.desired as usize + 2) {
+        if counts.old_replicas == 0 && counts.new_available == limits.desired {
+            break;
+        }
+        let step = rolling_step(limits, counts);
+        if step.is_empty() {
+            break;
+        }
+        counts.new_replicas = counts.new_replicas + step.scale_up_new - step.scale_down_new;
+        counts.new_available = counts.new_replicas;
+        counts.old_replicas -= step.scale_down_old();
+        counts.old_available = counts.old_replicas;
+        steps.push((step, counts));
+    }
+    steps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +269,19 @@ mod tests {
             };
             let (cleanup, _) = rolling_scale_down_old(limits(10, 2, 2), counts);
             assert_eq!(cleanup, expected_cleanup, "bound {bound}");
+        }
+    }
+
+    #[test]
+    fn previews_end_with_the_new_revision_at_desired() {
+        for (desired, surge, unavailable) in [(10, 3, 2), (4, 1, 0), (4, 0, 1), (1, 1, 0), (7, 7, 7)] {
+            let steps = rolling_preview(limits(desired, surge, unavailable));
+            let (_, last) = steps.last().expect("at least one step");
+            assert_eq!((last.new_available, last.old_replicas), (desired, 0), "{desired} {surge} {unavailable}");
+            for (_, counts) in &steps {
+                assert!(counts.new_replicas + counts.old_replicas <= desired + surge);
+                assert!(counts.new_available + counts.old_available + unavailable >= desired);
+            }
         }
     }
 
