@@ -74,7 +74,7 @@ fn main() {
             world.perform(now, action);
         }
         while let Some(event) = rollout.poll_event() {
-            println!("{}: {:?}", event.at, event.kind);
+            println!("{event}");
         }
         let timer = rollout.poll_timeout();
         let next_input = world.due.keys().next().copied();

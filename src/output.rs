@@ -176,3 +176,62 @@ pub enum EventKind {
         kept: Timestamp,
     },
 }
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.at, self.kind)
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventKind::PhaseChanged { from, to } => write!(f, "phase {from} -> {to}"),
+            EventKind::RolloutStarted { revision, stable, supersedes } => {
+                write!(f, "rolling out {revision}")?;
+                if let Some(stable) = stable {
+                    write!(f, " over {stable}")?;
+                }
+                if let Some(old) = supersedes {
+                    write!(f, ", superseding {old}")?;
+                }
+                Ok(())
+            }
+            EventKind::InstanceReady { instance } => write!(f, "{instance} is ready"),
+            EventKind::InstanceAvailable { instance } => write!(f, "{instance} is available"),
+            EventKind::InstanceFailed { instance, reason } => write!(f, "{instance} failed: {reason}"),
+            EventKind::ProvisionBackoff { failures, until } => {
+                write!(f, "provisioning failed {failures} time(s) in a row; retrying at {until}")
+            }
+            EventKind::TrafficApplied { generation } => write!(f, "load balancer applied table {generation}"),
+            EventKind::DrainTimedOut { instance } => write!(f, "{instance} did not drain in time; terminating"),
+            EventKind::InstanceTerminated { instance } => write!(f, "{instance} terminated"),
+            EventKind::ProgressDeadlineExceeded { last_progress } => {
+                write!(f, "no progress since {last_progress}: progress deadline exceeded")
+            }
+            EventKind::InputIgnored { input, reason } => write!(f, "ignored {input}: {reason}"),
+            EventKind::InternalError { detail } => write!(f, "internal error (please report): {detail}"),
+            EventKind::ClockWentBackwards { given, kept } => {
+                write!(f, "clock went backwards to {given}; keeping {kept}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_read_as_sentences() {
+        let event = Event {
+            at: Timestamp::from_millis(1500),
+            kind: EventKind::RolloutStarted {
+                revision: "v2".into(),
+                stable: Some("v1".into()),
+                supersedes: None,
+            },
+        };
+        assert_eq!(event.to_string(), "t+1500ms: rolling out v2 over v1");
+    }
+}
