@@ -137,7 +137,6 @@ impl TrafficTable {
     }
 
     /// Starts building a table; nothing is checked until [`TrafficTableBuilder::build`].
-    #[must_use]
     pub fn builder() -> TrafficTableBuilder {
         TrafficTableBuilder::default()
     }
