@@ -103,31 +103,50 @@ impl serde::Serialize for Quantity {
     }
 }
 
+/// Reads a [`Quantity`], naming `field` in errors.
+#[cfg(feature = "serde")]
+struct QuantityVisitor {
+    field: &'static str,
+}
+
+#[cfg(feature = "serde")]
+impl serde::de::Visitor<'_> for QuantityVisitor {
+    type Value = Quantity;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: a number of instances (2) or a percentage (\"25%\")", self.field)
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Quantity, E> {
+        let count = u32::try_from(v).map_err(|_| {
+            E::custom(SpecError::InvalidQuantity { field: self.field, text: v.to_string() })
+        })?;
+        Ok(Quantity::Count(count))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Quantity, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::custom(SpecError::InvalidQuantity { field: self.field, text: v.to_string() })),
+        }
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Quantity, E> {
+        Quantity::parse_field(v, self.field).map_err(E::custom)
+    }
+}
+
 #[cfg(feature = "serde")]
 impl<'de> serde::Deserialize<'de> for Quantity {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Quantity;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number of instances (2) or a percentage (\"25%\")")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Quantity, E> {
-                u32::try_from(v)
-                    .map(Quantity::Count)
-                    .map_err(|_| E::custom(format!("{v} instances is too many")))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Quantity, E> {
-                u64::try_from(v)
-                    .map_err(|_| E::custom(SpecError::InvalidQuantity { field: "quantity", text: v.to_string() }))
-                    .and_then(|v| self.visit_u64(v))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Quantity, E> {
-                v.parse().map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_any(Visitor)
+        deserializer.deserialize_any(QuantityVisitor { field: "quantity" })
     }
+}
+
+#[cfg(feature = "serde")]
+fn max_surge<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Quantity, D::Error> {
+    deserializer.deserialize_any(QuantityVisitor { field: "max_surge" })
+}
+
+#[cfg(feature = "serde")]
+fn max_unavailable<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Quantity, D::Error> {
+    deserializer.deserialize_any(QuantityVisitor { field: "max_unavailable" })
 }
 
 /// Kubernetes-style rolling update: replace instances batch by batch.
@@ -136,8 +155,10 @@ impl<'de> serde::Deserialize<'de> for Quantity {
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct RollingSpec {
     /// How many instances may exist above `desired` (rounded up). Default 25%.
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "max_surge"))]
     pub max_surge: Quantity,
     /// How many of `desired` may be unavailable (rounded down). Default 25%.
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "max_unavailable"))]
     pub max_unavailable: Quantity,
 }
 

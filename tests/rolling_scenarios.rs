@@ -764,7 +764,6 @@ fn deploying_the_stable_revision_mid_flight_scales_the_newer_one_away() {
 }
 
 #[test]
-#[ignore = "engine bug: failed provisions of a superseded revision count against the new target (backoff, then Halted)"]
 fn failed_provisions_of_a_superseded_revision_do_not_hold_up_the_new_one() {
     let mut spec = spec(10, "25%", "25%");
     spec.provision_retry.max_failures = 3;
@@ -786,7 +785,6 @@ fn failed_provisions_of_a_superseded_revision_do_not_hold_up_the_new_one() {
 }
 
 #[test]
-#[ignore = "engine bug: failed provisions an abort gave up put the stable revision's recovery in backoff"]
 fn failed_provisions_after_an_abort_do_not_delay_the_stable_recovery() {
     let mut world = half_way_to_v2();
     world.check_capacity = false;

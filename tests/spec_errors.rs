@@ -100,7 +100,6 @@ fn invalid_quantity() {
 }
 
 #[test]
-#[ignore = "engine bug: quantities read from a document are reported as field `quantity`, not `max_surge`/`max_unavailable`"]
 fn quantity_errors_in_a_document_name_the_field() {
     let message = refusal(
         r#"{"desired": 3, "strategy": {"rolling": {"max_surge": "-5%", "max_unavailable": 1}}}"#,

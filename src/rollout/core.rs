@@ -303,13 +303,18 @@ impl Core {
     }
 
     fn provision_failed(&mut self, id: InstanceId, reason: String) {
-        self.retiring.remove(&id);
+        let was_unwanted = self.retiring.remove(&id).is_some();
         self.fleet.set_state(self.now, &id, InstanceState::Failed);
         self.fleet.remove(&id);
         self.emit(EventKind::InstanceFailed {
             instance: id,
             reason: format!("provision failed: {reason}"),
         });
+        if was_unwanted {
+            // Nobody needs it any more (superseded or aborted): its failure says nothing
+            // about the revision being provisioned now, and must not slow that down.
+            return;
+        }
         self.provision_failures = self.provision_failures.saturating_add(1);
         let retry = self.spec.provision_retry;
         if self.provision_failures >= retry.max_failures && self.phase == Phase::Progressing {
