@@ -148,20 +148,37 @@ impl Rollout {
     /// it, `poll_timeout` is `None` or later than `now`.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.core.begin(now);
-        self.core.handle_timeout();
-        self.core.settle();
+        // Firing a timer can arm another that is already due (a drain started now with
+        // a zero timeout, or any timer saturated at the end of time): fire until none
+        // is, so the caller's loop never spins. Each pass retires at least one timer
+        // for good, so a few passes always suffice.
+        for _ in 0..8 {
+            self.core.handle_timeout();
+            self.core.settle();
+            if !self.core.poll_timeout().is_some_and(|at| at <= self.core.now) {
+                break;
+            }
+            self.core.begin(self.core.now);
+        }
     }
 
     // ----- commands -------------------------------------------------------------
 
+    /// Runs a command at `now`. A refused command changes nothing at all, not even the
+    /// clock: commands check before they change anything.
     fn command(
         &mut self,
         now: Timestamp,
         run: impl FnOnce(&mut Core) -> Result<(), CommandError>,
     ) -> Result<(), CommandError> {
-        self.core.begin(now);
+        let seen = self.core.now;
+        self.core.now = seen.max(now);
         let result = run(&mut self.core);
-        self.core.settle();
+        self.core.now = seen;
+        if result.is_ok() {
+            self.core.begin(now);
+            self.core.settle();
+        }
         result
     }
 
@@ -209,9 +226,13 @@ impl Rollout {
     }
 
     /// Gives up the rollout in flight: in one table update all traffic goes back to the
-    /// stable revision (as soon as it has an available instance, so that no request is
-    /// dropped), the new instances are drained and terminated, and the stable revision is
-    /// brought back to `desired`.
+    /// stable revision, the new instances are drained and terminated, and the stable
+    /// revision is brought back to `desired`.
+    ///
+    /// If the stable revision has no available instance left (a rollout that already
+    /// replaced it all), the new instances keep serving until one is available, so that
+    /// no request is dropped — unless the spec has no surge and allows downtime, where
+    /// the only way back is to stop a new instance first, as a rolling update would.
     ///
     /// # Errors
     ///
