@@ -1,0 +1,149 @@
+//! Router picks against the baselines they must beat, measured in the same run.
+//!
+//! * `route/random/{N}`: a 90/10 split over N equal-weight instances.
+//! * `route/random_weighted/{N}`: the same with instance weights in 1..=256 (alias table).
+//! * `route/sticky/{N}`: the same table, keyed by 36-byte uuid-like strings (hash included).
+//! * `baseline/u32_threshold/2`: a bare `next_u32() < threshold`, the floor for 2-way.
+//! * `baseline/rand_weighted_index/{N}`, `baseline/rand_alias/{N}`: rand's `WeightedIndex`
+//!   and rand_distr's `WeightedAliasIndex` over N equal weights.
+//! * `compile/{N}`: table to router.
+//!
+//! Every RNG-driven bench uses the same seeded `Xoshiro256PlusPlus`, so ratios compare
+//! the routing work and not the generators.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use cutover::{Router, TrafficTable};
+use rand::distr::Distribution;
+use rand::distr::weighted::WeightedIndex;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{Rng, RngExt, SeedableRng};
+use rand_distr::weighted::WeightedAliasIndex;
+
+const SIZES: [usize; 4] = [2, 10, 100, 1_000];
+const KEYS: usize = 4_096;
+
+fn rng() -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(0xbe9c_4a11)
+}
+
+/// A 90/10 canary table over `n` instances: a tenth of them (at least one) on the canary.
+fn table(n: usize, mut weights: impl FnMut(usize) -> u32) -> TrafficTable {
+    let canary = (n / 10).max(1);
+    let mut builder = TrafficTable::builder()
+        .revision("stable", 9_000, Vec::<String>::new())
+        .revision("canary", 1_000, Vec::<String>::new());
+    for i in 0..n {
+        let revision = if i < n - canary { "stable" } else { "canary" };
+        builder = builder.weighted_instance(revision, format!("web-{i:04}"), weights(i));
+    }
+    builder.build().expect("a valid table")
+}
+
+/// Distinct uuid-shaped keys, 36 bytes each.
+fn keys() -> Vec<[u8; 36]> {
+    let mut rng = rng();
+    (0..KEYS)
+        .map(|_| {
+            let hex = format!(
+                "{:032x}",
+                u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64())
+            );
+            let uuid = format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..]
+            );
+            uuid.into_bytes().try_into().expect("36 bytes")
+        })
+        .collect()
+}
+
+fn route(c: &mut Criterion) {
+    let mut group = c.benchmark_group("route");
+    let keys = keys();
+    for n in SIZES {
+        let router = Router::new(&table(n, |_| 1));
+        let mut rng = rng();
+        group.bench_function(BenchmarkId::new("random", n), |b| {
+            b.iter(|| router.route_random(&mut rng));
+        });
+
+        let mut weights = self::rng();
+        let weighted = table(n, |_| weights.random_range(1..=256));
+        let weighted = Router::new(&weighted);
+        group.bench_function(BenchmarkId::new("random_weighted", n), |b| {
+            b.iter(|| weighted.route_random(&mut rng));
+        });
+
+        let mut next = 0;
+        group.bench_function(BenchmarkId::new("sticky", n), |b| {
+            b.iter(|| {
+                next = (next + 1) % KEYS;
+                router.route_sticky(black_box(&keys[next]))
+            });
+        });
+    }
+    group.finish();
+}
+
+fn baseline(c: &mut Criterion) {
+    let mut group = c.benchmark_group("baseline");
+    let mut rng = rng();
+    // The 90% cut of a 2-way split, as the router computes it.
+    let threshold = black_box(((9_000u64 << 32).div_ceil(10_000)) as u32);
+    group.bench_function(BenchmarkId::new("u32_threshold", 2), |b| {
+        b.iter(|| rng.next_u32() < threshold);
+    });
+    // The floor for any router returning a full `Decision`: the same comparison choosing
+    // between two decisions made beforehand, so only the five-word result is added.
+    let table = table(2, |_| 1);
+    let router = Router::new(&table);
+    let made = [
+        router.route_sticky(b"user-8").expect("a decision"),
+        router.route_sticky(b"user-1").expect("a decision"),
+    ];
+    group.bench_function(BenchmarkId::new("decision_select", 2), |b| {
+        b.iter(|| made[usize::from(rng.next_u32() >= threshold)]);
+    });
+    for n in SIZES {
+        let index = WeightedIndex::new(vec![1u32; n]).expect("weights");
+        group.bench_function(BenchmarkId::new("rand_weighted_index", n), |b| {
+            b.iter(|| index.sample(&mut rng));
+        });
+        let alias = WeightedAliasIndex::new(vec![1u32; n]).expect("weights");
+        group.bench_function(BenchmarkId::new("rand_alias", n), |b| {
+            b.iter(|| alias.sample(&mut rng));
+        });
+    }
+    group.finish();
+}
+
+fn compile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("compile");
+    for n in SIZES {
+        let table = table(n, |_| 1);
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| Router::new(black_box(&table)));
+        });
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = route, baseline, compile
+}
+criterion_main!(benches);

@@ -1,0 +1,387 @@
+//! The weighted router core: a [`TrafficTable`] compiled into a structure that picks a
+//! revision and an instance per request in O(1).
+//!
+//! A request goes through three steps: the match routes in order (the first that matches
+//! chooses the revision), else the weighted split between revisions, then an instance
+//! within the chosen revision. Each step is either *random* (a request without a key,
+//! using the caller's RNG) or *sticky* (a keyed request, using only the key's hash).
+
+mod alias;
+mod request;
+mod ring;
+mod split;
+
+use rand::Rng;
+
+pub use request::Request;
+
+use crate::model::{InstanceId, Revision};
+use crate::traffic::{Backend, TrafficTable};
+use alias::Picker;
+use request::Route;
+use ring::Ring;
+use split::{Split, cut, instance_point, key_hash, mirror_point};
+
+/// Where one request goes, borrowed from the [`Router`] that decided it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision<'r> {
+    /// The revision that serves the request.
+    pub revision: &'r Revision,
+    /// The instance that serves it: always one in rotation under `revision`.
+    pub instance: &'r InstanceId,
+    /// Where to send a copy of the request, if it was picked for mirroring (reported
+    /// whenever it is picked, even if the mirror revision also serves the request).
+    pub mirror: Option<&'r Revision>,
+    /// The index (in [`TrafficTable::routes`]) of the match route that chose the
+    /// revision, or `None` if the weighted split did.
+    pub matched_route: Option<usize>,
+}
+
+/// A [`TrafficTable`] compiled for routing: picks a revision and an instance per
+/// request in O(1), random or sticky.
+///
+/// # Random and sticky routing
+///
+/// A request without a key is routed at random with the caller's RNG: one 64-bit draw
+/// decides the revision (its high half) and the instance (its low half), and a mirrored
+/// table takes one more 32-bit draw for the mirror. Revisions are chosen in proportion to
+/// their weights and instances in proportion to theirs, each probability within a few
+/// parts in 2³² of exact.
+///
+/// A request with a key uses no randomness at all. With `h = xxh3_64(key)`:
+///
+/// * **Revision.** The key falls in slot `((h >> 32) × 10_000) >> 32` of `[0, 10_000)`;
+///   the revisions with weight > 0 own consecutive runs of slots, in the table's layout
+///   order ([`TrafficTable::backends`]), each as many slots as it has basis points. So
+///   the same key gets the same revision for the same table, on every machine and in
+///   every release, and moving weight between two revisions that are *adjacent* in
+///   layout order (revisions of weight 0 between them do not count) only moves keys from
+///   the one that shrinks into the one that grows. With two revisions every change is of
+///   this kind: while a canary's share only grows, no key ever flaps back to stable.
+/// * **Instance.** A consistent-hash ring over the revision's instances, indexed by the
+///   low 32 bits of `h`. While the instance weights keep the same greatest common divisor
+///   (always, when they are all equal), taking an instance out of rotation moves only
+///   the keys it held, and putting one in moves keys only onto it: about 1/N of the keys
+///   for N equal instances. (Over 2²² ring points in one revision, about 32,000
+///   equal-weight instances, the ring is scaled down and this is only approximately
+///   true.) Shares follow the weights to within about ±9% (one standard deviation).
+/// * **Mirror.** A key is mirrored when a fixed remix of `h` falls in the mirror's share
+///   (independently of its revision and instance), so a key is either always or never
+///   mirrored, and growing the share only adds keys.
+///
+/// # Match routes
+///
+/// Routes are checked in table order before the split; the first that matches picks the
+/// revision (whatever its weight), and the instance is then chosen as above.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{MatchCondition, Request, Router, TrafficTable};
+/// use rand::SeedableRng;
+/// use rand::rngs::Xoshiro256PlusPlus;
+///
+/// let table = TrafficTable::builder()
+///     .revision("v1", 9_000, ["web-1", "web-2"])
+///     .revision("v2", 1_000, ["web-3"])
+///     .route(MatchCondition::header_equals("x-canary", "always"), "v2")
+///     .build()
+///     .unwrap();
+/// let router = Router::new(&table);
+/// let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+///
+/// // Random: about 90% to v1.
+/// let decision = router.route_random(&mut rng).unwrap();
+/// assert!(table.backend(decision.revision).unwrap().contains(decision.instance));
+///
+/// // Sticky: the same user always lands on the same instance.
+/// let first = router.route_sticky(b"user-42").unwrap();
+/// assert_eq!(router.route_sticky(b"user-42"), Some(first));
+///
+/// // Match routes come first.
+/// let headers = [("X-Canary", "always")];
+/// let request = Request::new().with_headers(&headers);
+/// let decision = router.route(&request, &mut rng).unwrap();
+/// assert_eq!(decision.revision.as_str(), "v2");
+/// assert_eq!(decision.matched_route, Some(0));
+///
+/// // Nothing to route to.
+/// assert_eq!(Router::new(&TrafficTable::empty()).route_sticky(b"k"), None);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Router {
+    generation: u64,
+    /// Whether the random path may use `lanes`: at most two live revisions, each with
+    /// equal instance weights (the common canary shape).
+    fast: bool,
+    /// For the fast path: `start << 32 | count` of the first two pools' instances.
+    lanes: [u64; 2],
+    split: Split,
+    /// One per revision: first the live ones (weight > 0) in layout order, then the
+    /// others in layout order, so that the split's answer is directly a pool index.
+    revisions: Box<[Revision]>,
+    /// Every pool's instances, pool after pool, each pool's in id order, each beside its
+    /// revision so that one index gives both halves of a decision.
+    targets: Box<[Target]>,
+    pools: Box<[Pool]>,
+    routes: Box<[Route]>,
+    /// Whether some route looks at the key, so a keyed request must check routes even
+    /// when it carries nothing else.
+    keyed_routes: bool,
+    mirror: Option<MirrorCut>,
+}
+
+/// An instance and the revision it serves (a copy of the pool's name: a decision then
+/// needs one address, not two).
+#[derive(Clone, Debug)]
+struct Target {
+    instance: InstanceId,
+    revision: Revision,
+}
+
+/// One revision's instances (a range of the router's), ready for both kinds of choice.
+#[derive(Clone, Debug)]
+struct Pool {
+    start: usize,
+    count: usize,
+    picker: Picker,
+    /// Empty for fewer than two instances, where there is nothing to choose.
+    ring: Ring,
+}
+
+#[derive(Clone, Debug)]
+struct MirrorCut {
+    revision: Revision,
+    /// 32-bit values below this are mirrored.
+    cut: u64,
+}
+
+/// The instance index for "nothing to route to": one no router has.
+const NOWHERE: usize = usize::MAX;
+
+impl Router {
+    /// Compiles `table`. Costs O(instances × ring points) time and 3 to 5 KiB of memory
+    /// per equal-weight instance (for its ring points); routing then costs O(1).
+    #[must_use]
+    pub fn new(table: &TrafficTable) -> Router {
+        let (live, idle): (Vec<&Backend>, Vec<&Backend>) =
+            table.backends().iter().partition(|b| !b.weight().is_zero());
+        let weights: Vec<u16> = live.iter().map(|b| b.weight().basis_points()).collect();
+        let ordered: Vec<&Backend> = live.iter().chain(&idle).copied().collect();
+        let revisions: Box<[Revision]> = ordered.iter().map(|b| b.revision().clone()).collect();
+        let mut targets = Vec::with_capacity(table.instance_count());
+        let pools: Box<[Pool]> = ordered.iter().map(|b| Pool::new(b, &mut targets)).collect();
+        let pool_of = |revision: &Revision| revisions.iter().position(|r| r == revision);
+        // A valid table names only revisions it has; skipping a stray one keeps compile
+        // infallible anyway.
+        let routes: Box<[Route]> = table
+            .routes()
+            .iter()
+            .filter_map(|route| {
+                let pool = pool_of(&route.revision)?;
+                Some(Route::new(route, pool as u32, key_hash))
+            })
+            .collect();
+        let mirror = table
+            .mirror()
+            .filter(|m| !m.share.is_zero() && pool_of(&m.revision).is_some())
+            .map(|m| MirrorCut {
+                revision: m.revision.clone(),
+                cut: cut(u64::from(m.share.basis_points())),
+            });
+        let lane = |k: usize| {
+            pools
+                .get(k.min(live.len().saturating_sub(1)))
+                .map_or(0, |p| ((p.start as u64) << 32) | p.count as u64)
+        };
+        Router {
+            generation: table.generation(),
+            fast: live.len() <= 2
+                && pools
+                    .get(..live.len())
+                    .is_some_and(|l| l.iter().all(|p| p.picker.is_uniform())),
+            lanes: [lane(0), lane(1)],
+            split: Split::new(&weights),
+            keyed_routes: routes.iter().any(Route::is_keyed),
+            revisions,
+            targets: targets.into(),
+            pools,
+            routes,
+            mirror,
+        }
+    }
+
+    /// The generation of the table this router was compiled from.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether the router routes nothing (its table had no revisions).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.revisions.is_empty()
+    }
+
+    /// Routes one request: match routes first, then the weighted split, then an instance.
+    ///
+    /// A request with a [`key`](Request::key) is routed sticky and `rng` is not touched;
+    /// otherwise the choice is random. Returns `None` only when the table is empty.
+    #[inline]
+    pub fn route<R: Rng + ?Sized>(
+        &self,
+        request: &Request<'_>,
+        rng: &mut R,
+    ) -> Option<Decision<'_>> {
+        let bare = request.headers.is_empty() && request.cookies.is_empty();
+        match request.key {
+            Some(key) if bare && !self.keyed_routes => self.sticky_split(key_hash(key)),
+            Some(key) => {
+                let hash = key_hash(key);
+                match self.matched(request, hash) {
+                    Some((index, pool)) => self.sticky_in(pool, hash, Some(index)),
+                    None => self.sticky_split(hash),
+                }
+            }
+            None if bare || self.routes.is_empty() => self.route_random(rng),
+            None => match self.matched(request, 0) {
+                Some((index, pool)) => {
+                    let instance = self.random_in(pool, rng.next_u32());
+                    self.decision(instance, self.mirror_random(rng), Some(index))
+                }
+                None => self.route_random(rng),
+            },
+        }
+    }
+
+    /// Routes a request that carries nothing at random: the same as [`Router::route`] with
+    /// [`Request::new`], without looking at routes (no route can match such a request).
+    //
+    // Always inlined, and the common shape (two revisions of equal-weight instances) is
+    // straight-line arithmetic: the decision is five words, and returning it through
+    // memory from an outlined call costs more than the routing itself.
+    #[inline(always)]
+    pub fn route_random<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Decision<'_>> {
+        let draw = rng.next_u64();
+        let instance = if self.fast {
+            let lane = self.lanes[self.split.first_or_second((draw >> 32) as u32) & 1];
+            let offset = (u64::from(draw as u32) * (lane & 0xffff_ffff)) >> 32;
+            (lane >> 32) as usize + offset as usize
+        } else {
+            self.random_split(draw)
+        };
+        self.decision(instance, self.mirror_random(rng), None)
+    }
+
+    /// Routes a request that carries only a sticky key: the same as [`Router::route`]
+    /// with `Request::new().with_key(key)`. Uses no randomness.
+    #[inline(always)]
+    pub fn route_sticky(&self, key: &[u8]) -> Option<Decision<'_>> {
+        let hash = key_hash(key);
+        if self.keyed_routes {
+            let request = Request::new().with_key(key);
+            if let Some((index, pool)) = self.matched(&request, hash) {
+                return self.sticky_in(pool, hash, Some(index));
+            }
+        }
+        self.sticky_split(hash)
+    }
+
+    /// The decision naming instance `instance` (an index into all the router's
+    /// instances), or `None` if it is out of range (only for empty tables).
+    #[inline(always)]
+    fn decision<'r>(
+        &'r self,
+        instance: usize,
+        mirror: Option<&'r Revision>,
+        matched_route: Option<usize>,
+    ) -> Option<Decision<'r>> {
+        let target = self.targets.get(instance)?;
+        Some(Decision {
+            revision: &target.revision,
+            instance: &target.instance,
+            mirror,
+            matched_route,
+        })
+    }
+
+    /// The random split for any table shape: the instance's index.
+    #[inline(never)]
+    fn random_split(&self, draw: u64) -> usize {
+        self.random_in(self.split.pick((draw >> 32) as u32), draw as u32)
+    }
+
+    /// The index of a random instance of pool `pool`.
+    fn random_in(&self, pool: usize, draw: u32) -> usize {
+        match self.pools.get(pool) {
+            Some(p) => p.start + p.picker.pick(draw, p.count),
+            None => NOWHERE,
+        }
+    }
+
+    #[inline(always)]
+    fn sticky_split(&self, hash: u64) -> Option<Decision<'_>> {
+        self.sticky_in(self.split.pick((hash >> 32) as u32), hash, None)
+    }
+
+    #[inline(always)]
+    fn sticky_in(&self, pool: usize, hash: u64, route: Option<usize>) -> Option<Decision<'_>> {
+        let instance = match self.pools.get(pool) {
+            Some(p) if p.count > 1 => p.start + p.ring.owner(instance_point(hash)),
+            Some(p) => p.start,
+            None => return None,
+        };
+        let mirror = match &self.mirror {
+            Some(m) if u64::from(mirror_point(hash)) < m.cut => Some(&m.revision),
+            _ => None,
+        };
+        self.decision(instance, mirror, route)
+    }
+
+    #[inline(always)]
+    fn mirror_random<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<&Revision> {
+        let mirror = self.mirror.as_ref()?;
+        (u64::from(rng.next_u32()) < mirror.cut).then_some(&mirror.revision)
+    }
+
+    /// The first route `request` matches, as (route index, pool).
+    fn matched(&self, request: &Request<'_>, key_hash: u64) -> Option<(usize, usize)> {
+        self.routes
+            .iter()
+            .enumerate()
+            .find(|(_, route)| route.matches(request, key_hash))
+            .map(|(index, route)| (index, route.pool as usize))
+    }
+}
+
+impl From<&TrafficTable> for Router {
+    fn from(table: &TrafficTable) -> Self {
+        Router::new(table)
+    }
+}
+
+impl Pool {
+    /// Appends `backend`'s instances to `all` and describes them.
+    fn new(backend: &Backend, all: &mut Vec<Target>) -> Pool {
+        let start = all.len();
+        all.extend(backend.instances().map(|(id, _)| Target {
+            instance: id.clone(),
+            revision: backend.revision().clone(),
+        }));
+        let weights: Vec<u16> = backend.instances().map(|(_, w)| w.get()).collect();
+        let ring = if weights.len() > 1 {
+            Ring::new(backend.instances().map(|(id, w)| (id.as_str(), w.get())))
+        } else {
+            Ring::new(std::iter::empty())
+        };
+        Pool {
+            start,
+            count: weights.len(),
+            picker: Picker::new(&weights),
+            ring,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
