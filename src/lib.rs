@@ -1,25 +1,175 @@
 //! # cutover
 //!
-//! Zero-downtime deployment strategies as sans-IO state machines (crate docs are
-//! completed with the rollout engine).
+//! Zero-downtime deployment strategies — rolling update today; blue-green and canary on
+//! the same engine next — written as **sans-IO state machines**, plus a constant-time
+//! weighted **router** for the traffic split they produce.
+//!
+//! `cutover` decides *what* must happen to a fleet of instances and to a load balancer's
+//! traffic table, in which order, and when it is safe. The caller does the I/O —
+//! starting VMs or pods, probing health, reprogramming the load balancer — and reports
+//! back what happened. The library never reads a clock, sleeps, spawns threads, or
+//! touches the network or the file system, so the same engine embeds in a CLI, a
+//! Kubernetes controller, or a test, and every run can be replayed.
+//!
+//! ## The run loop
+//!
+//! ```text
+//!   caller (I/O)                          cutover (pure)
+//!   observe the world ── Input ────────▶  Rollout::handle_input(now, input)
+//!   an operator       ── command ──────▶  Rollout::deploy/pause/resume/abort/…(now)
+//!   a timer fires     ─────────────────▶  Rollout::handle_timeout(now)
+//!   perform           ◀────── Action ───  Rollout::poll_action()
+//!   record / show     ◀────── Event ────  Rollout::poll_event()
+//!   arm a timer       ◀───── deadline ──  Rollout::poll_timeout()
+//! ```
+//!
+//! **After every input, timeout or command, drain the outputs in this order:** every
+//! action (perform them in order), every event, then `poll_timeout`. Each [`Action`]
+//! carries an [`ActionId`] and is answered by an [`Input`] naming it (a traffic update by
+//! its generation); unknown, late or duplicated answers are ignored and reported as
+//! events, never errors.
+//!
+//! A complete rolling update of three instances, against a world that answers every
+//! action at once:
+//!
+//! ```
+//! use cutover::{Action, Input, Instance, InstanceState, Phase, Rollout, RolloutSpec, Timestamp};
+//!
+//! // Three instances of v1, ready and in rotation.
+//! let fleet = (0..3).map(|i| {
+//!     let mut instance = Instance::new(format!("web-{i}"), "v1", InstanceState::Ready);
+//!     instance.available = true;
+//!     instance.in_rotation = true;
+//!     instance
+//! });
+//! let spec = RolloutSpec { desired: 3, ..RolloutSpec::default() }; // rolling, 25% / 25%
+//! let mut now = Timestamp::ZERO;
+//! let mut rollout = Rollout::new(now, spec, fleet)?;
+//! rollout.deploy(now, "v2")?;
+//!
+//! let mut answers = Vec::new();
+//! while rollout.phase() != &Phase::Completed {
+//!     while let Some(action) = rollout.poll_action() {
+//!         answers.extend(match action {
+//!             Action::Provision { id, instance, .. } => vec![
+//!                 Input::Provisioned { action: id },
+//!                 Input::Health { instance, healthy: true },
+//!             ],
+//!             Action::UpdateTraffic { generation, .. } => vec![Input::TrafficApplied { generation }],
+//!             Action::Drain { id, .. } => vec![Input::Drained { action: id }],
+//!             Action::Terminate { id, .. } => vec![Input::Terminated { action: id }],
+//!             _ => vec![],
+//!         });
+//!     }
+//!     while let Some(event) = rollout.poll_event() {
+//!         println!("{}: {:?}", event.at, event.kind);
+//!     }
+//!     now = Timestamp::from_millis(now.as_millis() + 100);
+//!     for input in answers.drain(..) {
+//!         rollout.handle_input(now, input);
+//!     }
+//!     if rollout.poll_timeout().is_some_and(|t| t <= now) {
+//!         rollout.handle_timeout(now);
+//!     }
+//! }
+//! assert_eq!(rollout.stable().map(|r| r.as_str()), Some("v2"));
+//! assert_eq!(rollout.traffic().instance_count(), 3);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Time and randomness
+//!
+//! Time is a [`Timestamp`]: milliseconds on whatever clock the caller picks, passed as
+//! the first argument of every call. A `now` earlier than one already seen is clamped
+//! (and reported). Durations in specs are written as people write them (`"30s"`,
+//! `"1h30m"`, see [`Duration`]). The state machines hold no randomness: the same
+//! inputs give the same actions, and a [`Rollout`] serialized at any point and restored
+//! continues identically. The [`Router`] takes its randomness from the caller (an RNG for
+//! random splits, a key for sticky ones).
+//!
+//! ## The safety rules
+//!
+//! Strategies decide, the rollout core enforces. The core never routes to an instance
+//! that is not ready and available; never drains an instance before the load balancer
+//! has acknowledged a table without it; never terminates one before it drained (or its
+//! drain timed out); never exceeds `desired + max_surge` instances; and never itself
+//! takes available capacity below `desired - max_unavailable`. Traffic updates are
+//! coalesced (at most one per call) and incremental (a [`TableDiff`] proportional to
+//! what changed).
+//!
+//! ## Strategies
+//!
+//! * **Rolling update** ([`RollingSpec`]): Kubernetes' Deployment semantics —
+//!   `max_surge`, `max_unavailable` (counts or percentages, with Kubernetes' rounding),
+//!   `min_ready`, a progress deadline that reports or aborts, failed provisions retried
+//!   with backoff. The arithmetic is public ([`rolling_step`]) so tools can preview a
+//!   rollout.
+//!
+//! Operators can [`pause`](Rollout::pause), [`resume`](Rollout::resume),
+//! [`abort`](Rollout::abort) (all traffic back to stable in one table update),
+//! [`retry`](Rollout::retry), [`promote_full`](Rollout::promote_full) and
+//! [`rollback`](Rollout::rollback); a [`deploy`](Rollout::deploy) during a rollout
+//! supersedes it.
+//!
+//! ## Traffic tables and the router
+//!
+//! A [`TrafficTable`] splits requests between revisions in integer basis points that
+//! always add up to exactly 10,000, lists the instances in rotation per revision (with
+//! optional weights), and holds match routes (header, cookie, key allow-list) and a
+//! mirror. Every way of building one validates it, including deserialization. A
+//! [`Router`] compiles a table into a structure that picks a revision and an instance
+//! per request in constant time: randomly with the caller's RNG, or sticky by a user or
+//! session key (monotone as a canary grows; minimal disruption as instances come and go).
+//!
+//! ## API themes
+//!
+//! * `handle_*` take inputs, `poll_*` give outputs, commands are verbs taking `now` and
+//!   returning `Result<(), CommandError>`.
+//! * Errors are grouped by who must act: [`SpecError`] (the configuration),
+//!   [`CommandError`] (the operator), [`TrafficError`] (a table the caller built),
+//!   [`RestoreError`] (a saved document). Failures of the world arrive as inputs, and a
+//!   rollback is an outcome, never an `Err`.
+//! * Public enums that will grow are `#[non_exhaustive]`.
+//!
+//! ## Crate features
+//!
+//! * `serde` (default): serialize and deserialize specs, tables, actions, inputs,
+//!   events and whole rollouts (validated on the way in).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod error;
 mod fleet;
+mod input;
 mod model;
+mod output;
+mod rollout;
+mod spec;
+mod strategy;
 mod router;
 mod time;
 mod traffic;
+
+/// The README's example, compiled and run as a doc test so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 #[cfg(feature = "__fuzz")]
 #[doc(hidden)]
 pub mod fuzz;
 
-pub use error::{DurationError, FleetError, TrafficError};
+pub use error::{CommandError, DurationError, FleetError, RestoreError, SpecError, TrafficError};
 pub use fleet::{Fleet, RevisionCounts};
+pub use input::Input;
 pub use model::{Instance, InstanceId, InstanceState, Revision};
+pub use output::{Action, ActionId, Event, EventKind};
+#[cfg(feature = "serde")]
+pub use rollout::RolloutDocument;
+pub use rollout::{AbortReason, FORMAT_VERSION, HaltReason, Phase, Rollout, Status, Waiting};
+pub use spec::{CapacityLimits, OnDeadline, ProvisionRetry, Quantity, RollingSpec, RolloutSpec, StrategySpec};
+pub use strategy::{ReplicaCounts, ScaleStep, rolling_preview, rolling_scale_down_old, rolling_scale_up, rolling_step};
 pub use router::{Decision, Request, Router};
 pub use time::{Duration, Timestamp};
 pub use traffic::{

@@ -309,7 +309,6 @@ fn assert_inconsistent(document: Value, naming: &str) {
 
 /// Restored, the table routes to an instance that is not ready (invariant 1).
 #[test]
-#[ignore = "engine bug: restore accepts a table listing an instance that is not ready"]
 fn an_instance_in_the_table_that_is_not_ready_is_refused() {
     let mut doc = document();
     let listed = instance(&mut doc, "v2-1");
@@ -322,7 +321,6 @@ fn an_instance_in_the_table_that_is_not_ready_is_refused() {
 /// Restored, `Drained { action: #2 }` makes the rollout terminate `v2-1`, which is in
 /// the table and serving (invariant 2).
 #[test]
-#[ignore = "engine bug: restore accepts a pending drain for an instance that is not being drained"]
 fn a_pending_drain_for_an_instance_not_being_drained_is_refused() {
     let mut doc = document();
     doc["rollout"]["pending"]["2"] = json!({ "drain": "v2-1" });
@@ -332,7 +330,6 @@ fn a_pending_drain_for_an_instance_not_being_drained_is_refused() {
 /// Restored, `Provisioned { action: #2 }` turns the serving `v2-1` back to starting
 /// while the table keeps routing to it (invariants 1 and 2).
 #[test]
-#[ignore = "engine bug: restore accepts a pending provision for an instance that already exists"]
 fn a_pending_provision_for_an_existing_instance_is_refused() {
     let mut doc = document();
     doc["rollout"]["pending"]["2"] = json!({ "provision": "v2-1" });
@@ -343,7 +340,6 @@ fn a_pending_provision_for_an_existing_instance_is_refused() {
 /// replicas, and once retired it waits for a provision result forever, so the rollout
 /// never completes.
 #[test]
-#[ignore = "engine bug: restore accepts a provisioning instance with no pending provision"]
 fn a_provisioning_instance_without_a_pending_provision_is_refused() {
     let mut doc = document();
     let ghost = json!({
@@ -360,7 +356,6 @@ fn a_provisioning_instance_without_a_pending_provision_is_refused() {
 /// Restored, a retiring instance stays listed (and is routed to) although the engine
 /// only removes instances from the table when they change.
 #[test]
-#[ignore = "engine bug: restore accepts a retiring instance that is still in the table"]
 fn a_retiring_instance_still_in_the_table_is_refused() {
     let mut doc = document();
     instance(&mut doc, "v1-old-1")["state"] = json!("draining");
@@ -371,7 +366,6 @@ fn a_retiring_instance_still_in_the_table_is_refused() {
 /// Restored, `v1-old-0` says it is terminating by action #3, but #3 is a drain: the
 /// drain's answer terminates it a second time.
 #[test]
-#[ignore = "engine bug: restore accepts a retire stage that disagrees with its pending action"]
 fn a_retire_stage_that_disagrees_with_its_pending_action_is_refused() {
     let mut doc = document();
     doc["rollout"]["retiring"]["v1-old-0"] = json!({ "terminating": { "action": 3 } });
@@ -381,7 +375,6 @@ fn a_retire_stage_that_disagrees_with_its_pending_action_is_refused() {
 
 /// Restored, the fleet counts three `v1` instances in rotation where the table lists two.
 #[test]
-#[ignore = "engine bug: restore accepts an instance acknowledged in rotation that no table lists"]
 fn an_instance_in_rotation_that_no_table_lists_is_refused() {
     let mut doc = document();
     instance(&mut doc, "v1-old-0")["in_rotation"] = json!(true);
@@ -711,19 +704,16 @@ fn exhausted_counter(set: impl FnOnce(&mut Value)) {
 }
 
 #[test]
-#[ignore = "engine bug: restore accepts next_action = u64::MAX, and the next action id overflows"]
 fn exhausted_counters_are_refused_next_action() {
     exhausted_counter(|doc| doc["rollout"]["next_action"] = json!(u64::MAX));
 }
 
 #[test]
-#[ignore = "engine bug: restore accepts next_instance = u64::MAX, and the next instance name overflows"]
 fn exhausted_counters_are_refused_next_instance() {
     exhausted_counter(|doc| doc["rollout"]["next_instance"] = json!(u64::MAX));
 }
 
 #[test]
-#[ignore = "engine bug: restore accepts a table at generation u64::MAX, and the next generation overflows"]
 fn exhausted_counters_are_refused_generation() {
     exhausted_counter(|doc| {
         doc["rollout"]["rotation"]["published"]["generation"] = json!(u64::MAX);

@@ -390,7 +390,6 @@ fn v2_serving_alone(spec: RolloutSpec) -> World {
 /// yet the aborted rollout's scale plan for the stable revision (min available 0, as
 /// downtime is allowed) retires the only serving instance in the abort's own update.
 #[test]
-#[ignore = "engine bug: with allow_downtime and surge, an abort while the stable revision cannot serve empties the table"]
 fn an_abort_with_surge_keeps_serving_until_the_stable_revision_can() {
     let mut world = v2_serving_alone(RolloutSpec {
         allow_downtime: true,
@@ -408,7 +407,6 @@ fn an_abort_with_surge_keeps_serving_until_the_stable_revision_can() {
 /// the slot a `v1` instance needs; yet `v2-1` is stopped at once and nothing serves
 /// until `v1` is up.
 #[test]
-#[ignore = "engine bug: without surge, an abort stops the last serving instance although removing a non-serving one frees a slot"]
 fn an_abort_without_surge_stops_a_serving_instance_only_when_it_must() {
     let mut world = v2_serving_alone(RolloutSpec {
         allow_downtime: true,

@@ -8,6 +8,8 @@ mod rotation;
 mod status;
 
 pub use persist::FORMAT_VERSION;
+#[cfg(feature = "serde")]
+pub use persist::RolloutDocument;
 pub use phase::{AbortReason, HaltReason, Phase};
 pub use status::{Status, Waiting};
 
@@ -155,7 +157,7 @@ impl Rollout {
         for _ in 0..8 {
             self.core.handle_timeout();
             self.core.settle();
-            if !self.core.poll_timeout().is_some_and(|at| at <= self.core.now) {
+            if self.core.poll_timeout().is_none_or(|at| at > self.core.now) {
                 break;
             }
             self.core.begin(self.core.now);

@@ -36,10 +36,30 @@ impl Core {
         }
         if let Some(target) = plan_target {
             let counts = self.replica_counts(&target);
-            let plan = strategy::plan(&self.spec.strategy, self.limits, counts);
+            let mut plan = strategy::plan(&self.spec.strategy, self.limits, counts);
+            if matches!(self.phase, Phase::Aborted { .. }) {
+                plan.scale.scale_down_old_available = self.abort_scale_down(counts, plan.scale);
+            }
             self.execute(&target, plan.scale);
         }
         self.check_completion();
+    }
+
+    /// After an abort, while the stable revision cannot serve, the instances still
+    /// serving are the only capacity there is: stop one only when the stable revision
+    /// cannot get a slot any other way (none of it on its way up, nothing on its way out
+    /// to free a slot, and nothing unavailable being removed in this step). Only specs
+    /// that allow downtime get there.
+    fn abort_scale_down(&self, counts: ReplicaCounts, step: ScaleStep) -> u32 {
+        let stable_serves = counts.new_available > 0;
+        if stable_serves {
+            return step.scale_down_old_available;
+        }
+        let stuck = counts.new_replicas == 0
+            && counts.terminating == 0
+            && step.scale_down_old_unavailable == 0
+            && counts.new_replicas + counts.old_replicas >= self.limits.max_total();
+        u32::from(stuck).min(step.scale_down_old_available)
     }
 
     /// Head counts for the rolling arithmetic, in O(revisions).
