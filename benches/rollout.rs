@@ -8,8 +8,8 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use cutover::{
-    Action, Input, Instance, InstanceId, InstanceState, Phase, Quantity, RollingSpec, Rollout, RolloutSpec,
-    StrategySpec, Timestamp,
+    Action, Input, Instance, InstanceId, InstanceState, Phase, Quantity, RollingSpec, Rollout,
+    RolloutSpec, StrategySpec, Timestamp,
 };
 
 fn spec(desired: u32) -> RolloutSpec {
@@ -43,9 +43,14 @@ fn answer_everything(rollout: &mut Rollout, mut now: Timestamp) -> Timestamp {
             match action {
                 Action::Provision { id, instance, .. } => {
                     inputs.push(Input::Provisioned { action: id });
-                    inputs.push(Input::Health { instance, healthy: true });
+                    inputs.push(Input::Health {
+                        instance,
+                        healthy: true,
+                    });
                 }
-                Action::UpdateTraffic { generation, .. } => inputs.push(Input::TrafficApplied { generation }),
+                Action::UpdateTraffic { generation, .. } => {
+                    inputs.push(Input::TrafficApplied { generation })
+                }
                 Action::Drain { id, .. } => inputs.push(Input::Drained { action: id }),
                 Action::Terminate { id, .. } => inputs.push(Input::Terminated { action: id }),
                 _ => {}
@@ -88,7 +93,13 @@ fn event(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| {
                 now = Timestamp::from_millis(now.as_millis() + 1);
-                rollout.handle_input(now, Input::Health { instance: instance.clone(), healthy });
+                rollout.handle_input(
+                    now,
+                    Input::Health {
+                        instance: instance.clone(),
+                        healthy,
+                    },
+                );
                 healthy = !healthy;
                 if let Some(generation) = drain_outputs(&mut rollout) {
                     rollout.handle_input(now, Input::TrafficApplied { generation });

@@ -26,18 +26,30 @@ impl FakeWorld {
     fn perform(&mut self, now: Timestamp, action: Action) {
         match action {
             Action::Provision { id, instance, .. } => {
-                self.schedule(now + Duration::from_secs(2), Input::Provisioned { action: id });
-                let healthy = Input::Health { instance, healthy: true };
+                self.schedule(
+                    now + Duration::from_secs(2),
+                    Input::Provisioned { action: id },
+                );
+                let healthy = Input::Health {
+                    instance,
+                    healthy: true,
+                };
                 self.schedule(now + Duration::from_secs(5), healthy);
             }
             Action::UpdateTraffic { generation, .. } => {
-                self.schedule(now + Duration::from_millis(100), Input::TrafficApplied { generation });
+                self.schedule(
+                    now + Duration::from_millis(100),
+                    Input::TrafficApplied { generation },
+                );
             }
             Action::Drain { id, .. } => {
                 self.schedule(now + Duration::from_secs(1), Input::Drained { action: id });
             }
             Action::Terminate { id, .. } => {
-                self.schedule(now + Duration::from_millis(500), Input::Terminated { action: id });
+                self.schedule(
+                    now + Duration::from_millis(500),
+                    Input::Terminated { action: id },
+                );
             }
             other => println!("{now}: (ignoring an action this world does not know: {other:?})"),
         }
@@ -62,14 +74,22 @@ fn main() {
     });
     let mut now = Timestamp::ZERO;
     let mut rollout = Rollout::new(now, spec, fleet).expect("the spec is valid");
-    let mut world = FakeWorld { due: BTreeMap::new() };
+    let mut world = FakeWorld {
+        due: BTreeMap::new(),
+    };
 
     rollout.deploy(now, "v2").expect("v2 is new");
     loop {
         // After every call: actions first, then events, then the timer.
         while let Some(action) = rollout.poll_action() {
-            if let Action::UpdateTraffic { generation, diff, .. } = &action {
-                println!("{now}: traffic table {generation}: {} change(s)", diff.changes.len());
+            if let Action::UpdateTraffic {
+                generation, diff, ..
+            } = &action
+            {
+                println!(
+                    "{now}: traffic table {generation}: {} change(s)",
+                    diff.changes.len()
+                );
             }
             world.perform(now, action);
         }

@@ -146,7 +146,9 @@ pub enum SpecError {
     #[error("desired is 0: a rollout needs at least 1 instance (set desired to 1 or more)")]
     ZeroDesired,
     /// A count or percentage could not be read.
-    #[error("{field} is {text:?}: write a whole number of instances (\"2\") or a percentage from 0% to 100% (\"25%\")")]
+    #[error(
+        "{field} is {text:?}: write a whole number of instances (\"2\") or a percentage from 0% to 100% (\"25%\")"
+    )]
     InvalidQuantity {
         /// The field.
         field: &'static str,
@@ -163,10 +165,14 @@ pub enum SpecError {
     },
     /// Both `max_surge` and `max_unavailable` are literally 0, so no instance can ever be
     /// replaced.
-    #[error("max_surge and max_unavailable are both 0, so no instance can ever be replaced: set max_surge to 1 (zero downtime) or max_unavailable to 1")]
+    #[error(
+        "max_surge and max_unavailable are both 0, so no instance can ever be replaced: set max_surge to 1 (zero downtime) or max_unavailable to 1"
+    )]
     NoProgressPossible,
     /// The spec lets the rollout take every instance out of service at once.
-    #[error("with desired = {desired}, max_surge = {max_surge} and max_unavailable = {max_unavailable}, the rollout may take every instance down at once: add surge (max_surge >= 1), add instances, or lower max_unavailable below desired; set allow_downtime = true only if downtime is acceptable")]
+    #[error(
+        "with desired = {desired}, max_surge = {max_surge} and max_unavailable = {max_unavailable}, the rollout may take every instance down at once: add surge (max_surge >= 1), add instances, or lower max_unavailable below desired; set allow_downtime = true only if downtime is acceptable"
+    )]
     DowntimeRequired {
         /// The desired instance count.
         desired: u32,
@@ -176,7 +182,9 @@ pub enum SpecError {
         max_unavailable: u32,
     },
     /// The progress deadline is not longer than `min_ready`, so it would always pass.
-    #[error("progress_deadline ({deadline}) must be longer than min_ready ({min_ready}), or every rollout would miss it")]
+    #[error(
+        "progress_deadline ({deadline}) must be longer than min_ready ({min_ready}), or every rollout would miss it"
+    )]
     DeadlineTooShort {
         /// The progress deadline.
         deadline: crate::time::Duration,
@@ -184,7 +192,9 @@ pub enum SpecError {
         min_ready: crate::time::Duration,
     },
     /// The provision backoff's cap is below its start.
-    #[error("provision backoff_max ({max}) is shorter than backoff_initial ({initial}): make backoff_max at least backoff_initial")]
+    #[error(
+        "provision backoff_max ({max}) is shorter than backoff_initial ({initial}): make backoff_max at least backoff_initial"
+    )]
     BackoffInverted {
         /// The first delay.
         initial: crate::time::Duration,
@@ -192,7 +202,9 @@ pub enum SpecError {
         max: crate::time::Duration,
     },
     /// The observed fleet runs more than one live revision, so the stable one is unclear.
-    #[error("the observed fleet runs several revisions ({revisions}): restore the rollout that was in flight from its saved document, or pass only the stable revision's instances")]
+    #[error(
+        "the observed fleet runs several revisions ({revisions}): restore the rollout that was in flight from its saved document, or pass only the stable revision's instances"
+    )]
     MixedFleet {
         /// The revisions found, comma-separated.
         revisions: String,
@@ -239,7 +251,9 @@ pub enum CommandError {
 #[non_exhaustive]
 pub enum RestoreError {
     /// Written by a format this version does not read.
-    #[error("rollout document format {found} is not supported (this version reads format {supported})")]
+    #[error(
+        "rollout document format {found} is not supported (this version reads format {supported})"
+    )]
     UnknownFormat {
         /// The document's format.
         found: u32,

@@ -350,7 +350,10 @@ impl Fleet {
 
     /// The ids of `revision`'s ready instances that are not yet available (still inside
     /// `min_ready`), in id order.
-    pub fn fresh_ids<'a>(&'a self, revision: &Revision) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
+    pub fn fresh_ids<'a>(
+        &'a self,
+        revision: &Revision,
+    ) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
         self.revisions
             .get(revision)
             .into_iter()

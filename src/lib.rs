@@ -145,9 +145,9 @@ mod input;
 mod model;
 mod output;
 mod rollout;
+mod router;
 mod spec;
 mod strategy;
-mod router;
 mod time;
 mod traffic;
 
@@ -168,9 +168,14 @@ pub use output::{Action, ActionId, Event, EventKind};
 #[cfg(feature = "serde")]
 pub use rollout::RolloutDocument;
 pub use rollout::{AbortReason, FORMAT_VERSION, HaltReason, Phase, Rollout, Status, Waiting};
-pub use spec::{CapacityLimits, OnDeadline, ProvisionRetry, Quantity, RollingSpec, RolloutSpec, StrategySpec};
-pub use strategy::{ReplicaCounts, ScaleStep, rolling_preview, rolling_scale_down_old, rolling_scale_up, rolling_step};
 pub use router::{Decision, Request, Router};
+pub use spec::{
+    CapacityLimits, OnDeadline, ProvisionRetry, Quantity, RollingSpec, RolloutSpec, StrategySpec,
+};
+pub use strategy::{
+    ReplicaCounts, ScaleStep, rolling_preview, rolling_scale_down_old, rolling_scale_up,
+    rolling_step,
+};
 pub use time::{Duration, Timestamp};
 pub use traffic::{
     Backend, InstanceWeight, MatchCondition, MatchRoute, Mirror, TOTAL_BASIS_POINTS, TableChange,

@@ -187,7 +187,11 @@ impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EventKind::PhaseChanged { from, to } => write!(f, "phase {from} -> {to}"),
-            EventKind::RolloutStarted { revision, stable, supersedes } => {
+            EventKind::RolloutStarted {
+                revision,
+                stable,
+                supersedes,
+            } => {
                 write!(f, "rolling out {revision}")?;
                 if let Some(stable) = stable {
                     write!(f, " over {stable}")?;
@@ -199,18 +203,32 @@ impl fmt::Display for EventKind {
             }
             EventKind::InstanceReady { instance } => write!(f, "{instance} is ready"),
             EventKind::InstanceAvailable { instance } => write!(f, "{instance} is available"),
-            EventKind::InstanceFailed { instance, reason } => write!(f, "{instance} failed: {reason}"),
-            EventKind::ProvisionBackoff { failures, until } => {
-                write!(f, "provisioning failed {failures} time(s) in a row; retrying at {until}")
+            EventKind::InstanceFailed { instance, reason } => {
+                write!(f, "{instance} failed: {reason}")
             }
-            EventKind::TrafficApplied { generation } => write!(f, "load balancer applied table {generation}"),
-            EventKind::DrainTimedOut { instance } => write!(f, "{instance} did not drain in time; terminating"),
+            EventKind::ProvisionBackoff { failures, until } => {
+                write!(
+                    f,
+                    "provisioning failed {failures} time(s) in a row; retrying at {until}"
+                )
+            }
+            EventKind::TrafficApplied { generation } => {
+                write!(f, "load balancer applied table {generation}")
+            }
+            EventKind::DrainTimedOut { instance } => {
+                write!(f, "{instance} did not drain in time; terminating")
+            }
             EventKind::InstanceTerminated { instance } => write!(f, "{instance} terminated"),
             EventKind::ProgressDeadlineExceeded { last_progress } => {
-                write!(f, "no progress since {last_progress}: progress deadline exceeded")
+                write!(
+                    f,
+                    "no progress since {last_progress}: progress deadline exceeded"
+                )
             }
             EventKind::InputIgnored { input, reason } => write!(f, "ignored {input}: {reason}"),
-            EventKind::InternalError { detail } => write!(f, "internal error (please report): {detail}"),
+            EventKind::InternalError { detail } => {
+                write!(f, "internal error (please report): {detail}")
+            }
             EventKind::ClockWentBackwards { given, kept } => {
                 write!(f, "clock went backwards to {given}; keeping {kept}")
             }

@@ -37,7 +37,11 @@ impl Quantity {
             Quantity::Count(n) => n,
             Quantity::Percent(p) => {
                 let scaled = u64::from(p) * u64::from(desired);
-                let value = if round_up { scaled.div_ceil(100) } else { scaled / 100 };
+                let value = if round_up {
+                    scaled.div_ceil(100)
+                } else {
+                    scaled / 100
+                };
                 u32::try_from(value).unwrap_or(u32::MAX)
             }
         }
@@ -113,18 +117,28 @@ struct QuantityVisitor {
 impl serde::de::Visitor<'_> for QuantityVisitor {
     type Value = Quantity;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: a number of instances (2) or a percentage (\"25%\")", self.field)
+        write!(
+            f,
+            "{}: a number of instances (2) or a percentage (\"25%\")",
+            self.field
+        )
     }
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Quantity, E> {
         let count = u32::try_from(v).map_err(|_| {
-            E::custom(SpecError::InvalidQuantity { field: self.field, text: v.to_string() })
+            E::custom(SpecError::InvalidQuantity {
+                field: self.field,
+                text: v.to_string(),
+            })
         })?;
         Ok(Quantity::Count(count))
     }
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Quantity, E> {
         match u64::try_from(v) {
             Ok(v) => self.visit_u64(v),
-            Err(_) => Err(E::custom(SpecError::InvalidQuantity { field: self.field, text: v.to_string() })),
+            Err(_) => Err(E::custom(SpecError::InvalidQuantity {
+                field: self.field,
+                text: v.to_string(),
+            })),
         }
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Quantity, E> {
@@ -145,8 +159,12 @@ fn max_surge<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Quanti
 }
 
 #[cfg(feature = "serde")]
-fn max_unavailable<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Quantity, D::Error> {
-    deserializer.deserialize_any(QuantityVisitor { field: "max_unavailable" })
+fn max_unavailable<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Quantity, D::Error> {
+    deserializer.deserialize_any(QuantityVisitor {
+        field: "max_unavailable",
+    })
 }
 
 /// Kubernetes-style rolling update: replace instances batch by batch.
@@ -380,15 +398,24 @@ mod tests {
 
     #[test]
     fn quantities_parse_and_refuse_with_the_field_named() {
-        assert_eq!(Quantity::parse_field("0%", "max_surge"), Ok(Quantity::Percent(0)));
-        assert_eq!(Quantity::parse_field(" 7 ", "max_surge"), Ok(Quantity::Count(7)));
+        assert_eq!(
+            Quantity::parse_field("0%", "max_surge"),
+            Ok(Quantity::Percent(0))
+        );
+        assert_eq!(
+            Quantity::parse_field(" 7 ", "max_surge"),
+            Ok(Quantity::Count(7))
+        );
         for bad in ["-1", "-5%", "abc", "5.5%", "", "%", "+3"] {
             let error = Quantity::parse_field(bad, "max_surge").unwrap_err();
             assert!(error.to_string().starts_with("max_surge is"), "{error}");
         }
         assert_eq!(
             Quantity::parse_field("150%", "max_unavailable"),
-            Err(SpecError::PercentOutOfRange { field: "max_unavailable", percent: 150 })
+            Err(SpecError::PercentOutOfRange {
+                field: "max_unavailable",
+                percent: 150
+            })
         );
     }
 
@@ -416,7 +443,9 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         let retry = ProvisionRetry::default();
-        let secs: Vec<u64> = (1..=8).map(|n| retry.backoff(n).as_millis() / 1000).collect();
+        let secs: Vec<u64> = (1..=8)
+            .map(|n| retry.backoff(n).as_millis() / 1000)
+            .collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60]);
         assert_eq!(retry.backoff(u32::MAX), Duration::from_mins(1));
     }

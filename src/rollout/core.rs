@@ -86,7 +86,11 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub fn new(now: Timestamp, spec: RolloutSpec, observed: Vec<Instance>) -> Result<Core, SpecError> {
+    pub fn new(
+        now: Timestamp,
+        spec: RolloutSpec,
+        observed: Vec<Instance>,
+    ) -> Result<Core, SpecError> {
         let limits = spec.validate()?;
         let mut fleet = Fleet::new(spec.min_ready);
         let mut in_rotation = Vec::new();
@@ -270,7 +274,10 @@ impl Core {
                     self.drained(id);
                 }
                 Some(_) => self.ignore(&input, "that action was not a drain"),
-                None => self.ignore(&input, "unknown or already answered action (a drain that timed out?)"),
+                None => self.ignore(
+                    &input,
+                    "unknown or already answered action (a drain that timed out?)",
+                ),
             },
             Input::Terminated { action } => match self.pending.get(action) {
                 Some(Pending::Terminate(id)) => {
@@ -347,7 +354,9 @@ impl Core {
             (InstanceState::Starting, true) => {
                 self.fleet.set_state(self.now, id, InstanceState::Ready);
                 self.dirty.insert(id.clone());
-                self.emit(EventKind::InstanceReady { instance: id.clone() });
+                self.emit(EventKind::InstanceReady {
+                    instance: id.clone(),
+                });
                 if self.fleet.get(id).is_some_and(|i| i.available) {
                     self.became_available(id.clone());
                 }
@@ -375,8 +384,11 @@ impl Core {
 
     fn terminated(&mut self, id: InstanceId) {
         self.retiring.remove(&id);
-        self.fleet.set_state(self.now, &id, InstanceState::Terminated);
-        self.emit(EventKind::InstanceTerminated { instance: id.clone() });
+        self.fleet
+            .set_state(self.now, &id, InstanceState::Terminated);
+        self.emit(EventKind::InstanceTerminated {
+            instance: id.clone(),
+        });
         self.dirty.insert(id.clone());
         self.reap(&id);
     }
@@ -420,7 +432,9 @@ impl Core {
             let (_, id) = self.drain_deadlines.pop_first().expect("checked first");
             if let Some(Retire::Draining { action, .. }) = self.retiring.get(&id) {
                 self.pending.remove(action);
-                self.emit(EventKind::DrainTimedOut { instance: id.clone() });
+                self.emit(EventKind::DrainTimedOut {
+                    instance: id.clone(),
+                });
                 self.terminate(id);
             }
         }
@@ -527,7 +541,11 @@ impl Core {
 
     pub fn abort_command(&mut self, reason: AbortReason) -> Result<(), CommandError> {
         if !self.phase.is_in_flight() {
-            return Err(self.refuse(if reason == AbortReason::Rollback { "roll back" } else { "abort" }));
+            return Err(self.refuse(if reason == AbortReason::Rollback {
+                "roll back"
+            } else {
+                "abort"
+            }));
         }
         self.abort(reason);
         Ok(())
@@ -543,7 +561,9 @@ impl Core {
 
     pub fn retry(&mut self) -> Result<(), CommandError> {
         let target = match (&self.phase, &self.target, &self.last_target) {
-            (Phase::Halted { .. }, Some(target), _) | (Phase::Aborted { .. }, _, Some(target)) => target.clone(),
+            (Phase::Halted { .. }, Some(target), _) | (Phase::Aborted { .. }, _, Some(target)) => {
+                target.clone()
+            }
             _ => return Err(self.refuse("retry")),
         };
         if self.stable.as_ref() == Some(&target) {
@@ -563,7 +583,10 @@ impl Core {
         if self.phase.is_in_flight() {
             return self.abort_command(AbortReason::Rollback);
         }
-        let previous = self.previous_stable.clone().ok_or(CommandError::NothingToRollBackTo)?;
+        let previous = self
+            .previous_stable
+            .clone()
+            .ok_or(CommandError::NothingToRollBackTo)?;
         self.deploy(previous, true)
     }
 }
@@ -575,7 +598,10 @@ fn initial_table(in_rotation: &[(Revision, InstanceId)]) -> TrafficTable {
     for (revision, id) in in_rotation {
         by_revision.entry(revision).or_default().push(id.clone());
     }
-    let counts: Vec<(Revision, usize)> = by_revision.iter().map(|(r, ids)| ((*r).clone(), ids.len())).collect();
+    let counts: Vec<(Revision, usize)> = by_revision
+        .iter()
+        .map(|(r, ids)| ((*r).clone(), ids.len()))
+        .collect();
     let weights = crate::rollout::rotation::proportional_weights(&counts);
     let mut builder: TrafficTableBuilder = TrafficTable::builder();
     for ((revision, ids), weight) in by_revision.into_iter().zip(weights) {

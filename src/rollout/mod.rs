@@ -192,7 +192,11 @@ impl Rollout {
     ///
     /// [`CommandError::AlreadyStable`], [`CommandError::AlreadyInFlight`],
     /// [`CommandError::EmptyRevision`].
-    pub fn deploy(&mut self, now: Timestamp, revision: impl Into<Revision>) -> Result<(), CommandError> {
+    pub fn deploy(
+        &mut self,
+        now: Timestamp,
+        revision: impl Into<Revision>,
+    ) -> Result<(), CommandError> {
         let revision = revision.into();
         self.command(now, |core| core.deploy(revision, false))
     }

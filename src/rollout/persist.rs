@@ -62,7 +62,10 @@ impl<'de> serde::Deserialize<'de> for RolloutDocument {
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a rollout document {\"format\": 1, \"rollout\": {...}}")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RolloutDocument, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RolloutDocument, A::Error> {
                 let mut format = None;
                 let mut rollout = None;
                 let mut seen_body = false;
@@ -79,7 +82,9 @@ impl<'de> serde::Deserialize<'de> for RolloutDocument {
                             rollout = Some(Box::new(map.next_value::<Core>()?));
                             seen_body = true;
                         }
-                        other => return Err(A::Error::unknown_field(other, &["format", "rollout"])),
+                        other => {
+                            return Err(A::Error::unknown_field(other, &["format", "rollout"]));
+                        }
                     }
                 }
                 let format = format.ok_or_else(|| A::Error::missing_field("format"))?;
@@ -125,7 +130,10 @@ fn check(core: &Core) -> Result<(), RestoreError> {
     let inconsistent = |what: String| Err(RestoreError::Inconsistent { what });
     let limits = core.spec.validate()?;
     if limits != core.limits {
-        return inconsistent(format!("stored limits {:?} do not match the spec's {limits:?}", core.limits));
+        return inconsistent(format!(
+            "stored limits {:?} do not match the spec's {limits:?}",
+            core.limits
+        ));
     }
     if let Err(what) = core.rotation.check() {
         return inconsistent(what);
@@ -133,9 +141,17 @@ fn check(core: &Core) -> Result<(), RestoreError> {
     for backend in core.rotation.published.backends() {
         for (id, _) in backend.instances() {
             match core.fleet.get(id) {
-                None => return inconsistent(format!("instance {id} is in the table but not in the fleet")),
+                None => {
+                    return inconsistent(format!(
+                        "instance {id} is in the table but not in the fleet"
+                    ));
+                }
                 Some(i) if &i.revision != backend.revision() => {
-                    return inconsistent(format!("instance {id} is listed under {} but runs {}", backend.revision(), i.revision));
+                    return inconsistent(format!(
+                        "instance {id} is listed under {} but runs {}",
+                        backend.revision(),
+                        i.revision
+                    ));
                 }
                 Some(_) => {}
             }
@@ -143,7 +159,10 @@ fn check(core: &Core) -> Result<(), RestoreError> {
     }
     for (action, pending) in &core.pending {
         if action.0 >= core.next_action {
-            return inconsistent(format!("action {action} is not below the next action id {}", core.next_action));
+            return inconsistent(format!(
+                "action {action} is not below the next action id {}",
+                core.next_action
+            ));
         }
         let (Pending::Provision(id) | Pending::Drain(id) | Pending::Terminate(id)) = pending;
         if core.fleet.get(id).is_none() {
@@ -153,7 +172,11 @@ fn check(core: &Core) -> Result<(), RestoreError> {
     for (id, stage) in &core.retiring {
         match core.fleet.get(id) {
             Some(i) if i.state == InstanceState::Draining => {}
-            _ => return inconsistent(format!("retiring instance {id} is not draining in the fleet")),
+            _ => {
+                return inconsistent(format!(
+                    "retiring instance {id} is not draining in the fleet"
+                ));
+            }
         }
         if let Retire::Draining { deadline, .. } = stage {
             if !core.drain_deadlines.contains(&(*deadline, id.clone())) {
@@ -166,7 +189,10 @@ fn check(core: &Core) -> Result<(), RestoreError> {
         .iter()
         .find(|i| i.state == InstanceState::Draining && !core.retiring.contains_key(&i.id))
     {
-        return inconsistent(format!("instance {} is draining but not being removed", i.id));
+        return inconsistent(format!(
+            "instance {} is draining but not being removed",
+            i.id
+        ));
     }
     check_actions(core)?;
     check_rotation(core)?;
@@ -182,7 +208,10 @@ fn check(core: &Core) -> Result<(), RestoreError> {
         }
     }
     if core.phase.is_in_flight() != core.target.is_some() {
-        return inconsistent(format!("phase {} does not fit target {:?}", core.phase, core.target));
+        return inconsistent(format!(
+            "phase {} does not fit target {:?}",
+            core.phase, core.target
+        ));
     }
     Ok(())
 }
@@ -210,17 +239,23 @@ fn check_actions(core: &Core) -> Result<(), RestoreError> {
             }
         };
         if !fits {
-            return inconsistent(format!("pending action {action} ({pending:?}) does not match its instance"));
+            return inconsistent(format!(
+                "pending action {action} ({pending:?}) does not match its instance"
+            ));
         }
     }
     for (id, stage) in &core.retiring {
         let has_action = match stage {
             Retire::AwaitProvisioned => provisioning.contains(id),
             Retire::AwaitExit => true,
-            Retire::Draining { action, .. } | Retire::Terminating { action } => core.pending.contains_key(action),
+            Retire::Draining { action, .. } | Retire::Terminating { action } => {
+                core.pending.contains_key(action)
+            }
         };
         if !has_action {
-            return inconsistent(format!("retiring instance {id} waits on an action that is not pending"));
+            return inconsistent(format!(
+                "retiring instance {id} waits on an action that is not pending"
+            ));
         }
     }
     if let Some(i) = core
@@ -228,7 +263,10 @@ fn check_actions(core: &Core) -> Result<(), RestoreError> {
         .iter()
         .find(|i| i.state == InstanceState::Provisioning && !provisioning.contains(&i.id))
     {
-        return inconsistent(format!("instance {} is provisioning with no provision pending", i.id));
+        return inconsistent(format!(
+            "instance {} is provisioning with no provision pending",
+            i.id
+        ));
     }
     Ok(())
 }

@@ -53,7 +53,10 @@ impl Phase {
     /// Whether a rollout is in flight (progressing, paused or halted).
     #[must_use]
     pub fn is_in_flight(&self) -> bool {
-        matches!(self, Phase::Progressing | Phase::Paused | Phase::Halted { .. })
+        matches!(
+            self,
+            Phase::Progressing | Phase::Paused | Phase::Halted { .. }
+        )
     }
 }
 
@@ -88,8 +91,14 @@ pub enum HaltReason {
 impl fmt::Display for HaltReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HaltReason::ProvisionFailed { failures, last_error } => {
-                write!(f, "provisioning failed {failures} times in a row, last: {last_error}")
+            HaltReason::ProvisionFailed {
+                failures,
+                last_error,
+            } => {
+                write!(
+                    f,
+                    "provisioning failed {failures} times in a row, last: {last_error}"
+                )
             }
         }
     }

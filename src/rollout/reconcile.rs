@@ -124,9 +124,19 @@ impl Core {
         let n = n as usize;
         for revision in revisions {
             for state in NOT_YET_SERVING {
-                picked.extend(self.fleet.ids_in_state(revision, state).take(n - picked.len()).cloned());
+                picked.extend(
+                    self.fleet
+                        .ids_in_state(revision, state)
+                        .take(n - picked.len())
+                        .cloned(),
+                );
             }
-            picked.extend(self.fleet.fresh_ids(revision).take(n - picked.len()).cloned());
+            picked.extend(
+                self.fleet
+                    .fresh_ids(revision)
+                    .take(n - picked.len())
+                    .cloned(),
+            );
             if picked.len() == n {
                 return picked;
             }
@@ -148,7 +158,10 @@ impl Core {
         let mut picked = Vec::new();
         let n = n as usize;
         for revision in revisions {
-            let ids = self.fleet.available_ids(revision).filter(|id| !exclude.contains(id));
+            let ids = self
+                .fleet
+                .available_ids(revision)
+                .filter(|id| !exclude.contains(id));
             picked.extend(ids.take(n - picked.len()).cloned());
             if picked.len() == n {
                 break;
@@ -173,11 +186,17 @@ impl Core {
             .collect();
         for revision in others {
             let mut victims: Vec<InstanceId> = Vec::new();
-            for state in [InstanceState::Provisioning, InstanceState::Starting, InstanceState::Ready] {
+            for state in [
+                InstanceState::Provisioning,
+                InstanceState::Starting,
+                InstanceState::Ready,
+            ] {
                 let ids = self.fleet.ids_in_state(&revision, state);
                 victims.extend(
-                    ids.filter(|id| stable_can_serve || !self.fleet.get(id).is_some_and(|i| i.available))
-                        .cloned(),
+                    ids.filter(|id| {
+                        stable_can_serve || !self.fleet.get(id).is_some_and(|i| i.available)
+                    })
+                    .cloned(),
                 );
             }
             victims.iter().for_each(|id| self.retire(id));
@@ -211,13 +230,22 @@ impl Core {
                 break candidate;
             }
         };
-        let record = crate::model::Instance::new(instance.clone(), revision.clone(), InstanceState::Provisioning);
+        let record = crate::model::Instance::new(
+            instance.clone(),
+            revision.clone(),
+            InstanceState::Provisioning,
+        );
         if self.fleet.insert(self.now, record).is_err() {
             return;
         }
         let id = self.next_action_id();
-        self.pending.insert(id, Pending::Provision(instance.clone()));
-        self.actions.push_back(Action::Provision { id, instance, revision });
+        self.pending
+            .insert(id, Pending::Provision(instance.clone()));
+        self.actions.push_back(Action::Provision {
+            id,
+            instance,
+            revision,
+        });
     }
 
     /// Starts taking an instance out: out of the plan now, out of rotation at the next
@@ -251,7 +279,8 @@ impl Core {
         let action = self.next_action_id();
         let timeout = self.spec.drain_timeout;
         let deadline = self.now + timeout;
-        self.retiring.insert(id.clone(), Retire::Draining { action, deadline });
+        self.retiring
+            .insert(id.clone(), Retire::Draining { action, deadline });
         self.drain_deadlines.insert((deadline, id.clone()));
         self.pending.insert(action, Pending::Drain(id.clone()));
         self.actions.push_back(Action::Drain {
@@ -263,9 +292,13 @@ impl Core {
 
     pub fn terminate(&mut self, id: InstanceId) {
         let action = self.next_action_id();
-        self.retiring.insert(id.clone(), Retire::Terminating { action });
+        self.retiring
+            .insert(id.clone(), Retire::Terminating { action });
         self.pending.insert(action, Pending::Terminate(id.clone()));
-        self.actions.push_back(Action::Terminate { id: action, instance: id });
+        self.actions.push_back(Action::Terminate {
+            id: action,
+            instance: id,
+        });
     }
 
     /// Brings the table in line with the fleet: one update holding every instance that
@@ -285,7 +318,10 @@ impl Core {
                     instance: id,
                     weight: InstanceWeight::ONE,
                 }),
-                (false, Some(revision), _) => membership.push(TableChange::RemoveInstance { revision, instance: id }),
+                (false, Some(revision), _) => membership.push(TableChange::RemoveInstance {
+                    revision,
+                    instance: id,
+                }),
                 _ => {}
             }
         }
@@ -307,7 +343,10 @@ impl Core {
             }
             Ok(None) => {}
             Err(error) => {
-                debug_assert!(false, "the eligibility rules produced an invalid table: {error}");
+                debug_assert!(
+                    false,
+                    "the eligibility rules produced an invalid table: {error}"
+                );
                 self.emit(EventKind::InternalError {
                     detail: format!("refused to publish an invalid table: {error}"),
                 });

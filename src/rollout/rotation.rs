@@ -141,7 +141,9 @@ impl Rotation {
         changes.extend(membership.iter().cloned());
         let weights = weigh(&counts);
         for ((revision, _), weight) in counts.iter().zip(&weights) {
-            if self.published.weight(revision) != *weight || self.published.backend(revision).is_none() {
+            if self.published.weight(revision) != *weight
+                || self.published.backend(revision).is_none()
+            {
                 changes.push(TableChange::SetWeight {
                     revision: revision.clone(),
                     weight: *weight,
@@ -188,8 +190,13 @@ impl Rotation {
             ));
         }
         let pending = self.joining.keys().chain(self.leaving.keys());
-        if let Some(bad) = pending.into_iter().find(|g| **g <= self.acknowledged || **g > self.published.generation()) {
-            return Err(format!("a rotation change at generation {bad} is outside the unacknowledged range"));
+        if let Some(bad) = pending
+            .into_iter()
+            .find(|g| **g <= self.acknowledged || **g > self.published.generation())
+        {
+            return Err(format!(
+                "a rotation change at generation {bad} is outside the unacknowledged range"
+            ));
         }
         Ok(())
     }
@@ -204,7 +211,10 @@ pub(crate) fn proportional_weights(counts: &[(Revision, usize)]) -> Vec<Weight> 
         return vec![Weight::ZERO; counts.len()];
     }
     let scale = u64::from(TOTAL_BASIS_POINTS);
-    let mut shares: Vec<u64> = counts.iter().map(|(_, n)| *n as u64 * scale / total).collect();
+    let mut shares: Vec<u64> = counts
+        .iter()
+        .map(|(_, n)| *n as u64 * scale / total)
+        .collect();
     let mut left = scale - shares.iter().sum::<u64>();
     let mut by_remainder: Vec<usize> = (0..counts.len()).collect();
     by_remainder.sort_by_key(|&i| std::cmp::Reverse(counts[i].1 as u64 * scale % total));
@@ -246,10 +256,16 @@ mod tests {
     #[test]
     fn proportional_weights_add_up_exactly() {
         let counts = vec![("a".into(), 1), ("b".into(), 1), ("c".into(), 1)];
-        let bp: Vec<u16> = proportional_weights(&counts).iter().map(|w| w.basis_points()).collect();
+        let bp: Vec<u16> = proportional_weights(&counts)
+            .iter()
+            .map(|w| w.basis_points())
+            .collect();
         assert_eq!(bp, [3_334, 3_333, 3_333]);
         let counts = vec![("a".into(), 0), ("b".into(), 7)];
-        let bp: Vec<u16> = proportional_weights(&counts).iter().map(|w| w.basis_points()).collect();
+        let bp: Vec<u16> = proportional_weights(&counts)
+            .iter()
+            .map(|w| w.basis_points())
+            .collect();
         assert_eq!(bp, [0, 10_000]);
     }
 
@@ -257,10 +273,17 @@ mod tests {
     fn an_instance_is_clear_only_after_the_table_without_it_is_acknowledged() {
         let mut rotation = Rotation::new(TrafficTable::empty());
         let a = InstanceId::from("a");
-        rotation.publish(vec![add("v1", "a"), add("v1", "b")], proportional_weights).unwrap();
+        rotation
+            .publish(vec![add("v1", "a"), add("v1", "b")], proportional_weights)
+            .unwrap();
         assert!(!rotation.is_clear(&a, false));
-        rotation.publish(vec![remove("v1", "a")], proportional_weights).unwrap();
-        assert!(!rotation.is_clear(&a, false), "removal not yet acknowledged");
+        rotation
+            .publish(vec![remove("v1", "a")], proportional_weights)
+            .unwrap();
+        assert!(
+            !rotation.is_clear(&a, false),
+            "removal not yet acknowledged"
+        );
         let first = rotation.acknowledge(1).unwrap();
         assert_eq!(first.entered.len(), 2);
         assert!(!rotation.is_clear(&a, true));
@@ -274,9 +297,16 @@ mod tests {
     #[test]
     fn removing_the_last_instance_removes_the_revision() {
         let mut rotation = Rotation::new(TrafficTable::empty());
-        rotation.publish(vec![add("v1", "a"), add("v2", "b")], proportional_weights).unwrap();
-        let diff = rotation.publish(vec![remove("v2", "b")], proportional_weights).unwrap().unwrap();
-        assert!(diff.changes.contains(&TableChange::RemoveRevision { revision: "v2".into() }));
+        rotation
+            .publish(vec![add("v1", "a"), add("v2", "b")], proportional_weights)
+            .unwrap();
+        let diff = rotation
+            .publish(vec![remove("v2", "b")], proportional_weights)
+            .unwrap()
+            .unwrap();
+        assert!(diff.changes.contains(&TableChange::RemoveRevision {
+            revision: "v2".into()
+        }));
         assert_eq!(rotation.published.weight(&"v1".into()), Weight::FULL);
     }
 }

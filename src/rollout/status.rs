@@ -168,7 +168,9 @@ impl Core {
             waiting.push(Waiting::Drain { count: drains });
         }
         if terminations > 0 {
-            waiting.push(Waiting::Termination { count: terminations });
+            waiting.push(Waiting::Termination {
+                count: terminations,
+            });
         }
         waiting
     }
@@ -184,12 +186,21 @@ impl Core {
                 None => format!("aborted ({reason}); nothing was stable"),
             },
             (phase, Some(target), stable) => {
-                let over = stable.as_ref().map(|s| format!(" over {s}")).unwrap_or_default();
+                let over = stable
+                    .as_ref()
+                    .map(|s| format!(" over {s}"))
+                    .unwrap_or_default();
                 let counts = self.replica_counts(target);
-                let verb = if self.is_rollback { "rolling back to" } else { "rolling out" };
+                let verb = if self.is_rollback {
+                    "rolling back to"
+                } else {
+                    "rolling out"
+                };
                 let mut line = format!(
                     "{verb} {target}{over} ({phase}): {percent}%, {}/{} new available, {} old left",
-                    counts.new_available, self.limits.desired, counts.old_replicas + counts.terminating
+                    counts.new_available,
+                    self.limits.desired,
+                    counts.old_replicas + counts.terminating
                 );
                 if self.deadline_exceeded {
                     line.push_str("; progress deadline exceeded");

@@ -6,7 +6,10 @@
 
 mod rolling;
 
-pub use rolling::{ReplicaCounts, ScaleStep, rolling_preview, rolling_scale_down_old, rolling_scale_up, rolling_step};
+pub use rolling::{
+    ReplicaCounts, ScaleStep, rolling_preview, rolling_scale_down_old, rolling_scale_up,
+    rolling_step,
+};
 
 use crate::spec::{CapacityLimits, StrategySpec};
 

@@ -199,7 +199,11 @@ mod tests {
     use crate::spec::Quantity;
 
     fn limits(desired: u32, surge: u32, unavailable: u32) -> CapacityLimits {
-        CapacityLimits::resolve(desired, Quantity::Count(surge), Quantity::Count(unavailable))
+        CapacityLimits::resolve(
+            desired,
+            Quantity::Count(surge),
+            Quantity::Count(unavailable),
+        )
     }
 
     /// Every case of Kubernetes' `TestDeploymentController_reconcileNewReplicaSet`
@@ -223,7 +227,10 @@ mod tests {
             };
             let step = rolling_step(limits(desired, surge, 0), counts);
             let after = new + step.scale_up_new - step.scale_down_new;
-            assert_eq!(after, expected, "desired {desired} surge {surge} old {old} new {new}");
+            assert_eq!(
+                after, expected,
+                "desired {desired} surge {surge} old {old} new {new}"
+            );
         }
     }
 
@@ -248,7 +255,11 @@ mod tests {
                 terminating: 0,
             };
             let (a, b) = rolling_scale_down_old(limits(desired, 0, unavailable), counts);
-            assert_eq!(old - a - b, expected, "{desired} {unavailable} {old} {new} {old_ready} {new_ready}");
+            assert_eq!(
+                old - a - b,
+                expected,
+                "{desired} {unavailable} {old} {new} {old_ready} {new_ready}"
+            );
         }
     }
 
@@ -274,10 +285,16 @@ mod tests {
 
     #[test]
     fn previews_end_with_the_new_revision_at_desired() {
-        for (desired, surge, unavailable) in [(10, 3, 2), (4, 1, 0), (4, 0, 1), (1, 1, 0), (7, 7, 7)] {
+        for (desired, surge, unavailable) in
+            [(10, 3, 2), (4, 1, 0), (4, 0, 1), (1, 1, 0), (7, 7, 7)]
+        {
             let steps = rolling_preview(limits(desired, surge, unavailable));
             let (_, last) = steps.last().expect("at least one step");
-            assert_eq!((last.new_available, last.old_replicas), (desired, 0), "{desired} {surge} {unavailable}");
+            assert_eq!(
+                (last.new_available, last.old_replicas),
+                (desired, 0),
+                "{desired} {surge} {unavailable}"
+            );
             for (_, counts) in &steps {
                 assert!(counts.new_replicas + counts.old_replicas <= desired + surge);
                 assert!(counts.new_available + counts.old_available + unavailable >= desired);
