@@ -101,7 +101,7 @@ fn baseline(c: &mut Criterion) {
         b.iter(|| rng.next_u32() < threshold);
     });
     // The floor for any router returning a full `Decision`: the same comparison choosing
-    // between two decisions made beforehand, so only the five-word result is added.
+    // between two decisions made beforehand, so only returning the result is added.
     let table = table(2, |_| 1);
     let router = Router::new(&table);
     let made = [

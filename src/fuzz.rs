@@ -256,7 +256,7 @@ fn check(table: &TrafficTable, bytes: &mut Bytes<'_>) {
         }
         if let Some(decision) = router.route_random(&mut rng) {
             check_decision(table, &decision);
-            assert_eq!(decision.matched_route, None);
+            assert_eq!(decision.matched_route(), None);
         }
         let sticky = router.route_sticky(&key);
         assert_eq!(sticky.is_none(), table.is_empty());
@@ -273,20 +273,20 @@ fn check(table: &TrafficTable, bytes: &mut Bytes<'_>) {
 
 fn check_decision(table: &TrafficTable, decision: &Decision<'_>) {
     let backend = table
-        .backend(decision.revision)
+        .backend(decision.revision())
         .expect("a revision of the table");
     assert!(
-        backend.contains(decision.instance),
+        backend.contains(decision.instance()),
         "instance not in rotation"
     );
-    match decision.matched_route {
+    match decision.matched_route() {
         None => assert!(!backend.weight().is_zero(), "split chose a zero weight"),
         Some(index) => {
             let route = table.routes().get(index).expect("a route of the table");
-            assert_eq!(&route.revision, decision.revision);
+            assert_eq!(&route.revision, decision.revision());
         }
     }
-    if let Some(mirror) = decision.mirror {
+    if let Some(mirror) = decision.mirror() {
         assert_eq!(Some(mirror), table.mirror().map(|m| &m.revision));
     }
 }

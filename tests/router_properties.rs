@@ -75,24 +75,24 @@ fn assert_binomial(count: u64, n: u64, p: f64, what: &str) {
 /// The invariant every decision keeps.
 fn assert_sound(table: &TrafficTable, decision: &Decision<'_>) {
     let backend = table
-        .backend(decision.revision)
+        .backend(decision.revision())
         .expect("the decided revision is in the table");
     assert!(
-        backend.contains(decision.instance),
+        backend.contains(decision.instance()),
         "{} is not in rotation under {}",
-        decision.instance,
-        decision.revision
+        decision.instance(),
+        decision.revision()
     );
-    if decision.matched_route.is_none() {
+    if decision.matched_route().is_none() {
         assert!(
             !backend.weight().is_zero(),
             "the split chose {}, which has weight 0",
-            decision.revision
+            decision.revision()
         );
     }
     assert_eq!(
-        decision.mirror,
-        decision.mirror.and(table.mirror().map(|m| &m.revision))
+        decision.mirror(),
+        decision.mirror().and(table.mirror().map(|m| &m.revision))
     );
 }
 
@@ -122,7 +122,7 @@ proptest! {
             let decision = router.route_random(&mut rng).expect("a non-empty table routes");
             assert_sound(&table, &decision);
             *counts
-                .entry((decision.revision.clone(), decision.instance.clone()))
+                .entry((decision.revision().clone(), decision.instance().clone()))
                 .or_default() += 1;
         }
         for backend in table.backends() {
@@ -177,10 +177,10 @@ proptest! {
         let grower = if after < before { "canary" } else { "stable" };
         let keys = keys(2_000);
         for (key, (was, is)) in keys.iter().zip(sticky_map(&old, &keys).iter().zip(sticky_map(&new, &keys))) {
-            if was.revision != is.revision {
-                prop_assert_eq!(is.revision.as_str(), grower, "key {} flapped", key);
+            if was.revision() != is.revision() {
+                prop_assert_eq!(is.revision().as_str(), grower, "key {} flapped", key);
             } else {
-                prop_assert_eq!(was.instance, is.instance, "key {} changed instance", key);
+                prop_assert_eq!(was.instance(), is.instance(), "key {} changed instance", key);
             }
         }
     }
@@ -210,11 +210,11 @@ proptest! {
         let (old, new) = (Router::new(&build(&weights)), Router::new(&build(&next)));
         let keys = keys(2_000);
         for (was, is) in sticky_map(&old, &keys).iter().zip(sticky_map(&new, &keys)) {
-            if was.revision != is.revision {
-                prop_assert_eq!(was.revision.as_str(), format!("r{from}"));
-                prop_assert_eq!(is.revision.as_str(), format!("r{to}"));
+            if was.revision() != is.revision() {
+                prop_assert_eq!(was.revision().as_str(), format!("r{from}"));
+                prop_assert_eq!(is.revision().as_str(), format!("r{to}"));
             } else {
-                prop_assert_eq!(was.instance, is.instance);
+                prop_assert_eq!(was.instance(), is.instance());
             }
         }
     }
@@ -245,13 +245,13 @@ proptest! {
         let (before, after) = (sticky_map(&full, &keys), sticky_map(&reduced, &keys));
         let mut moved = 0;
         for (was, is) in before.iter().zip(&after) {
-            if was.instance != is.instance {
+            if was.instance() != is.instance() {
                 // Removal moves only the leaver's keys; read backwards, adding it moves
                 // keys only onto it.
-                prop_assert_eq!(was.instance, &gone);
+                prop_assert_eq!(was.instance(), &gone);
                 moved += 1;
             } else {
-                prop_assert_ne!(was.instance, &gone);
+                prop_assert_ne!(was.instance(), &gone);
             }
         }
         // About its share: 1/N for equal weights, within the ring's ±9% (1 sigma) spread.
@@ -307,9 +307,9 @@ proptest! {
                 MatchCondition::KeyIn { keys } => key.as_ref().is_some_and(|k| keys.contains(k)),
                 _ => false,
             });
-            prop_assert_eq!(decision.matched_route, expected);
+            prop_assert_eq!(decision.matched_route(), expected);
             if let Some(index) = expected {
-                prop_assert_eq!(decision.revision, &routes[index].revision);
+                prop_assert_eq!(decision.revision(), &routes[index].revision);
             }
         }
     }
@@ -328,11 +328,11 @@ proptest! {
         let mut rng = rng(seed);
         let draws = 20_000;
         let mirrored = (0..draws)
-            .filter(|_| router.route_random(&mut rng).unwrap().mirror.is_some())
+            .filter(|_| router.route_random(&mut rng).unwrap().mirror().is_some())
             .count() as u64;
         assert_binomial(mirrored, draws, p, "random mirror");
         let keys = keys(draws as usize);
-        let sticky = sticky_map(&router, &keys).iter().filter(|d| d.mirror.is_some()).count() as u64;
+        let sticky = sticky_map(&router, &keys).iter().filter(|d| d.mirror().is_some()).count() as u64;
         assert_binomial(sticky, draws, p, "sticky mirror");
     }
 }
@@ -360,7 +360,7 @@ fn random_routing_is_exact_for_a_canary_split() {
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     for _ in 0..DRAWS {
         *counts
-            .entry(router.route_random(&mut rng).unwrap().instance.as_str())
+            .entry(router.route_random(&mut rng).unwrap().instance().as_str())
             .or_default() += 1;
     }
     for (instance, count) in counts {

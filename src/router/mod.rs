@@ -23,18 +23,97 @@ use ring::Ring;
 use split::{Split, cut, instance_point, key_hash, mirror_point};
 
 /// Where one request goes, borrowed from the [`Router`] that decided it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// Two words, so that `Option<Decision>` comes back in registers: the routing itself
+/// costs little more than reading it out.
+#[derive(Clone, Copy)]
 pub struct Decision<'r> {
+    target: &'r Target,
+    /// Bit 31: mirrored. Bits 0..31: the matched route's index + 1, or 0 for the split.
+    flags: u32,
+}
+
+const MIRRORED: u32 = 1 << 31;
+
+impl<'r> Decision<'r> {
+    #[inline(always)]
+    fn new(target: &'r Target, mirrored: bool, matched_route: Option<usize>) -> Self {
+        let route = matched_route.map_or(0, |i| {
+            u32::try_from(i + 1)
+                .unwrap_or(MIRRORED - 1)
+                .min(MIRRORED - 1)
+        });
+        Decision {
+            target,
+            flags: route | if mirrored { MIRRORED } else { 0 },
+        }
+    }
+
     /// The revision that serves the request.
-    pub revision: &'r Revision,
-    /// The instance that serves it: always one in rotation under `revision`.
-    pub instance: &'r InstanceId,
+    #[must_use]
+    #[inline]
+    pub fn revision(&self) -> &'r Revision {
+        &self.target.revision
+    }
+
+    /// The instance that serves it: always one in rotation under [`revision`](Self::revision).
+    #[must_use]
+    #[inline]
+    pub fn instance(&self) -> &'r InstanceId {
+        &self.target.instance
+    }
+
     /// Where to send a copy of the request, if it was picked for mirroring (reported
     /// whenever it is picked, even if the mirror revision also serves the request).
-    pub mirror: Option<&'r Revision>,
+    #[must_use]
+    #[inline]
+    pub fn mirror(&self) -> Option<&'r Revision> {
+        if self.flags & MIRRORED == 0 {
+            None
+        } else {
+            self.target.mirror.as_ref()
+        }
+    }
+
     /// The index (in [`TrafficTable::routes`]) of the match route that chose the
     /// revision, or `None` if the weighted split did.
-    pub matched_route: Option<usize>,
+    #[must_use]
+    #[inline]
+    pub fn matched_route(&self) -> Option<usize> {
+        match self.flags & !MIRRORED {
+            0 => None,
+            n => Some(n as usize - 1),
+        }
+    }
+}
+
+impl PartialEq for Decision<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.revision(),
+            self.instance(),
+            self.mirror(),
+            self.matched_route(),
+        ) == (
+            other.revision(),
+            other.instance(),
+            other.mirror(),
+            other.matched_route(),
+        )
+    }
+}
+
+impl Eq for Decision<'_> {}
+
+impl std::fmt::Debug for Decision<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decision")
+            .field("revision", self.revision())
+            .field("instance", self.instance())
+            .field("mirror", &self.mirror())
+            .field("matched_route", &self.matched_route())
+            .finish()
+    }
 }
 
 /// A [`TrafficTable`] compiled for routing: picks a revision and an instance per
@@ -92,7 +171,7 @@ pub struct Decision<'r> {
 ///
 /// // Random: about 90% to v1.
 /// let decision = router.route_random(&mut rng).unwrap();
-/// assert!(table.backend(decision.revision).unwrap().contains(decision.instance));
+/// assert!(table.backend(decision.revision()).unwrap().contains(decision.instance()));
 ///
 /// // Sticky: the same user always lands on the same instance.
 /// let first = router.route_sticky(b"user-42").unwrap();
@@ -102,8 +181,8 @@ pub struct Decision<'r> {
 /// let headers = [("X-Canary", "always")];
 /// let request = Request::new().with_headers(&headers);
 /// let decision = router.route(&request, &mut rng).unwrap();
-/// assert_eq!(decision.revision.as_str(), "v2");
-/// assert_eq!(decision.matched_route, Some(0));
+/// assert_eq!(decision.revision().as_str(), "v2");
+/// assert_eq!(decision.matched_route(), Some(0));
 ///
 /// // Nothing to route to.
 /// assert_eq!(Router::new(&TrafficTable::empty()).route_sticky(b"k"), None);
@@ -112,7 +191,7 @@ pub struct Decision<'r> {
 pub struct Router {
     generation: u64,
     /// Whether the random path may use `lanes`: at most two live revisions, each with
-    /// equal instance weights (the common canary shape).
+    /// equal instance weights, and no mirror (the common canary shape).
     fast: bool,
     /// For the fast path: `start << 32 | count` of the first two pools' instances.
     lanes: [u64; 2],
@@ -132,11 +211,12 @@ pub struct Router {
 }
 
 /// An instance and the revision it serves (a copy of the pool's name: a decision then
-/// needs one address, not two).
-#[derive(Clone, Debug)]
+/// needs one address, not two), and the table's mirror (copied for the same reason).
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Target {
     instance: InstanceId,
     revision: Revision,
+    mirror: Option<Revision>,
 }
 
 /// One revision's instances (a range of the router's), ready for both kinds of choice.
@@ -151,7 +231,6 @@ struct Pool {
 
 #[derive(Clone, Debug)]
 struct MirrorCut {
-    revision: Revision,
     /// 32-bit values below this are mirrored.
     cut: u64,
 }
@@ -169,9 +248,16 @@ impl Router {
         let weights: Vec<u16> = live.iter().map(|b| b.weight().basis_points()).collect();
         let ordered: Vec<&Backend> = live.iter().chain(&idle).copied().collect();
         let revisions: Box<[Revision]> = ordered.iter().map(|b| b.revision().clone()).collect();
-        let mut targets = Vec::with_capacity(table.instance_count());
-        let pools: Box<[Pool]> = ordered.iter().map(|b| Pool::new(b, &mut targets)).collect();
         let pool_of = |revision: &Revision| revisions.iter().position(|r| r == revision);
+        let mirror = table
+            .mirror()
+            .filter(|m| !m.share.is_zero() && pool_of(&m.revision).is_some());
+        let mut targets = Vec::with_capacity(table.instance_count());
+        let mirror_revision = mirror.map(|m| &m.revision);
+        let pools: Box<[Pool]> = ordered
+            .iter()
+            .map(|b| Pool::new(b, mirror_revision, &mut targets))
+            .collect();
         // A valid table names only revisions it has; skipping a stray one keeps compile
         // infallible anyway.
         let routes: Box<[Route]> = table
@@ -182,13 +268,9 @@ impl Router {
                 Some(Route::new(route, pool as u32, key_hash))
             })
             .collect();
-        let mirror = table
-            .mirror()
-            .filter(|m| !m.share.is_zero() && pool_of(&m.revision).is_some())
-            .map(|m| MirrorCut {
-                revision: m.revision.clone(),
-                cut: cut(u64::from(m.share.basis_points())),
-            });
+        let mirror = mirror.map(|m| MirrorCut {
+            cut: cut(u64::from(m.share.basis_points())),
+        });
         let lane = |k: usize| {
             pools
                 .get(k.min(live.len().saturating_sub(1)))
@@ -197,6 +279,7 @@ impl Router {
         Router {
             generation: table.generation(),
             fast: live.len() <= 2
+                && mirror.is_none()
                 && pools
                     .get(..live.len())
                     .is_some_and(|l| l.iter().all(|p| p.picker.is_uniform())),
@@ -263,13 +346,13 @@ impl Router {
     #[inline(always)]
     pub fn route_random<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Decision<'_>> {
         let draw = rng.next_u64();
-        let instance = if self.fast {
+        if self.fast {
             let lane = self.lanes[self.split.first_or_second((draw >> 32) as u32) & 1];
             let offset = (u64::from(draw as u32) * (lane & 0xffff_ffff)) >> 32;
-            (lane >> 32) as usize + offset as usize
-        } else {
-            self.random_split(draw)
-        };
+            // The fast shape has no mirror, so nothing more is drawn or looked at.
+            return self.decision((lane >> 32) as usize + offset as usize, false, None);
+        }
+        let instance = self.random_split(draw);
         self.decision(instance, self.mirror_random(rng), None)
     }
 
@@ -290,19 +373,14 @@ impl Router {
     /// The decision naming instance `instance` (an index into all the router's
     /// instances), or `None` if it is out of range (only for empty tables).
     #[inline(always)]
-    fn decision<'r>(
-        &'r self,
+    fn decision(
+        &self,
         instance: usize,
-        mirror: Option<&'r Revision>,
+        mirrored: bool,
         matched_route: Option<usize>,
-    ) -> Option<Decision<'r>> {
+    ) -> Option<Decision<'_>> {
         let target = self.targets.get(instance)?;
-        Some(Decision {
-            revision: &target.revision,
-            instance: &target.instance,
-            mirror,
-            matched_route,
-        })
+        Some(Decision::new(target, mirrored, matched_route))
     }
 
     /// The random split for any table shape: the instance's index.
@@ -331,17 +409,16 @@ impl Router {
             Some(p) => p.start,
             None => return None,
         };
-        let mirror = match &self.mirror {
-            Some(m) if u64::from(mirror_point(hash)) < m.cut => Some(&m.revision),
-            _ => None,
-        };
-        self.decision(instance, mirror, route)
+        let mirrored = matches!(&self.mirror, Some(m) if u64::from(mirror_point(hash)) < m.cut);
+        self.decision(instance, mirrored, route)
     }
 
     #[inline(always)]
-    fn mirror_random<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<&Revision> {
-        let mirror = self.mirror.as_ref()?;
-        (u64::from(rng.next_u32()) < mirror.cut).then_some(&mirror.revision)
+    fn mirror_random<R: Rng + ?Sized>(&self, rng: &mut R) -> bool {
+        match &self.mirror {
+            Some(mirror) => u64::from(rng.next_u32()) < mirror.cut,
+            None => false,
+        }
     }
 
     /// The first route `request` matches, as (route index, pool).
@@ -362,11 +439,12 @@ impl From<&TrafficTable> for Router {
 
 impl Pool {
     /// Appends `backend`'s instances to `all` and describes them.
-    fn new(backend: &Backend, all: &mut Vec<Target>) -> Pool {
+    fn new(backend: &Backend, mirror: Option<&Revision>, all: &mut Vec<Target>) -> Pool {
         let start = all.len();
         all.extend(backend.instances().map(|(id, _)| Target {
             instance: id.clone(),
             revision: backend.revision().clone(),
+            mirror: mirror.cloned(),
         }));
         let weights: Vec<u16> = backend.instances().map(|(_, w)| w.get()).collect();
         let ring = if weights.len() > 1 {

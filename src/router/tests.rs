@@ -42,7 +42,7 @@ fn sticky_placement_is_pinned() {
     for (key, revision, instance) in golden {
         let decision = router.route_sticky(key.as_bytes()).unwrap();
         assert_eq!(
-            (decision.revision.as_str(), decision.instance.as_str()),
+            (decision.revision().as_str(), decision.instance().as_str()),
             (revision, instance),
             "key {key:?}"
         );
@@ -120,25 +120,25 @@ fn zero_weight_revisions_serve_only_through_routes() {
             router
                 .route_sticky(key.as_bytes())
                 .unwrap()
-                .revision
+                .revision()
                 .as_str(),
             "stable"
         );
         assert_eq!(
-            router.route_random(&mut rng).unwrap().revision.as_str(),
+            router.route_random(&mut rng).unwrap().revision().as_str(),
             "stable"
         );
     }
     let tester = router.route_sticky(b"tester").unwrap();
     assert_eq!(
-        (tester.revision.as_str(), tester.matched_route),
+        (tester.revision().as_str(), tester.matched_route()),
         ("preview", Some(0))
     );
     let cookies = [("preview", "1")];
     let request = Request::new().with_cookies(&cookies);
     let by_cookie = router.route(&request, &mut rng).unwrap();
     assert_eq!(
-        (by_cookie.revision.as_str(), by_cookie.matched_route),
+        (by_cookie.revision().as_str(), by_cookie.matched_route()),
         ("preview", Some(1))
     );
     // A keyed request matched by a cookie still picks its instance by key.
@@ -168,8 +168,8 @@ fn many_revisions_use_every_split_shape() {
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..20 * count {
             let d = router.route_random(&mut rng).unwrap();
-            assert!(table.backend(d.revision).unwrap().contains(d.instance));
-            seen.insert(d.revision.clone());
+            assert!(table.backend(d.revision()).unwrap().contains(d.instance()));
+            seen.insert(d.revision().clone());
         }
         assert_eq!(seen.len() as u64, count, "{count} revisions");
     }
@@ -194,7 +194,7 @@ fn sticky_mirroring_is_per_key_and_grows_monotonically() {
                 let key = format!("k{i}");
                 let d = router.route_sticky(key.as_bytes()).unwrap();
                 assert_eq!(d, router.route_sticky(key.as_bytes()).unwrap());
-                d.mirror.is_some()
+                d.mirror().is_some()
             })
             .collect();
         let count = mirrored.iter().filter(|m| **m).count();
@@ -223,7 +223,7 @@ fn weighted_instances_use_the_alias_table() {
     let router = Router::new(&table);
     let mut rng = rng();
     let big = (0..40_000)
-        .filter(|_| router.route_random(&mut rng).unwrap().instance.as_str() == "big")
+        .filter(|_| router.route_random(&mut rng).unwrap().instance().as_str() == "big")
         .count();
     // 30,000 expected, binomial sigma about 87.
     assert!(big.abs_diff(30_000) < 600, "{big}");
@@ -247,7 +247,7 @@ fn sticky_placement_fingerprint_is_pinned() {
     for i in 0..10_000 {
         let key = format!("fingerprint-{i}");
         let d = router.route_sticky(key.as_bytes()).unwrap();
-        let landed = format!("{}/{}", d.revision, d.instance);
+        let landed = format!("{}/{}", d.revision(), d.instance());
         fingerprint = split::mix64(fingerprint ^ key_hash(landed.as_bytes()));
     }
     assert_eq!(
