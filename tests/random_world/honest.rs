@@ -1,0 +1,131 @@
+//! Honest answers, for scripts and the exhaustive search, and where a rollout may come
+//! to rest.
+
+use cutover::{InstanceId, InstanceState, Phase};
+
+use super::moves::{Index, Move};
+use super::world::{Step, World};
+
+impl World {
+    /// Performs `mv` (several steps for [`Move::AnswerAll`]).
+    pub fn play(&mut self, mv: &Move) -> Vec<Step> {
+        match mv {
+            Move::AnswerAll => self.answer_all(),
+            _ => vec![self.step(mv)],
+        }
+    }
+
+    /// Answers every outstanding provision with success, reports every starting
+    /// instance healthy, acknowledges the newest table, and answers every drain and
+    /// termination; if there was nothing to answer, lets time run to the next deadline.
+    /// Returns the steps taken (none when there is nothing left to do).
+    pub fn answer_all(&mut self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        while !self.provisions.is_empty() {
+            steps.push(self.step(&Move::ProvisionOk(Index(0))));
+        }
+        let starting: Vec<InstanceId> = self
+            .rollout
+            .fleet()
+            .iter()
+            .filter(|i| i.state == InstanceState::Starting)
+            .map(|i| i.id.clone())
+            .collect();
+        for id in starting {
+            steps.push(self.health(&id, true));
+        }
+        if self.published() > self.acked {
+            steps.push(self.step(&Move::AckLatest));
+        }
+        while !self.drains.is_empty() {
+            steps.push(self.step(&Move::Drained(Index(0))));
+        }
+        while !self.terminations.is_empty() {
+            steps.push(self.step(&Move::Terminated(Index(0))));
+        }
+        if steps.is_empty() && self.rollout.poll_timeout().is_some() {
+            steps.push(self.step(&Move::ToNextTimeout));
+        }
+        steps
+    }
+
+    /// Answers everything honestly until nothing is left to do (at most `rounds`
+    /// rounds), then checks where the rollout came to rest: a rollout in progress
+    /// completes; one that is paused or halted waits for an operator; a steady one runs
+    /// exactly `desired` available instances of the stable revision, all in the table.
+    pub fn settle_and_check_rest(&mut self, rounds: usize) -> Vec<Step> {
+        let mut steps = Vec::new();
+        for _ in 0..rounds {
+            let round = self.answer_all();
+            if round.is_empty() {
+                self.check_rest();
+                return steps;
+            }
+            steps.extend(round);
+        }
+        panic!(
+            "did not come to rest in {rounds} rounds of honest answers: {:#?}",
+            self.rollout.status()
+        );
+    }
+
+    /// Where a rollout with nothing outstanding and no timer may be.
+    pub fn check_rest(&self) {
+        let rollout = &self.rollout;
+        let status = rollout.status();
+        assert!(self.quiet(), "at rest with something outstanding");
+        assert_eq!(rollout.poll_timeout(), None, "at rest with a timer");
+        match rollout.phase() {
+            Phase::Paused | Phase::Halted { .. } => {
+                assert!(
+                    status.waiting_for.contains(&cutover::Waiting::Operator),
+                    "{status:#?}"
+                );
+            }
+            Phase::Progressing => {
+                panic!("stuck: in progress with nothing to wait for: {status:#?}")
+            }
+            _ => match rollout.stable() {
+                None => {
+                    assert_eq!(
+                        rollout.fleet().len(),
+                        0,
+                        "nothing stable, yet instances remain: {status:#?}"
+                    );
+                    assert!(
+                        rollout.traffic().is_empty(),
+                        "nothing stable, yet a table: {status:#?}"
+                    );
+                }
+                Some(stable) => {
+                    let desired = rollout.limits().desired as usize;
+                    let fleet = rollout.fleet();
+                    assert_eq!(
+                        fleet.len(),
+                        desired,
+                        "at rest with other than desired instances: {status:#?}"
+                    );
+                    assert_eq!(
+                        fleet.counts(stable).available,
+                        desired,
+                        "at rest short of available {stable}: {status:#?}"
+                    );
+                    let table = rollout.traffic();
+                    assert_eq!(table.backends().len(), 1, "{status:#?}");
+                    assert_eq!(
+                        table.backend(stable).map(|b| b.instance_count()),
+                        Some(desired),
+                        "{status:#?}"
+                    );
+                }
+            },
+        }
+    }
+
+    /// Reports the health of `id`.
+    pub fn health(&mut self, id: &InstanceId, healthy: bool) -> Step {
+        let ids: Vec<InstanceId> = self.rollout.fleet().iter().map(|i| i.id.clone()).collect();
+        let k = ids.iter().position(|i| i == id).expect("a known instance");
+        self.step(&Move::Health(Index(k), healthy))
+    }
+}

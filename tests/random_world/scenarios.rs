@@ -1,0 +1,99 @@
+//! Starting points: valid specs and initial fleets.
+
+use cutover::{
+    Duration, Instance, InstanceState, OnDeadline, ProvisionRetry, Quantity, RollingSpec,
+    RolloutSpec, StrategySpec,
+};
+use proptest::prelude::*;
+
+/// A valid spec for 1..=6 instances, with every knob that changes the engine's path.
+pub fn spec_strategy() -> impl Strategy<Value = RolloutSpec> {
+    let quantity = || {
+        prop_oneof![
+            (0u32..=3).prop_map(Quantity::Count),
+            prop::sample::select(vec![0u32, 10, 25, 34, 50, 100]).prop_map(Quantity::Percent),
+        ]
+    };
+    let retry = (
+        0u32..=4,
+        prop::sample::select(vec![0u64, 10, 1_000]),
+        prop::sample::select(vec![0u64, 5_000]),
+    )
+        .prop_map(|(max_failures, initial, extra)| ProvisionRetry {
+            max_failures,
+            backoff_initial: Duration::from_millis(initial),
+            backoff_max: Duration::from_millis(initial + extra),
+        });
+    (
+        (1u32..=6, quantity(), quantity(), prop::bool::weighted(0.15)),
+        prop::sample::select(vec![0u64, 0, 1, 100, 5_000]),
+        prop::sample::select(vec![1u64, 1_000, 30_000, 600_000, 600_000, 600_000]),
+        prop::bool::ANY,
+        prop::sample::select(vec![0u64, 1, 100, 30_000]),
+        retry,
+    )
+        .prop_map(
+            |(
+                (desired, surge, unavailable, allow_downtime),
+                min_ready,
+                deadline,
+                abort,
+                drain,
+                retry,
+            )| RolloutSpec {
+                desired,
+                strategy: StrategySpec::Rolling(RollingSpec {
+                    max_surge: surge,
+                    max_unavailable: unavailable,
+                }),
+                min_ready: Duration::from_millis(min_ready),
+                progress_deadline: Duration::from_millis(min_ready + deadline),
+                on_progress_deadline: if abort {
+                    OnDeadline::Abort
+                } else {
+                    OnDeadline::Report
+                },
+                drain_timeout: Duration::from_millis(drain),
+                provision_retry: retry,
+                allow_downtime,
+            },
+        )
+        .prop_filter("the spec must validate", |spec| spec.validate().is_ok())
+}
+
+/// A spec and a starting fleet of up to `desired` `v1` instances: most ready and in
+/// rotation, some ready but not in rotation, some still starting.
+pub fn start_strategy() -> impl Strategy<Value = (RolloutSpec, Vec<Instance>)> {
+    spec_strategy().prop_flat_map(|spec| {
+        let kinds = prop::collection::vec(
+            prop::sample::select(vec![0u8, 0, 0, 0, 1, 2]),
+            0..=spec.desired as usize,
+        );
+        (Just(spec), kinds.prop_map(initial_fleet))
+    })
+}
+
+/// `v1` instances of the given kinds (0 ready in rotation, 1 ready out of rotation,
+/// 2 starting).
+pub fn initial_fleet(kinds: Vec<u8>) -> Vec<Instance> {
+    kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            let state = if kind == 2 {
+                InstanceState::Starting
+            } else {
+                InstanceState::Ready
+            };
+            let mut instance = Instance::new(format!("v1-old-{i}"), "v1", state);
+            instance.available = kind != 2;
+            instance.in_rotation = kind == 0;
+            instance
+        })
+        .collect()
+}
+
+/// `n` ready `v1` instances in rotation.
+pub fn ready_fleet(n: usize) -> Vec<Instance> {
+    initial_fleet(vec![0; n])
+}

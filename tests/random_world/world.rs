@@ -1,0 +1,178 @@
+//! The world: what the caller was asked and has answered, and [`World::step`], which
+//! performs one move and runs every check.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cutover::{
+    Action, ActionId, CommandError, Event, Input, Instance, InstanceId, Rollout, RolloutSpec,
+    Status, Timestamp, TrafficTable,
+};
+
+use super::moves::Move;
+
+/// What one move produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub actions: Vec<Action>,
+    pub events: Vec<Event>,
+    pub result: Option<Result<(), CommandError>>,
+    pub status: Status,
+    pub timeout: Option<Timestamp>,
+}
+
+/// How a move reached the rollout.
+#[derive(Debug)]
+pub(super) enum Call {
+    /// `handle_input`; `bogus` when the input is certainly stale, unknown or misdirected.
+    Input {
+        at: Timestamp,
+        bogus: bool,
+    },
+    Timeout {
+        at: Timestamp,
+    },
+    Command {
+        at: Timestamp,
+        result: Result<(), CommandError>,
+    },
+}
+
+impl Call {
+    pub(super) fn at(&self) -> Timestamp {
+        match self {
+            Call::Input { at, .. } | Call::Timeout { at } | Call::Command { at, .. } => *at,
+        }
+    }
+}
+
+/// The caller's side: what was asked, what the load balancer applies, what was answered.
+#[derive(Clone, Debug)]
+pub struct World {
+    pub rollout: Rollout,
+    /// The caller's clock (it may be behind the rollout's after `ClockBack`).
+    pub now: Timestamp,
+    pub provisions: BTreeMap<ActionId, InstanceId>,
+    pub drains: BTreeMap<ActionId, InstanceId>,
+    pub terminations: BTreeMap<ActionId, InstanceId>,
+    /// Every table published (and the caller's table at the start), by generation.
+    pub tables: BTreeMap<u64, TrafficTable>,
+    /// The newest generation the load balancer acknowledged.
+    pub acked: u64,
+    /// Results sent so far (for replays).
+    pub answers: Vec<Input>,
+    /// Instances a drain was asked for.
+    pub drain_asked: BTreeSet<InstanceId>,
+    /// Instances a termination was asked for.
+    pub terminate_asked: BTreeSet<InstanceId>,
+    /// Every instance name seen (initial fleet and provisions).
+    pub names: BTreeSet<InstanceId>,
+    /// Instances that were ever listed in a table.
+    pub ever_listed: BTreeSet<InstanceId>,
+    pub last_action: u64,
+    /// Number of moves performed.
+    pub steps: usize,
+    /// Every move performed, in order (`AnswerAll` as the moves it made).
+    pub log: Vec<Move>,
+    /// Whether every step checks a serde round trip (on by default; it is the costliest
+    /// check, and the exhaustive search does it per leaf instead).
+    pub round_trip_each_step: bool,
+}
+
+/// A serde round trip of a rollout.
+pub fn round_trip(rollout: &Rollout) -> Rollout {
+    let json = serde_json::to_string(rollout).expect("a rollout serializes");
+    serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("a serialized rollout must restore: {e}\n{json}"))
+}
+
+pub(super) fn drain_outputs(rollout: &mut Rollout) -> (Vec<Action>, Vec<Event>) {
+    let actions = std::iter::from_fn(|| rollout.poll_action()).collect();
+    let events = std::iter::from_fn(|| rollout.poll_event()).collect();
+    (actions, events)
+}
+
+impl World {
+    /// A rollout over `observed` (drained and checked).
+    pub fn new(spec: RolloutSpec, observed: Vec<Instance>) -> World {
+        let listed: Vec<InstanceId> = observed
+            .iter()
+            .filter(|i| i.in_rotation)
+            .map(|i| i.id.clone())
+            .collect();
+        let initial = if listed.is_empty() {
+            TrafficTable::empty()
+        } else {
+            TrafficTable::single("v1", listed.clone()).expect("a valid initial table")
+        };
+        let names = observed.iter().map(|i| i.id.clone()).collect();
+        let rollout =
+            Rollout::new(Timestamp::ZERO, spec, observed).expect("a valid spec and fleet");
+        let mut world = World {
+            rollout,
+            now: Timestamp::ZERO,
+            provisions: BTreeMap::new(),
+            drains: BTreeMap::new(),
+            terminations: BTreeMap::new(),
+            tables: BTreeMap::from([(0, initial)]),
+            acked: 0,
+            answers: Vec::new(),
+            drain_asked: BTreeSet::new(),
+            terminate_asked: BTreeSet::new(),
+            names,
+            ever_listed: listed.into_iter().collect(),
+            last_action: 0,
+            steps: 0,
+            log: Vec::new(),
+            round_trip_each_step: true,
+        };
+        let (actions, events) = drain_outputs(&mut world.rollout);
+        world.record_checked(&actions, &events, "Rollout::new");
+        world.check_state();
+        world
+    }
+
+    /// The newest generation published.
+    pub fn published(&self) -> u64 {
+        *self.tables.keys().next_back().expect("the initial table")
+    }
+
+    /// Whether nothing the rollout asked for is unanswered.
+    pub fn quiet(&self) -> bool {
+        self.provisions.is_empty()
+            && self.drains.is_empty()
+            && self.terminations.is_empty()
+            && self.published() == self.acked
+    }
+
+    /// Performs `mv`, drains the outputs, checks every invariant, and returns the outputs.
+    /// (`Move::AnswerAll` is several steps: use [`World::play`].)
+    pub fn step(&mut self, mv: &Move) -> Step {
+        let before = self.rollout.clone();
+        self.log.push(mv.clone());
+        let call = self.perform(mv);
+        let (actions, events) = drain_outputs(&mut self.rollout);
+        self.steps += 1;
+        let context = format!("step {} ({mv:?})", self.steps);
+        if std::env::var_os("CUTOVER_TRACE").is_some() {
+            eprintln!("--- {context} at {:?}: {:?}", call, self.rollout.phase());
+            for a in &actions {
+                eprintln!("    action {a:?}");
+            }
+            for e in &events {
+                eprintln!("    event {:?}", e.kind);
+            }
+        }
+        self.record_checked(&actions, &events, &context);
+        self.check_step(&before, mv, &call, &actions, &events, &context);
+        Step {
+            actions,
+            events,
+            result: match call {
+                Call::Command { result, .. } => Some(result),
+                _ => None,
+            },
+            status: self.rollout.status(),
+            timeout: self.rollout.poll_timeout(),
+        }
+    }
+}
