@@ -325,16 +325,25 @@ impl Fleet {
         total
     }
 
+    /// The ids in one of `revision`'s index sets (none if it has no instances).
+    fn index_ids<'a>(
+        &'a self,
+        revision: &Revision,
+        set: impl Fn(&'a RevisionIndex) -> &'a BTreeSet<InstanceId> + 'a,
+    ) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
+        self.revisions
+            .get(revision)
+            .into_iter()
+            .flat_map(move |index| set(index).iter())
+    }
+
     /// The ids of `revision`'s instances in `state`, in id order.
     pub fn ids_in_state<'a>(
         &'a self,
         revision: &Revision,
         state: InstanceState,
     ) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
-        self.revisions
-            .get(revision)
-            .into_iter()
-            .flat_map(move |index| index.by_state[state.index()].iter())
+        self.index_ids(revision, move |index| &index.by_state[state.index()])
     }
 
     /// The ids of `revision`'s available instances, in id order.
@@ -342,10 +351,7 @@ impl Fleet {
         &'a self,
         revision: &Revision,
     ) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
-        self.revisions
-            .get(revision)
-            .into_iter()
-            .flat_map(|index| index.available.iter())
+        self.index_ids(revision, |index| &index.available)
     }
 
     /// The ids of `revision`'s ready instances that are not yet available (still inside
@@ -354,10 +360,7 @@ impl Fleet {
         &'a self,
         revision: &Revision,
     ) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
-        self.revisions
-            .get(revision)
-            .into_iter()
-            .flat_map(|index| index.fresh.iter())
+        self.index_ids(revision, |index| &index.fresh)
     }
 
     /// The ids of `revision`'s instances in rotation, in id order.
@@ -365,10 +368,7 @@ impl Fleet {
         &'a self,
         revision: &Revision,
     ) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
-        self.revisions
-            .get(revision)
-            .into_iter()
-            .flat_map(|index| index.in_rotation.iter())
+        self.index_ids(revision, |index| &index.in_rotation)
     }
 }
 
