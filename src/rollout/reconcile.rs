@@ -17,8 +17,8 @@ use crate::rollout::rotation::proportional_weights;
 use crate::strategy::{self, ReplicaCounts, ScaleStep};
 use crate::traffic::{InstanceWeight, TableChange};
 
-/// The states of an instance that is wanted and not yet available, most disposable
-/// first: these go before available ones when scaling down.
+/// The states of an instance that is wanted and not yet ready, most disposable first:
+/// these go before available ones when scaling down.
 const NOT_YET_SERVING: [InstanceState; 2] = [InstanceState::Provisioning, InstanceState::Starting];
 
 impl Core {
@@ -36,11 +36,11 @@ impl Core {
         }
         if let Some(target) = plan_target {
             let counts = self.replica_counts(&target);
-            let mut plan = strategy::plan(&self.spec.strategy, self.limits, counts);
+            let mut step = strategy::plan(&self.spec.strategy, self.limits, counts);
             if matches!(self.phase, Phase::Aborted { .. }) {
-                plan.scale.scale_down_old_available = self.abort_scale_down(counts, plan.scale);
+                step.scale_down_old_available = self.abort_scale_down(counts, step);
             }
-            self.execute(&target, plan.scale);
+            self.execute(&target, step);
         }
         self.check_completion();
     }
@@ -79,8 +79,13 @@ impl Core {
 
     fn execute(&mut self, target: &Revision, step: ScaleStep) {
         if step.scale_down_new > 0 {
-            let victims = self.pick(std::slice::from_ref(target), step.scale_down_new, true);
-            victims.into_iter().for_each(|id| self.retire(&id));
+            // Not-yet-serving new instances go first, so capacity is kept.
+            let ids = self
+                .unavailable_ids(target)
+                .chain(self.fleet.available_ids(target));
+            first_n(step.scale_down_new, ids)
+                .iter()
+                .for_each(|id| self.retire(id));
         }
         let backing_off = self.backoff_until.is_some_and(|until| until > self.now);
         if !backing_off {
@@ -89,10 +94,10 @@ impl Core {
             }
         }
         let old = self.old_revisions(target);
-        let mut victims = self.pick(&old, step.scale_down_old_unavailable, false);
-        let unavailable: std::collections::BTreeSet<&InstanceId> = victims.iter().collect();
-        let available = self.pick_available(&old, step.scale_down_old_available, &unavailable);
-        victims.extend(available);
+        let unavailable = old.iter().flat_map(|r| self.unavailable_ids(r));
+        let mut victims = first_n(step.scale_down_old_unavailable, unavailable);
+        let available = old.iter().flat_map(|r| self.fleet.available_ids(r));
+        victims.extend(first_n(step.scale_down_old_available, available));
         if !victims.is_empty() && self.phase == Phase::Progressing {
             self.made_progress();
         }
@@ -116,58 +121,16 @@ impl Core {
         old
     }
 
-    /// Up to `n` instances of `revisions` that are not available (provisioning,
-    /// starting, or ready for less than `min_ready`); with `then_available`, available
-    /// ones after those.
-    fn pick(&self, revisions: &[Revision], n: u32, then_available: bool) -> Vec<InstanceId> {
-        let mut picked = Vec::new();
-        let n = n as usize;
-        for revision in revisions {
-            for state in NOT_YET_SERVING {
-                picked.extend(
-                    self.fleet
-                        .ids_in_state(revision, state)
-                        .take(n - picked.len())
-                        .cloned(),
-                );
-            }
-            picked.extend(
-                self.fleet
-                    .fresh_ids(revision)
-                    .take(n - picked.len())
-                    .cloned(),
-            );
-            if picked.len() == n {
-                return picked;
-            }
-        }
-        if then_available {
-            let none = std::collections::BTreeSet::new();
-            let rest = self.pick_available(revisions, (n - picked.len()) as u32, &none);
-            picked.extend(rest);
-        }
-        picked
-    }
-
-    fn pick_available(
-        &self,
-        revisions: &[Revision],
-        n: u32,
-        exclude: &std::collections::BTreeSet<&InstanceId>,
-    ) -> Vec<InstanceId> {
-        let mut picked = Vec::new();
-        let n = n as usize;
-        for revision in revisions {
-            let ids = self
-                .fleet
-                .available_ids(revision)
-                .filter(|id| !exclude.contains(id));
-            picked.extend(ids.take(n - picked.len()).cloned());
-            if picked.len() == n {
-                break;
-            }
-        }
-        picked
+    /// `revision`'s instances that are wanted but not available (provisioning, starting,
+    /// or ready for less than `min_ready`), most disposable first.
+    fn unavailable_ids<'a>(
+        &'a self,
+        revision: &'a Revision,
+    ) -> impl Iterator<Item = &'a InstanceId> + 'a {
+        NOT_YET_SERVING
+            .into_iter()
+            .flat_map(move |state| self.fleet.ids_in_state(revision, state))
+            .chain(self.fleet.fresh_ids(revision))
     }
 
     /// After an abort: every instance not of the stable revision goes, but instances
@@ -358,4 +321,9 @@ impl Core {
             self.reap(&id);
         }
     }
+}
+
+/// The first `n` ids, owned.
+fn first_n<'a>(n: u32, ids: impl Iterator<Item = &'a InstanceId>) -> Vec<InstanceId> {
+    ids.take(n as usize).cloned().collect()
 }

@@ -1,7 +1,7 @@
 //! Strategies decide; the rollout core enforces.
 //!
 //! A strategy is a pure planner: from head counts it says how many instances of which
-//! revision to add or remove next, and how traffic should be split. It never emits
+//! revision to add or remove next. It never emits
 //! actions. The core ([`Rollout`](crate::Rollout)) turns the plan into safe actions.
 
 mod rolling;
@@ -13,27 +13,15 @@ pub use rolling::{
 
 use crate::spec::{CapacityLimits, StrategySpec};
 
-/// How the load balancer should split traffic between the revisions that have
-/// instances in rotation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum TrafficIntent {
-    /// In proportion to instances in rotation, as a plain load balancer would (rolling).
-    Proportional,
-}
-
-/// What a strategy wants next.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Plan {
-    pub scale: ScaleStep,
-    pub traffic: TrafficIntent,
-}
-
-/// Asks the strategy in `spec` for the next step.
-pub(crate) fn plan(spec: &StrategySpec, limits: CapacityLimits, counts: ReplicaCounts) -> Plan {
+/// Asks the strategy in `spec` what to scale next. Traffic follows from what is in
+/// rotation (in proportion to instances, as a plain load balancer would); strategies
+/// that set weights of their own (canary, blue-green) will return them here too.
+pub(crate) fn plan(
+    spec: &StrategySpec,
+    limits: CapacityLimits,
+    counts: ReplicaCounts,
+) -> ScaleStep {
     match spec {
-        StrategySpec::Rolling(_) => Plan {
-            scale: rolling_step(limits, counts),
-            traffic: TrafficIntent::Proportional,
-        },
+        StrategySpec::Rolling(_) => rolling_step(limits, counts),
     }
 }
