@@ -50,6 +50,24 @@ pub(crate) enum Pending {
     Terminate(InstanceId),
 }
 
+impl Pending {
+    /// The instance the action is for.
+    pub fn instance(&self) -> &InstanceId {
+        match self {
+            Pending::Provision(id) | Pending::Drain(id) | Pending::Terminate(id) => id,
+        }
+    }
+
+    /// What the action is, in the words of the input answering it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Pending::Provision(_) => "provision",
+            Pending::Drain(_) => "drain",
+            Pending::Terminate(_) => "termination",
+        }
+    }
+}
+
 /// All of a rollout's state. Serialized as is (inside a versioned document).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -230,23 +248,13 @@ impl Core {
 
     pub fn handle_input(&mut self, input: Input) {
         match &input {
-            Input::Provisioned { action } => match self.pending.get(action) {
-                Some(Pending::Provision(id)) => {
-                    let id = id.clone();
-                    self.pending.remove(action);
-                    self.provisioned(id);
-                }
-                Some(_) => self.ignore(&input, "that action was not a provision"),
-                None => self.ignore(&input, "unknown or already answered action"),
+            Input::Provisioned { action } => match self.answer(*action, "provision") {
+                Ok(id) => self.provisioned(id),
+                Err(why) => self.ignore(&input, why),
             },
-            Input::ProvisionFailed { action, reason } => match self.pending.get(action) {
-                Some(Pending::Provision(id)) => {
-                    let id = id.clone();
-                    self.pending.remove(action);
-                    self.provision_failed(id, reason.clone());
-                }
-                Some(_) => self.ignore(&input, "that action was not a provision"),
-                None => self.ignore(&input, "unknown or already answered action"),
+            Input::ProvisionFailed { action, reason } => match self.answer(*action, "provision") {
+                Ok(id) => self.provision_failed(id, reason.clone()),
+                Err(why) => self.ignore(&input, why),
             },
             Input::Health { instance, healthy } => self.health(&input, instance, *healthy),
             Input::TrafficApplied { generation } => match self.rotation.acknowledge(*generation) {
@@ -267,26 +275,13 @@ impl Core {
                 }
                 None => self.ignore(&input, "generation already acknowledged or never published"),
             },
-            Input::Drained { action } => match self.pending.get(action) {
-                Some(Pending::Drain(id)) => {
-                    let id = id.clone();
-                    self.pending.remove(action);
-                    self.drained(id);
-                }
-                Some(_) => self.ignore(&input, "that action was not a drain"),
-                None => self.ignore(
-                    &input,
-                    "unknown or already answered action (a drain that timed out?)",
-                ),
+            Input::Drained { action } => match self.answer(*action, "drain") {
+                Ok(id) => self.drained(id),
+                Err(why) => self.ignore(&input, why),
             },
-            Input::Terminated { action } => match self.pending.get(action) {
-                Some(Pending::Terminate(id)) => {
-                    let id = id.clone();
-                    self.pending.remove(action);
-                    self.terminated(id);
-                }
-                Some(_) => self.ignore(&input, "that action was not a termination"),
-                None => self.ignore(&input, "unknown or already answered action"),
+            Input::Terminated { action } => match self.answer(*action, "termination") {
+                Ok(id) => self.terminated(id),
+                Err(why) => self.ignore(&input, why),
             },
             Input::InstanceLost { instance, reason } => {
                 match self.fleet.get(instance).map(|i| i.state) {
@@ -297,6 +292,20 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// Takes the pending action an answer names, if it is of the `kind` answered, and
+    /// returns its instance; otherwise says why the answer is ignored.
+    fn answer(&mut self, action: ActionId, kind: &str) -> Result<InstanceId, &'static str> {
+        let pending = self.pending.get(&action).ok_or(
+            "unknown or already answered action (late, duplicated, or a drain that timed out)",
+        )?;
+        if pending.kind() != kind {
+            return Err("the action it names is of another kind");
+        }
+        let id = pending.instance().clone();
+        self.pending.remove(&action);
+        Ok(id)
     }
 
     fn provisioned(&mut self, id: InstanceId) {
@@ -398,9 +407,7 @@ impl Core {
             self.drain_deadlines.remove(&(deadline, id.clone()));
         }
         // Answers to actions on a lost instance are late by definition.
-        self.pending.retain(|_, p| match p {
-            Pending::Provision(i) | Pending::Drain(i) | Pending::Terminate(i) => *i != id,
-        });
+        self.pending.retain(|_, p| *p.instance() != id);
         self.fleet.set_state(self.now, &id, InstanceState::Failed);
         self.dirty.insert(id.clone());
         self.emit(EventKind::InstanceFailed {

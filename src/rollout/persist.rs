@@ -164,7 +164,7 @@ fn check(core: &Core) -> Result<(), RestoreError> {
                 core.next_action
             ));
         }
-        let (Pending::Provision(id) | Pending::Drain(id) | Pending::Terminate(id)) = pending;
+        let id = pending.instance();
         if core.fleet.get(id).is_none() {
             return inconsistent(format!("action {action} is for unknown instance {id}"));
         }
