@@ -196,12 +196,11 @@ pub struct Router {
     /// For the fast path: `start << 32 | count` of the first two pools' instances.
     lanes: [u64; 2],
     split: Split,
-    /// One per revision: first the live ones (weight > 0) in layout order, then the
-    /// others in layout order, so that the split's answer is directly a pool index.
-    revisions: Box<[Revision]>,
     /// Every pool's instances, pool after pool, each pool's in id order, each beside its
     /// revision so that one index gives both halves of a decision.
     targets: Box<[Target]>,
+    /// One per revision: first the live ones (weight > 0) in layout order, then the
+    /// others in layout order, so that the split's answer is directly a pool index.
     pools: Box<[Pool]>,
     routes: Box<[Route]>,
     /// Whether some route looks at the key, so a keyed request must check routes even
@@ -286,7 +285,6 @@ impl Router {
             lanes: [lane(0), lane(1)],
             split: Split::new(&weights),
             keyed_routes: routes.iter().any(Route::is_keyed),
-            revisions,
             targets: targets.into(),
             pools,
             routes,
@@ -303,7 +301,7 @@ impl Router {
     /// Whether the router routes nothing (its table had no revisions).
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.revisions.is_empty()
+        self.pools.is_empty()
     }
 
     /// Routes one request: match routes first, then the weighted split, then an instance.
