@@ -31,25 +31,17 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
-use cutover::{
-    Duration, InstanceState, OnDeadline, Phase, ProvisionRetry, Quantity, RollingSpec, RolloutSpec,
-    StrategySpec,
-};
-use random_world::{Command, Index, Move, World, ready_fleet, round_trip};
+use cutover::{Duration, InstanceState, OnDeadline, Phase, ProvisionRetry, RolloutSpec};
+use random_world::{Command, Index, Move, World, counted_spec, env_count, ready_fleet, round_trip};
 
 fn spec(desired: u32, surge: u32, unavailable: u32) -> RolloutSpec {
     RolloutSpec {
-        desired,
-        strategy: StrategySpec::Rolling(RollingSpec {
-            max_surge: Quantity::Count(surge),
-            max_unavailable: Quantity::Count(unavailable),
-        }),
         provision_retry: ProvisionRetry {
             max_failures: 2,
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(2),
         },
-        ..RolloutSpec::default()
+        ..counted_spec(desired, surge, unavailable)
     }
 }
 
@@ -238,10 +230,7 @@ fn search(name: &str, spec: RolloutSpec, budget: usize) -> Tally {
 /// States each search may visit (it stops deepening past this); more with
 /// `CUTOVER_EXHAUSTIVE_BUDGET`.
 fn budget() -> usize {
-    std::env::var("CUTOVER_EXHAUSTIVE_BUDGET")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000)
+    env_count("CUTOVER_EXHAUSTIVE_BUDGET", 2_000)
 }
 
 #[test]

@@ -6,22 +6,11 @@
 mod random_world;
 
 use cutover::{
-    Action, Duration, FORMAT_VERSION, Input, Quantity, RestoreError, RollingSpec, Rollout,
-    RolloutSpec, SpecError, StrategySpec, Timestamp,
+    Action, Duration, FORMAT_VERSION, Input, RestoreError, Rollout, RolloutSpec, SpecError,
+    Timestamp,
 };
-use random_world::{Command, Index, Move, World, ready_fleet, round_trip};
+use random_world::{Command, Index, Move, World, counted_spec as spec, ready_fleet, round_trip};
 use serde_json::{Value, json};
-
-fn spec(desired: u32, surge: u32, unavailable: u32) -> RolloutSpec {
-    RolloutSpec {
-        desired,
-        strategy: StrategySpec::Rolling(RollingSpec {
-            max_surge: Quantity::Count(surge),
-            max_unavailable: Quantity::Count(unavailable),
-        }),
-        ..RolloutSpec::default()
-    }
-}
 
 /// A rollout of `v2` over three `v1` instances, mid-way: `v2-1` serves beside
 /// `v1-old-1` and `v1-old-2`, and `v1-old-0` is draining (drain action #3 pending).

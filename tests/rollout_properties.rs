@@ -36,13 +36,14 @@
 mod random_world;
 
 use cutover::{
-    Action, Duration, Input, Instance, InstanceState, OnDeadline, Phase, Quantity, RollingSpec,
-    Rollout, RolloutSpec, StrategySpec, Timestamp, Weight,
+    Action, Duration, Input, Instance, InstanceState, OnDeadline, Phase, Rollout, RolloutSpec,
+    Timestamp, Weight,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use random_world::{
-    Command, Index, Move, Step, World, move_strategy, ready_fleet, round_trip, start_strategy,
+    Command, Index, Move, Step, World, counted_spec as spec, env_count, move_strategy, ready_fleet,
+    round_trip, start_strategy,
 };
 
 /// A starting point and what happens next.
@@ -154,10 +155,7 @@ proptest! {
 }
 
 fn soak_cases() -> u32 {
-    std::env::var("CUTOVER_SOAK_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
+    env_count("CUTOVER_SOAK_CASES", 20_000)
 }
 
 #[test]
@@ -193,17 +191,6 @@ fn soak_determinism() {
 
 fn t(ms: u64) -> Timestamp {
     Timestamp::from_millis(ms)
-}
-
-fn spec(desired: u32, surge: u32, unavailable: u32) -> RolloutSpec {
-    RolloutSpec {
-        desired,
-        strategy: StrategySpec::Rolling(RollingSpec {
-            max_surge: Quantity::Count(surge),
-            max_unavailable: Quantity::Count(unavailable),
-        }),
-        ..RolloutSpec::default()
-    }
 }
 
 fn drain(rollout: &mut Rollout) -> Vec<Action> {

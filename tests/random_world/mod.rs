@@ -14,8 +14,8 @@
 //!
 //! What lives where:
 //! - `moves`: [`Move`], [`Command`], [`Index`], [`REVISIONS`] and [`move_strategy`].
-//! - `scenarios`: starting points: [`spec_strategy`], [`start_strategy`] and the fleets
-//!   [`initial_fleet`] and [`ready_fleet`].
+//! - `scenarios`: starting points: [`spec_strategy`], [`start_strategy`], the fleets
+//!   [`initial_fleet`] and [`ready_fleet`], [`counted_spec`], and [`env_count`].
 //! - `world`: [`World`], its constructor and [`World::step`]; [`Step`]; [`round_trip`].
 //! - `interpret`: how each move becomes a call on the rollout.
 //! - `record`: bookkeeping of the actions and events, with the per-action rules.
@@ -37,6 +37,8 @@ mod world;
 #[allow(unused_imports)]
 pub use moves::{Command, Index, Move, REVISIONS, move_strategy};
 #[allow(unused_imports)]
-pub use scenarios::{initial_fleet, ready_fleet, spec_strategy, start_strategy};
+pub use scenarios::{
+    counted_spec, env_count, initial_fleet, ready_fleet, spec_strategy, start_strategy,
+};
 #[allow(unused_imports)]
 pub use world::{Step, World, round_trip};

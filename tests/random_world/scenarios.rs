@@ -97,3 +97,25 @@ pub fn initial_fleet(kinds: Vec<u8>) -> Vec<Instance> {
 pub fn ready_fleet(n: usize) -> Vec<Instance> {
     initial_fleet(vec![0; n])
 }
+
+/// A rolling spec with counts for surge and unavailability, defaults otherwise: the
+/// fixed cases' starting point.
+pub fn counted_spec(desired: u32, surge: u32, unavailable: u32) -> RolloutSpec {
+    RolloutSpec {
+        desired,
+        strategy: StrategySpec::Rolling(RollingSpec {
+            max_surge: Quantity::Count(surge),
+            max_unavailable: Quantity::Count(unavailable),
+        }),
+        ..RolloutSpec::default()
+    }
+}
+
+/// A count read from the environment variable `name` (a soak's cases, a search's
+/// budget), or `default`.
+pub fn env_count<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
