@@ -501,16 +501,17 @@ impl Core {
         } else {
             None
         };
+        self.start(revision, supersedes, is_rollback);
+        Ok(())
+    }
+
+    /// Starts rolling out `revision` from the first step, and says so.
+    fn start(&mut self, revision: Revision, supersedes: Option<Revision>, is_rollback: bool) {
         self.emit(EventKind::RolloutStarted {
             revision: revision.clone(),
             stable: self.stable.clone(),
             supersedes,
         });
-        self.start(revision, is_rollback);
-        Ok(())
-    }
-
-    fn start(&mut self, revision: Revision, is_rollback: bool) {
         self.target = Some(revision.clone());
         self.last_target = Some(revision);
         self.is_rollback = is_rollback;
@@ -576,13 +577,7 @@ impl Core {
         if self.stable.as_ref() == Some(&target) {
             return Err(CommandError::AlreadyStable { revision: target });
         }
-        self.emit(EventKind::RolloutStarted {
-            revision: target.clone(),
-            stable: self.stable.clone(),
-            supersedes: None,
-        });
-        let is_rollback = self.is_rollback;
-        self.start(target, is_rollback);
+        self.start(target, None, self.is_rollback);
         Ok(())
     }
 
