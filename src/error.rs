@@ -201,13 +201,11 @@ pub enum SpecError {
         /// The cap.
         max: crate::time::Duration,
     },
-    /// The observed fleet runs more than one live revision, so the stable one is unclear.
-    #[error(
-        "the observed fleet runs several revisions ({revisions}): restore the rollout that was in flight from its saved document, or pass only the stable revision's instances"
-    )]
-    MixedFleet {
-        /// The revisions found, comma-separated.
-        revisions: String,
+    /// The health rules cannot work as written.
+    #[error("health: {why}")]
+    InvalidHealth {
+        /// What is wrong and what to change.
+        why: &'static str,
     },
     /// The observed fleet lists an instance twice.
     #[error(transparent)]
@@ -244,6 +242,23 @@ pub enum CommandError {
     /// `rollback` with nothing in flight and no earlier stable revision.
     #[error("there is no earlier stable revision to roll back to")]
     NothingToRollBackTo,
+    /// `promote` with no pause or step to finish.
+    #[error("nothing to promote: {why}")]
+    NothingToPromote {
+        /// Why.
+        why: &'static str,
+    },
+    /// `scale` or `update_spec` with a spec that does not validate.
+    #[error("the new spec is invalid: {0}")]
+    InvalidSpec(#[from] SpecError),
+    /// `update_spec` changing what cannot change during a rollout.
+    #[error("{field} cannot change on a live rollout: {why}")]
+    UnsupportedChange {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        why: &'static str,
+    },
 }
 
 /// A saved rollout document that cannot be restored.
@@ -265,6 +280,14 @@ pub enum RestoreError {
     Inconsistent {
         /// What contradicts what.
         what: String,
+    },
+    /// A field contradicts the rest of the document (an edit or a corruption).
+    #[error("rollout document field {field}: {why}")]
+    Field {
+        /// The field, as a path in the document.
+        field: &'static str,
+        /// What contradicts what.
+        why: String,
     },
     /// Its spec no longer validates.
     #[error("rollout document's spec is invalid: {0}")]

@@ -164,17 +164,23 @@ pub use error::{CommandError, DurationError, FleetError, RestoreError, SpecError
 pub use fleet::{Fleet, RevisionCounts};
 pub use input::Input;
 pub use model::{Instance, InstanceId, InstanceState, Revision};
-pub use output::{Action, ActionId, Event, EventKind};
+pub use output::{Action, ActionId, Event, EventKind, HeldBack};
 #[cfg(feature = "serde")]
 pub use rollout::RolloutDocument;
-pub use rollout::{AbortReason, FORMAT_VERSION, HaltReason, Phase, Rollout, Status, Waiting};
+pub use rollout::{
+    AbortReason, Adoption, FORMAT_VERSION, HaltReason, PauseReason, Phase, RevertStatus, Rollout,
+    Status, Waiting,
+};
 pub use router::{Decision, Request, Router};
 pub use spec::{
-    CapacityLimits, OnDeadline, ProvisionRetry, Quantity, RollingSpec, RolloutSpec, StrategySpec,
+    CapacityLimits, HealthSpec, OnDeadline, ProvisionRetry, Quantity, RollingSpec, RolloutSpec,
+    StrategySpec,
 };
 pub use strategy::{
-    ReplicaCounts, ScaleStep, rolling_preview, rolling_scale_down_old, rolling_scale_up,
-    rolling_step,
+    ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, ProgressCounts, ReplicaCounts,
+    Role, RoleCounts, ScaleStep, StepProgress, StepWait, TrafficIntent, rolling_is_complete,
+    rolling_is_progress, rolling_plan, rolling_preview, rolling_preview_from,
+    rolling_scale_down_old, rolling_scale_up, rolling_step,
 };
 pub use time::{Duration, Timestamp};
 pub use traffic::{

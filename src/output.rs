@@ -175,6 +175,61 @@ pub enum EventKind {
         /// The time used instead.
         kept: Timestamp,
     },
+    /// An adopted fleet ran several revisions and none was named stable: this one was
+    /// taken as stable (the most available instances, then the most instances).
+    StableInferred {
+        /// The revision taken as stable.
+        revision: Revision,
+    },
+    /// An instance failed a health check (out of rotation until it passes again);
+    /// `failures` in a row so far.
+    InstanceUnhealthy {
+        /// The instance.
+        instance: InstanceId,
+        /// Consecutive failed checks.
+        failures: u32,
+    },
+    /// The load balancer has not acknowledged the published table within the spec's
+    /// `traffic_ack_timeout`; the rollout waits for it (nothing is drained meanwhile).
+    TrafficAckOverdue {
+        /// The generation waiting.
+        generation: u64,
+        /// Since when it has waited.
+        since: Timestamp,
+    },
+    /// The safety envelope gave the plan only the safe part of what it asked.
+    EnvelopeHeldBack {
+        /// What was held back.
+        held: HeldBack,
+    },
+    /// The service was resized.
+    Scaled {
+        /// Instances wanted before.
+        from: u32,
+        /// Instances wanted now.
+        to: u32,
+    },
+    /// The spec's limits, deadlines or timeouts were replaced.
+    SpecUpdated,
+}
+
+/// What the safety envelope held back from a plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct HeldBack {
+    /// Instances asked for that would have exceeded the peak.
+    pub scale_up: u32,
+    /// Instance removals asked for that would have broken the availability floor (or
+    /// left a revision unable to carry its traffic).
+    pub scale_down: u32,
+}
+
+impl HeldBack {
+    /// Whether nothing was held back.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.scale_up == 0 && self.scale_down == 0
+    }
 }
 
 impl fmt::Display for Event {
@@ -232,6 +287,26 @@ impl fmt::Display for EventKind {
             EventKind::ClockWentBackwards { given, kept } => {
                 write!(f, "clock went backwards to {given}; keeping {kept}")
             }
+            EventKind::StableInferred { revision } => {
+                write!(f, "several revisions found; taking {revision} as stable")
+            }
+            EventKind::InstanceUnhealthy { instance, failures } => {
+                write!(
+                    f,
+                    "{instance} failed a health check ({failures} in a row); out of rotation"
+                )
+            }
+            EventKind::TrafficAckOverdue { generation, since } => write!(
+                f,
+                "the load balancer has not acknowledged table {generation} (published at {since})"
+            ),
+            EventKind::EnvelopeHeldBack { held } => write!(
+                f,
+                "held back by the safety envelope: {} instance(s) over the peak, {} removal(s) below the floor",
+                held.scale_up, held.scale_down
+            ),
+            EventKind::Scaled { from, to } => write!(f, "resized from {from} to {to} instances"),
+            EventKind::SpecUpdated => f.write_str("spec updated"),
         }
     }
 }

@@ -251,6 +251,30 @@ impl ProvisionRetry {
     }
 }
 
+/// When an instance that is not yet healthy is given up on. Failed instances are
+/// terminated and replaced, with the provision backoff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct HealthSpec {
+    /// Failed health checks in a row after which an instance is failed (Kubernetes'
+    /// probe `failureThreshold`). A ready instance leaves rotation at its first failure
+    /// and is failed at this many. Default 3.
+    pub failure_threshold: u32,
+    /// How long an instance may stay starting (provisioned, not yet healthy) before it
+    /// is failed. Default 10m.
+    pub startup_timeout: Duration,
+}
+
+impl Default for HealthSpec {
+    fn default() -> Self {
+        HealthSpec {
+            failure_threshold: 3,
+            startup_timeout: Duration::from_mins(10),
+        }
+    }
+}
+
 /// Everything a rollout needs to know, as a caller writes it.
 ///
 /// Check it with [`RolloutSpec::validate`]; [`Rollout::new`](crate::Rollout::new) does.
@@ -281,14 +305,24 @@ pub struct RolloutSpec {
     /// How long an instance must stay ready before it counts as available and gets
     /// traffic. Default 0.
     pub min_ready: Duration,
-    /// How long the rollout may go without progress. Default 10m.
-    pub progress_deadline: Duration,
+    /// How long the rollout may go without progress before the deadline passes
+    /// (strictly after, as Kubernetes' `progressDeadlineSeconds`); `None` (`null`)
+    /// switches the deadline off. Progress is what Kubernetes counts: new instances
+    /// created, instances becoming ready or available, old ones removed, a deploy or a
+    /// resume. Default 10m.
+    pub progress_deadline: Option<Duration>,
     /// What passing the progress deadline does. Default: report.
     pub on_progress_deadline: OnDeadline,
     /// How long a drain may take before the instance is terminated anyway. Default 30s.
     pub drain_timeout: Duration,
     /// How failed provisions are retried.
     pub provision_retry: ProvisionRetry,
+    /// When an instance that is not healthy yet is failed and replaced.
+    pub health: HealthSpec,
+    /// How long the load balancer may take to acknowledge a table before the rollout
+    /// says so (an event, and in the status). The rollout keeps waiting: nothing is
+    /// drained until a table without it is acknowledged. Default 1m.
+    pub traffic_ack_timeout: Duration,
     /// Accept specs that may take every instance down at once (one instance and no
     /// surge, say). Default false.
     pub allow_downtime: bool,
@@ -300,10 +334,12 @@ impl Default for RolloutSpec {
             desired: 1,
             strategy: StrategySpec::default(),
             min_ready: Duration::ZERO,
-            progress_deadline: Duration::from_mins(10),
+            progress_deadline: Some(Duration::from_mins(10)),
             on_progress_deadline: OnDeadline::Report,
             drain_timeout: Duration::from_secs(30),
             provision_retry: ProvisionRetry::default(),
+            health: HealthSpec::default(),
+            traffic_ack_timeout: Duration::from_mins(1),
             allow_downtime: false,
         }
     }
@@ -361,10 +397,20 @@ impl RolloutSpec {
         if self.desired == 0 {
             return Err(SpecError::ZeroDesired);
         }
-        if self.progress_deadline <= self.min_ready {
+        if let Some(deadline) = self.progress_deadline.filter(|d| *d <= self.min_ready) {
             return Err(SpecError::DeadlineTooShort {
-                deadline: self.progress_deadline,
+                deadline,
                 min_ready: self.min_ready,
+            });
+        }
+        if self.health.failure_threshold == 0 {
+            return Err(SpecError::InvalidHealth {
+                why: "failure_threshold is 0: set it to 1 or more (1 fails an instance at its first failed check)",
+            });
+        }
+        if self.health.startup_timeout == Duration::ZERO {
+            return Err(SpecError::InvalidHealth {
+                why: "startup_timeout is 0, so every instance would fail before its first check: give it time to start (\"5m\")",
             });
         }
         let retry = &self.provision_retry;

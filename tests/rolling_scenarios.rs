@@ -211,7 +211,7 @@ fn min_ready_keeps_a_new_instance_out_of_rotation_until_it_has_waited() {
 
 fn deadline_spec(on_deadline: OnDeadline) -> cutover::RolloutSpec {
     let mut spec = spec(4, "1", "0");
-    spec.progress_deadline = Duration::from_mins(5);
+    spec.progress_deadline = Some(Duration::from_mins(5));
     spec.on_progress_deadline = on_deadline;
     spec
 }
@@ -221,12 +221,13 @@ fn an_instance_that_never_turns_healthy_is_reported_at_the_deadline() {
     let mut world = World::new(deadline_spec(OnDeadline::Report), fleet("v1", 4));
     world.deploy("v2").unwrap();
     assert_eq!(world.take().provision, ["v2-1"]);
-    assert_eq!(world.rollout.poll_timeout(), Some(at(300_000)));
+    // The deadline passes strictly after last progress + 5m, as Kubernetes'.
+    assert_eq!(world.rollout.poll_timeout(), Some(at(300_001)));
     world.provision("v2-1");
     world.health("v2-1", false);
     assert!(world.take().is_empty());
 
-    world.advance(299_999);
+    world.advance(300_000);
     assert!(!world.rollout.status().deadline_exceeded);
     world.take_events();
     world.advance(1);
@@ -243,8 +244,8 @@ fn an_instance_that_never_turns_healthy_is_reported_at_the_deadline() {
     assert_eq!(world.available("v1"), 4);
     assert_eq!(world.lb_count("v1"), 4);
     assert_eq!(world.traffic_updates(), 0);
-    // The deadline fires once.
-    assert_eq!(world.rollout.poll_timeout(), None);
+    // The deadline fires once; what is left is v2-1's start-up timeout (10m).
+    assert_eq!(world.rollout.poll_timeout(), Some(at(600_001)));
 
     // It recovers after all: the rollout goes on and the flag clears.
     world.advance(60_000);
@@ -457,10 +458,15 @@ fn pause_freezes_scaling_and_the_deadline_and_resume_continues() {
     );
 
     world.pause().unwrap();
-    assert_eq!(world.phase(), Phase::Paused);
+    assert_eq!(
+        world.phase(),
+        Phase::Paused {
+            reason: cutover::PauseReason::Operator
+        }
+    );
     assert_eq!(
         world.pause().unwrap_err().to_string(),
-        "cannot pause while the rollout is paused"
+        "cannot pause while the rollout is paused (by an operator)"
     );
     assert!(world.take().is_empty());
 
@@ -492,8 +498,9 @@ fn pause_freezes_scaling_and_the_deadline_and_resume_continues() {
     let step = world.take();
     assert_eq!(step.provision, names(&["v2-4", "v2-5"]));
     assert_eq!((step.tables, step.removed.clone()), (1, old("v1", 2..5)));
-    // The deadline counts from the resume.
-    assert_eq!(world.rollout.poll_timeout(), Some(at(3_600_000 + 600_000)));
+    // The deadline counts from the resume (strictly after 10m); the earliest timer now
+    // is the load balancer's acknowledgement of the resume's table (1m).
+    assert_eq!(world.rollout.poll_timeout(), Some(at(3_600_000 + 60_001)));
     world.drive(50);
     assert_eq!(world.phase(), Phase::Completed);
     assert_eq!(world.watermarks.low_available, 8);
@@ -522,31 +529,33 @@ fn half_way_to_v2_with(spec: cutover::RolloutSpec) -> World {
     world
 }
 
+/// Half way (6 v1 and 2 v2 available, floor 8), the stable revision alone cannot carry
+/// the traffic: the abort is a reverse rolling update. The v2 instances that serve keep
+/// serving until v1 is back; the ones that never served go at once; the floor holds
+/// throughout (the world checks it after every call).
 #[test]
-fn abort_sends_all_traffic_back_in_one_update_then_removes_the_new_instances() {
+fn abort_half_way_is_a_reverse_rolling_update_that_keeps_the_floor() {
     let mut world = half_way_to_v2();
     world.take_events();
-    world.check_capacity = false;
     world.abort().unwrap();
     assert_eq!(world.phase(), aborted(AbortReason::Operator));
+    let status = world.rollout.status();
+    let revert = status.revert.expect("an abort reports how far back it is");
+    assert!(!revert.one_update, "6 of a floor of 8: not in one update");
+    assert!(!revert.done);
     let step = world.take();
-    assert_eq!(step.tables, 1, "one table update");
-    assert_eq!(step.removed, names(&["v2-1", "v2-2"]));
-    assert_eq!(step.revisions_removed, ["v2"]);
-    // v1 comes back as the v2 instances leave.
-    assert!(step.provision.is_empty());
+    // The serving v2 instances stay in the table; no v1 traffic is taken away.
+    assert!(step.removed.is_empty(), "{:?}", step.removed);
+    assert_eq!(
+        world
+            .rollout
+            .traffic()
+            .backend(&"v2".into())
+            .map(|b| b.instance_count()),
+        Some(2)
+    );
     // Nothing is terminated before it is drained.
     assert!(step.terminate.is_empty());
-    assert_eq!(world.rollout.traffic().weight(&"v1".into()), Weight::FULL);
-    assert_eq!(world.rollout.traffic().backend(&"v2".into()), None);
-    // v2-3 never served: it may be drained at once. The served ones wait for the ack.
-    assert!(!step.drain.contains(&"v2-1".to_string()) && !step.drain.contains(&"v2-2".to_string()));
-
-    world.ack_traffic();
-    assert_eq!((world.lb_count("v1"), world.lb_count("v2")), (6, 0));
-    assert_eq!(world.lb.weight(&"v1".into()), Weight::FULL);
-    let step = world.take();
-    assert_eq!(step.drain, names(&["v2-1", "v2-2"]));
 
     // Instances still being provisioned are terminated as soon as they exist, without a
     // drain (they never served).
@@ -555,24 +564,28 @@ fn abort_sends_all_traffic_back_in_one_update_then_removes_the_new_instances() {
     assert_eq!(step.terminate, names(&["v2-4", "v2-5", "v2-6", "v2-7"]));
     assert!(step.drain.is_empty());
 
-    // As v2 goes, v1 is brought back to 10.
+    // As v2 goes, v1 is brought back to 10, and v2's last instances leave only then.
     world.drive(50);
     assert_eq!(world.revisions(), ["v1"]);
     assert_eq!(world.available("v1"), 10);
     assert_eq!(world.lb_count("v1"), 10);
-    let v1_provisions = of_revision(&support::Summary::of(&world.actions).provision, "v1");
-    assert_eq!(v1_provisions.len(), 4);
+    assert!(world.rollout.status().revert.unwrap().done);
+    assert!(world.rollout.status().message.contains("back on v1"));
     assert_eq!(world.rollout.stable().unwrap().as_str(), "v1");
     assert_eq!(world.rollout.target(), None);
-    // The surge holds during the abort too.
+    // The surge and the floor hold during the abort too.
     assert_eq!(world.watermarks.peak_live, 13);
+    assert!(
+        world.watermarks.low_available >= 8,
+        "{:?}",
+        world.watermarks
+    );
     assert_eq!(
         world.abort().unwrap_err().to_string(),
         "cannot abort while the rollout is aborted (by an operator)"
     );
 
     // And the aborted rollout can be tried again.
-    world.check_capacity = true;
     world.retry().unwrap();
     assert_eq!(world.rollout.target().unwrap().as_str(), "v2");
     world.drive(100);
@@ -580,14 +593,94 @@ fn abort_sends_all_traffic_back_in_one_update_then_removes_the_new_instances() {
     assert_eq!(world.available("v2"), 10);
 }
 
+/// Early on (8 v1 available, the floor), the stable revision carries all the traffic
+/// already: the abort needs no reverse rolling, and v2 goes at once.
+#[test]
+fn abort_with_stable_at_the_floor_goes_back_at_once() {
+    let mut world = World::new(spec(10, "25%", "25%"), fleet("v1", 10));
+    world.deploy("v2").unwrap();
+    world.provision_all();
+    world.plumb();
+    assert_eq!(world.table_count("v1"), 8);
+    world.take();
+    world.abort().unwrap();
+    assert!(world.rollout.status().revert.unwrap().one_update);
+    let step = world.take();
+    assert_eq!(
+        step.drain.len(),
+        3,
+        "the v2 instances never served: drained at once"
+    );
+    assert_eq!(world.rollout.traffic().weight(&"v1".into()), Weight::FULL);
+    world.drive(50);
+    assert_eq!(
+        (world.available("v1"), world.revisions()),
+        (10, vec!["v1".to_string()])
+    );
+}
+
+/// Kubernetes-style rolling with `max_unavailable: 0` (4 instances, surge 1): aborting
+/// near the end never goes below 4 available.
+#[test]
+fn abort_near_the_end_without_unavailability_never_drops_below_desired() {
+    let mut world = World::new(spec(4, "1", "0"), fleet("v1", 4));
+    world.deploy("v2").unwrap();
+    for _ in 0..3 {
+        world.round();
+    }
+    world.take();
+    world.abort().unwrap();
+    world.drive(80);
+    assert_eq!(world.revisions(), ["v1"]);
+    assert_eq!(world.available("v1"), 4);
+    assert!(
+        world.watermarks.low_available >= 4,
+        "{:?}",
+        world.watermarks
+    );
+}
+
+/// With every v1 instance already replaced, the v2 instances serve until v1 is back
+/// in full (not just until the first v1 instance is up).
+#[test]
+fn abort_after_all_was_replaced_keeps_the_target_serving_until_stable_is_back() {
+    let mut world = World::new(spec(4, "1", "1"), fleet("v1", 4));
+    world.deploy("v2").unwrap();
+    // Stop just before completion: every v1 instance gone, v2 all available.
+    for _ in 0..40 {
+        if world.rollout.fleet().counts(&"v1".into()).live() == 0 {
+            break;
+        }
+        world.round();
+    }
+    assert_eq!(world.rollout.fleet().counts(&"v1".into()).live(), 0);
+    world.abort().unwrap();
+    world.drive(80);
+    assert_eq!(world.revisions(), ["v1"]);
+    assert_eq!(world.available("v1"), 4);
+    assert!(
+        world.watermarks.low_available >= 3,
+        "{:?}",
+        world.watermarks
+    );
+}
+
 #[test]
 fn rollback_while_in_flight_is_an_abort() {
     let mut world = half_way_to_v2();
-    world.check_capacity = false;
     world.rollback().unwrap();
     assert_eq!(world.phase(), aborted(AbortReason::Rollback));
-    let step = world.take();
-    assert_eq!((step.tables, step.revisions_removed), (1, names(&["v2"])));
+    // The same reverse rolling update as an abort: v2 serves until v1 is back.
+    world.drive(50);
+    assert_eq!(
+        (world.revisions(), world.available("v1")),
+        (vec!["v1".to_string()], 10)
+    );
+    assert!(
+        world.watermarks.low_available >= 8,
+        "{:?}",
+        world.watermarks
+    );
 }
 
 #[test]
@@ -714,18 +807,10 @@ fn abort_after_a_supersede_goes_back_to_the_original_stable() {
         (6, 1, 1)
     );
     world.take();
-    world.check_capacity = false;
     world.abort().unwrap();
+    // 6 v1 of a floor of 8: v2-2 and v3-8 serve until v1 is back.
     let step = world.take();
-    assert_eq!(step.tables, 1, "one table update");
-    let mut removed = step.removed.clone();
-    removed.sort();
-    assert_eq!(removed, names(&["v2-2", "v3-8"]));
-    let mut gone = step.revisions_removed.clone();
-    gone.sort();
-    assert_eq!(gone, names(&["v2", "v3"]));
-    assert_eq!(world.rollout.traffic().backends().len(), 1);
-    assert_eq!(world.rollout.traffic().weight(&"v1".into()), Weight::FULL);
+    assert!(step.removed.is_empty(), "{:?}", step.removed);
     assert_eq!(world.rollout.stable().unwrap().as_str(), "v1");
 
     world.drive(100);
@@ -787,7 +872,6 @@ fn failed_provisions_of_a_superseded_revision_do_not_hold_up_the_new_one() {
 #[test]
 fn failed_provisions_after_an_abort_do_not_delay_the_stable_recovery() {
     let mut world = half_way_to_v2();
-    world.check_capacity = false;
     world.abort().unwrap();
     for name in ["v2-4", "v2-5", "v2-6", "v2-7"] {
         world.fail_provision(name, "bad v2 image");

@@ -269,7 +269,7 @@ fn three_instances() {
 fn two_instances_with_min_ready_and_an_aborting_deadline() {
     let spec = RolloutSpec {
         min_ready: Duration::from_secs(5),
-        progress_deadline: Duration::from_secs(60),
+        progress_deadline: Some(Duration::from_secs(60)),
         on_progress_deadline: OnDeadline::Abort,
         ..spec(2, 1, 0)
     };

@@ -41,15 +41,21 @@ fn refused(document: Value) -> String {
 
 fn assert_refused_with(document: Value, expected: &RestoreError) {
     let message = refused(document);
+    let wanted = match expected {
+        // A contradiction is named by its field; the test names what it must say.
+        RestoreError::Field { why, .. } => why.clone(),
+        other => other.to_string(),
+    };
     assert!(
-        message.contains(&expected.to_string()),
+        message.contains(&wanted),
         "expected {expected:?}, got: {message}"
     );
 }
 
 fn inconsistent(what: &str) -> RestoreError {
-    RestoreError::Inconsistent {
-        what: what.to_owned(),
+    RestoreError::Field {
+        field: "",
+        why: what.to_owned(),
     }
 }
 
@@ -82,9 +88,9 @@ fn a_document_carries_the_format_and_round_trips_exactly() {
 #[test]
 fn a_future_format_is_refused_as_unknown() {
     let mut doc = document();
-    doc["format"] = json!(2);
+    doc["format"] = json!(FORMAT_VERSION + 1);
     let expected = RestoreError::UnknownFormat {
-        found: 2,
+        found: FORMAT_VERSION + 1,
         supported: FORMAT_VERSION,
     };
     assert_refused_with(doc, &expected);
@@ -93,9 +99,9 @@ fn a_future_format_is_refused_as_unknown() {
 #[test]
 fn a_future_format_is_refused_before_its_body_is_read() {
     // A body this version cannot read at all: the format is what is reported.
-    let doc = json!({ "format": 2, "rollout": { "something": ["new"] } });
+    let doc = json!({ "format": FORMAT_VERSION + 1, "rollout": { "something": ["new"] } });
     let expected = RestoreError::UnknownFormat {
-        found: 2,
+        found: FORMAT_VERSION + 1,
         supported: FORMAT_VERSION,
     };
     assert_refused_with(doc, &expected);
@@ -173,7 +179,7 @@ fn an_acknowledged_generation_ahead_of_the_published_one_is_refused() {
 #[test]
 fn a_pending_action_for_an_unknown_instance_is_refused() {
     let mut doc = document();
-    doc["rollout"]["pending"]["3"] = json!({ "drain": "ghost" });
+    doc["rollout"]["pending"]["3"] = json!({ "kind": "drain", "instance": "ghost" });
     assert_refused_with(
         doc,
         &inconsistent("action #3 is for unknown instance ghost"),
@@ -210,11 +216,19 @@ fn an_instance_listed_under_another_revision_is_refused() {
     );
 }
 
+/// Derived state is not stored: a document that carries it (as format 1 did) is
+/// refused by name.
 #[test]
-fn a_drain_without_its_deadline_is_refused() {
-    let mut doc = document();
-    doc["rollout"]["drain_deadlines"] = json!([]);
-    assert_refused_with(doc, &inconsistent("drain of v1-old-0 has no deadline"));
+fn derived_state_in_a_format_2_document_is_refused() {
+    for field in ["drain_deadlines", "limits", "dirty"] {
+        let mut doc = document();
+        doc["rollout"][field] = json!([]);
+        let message = refused(doc);
+        assert!(
+            message.contains(&format!("unknown field `{field}`")),
+            "{message}"
+        );
+    }
 }
 
 #[test]
@@ -233,7 +247,7 @@ fn a_pending_action_id_from_the_future_is_refused() {
     doc["rollout"]["next_action"] = json!(2);
     assert_refused_with(
         doc,
-        &inconsistent("action #3 is not below the next action id 2"),
+        &inconsistent("2 is not above action #3, already issued"),
     );
 }
 
@@ -248,12 +262,12 @@ fn a_rotation_change_outside_the_unacknowledged_range_is_refused() {
 }
 
 #[test]
-fn limits_that_disagree_with_the_spec_are_refused() {
+fn a_fleet_min_ready_that_disagrees_with_the_spec_is_refused() {
     let mut doc = document();
-    doc["rollout"]["limits"]["max_surge"] = json!(2);
+    doc["rollout"]["fleet"]["min_ready"] = json!("5s");
     let message = refused(doc);
     assert!(
-        message.contains("rollout document is inconsistent: stored limits"),
+        message.contains("rollout document field rollout.fleet.min_ready"),
         "{message}"
     );
 }
@@ -289,10 +303,7 @@ fn an_invalid_table_or_fleet_is_refused() {
 /// what the test expects it to name.
 fn assert_inconsistent(document: Value, naming: &str) {
     let message = refused(document);
-    assert!(
-        message.contains("rollout document is inconsistent"),
-        "{message}"
-    );
+    assert!(message.contains("rollout document field"), "{message}");
     assert!(message.contains(naming), "{message}");
 }
 
@@ -312,7 +323,7 @@ fn an_instance_in_the_table_that_is_not_ready_is_refused() {
 #[test]
 fn a_pending_drain_for_an_instance_not_being_drained_is_refused() {
     let mut doc = document();
-    doc["rollout"]["pending"]["2"] = json!({ "drain": "v2-1" });
+    doc["rollout"]["pending"]["2"] = json!({ "kind": "drain", "instance": "v2-1" });
     assert_inconsistent(doc, "v2-1");
 }
 
@@ -321,7 +332,7 @@ fn a_pending_drain_for_an_instance_not_being_drained_is_refused() {
 #[test]
 fn a_pending_provision_for_an_existing_instance_is_refused() {
     let mut doc = document();
-    doc["rollout"]["pending"]["2"] = json!({ "provision": "v2-1" });
+    doc["rollout"]["pending"]["2"] = json!({ "kind": "provision", "instance": "v2-1" });
     assert_inconsistent(doc, "v2-1");
 }
 
@@ -358,7 +369,6 @@ fn a_retiring_instance_still_in_the_table_is_refused() {
 fn a_retire_stage_that_disagrees_with_its_pending_action_is_refused() {
     let mut doc = document();
     doc["rollout"]["retiring"]["v1-old-0"] = json!({ "terminating": { "action": 3 } });
-    doc["rollout"]["drain_deadlines"] = json!([]);
     assert_inconsistent(doc, "v1-old-0");
 }
 
@@ -554,7 +564,7 @@ fn replacements() -> Vec<Value> {
         json!("await_exit"),
         json!({ "phase": "completed" }),
         json!({ "phase": "halted", "reason": { "kind": "provision_failed", "failures": 1, "last_error": "x" } }),
-        json!({ "drain": "v2-1" }),
+        json!({ "kind": "drain", "instance": "v2-1" }),
         json!({ "terminating": { "action": 1 } }),
         json!([]),
         json!({}),
@@ -708,4 +718,94 @@ fn exhausted_counters_are_refused_generation() {
         doc["rollout"]["rotation"]["published"]["generation"] = json!(u64::MAX);
         doc["rollout"]["rotation"]["acknowledged"] = json!(u64::MAX);
     });
+}
+
+// ----- format 1 ------------------------------------------------------------------------
+
+/// Documents written by the format-1 engine (committed as it wrote them) migrate, and
+/// the restored rollout runs to completion in a world that answers everything.
+#[test]
+fn format_1_documents_migrate_and_continue() {
+    for name in [
+        "format1_provisioning.json",
+        "format1_settled_mid_rollout.json",
+        "format1_in_flight.json",
+    ] {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("fixture");
+        let rollout: Rollout = serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("{name} does not migrate: {error}"));
+        assert_eq!(rollout.stable().map(|r| r.as_str()), Some("v1"), "{name}");
+        assert_eq!(rollout.target().map(|r| r.as_str()), Some("v2"), "{name}");
+        // Saved again, it is a format-2 document that restores to the same rollout.
+        let saved = serde_json::to_value(&rollout).unwrap();
+        assert_eq!(saved["format"], json!(FORMAT_VERSION));
+        assert_eq!(round_trip(&rollout), rollout, "{name}");
+        // And it finishes: the format-1 state holds everything the engine needs. The
+        // actions outstanding when it was saved were already handed out; answer them
+        // from the document, then everything the rollout asks.
+        let document: Value = serde_json::from_str(&text).unwrap();
+        let mut answers = outstanding_v1(&document);
+        let mut rollout = rollout;
+        let mut now = rollout.now();
+        for _ in 0..200 {
+            if rollout.phase() == &cutover::Phase::Completed {
+                break;
+            }
+            now = Timestamp::from_millis(now.as_millis() + 1_000);
+            for input in answers.drain(..) {
+                rollout.handle_input(now, input);
+            }
+            rollout.handle_timeout(now);
+            while let Some(action) = rollout.poll_action() {
+                answers.extend(honest_answers(action));
+            }
+            while rollout.poll_event().is_some() {}
+        }
+        assert_eq!(rollout.phase(), &cutover::Phase::Completed, "{name}");
+        assert_eq!(rollout.stable().map(|r| r.as_str()), Some("v2"), "{name}");
+        assert_eq!(rollout.fleet().counts(&"v2".into()).available, 4, "{name}");
+        assert_eq!(rollout.fleet().len(), 4, "{name}");
+    }
+}
+
+/// What a world would answer for the actions a format-1 document says are outstanding.
+fn outstanding_v1(document: &Value) -> Vec<Input> {
+    let body = &document["rollout"];
+    let mut answers = Vec::new();
+    for (id, pending) in body["pending"].as_object().expect("pending") {
+        let action = cutover::ActionId(id.parse().unwrap());
+        if let Some(instance) = pending.get("provision") {
+            answers.push(Input::Provisioned { action });
+            answers.push(Input::Health {
+                instance: instance.as_str().unwrap().into(),
+                healthy: true,
+            });
+        } else if pending.get("drain").is_some() {
+            answers.push(Input::Drained { action });
+        } else {
+            answers.push(Input::Terminated { action });
+        }
+    }
+    let generation = body["rotation"]["published"]["generation"]
+        .as_u64()
+        .unwrap();
+    answers.push(Input::TrafficApplied { generation });
+    answers
+}
+
+fn honest_answers(action: Action) -> Vec<Input> {
+    match action {
+        Action::Provision { id, instance, .. } => vec![
+            Input::Provisioned { action: id },
+            Input::Health {
+                instance,
+                healthy: true,
+            },
+        ],
+        Action::UpdateTraffic { generation, .. } => vec![Input::TrafficApplied { generation }],
+        Action::Drain { id, .. } => vec![Input::Drained { action: id }],
+        Action::Terminate { id, .. } => vec![Input::Terminated { action: id }],
+        _ => vec![],
+    }
 }

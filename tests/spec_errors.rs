@@ -247,7 +247,7 @@ fn downtime_required() {
 fn deadline_too_short() {
     let spec = RolloutSpec {
         min_ready: Duration::from_secs(30),
-        progress_deadline: Duration::from_secs(30),
+        progress_deadline: Some(Duration::from_secs(30)),
         ..RolloutSpec::default()
     };
     let error = spec.validate().unwrap_err();
@@ -294,38 +294,31 @@ fn backoff_inverted() {
     accepted(r#"{"provision_retry": {"backoff_initial": "5s", "backoff_max": "5s"}}"#);
 }
 
+/// A fleet of several revisions is adopted, not refused: the stable revision is named
+/// or inferred (and the choice reported); the others are scaled away inside the
+/// envelope.
 #[test]
-fn mixed_fleet() {
+fn mixed_fleet_is_adopted() {
     let spec = rolling(2, Quantity::Count(1), Quantity::Count(0));
     let observed = [ready("web-1", "v1"), ready("web-2", "v2")];
-    let error = Rollout::new(Timestamp::ZERO, spec.clone(), observed).unwrap_err();
+    let mut rollout = Rollout::new(Timestamp::ZERO, spec.clone(), observed.clone()).unwrap();
     assert_eq!(
-        error,
-        SpecError::MixedFleet {
-            revisions: "v1, v2".into()
-        }
+        rollout.stable().unwrap().as_str(),
+        "v1",
+        "a tie goes to the first name"
     );
-    assert_says(
-        &error.to_string(),
-        &[
-            "several revisions (v1, v2)",
-            "restore the rollout that was in flight from its saved document",
-            "pass only the stable revision's instances",
-        ],
+    let events: Vec<_> = std::iter::from_fn(|| rollout.poll_event()).collect();
+    assert!(
+        events.iter().any(|e| matches!(&e.kind, cutover::EventKind::StableInferred { revision } if revision.as_str() == "v1")),
+        "{events:?}"
     );
-    // The same fleet as a document.
-    let observed: Vec<Instance> = serde_json::from_str(
-        r#"[
-            {"id": "web-1", "revision": "v1", "state": "ready", "ready_since": null, "available": true, "in_rotation": true},
-            {"id": "web-2", "revision": "v2", "state": "starting", "ready_since": null, "available": false, "in_rotation": false}
-        ]"#,
-    )
-    .unwrap();
-    assert!(matches!(
-        Rollout::new(Timestamp::ZERO, spec.clone(), observed),
-        Err(SpecError::MixedFleet { .. })
-    ));
-    // An instance of another revision on its way out does not make the fleet mixed.
+    let named = cutover::Adoption {
+        stable: Some("v2".into()),
+        target: None,
+    };
+    let rollout = Rollout::adopt(Timestamp::ZERO, spec.clone(), observed, named).unwrap();
+    assert_eq!(rollout.stable().unwrap().as_str(), "v2");
+    // An instance of another revision on its way out is seen out.
     let mut leaving = Instance::new("web-0", "v0", InstanceState::Draining);
     leaving.in_rotation = false;
     let rollout = Rollout::new(Timestamp::ZERO, spec, [ready("web-1", "v1"), leaving]).unwrap();

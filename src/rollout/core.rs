@@ -1,26 +1,33 @@
-//! The engine's state, and how inputs, timers and commands change it.
+//! The engine's state, and the shape every entry point follows: clamp the clock
+//! ([`Core::begin`]), apply the change, then [`Core::settle`] (plan inside the envelope,
+//! publish at most one table update, refresh the timers).
 //!
-//! Every entry point follows one shape: clamp the clock, apply the change, then
-//! [`Core::reconcile`] (plan, retire, provision) and [`Core::flush`] (publish at most one
-//! table update). The safety rules live in `reconcile.rs` and `rotation.rs`.
+//! Where each rule lives: inputs in `inputs.rs`, commands in `commands.rs`, the plan and
+//! the safety envelope in `reconcile.rs` and `envelope.rs`, an instance's way out in
+//! `retire.rs`, the load balancer's generations in `rotation.rs`, deadlines in
+//! `timers.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::error::{CommandError, SpecError};
+use crate::error::SpecError;
 use crate::fleet::Fleet;
-use crate::input::Input;
 use crate::model::{Instance, InstanceId, InstanceState, Revision};
 use crate::output::{Action, ActionId, Event, EventKind};
-use crate::rollout::phase::{AbortReason, Phase};
+use crate::rollout::phase::Phase;
 use crate::rollout::rotation::Rotation;
+use crate::rollout::timers::TimerTable;
 use crate::spec::{CapacityLimits, RolloutSpec};
+use crate::strategy::{FleetView, ProgressCounts, Role, RoleCounts};
 use crate::time::Timestamp;
 use crate::traffic::{TrafficTable, TrafficTableBuilder};
 
 /// Where an instance the rollout no longer wants is on its way out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub(crate) enum Retire {
     /// Still being provisioned: terminate once it exists.
     AwaitProvisioned,
@@ -40,39 +47,40 @@ pub(crate) enum Retire {
     },
 }
 
+/// What an outstanding action asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub(crate) enum ActionKind {
+    Provision,
+    Drain,
+    Terminate,
+}
+
 /// An action waiting for its result.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
-pub(crate) enum Pending {
-    Provision(InstanceId),
-    Drain(InstanceId),
-    Terminate(InstanceId),
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub(crate) struct Pending {
+    pub kind: ActionKind,
+    pub instance: InstanceId,
 }
 
-impl Pending {
-    /// The instance the action is for.
-    pub fn instance(&self) -> &InstanceId {
-        match self {
-            Pending::Provision(id) | Pending::Drain(id) | Pending::Terminate(id) => id,
-        }
-    }
-
-    /// What the action is, in the words of the input answering it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Pending::Provision(_) => "provision",
-            Pending::Drain(_) => "drain",
-            Pending::Terminate(_) => "termination",
-        }
-    }
-}
-
-/// All of a rollout's state. Serialized as is (inside a versioned document).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A starting instance's health record: since when it has been starting, and how many
+/// checks in a row it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub(crate) struct Starting {
+    pub since: Timestamp,
+    pub failures: u32,
+}
+
+/// All of a rollout's state. What is persisted is `persist::Document`, not this.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Core {
     pub spec: RolloutSpec,
+    /// Derived from the spec.
     pub limits: CapacityLimits,
     /// The latest time seen; earlier `now`s are clamped to it.
     pub now: Timestamp,
@@ -81,6 +89,8 @@ pub(crate) struct Core {
     pub stable: Option<Revision>,
     /// The revision being rolled out, while one is in flight.
     pub target: Option<Revision>,
+    /// A previous environment kept warm (blue-green's reuse).
+    pub standby: Option<Revision>,
     /// The target of the last rollout, for `retry` after an abort.
     pub last_target: Option<Revision>,
     /// The stable revision before the current one, for `rollback`.
@@ -90,17 +100,43 @@ pub(crate) struct Core {
     pub rotation: Rotation,
     pub retiring: BTreeMap<InstanceId, Retire>,
     pub pending: BTreeMap<ActionId, Pending>,
-    pub drain_deadlines: BTreeSet<(Timestamp, InstanceId)>,
+    /// Health records of instances in `Starting`.
+    pub starting: BTreeMap<InstanceId, Starting>,
     pub provision_failures: u32,
     pub backoff_until: Option<Timestamp>,
     pub last_progress: Timestamp,
     pub deadline_exceeded: bool,
+    /// Whether the unacknowledged table's overdue event has been emitted.
+    pub ack_overdue: bool,
+    /// Whether the last abort found the stable revision able to carry all traffic at
+    /// once (else the way back is a reverse rolling update).
+    pub revert_one_update: bool,
     pub next_action: u64,
     pub next_instance: u64,
-    /// Instances whose place in the table may have changed since the last flush.
-    pub dirty: BTreeSet<InstanceId>,
     pub actions: VecDeque<Action>,
     pub events: VecDeque<Event>,
+    // ----- derived: rebuilt on restore, never persisted -----
+    /// Drain deadlines in time order (from `retiring`).
+    pub drain_index: BTreeSet<(Timestamp, InstanceId)>,
+    /// Start-up deadlines in time order (from `starting`).
+    pub startup_index: BTreeSet<(Timestamp, InstanceId)>,
+    /// Instances whose place in the table may have changed since the last flush.
+    pub dirty: BTreeSet<InstanceId>,
+    /// What the envelope last held back, so that the event is not repeated every call.
+    pub held: Option<crate::output::HeldBack>,
+    pub timers: TimerTable,
+}
+
+/// How the caller says which revision is which when adopting a fleet.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Adoption {
+    /// The known-good revision; inferred from the fleet when `None` (the revision with
+    /// the most available instances, then the most instances, then the first name),
+    /// and the choice reported as an event.
+    pub stable: Option<Revision>,
+    /// A revision whose rollout was in flight: it continues (progressing) from what
+    /// exists. `None` adopts the fleet at rest.
+    pub target: Option<Revision>,
 }
 
 impl Core {
@@ -108,77 +144,105 @@ impl Core {
         now: Timestamp,
         spec: RolloutSpec,
         observed: Vec<Instance>,
+        adoption: Adoption,
     ) -> Result<Core, SpecError> {
         let limits = spec.validate()?;
         let mut fleet = Fleet::new(spec.min_ready);
         let mut in_rotation = Vec::new();
-        for instance in observed {
+        for mut instance in observed {
+            // A ready instance the caller says is serving is trusted to be available:
+            // taking it out for want of `min_ready` would be a self-inflicted outage.
+            if instance.in_rotation && instance.state == InstanceState::Ready {
+                instance.available = true;
+            }
             if instance.in_rotation {
                 in_rotation.push((instance.revision.clone(), instance.id.clone()));
             }
             fleet.insert(now, instance)?;
         }
-        let live: BTreeSet<&Revision> = fleet
-            .iter()
-            .filter(|i| i.state.is_live() && i.state != InstanceState::Draining)
-            .map(|i| &i.revision)
-            .collect();
-        if live.len() > 1 {
-            let revisions: Vec<&str> = live.iter().map(|r| r.as_str()).collect();
-            return Err(SpecError::MixedFleet {
-                revisions: revisions.join(", "),
-            });
-        }
-        let stable = live.into_iter().next().cloned();
+        let inferred = adoption.stable.is_none();
+        let stable = adoption.stable.or_else(|| infer_stable(&fleet));
+        let target = adoption.target.filter(|t| Some(t) != stable.as_ref());
         let mut core = Core {
             limits,
             now,
-            phase: Phase::Idle,
-            stable,
-            target: None,
-            last_target: None,
+            phase: if target.is_some() {
+                Phase::Progressing
+            } else {
+                Phase::Idle
+            },
+            stable: stable.clone(),
+            last_target: target.clone(),
+            target,
+            standby: None,
             previous_stable: None,
             is_rollback: false,
             rotation: Rotation::new(initial_table(&in_rotation)),
             retiring: BTreeMap::new(),
             pending: BTreeMap::new(),
-            drain_deadlines: BTreeSet::new(),
+            starting: BTreeMap::new(),
             provision_failures: 0,
             backoff_until: None,
             last_progress: now,
             deadline_exceeded: false,
+            ack_overdue: false,
+            revert_one_update: false,
             next_action: 1,
             next_instance: 1,
             dirty: fleet.iter().map(|i| i.id.clone()).collect(),
             actions: VecDeque::new(),
             events: VecDeque::new(),
+            drain_index: BTreeSet::new(),
+            startup_index: BTreeSet::new(),
+            held: None,
+            timers: TimerTable::default(),
             spec,
             fleet,
         };
-        // Instances the caller reported failed or terminated are history, not capacity.
-        let gone: Vec<InstanceId> = core
-            .fleet
-            .iter()
-            .filter(|i| i.state.is_final() && !i.in_rotation)
-            .map(|i| i.id.clone())
-            .collect();
-        for id in gone {
-            core.fleet.remove(&id);
-            core.dirty.remove(&id);
+        let revisions = core.fleet.revisions().count();
+        if inferred && revisions > 1 {
+            if let Some(stable) = stable {
+                core.emit(EventKind::StableInferred { revision: stable });
+            }
         }
-        // A drain the caller started before us: see it through to termination.
-        let draining: Vec<InstanceId> = core
-            .fleet
-            .iter()
-            .filter(|i| i.state == InstanceState::Draining)
-            .map(|i| i.id.clone())
-            .collect();
-        for id in draining {
-            core.retiring.insert(id.clone(), Retire::AwaitExit);
-            core.advance_retire(&id);
-        }
+        core.adopt_instances();
         core.settle();
         Ok(core)
+    }
+
+    /// Gives every adopted instance a way forward from the state it is in.
+    fn adopt_instances(&mut self) {
+        let instances: Vec<(InstanceId, InstanceState, bool)> = self
+            .fleet
+            .iter()
+            .map(|i| (i.id.clone(), i.state, i.in_rotation))
+            .collect();
+        for (id, state, in_rotation) in instances {
+            match state {
+                // History, not capacity.
+                InstanceState::Terminated | InstanceState::Failed if !in_rotation => {
+                    self.fleet.remove(&id);
+                    self.dirty.remove(&id);
+                }
+                InstanceState::Terminated | InstanceState::Failed => {}
+                // Its creation was asked for before us: ask again under its name (a
+                // provisioner treats that as "make sure it exists") so it has an
+                // answer to wait for.
+                InstanceState::Provisioning => {
+                    let revision = self.fleet.get(&id).map(|i| i.revision.clone());
+                    if let Some(revision) = revision {
+                        self.request_provision(id, revision);
+                    }
+                }
+                InstanceState::Starting => self.track_starting(&id),
+                InstanceState::Ready => {}
+                // A drain the caller started before us: see it through to termination.
+                InstanceState::Draining => {
+                    self.retiring.insert(id.clone(), Retire::AwaitExit);
+                    self.advance_retire(&id);
+                }
+            }
+        }
     }
 
     /// Clamps `now` to the latest time seen, and promotes instances whose `min_ready`
@@ -197,10 +261,19 @@ impl Core {
         }
     }
 
-    /// Plans, then publishes: the end of every entry point.
+    /// Plans inside the envelope, publishes, and re-arms the timers: the end of every
+    /// entry point. Progress is what Kubernetes counts, compared across the call.
     pub fn settle(&mut self) {
-        self.reconcile();
-        self.flush();
+        let before = self.progress_counts();
+        let plan = self.reconcile();
+        self.flush(&plan.traffic);
+        self.check_completion(&plan);
+        if self.phase == Phase::Progressing
+            && crate::strategy::rolling_is_progress(before, self.progress_counts())
+        {
+            self.made_progress();
+        }
+        self.refresh_timers();
     }
 
     pub fn emit(&mut self, kind: EventKind) {
@@ -225,372 +298,125 @@ impl Core {
         self.deadline_exceeded = false;
     }
 
-    fn became_available(&mut self, id: InstanceId) {
-        let is_target = self
-            .fleet
-            .get(&id)
-            .is_some_and(|i| Some(&i.revision) == self.target.as_ref());
-        if is_target {
-            self.made_progress();
-        }
+    pub fn became_available(&mut self, id: InstanceId) {
         self.dirty.insert(id.clone());
         self.emit(EventKind::InstanceAvailable { instance: id });
     }
 
-    fn ignore(&mut self, input: &Input, reason: &str) {
-        self.emit(EventKind::InputIgnored {
-            input: format!("{input:?}"),
-            reason: reason.to_owned(),
-        });
-    }
-
-    // ----- inputs ---------------------------------------------------------------
-
-    pub fn handle_input(&mut self, input: Input) {
-        match &input {
-            Input::Provisioned { action } => match self.answer(*action, "provision") {
-                Ok(id) => self.provisioned(id),
-                Err(why) => self.ignore(&input, why),
-            },
-            Input::ProvisionFailed { action, reason } => match self.answer(*action, "provision") {
-                Ok(id) => self.provision_failed(id, reason.clone()),
-                Err(why) => self.ignore(&input, why),
-            },
-            Input::Health { instance, healthy } => self.health(&input, instance, *healthy),
-            Input::TrafficApplied { generation } => match self.rotation.acknowledge(*generation) {
-                Some(acknowledged) => {
-                    for id in acknowledged.entered {
-                        self.fleet.set_in_rotation(&id, true);
-                    }
-                    for id in &acknowledged.exited {
-                        self.fleet.set_in_rotation(id, false);
-                    }
-                    self.emit(EventKind::TrafficApplied {
-                        generation: *generation,
-                    });
-                    for id in acknowledged.exited {
-                        self.advance_retire(&id);
-                        self.reap(&id);
-                    }
-                }
-                None => self.ignore(&input, "generation already acknowledged or never published"),
-            },
-            Input::Drained { action } => match self.answer(*action, "drain") {
-                Ok(id) => self.drained(id),
-                Err(why) => self.ignore(&input, why),
-            },
-            Input::Terminated { action } => match self.answer(*action, "termination") {
-                Ok(id) => self.terminated(id),
-                Err(why) => self.ignore(&input, why),
-            },
-            Input::InstanceLost { instance, reason } => {
-                match self.fleet.get(instance).map(|i| i.state) {
-                    None | Some(InstanceState::Terminated | InstanceState::Failed) => {
-                        self.ignore(&input, "unknown or already gone instance");
-                    }
-                    Some(_) => self.lost(instance.clone(), reason.clone()),
-                }
-            }
-        }
-    }
-
-    /// Takes the pending action an answer names, if it is of the `kind` answered, and
-    /// returns its instance; otherwise says why the answer is ignored.
-    fn answer(&mut self, action: ActionId, kind: &str) -> Result<InstanceId, &'static str> {
-        let pending = self.pending.get(&action).ok_or(
-            "unknown or already answered action (late, duplicated, or a drain that timed out)",
-        )?;
-        if pending.kind() != kind {
-            return Err("the action it names is of another kind");
-        }
-        let id = pending.instance().clone();
-        self.pending.remove(&action);
-        Ok(id)
-    }
-
-    fn provisioned(&mut self, id: InstanceId) {
-        self.provision_failures = 0;
-        if self.retiring.get(&id) == Some(&Retire::AwaitProvisioned) {
-            // Unwanted before it existed, and never listed: nothing to drain.
-            self.terminate(id);
+    /// The role `revision` plays now.
+    /// (Rolling out onto the stable revision itself makes it the target.)
+    pub fn role_of(&self, revision: &Revision) -> Role {
+        if Some(revision) == self.target.as_ref() {
+            Role::Target
+        } else if Some(revision) == self.stable.as_ref() {
+            Role::Stable
+        } else if Some(revision) == self.standby.as_ref() {
+            Role::Standby
         } else {
-            self.fleet.set_state(self.now, &id, InstanceState::Starting);
+            Role::Superseded
         }
     }
 
-    fn provision_failed(&mut self, id: InstanceId, reason: String) {
-        let was_unwanted = self.retiring.remove(&id).is_some();
-        self.fleet.set_state(self.now, &id, InstanceState::Failed);
-        self.fleet.remove(&id);
-        self.emit(EventKind::InstanceFailed {
-            instance: id,
-            reason: format!("provision failed: {reason}"),
-        });
-        if was_unwanted {
-            // Nobody needs it any more (superseded or aborted): its failure says nothing
-            // about the revision being provisioned now, and must not slow that down.
-            return;
-        }
-        self.provision_failures = self.provision_failures.saturating_add(1);
-        let retry = self.spec.provision_retry;
-        if self.provision_failures >= retry.max_failures && self.phase == Phase::Progressing {
-            self.transition(Phase::Halted {
-                reason: crate::rollout::phase::HaltReason::ProvisionFailed {
-                    failures: self.provision_failures,
-                    last_error: reason,
-                },
-            });
-            self.backoff_until = None;
-        } else {
-            let until = self.now + retry.backoff(self.provision_failures);
-            self.backoff_until = Some(until);
-            self.emit(EventKind::ProvisionBackoff {
-                failures: self.provision_failures,
-                until,
-            });
+    /// The revisions playing `role`, in name order (several only for superseded).
+    pub fn revisions_of(&self, role: Role) -> Vec<Revision> {
+        match role {
+            Role::Stable => self
+                .stable
+                .iter()
+                .filter(|s| Some(*s) != self.target.as_ref())
+                .cloned()
+                .collect(),
+            Role::Target => self.target.iter().cloned().collect(),
+            Role::Standby => self.standby.iter().cloned().collect(),
+            Role::Superseded => self
+                .fleet
+                .revisions()
+                .filter(|r| self.role_of(r) == Role::Superseded)
+                .cloned()
+                .collect(),
         }
     }
 
-    fn health(&mut self, input: &Input, id: &InstanceId, healthy: bool) {
-        let Some(state) = self.fleet.get(id).map(|i| i.state) else {
-            return self.ignore(input, "unknown instance");
+    /// The fleet counted by role, in O(revisions).
+    pub fn fleet_view(&self) -> FleetView {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut view = FleetView::default();
+        for revision in self.fleet.revisions() {
+            let counts = self.fleet.counts(revision);
+            let role = self.role_of(revision);
+            view.roles[role].replicas += count(counts.pending() + counts.ready());
+            view.roles[role].available += count(counts.available);
+            view.leaving += count(counts.get(InstanceState::Draining));
+        }
+        view
+    }
+
+    /// The counts Kubernetes' progress test compares.
+    fn progress_counts(&self) -> ProgressCounts {
+        let view = self.fleet_view();
+        let total = self.fleet.total();
+        let target: RoleCounts = view.roles[Role::Target];
+        ProgressCounts {
+            updated: target.replicas,
+            old: view.replicas_except(Role::Target),
+            ready: u32::try_from(total.ready()).unwrap_or(u32::MAX),
+            available: u32::try_from(total.available).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Starts tracking a starting instance's health (failure count, start-up timeout).
+    pub fn track_starting(&mut self, id: &InstanceId) {
+        let record = Starting {
+            since: self.now,
+            failures: 0,
         };
-        match (state, healthy) {
-            (InstanceState::Provisioning, _) => self.ignore(input, "instance not provisioned yet"),
-            (InstanceState::Terminated | InstanceState::Failed, _) => {
-                self.ignore(input, "instance already gone");
-            }
-            (InstanceState::Starting, true) => {
-                self.fleet.set_state(self.now, id, InstanceState::Ready);
-                self.dirty.insert(id.clone());
-                self.emit(EventKind::InstanceReady {
-                    instance: id.clone(),
-                });
-                if self.fleet.get(id).is_some_and(|i| i.available) {
-                    self.became_available(id.clone());
-                }
-            }
-            (InstanceState::Ready, false) => {
-                self.fleet.set_state(self.now, id, InstanceState::Starting);
-                self.dirty.insert(id.clone());
-                self.emit(EventKind::InstanceFailed {
-                    instance: id.clone(),
-                    reason: "failed a health check; out of rotation until it passes again".into(),
-                });
-            }
-            // Level-triggered: the same verdict again, or one about an instance on its
-            // way out, changes nothing.
-            _ => {}
+        if let Some(old) = self.starting.insert(id.clone(), record) {
+            self.startup_index.remove(&(old.since, id.clone()));
+        }
+        self.startup_index.insert((self.now, id.clone()));
+    }
+
+    /// Stops tracking an instance's start-up.
+    pub fn untrack_starting(&mut self, id: &InstanceId) {
+        if let Some(old) = self.starting.remove(id) {
+            self.startup_index.remove(&(old.since, id.clone()));
         }
     }
 
-    fn drained(&mut self, id: InstanceId) {
-        if let Some(Retire::Draining { deadline, .. }) = self.retiring.get(&id) {
-            self.drain_deadlines.remove(&(*deadline, id.clone()));
-        }
-        self.terminate(id);
-    }
-
-    fn terminated(&mut self, id: InstanceId) {
-        self.retiring.remove(&id);
-        self.fleet
-            .set_state(self.now, &id, InstanceState::Terminated);
-        self.emit(EventKind::InstanceTerminated {
-            instance: id.clone(),
+    /// Asks the caller to create `instance` of `revision`.
+    pub fn request_provision(&mut self, instance: InstanceId, revision: Revision) {
+        let id = self.next_action_id();
+        self.pending.insert(
+            id,
+            Pending {
+                kind: ActionKind::Provision,
+                instance: instance.clone(),
+            },
+        );
+        self.actions.push_back(Action::Provision {
+            id,
+            instance,
+            revision,
         });
-        self.dirty.insert(id.clone());
-        self.reap(&id);
     }
+}
 
-    fn lost(&mut self, id: InstanceId, reason: String) {
-        if let Some(Retire::Draining { deadline, .. }) = self.retiring.remove(&id) {
-            self.drain_deadlines.remove(&(deadline, id.clone()));
-        }
-        // Answers to actions on a lost instance are late by definition.
-        self.pending.retain(|_, p| *p.instance() != id);
-        self.fleet.set_state(self.now, &id, InstanceState::Failed);
-        self.dirty.insert(id.clone());
-        self.emit(EventKind::InstanceFailed {
-            instance: id.clone(),
-            reason: format!("lost: {reason}"),
-        });
-        self.reap(&id);
-    }
-
-    /// Forgets a terminated or failed instance once no table can still list it.
-    pub fn reap(&mut self, id: &InstanceId) {
-        let Some(instance) = self.fleet.get(id) else {
-            return;
-        };
-        if instance.state.is_final() && self.rotation.is_clear(id, instance.in_rotation) {
-            self.fleet.remove(id);
-            self.dirty.remove(id);
-        }
-    }
-
-    // ----- timers ---------------------------------------------------------------
-
-    pub fn handle_timeout(&mut self) {
-        let now = self.now;
-        while let Some((deadline, _)) = self.drain_deadlines.first() {
-            if *deadline > now {
-                break;
-            }
-            let (_, id) = self.drain_deadlines.pop_first().expect("checked first");
-            if let Some(Retire::Draining { action, .. }) = self.retiring.get(&id) {
-                self.pending.remove(action);
-                self.emit(EventKind::DrainTimedOut {
-                    instance: id.clone(),
-                });
-                self.terminate(id);
-            }
-        }
-        if self.backoff_until.is_some_and(|until| until <= now) {
-            self.backoff_until = None;
-        }
-        if self.phase == Phase::Progressing
-            && !self.deadline_exceeded
-            && self.last_progress + self.spec.progress_deadline <= now
-        {
-            self.deadline_exceeded = true;
-            self.emit(EventKind::ProgressDeadlineExceeded {
-                last_progress: self.last_progress,
-            });
-            if self.spec.on_progress_deadline == crate::spec::OnDeadline::Abort {
-                self.abort(AbortReason::ProgressDeadline);
-            }
-        }
-    }
-
-    pub fn poll_timeout(&self) -> Option<Timestamp> {
-        let deadline = (self.phase == Phase::Progressing && !self.deadline_exceeded)
-            .then(|| self.last_progress + self.spec.progress_deadline);
-        [
-            deadline,
-            self.backoff_until,
-            self.fleet.next_available_at(),
-            self.drain_deadlines.first().map(|(at, _)| *at),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-    }
-
-    // ----- commands -------------------------------------------------------------
-
-    fn refuse(&self, command: &'static str) -> CommandError {
-        CommandError::InvalidPhase {
-            command,
-            phase: self.phase.to_string(),
-        }
-    }
-
-    pub fn deploy(&mut self, revision: Revision, is_rollback: bool) -> Result<(), CommandError> {
-        if revision.as_str().is_empty() {
-            return Err(CommandError::EmptyRevision);
-        }
-        if self.phase.is_in_flight() {
-            if self.target.as_ref() == Some(&revision) {
-                return Err(CommandError::AlreadyInFlight { revision });
-            }
-        } else if self.stable.as_ref() == Some(&revision) {
-            return Err(CommandError::AlreadyStable { revision });
-        }
-        let supersedes = if self.phase.is_in_flight() {
-            self.target.take()
-        } else {
-            None
-        };
-        self.start(revision, supersedes, is_rollback);
-        Ok(())
-    }
-
-    /// Starts rolling out `revision` from the first step, and says so.
-    fn start(&mut self, revision: Revision, supersedes: Option<Revision>, is_rollback: bool) {
-        self.emit(EventKind::RolloutStarted {
-            revision: revision.clone(),
-            stable: self.stable.clone(),
-            supersedes,
-        });
-        self.target = Some(revision.clone());
-        self.last_target = Some(revision);
-        self.is_rollback = is_rollback;
-        self.provision_failures = 0;
-        self.backoff_until = None;
-        self.made_progress();
-        self.transition(Phase::Progressing);
-    }
-
-    pub fn pause(&mut self) -> Result<(), CommandError> {
-        if self.phase != Phase::Progressing {
-            return Err(self.refuse("pause"));
-        }
-        self.transition(Phase::Paused);
-        Ok(())
-    }
-
-    pub fn resume(&mut self) -> Result<(), CommandError> {
-        if self.phase != Phase::Paused {
-            return Err(self.refuse("resume"));
-        }
-        // Time spent paused does not count against the progress deadline.
-        self.made_progress();
-        self.transition(Phase::Progressing);
-        Ok(())
-    }
-
-    pub fn promote_full(&mut self) -> Result<(), CommandError> {
-        match self.phase {
-            Phase::Progressing => Ok(()),
-            Phase::Paused => self.resume(),
-            _ => Err(self.refuse("promote")),
-        }
-    }
-
-    pub fn abort_command(&mut self, reason: AbortReason) -> Result<(), CommandError> {
-        if !self.phase.is_in_flight() {
-            return Err(self.refuse(if reason == AbortReason::Rollback {
-                "roll back"
-            } else {
-                "abort"
-            }));
-        }
-        self.abort(reason);
-        Ok(())
-    }
-
-    /// Traffic back to the stable revision, everything else on its way out.
-    pub fn abort(&mut self, reason: AbortReason) {
-        self.target = None;
-        self.backoff_until = None;
-        self.provision_failures = 0;
-        self.transition(Phase::Aborted { reason });
-    }
-
-    pub fn retry(&mut self) -> Result<(), CommandError> {
-        let target = match (&self.phase, &self.target, &self.last_target) {
-            (Phase::Halted { .. }, Some(target), _) | (Phase::Aborted { .. }, _, Some(target)) => {
-                target.clone()
-            }
-            _ => return Err(self.refuse("retry")),
-        };
-        if self.stable.as_ref() == Some(&target) {
-            return Err(CommandError::AlreadyStable { revision: target });
-        }
-        self.start(target, None, self.is_rollback);
-        Ok(())
-    }
-
-    pub fn rollback(&mut self) -> Result<(), CommandError> {
-        if self.phase.is_in_flight() {
-            return self.abort_command(AbortReason::Rollback);
-        }
-        let previous = self
-            .previous_stable
-            .clone()
-            .ok_or(CommandError::NothingToRollBackTo)?;
-        self.deploy(previous, true)
-    }
+/// The revision with the most available instances, then the most live ones, then the
+/// first by name.
+fn infer_stable(fleet: &Fleet) -> Option<Revision> {
+    fleet
+        .revisions()
+        .map(|r| {
+            let counts = fleet.counts(r);
+            (
+                counts.available,
+                counts.live(),
+                std::cmp::Reverse(r.clone()),
+            )
+        })
+        .filter(|(_, live, _)| *live > 0)
+        .max()
+        .map(|(_, _, std::cmp::Reverse(r))| r)
 }
 
 /// The table the load balancer applies when the rollout starts: the instances the

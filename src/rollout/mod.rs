@@ -1,17 +1,23 @@
 //! [`Rollout`]: the one state machine callers hold.
 
+mod commands;
 mod core;
+mod envelope;
+mod inputs;
 mod persist;
 mod phase;
 mod reconcile;
+mod retire;
 mod rotation;
 mod status;
+mod timers;
 
+pub use self::core::Adoption;
 pub use persist::FORMAT_VERSION;
 #[cfg(feature = "serde")]
 pub use persist::RolloutDocument;
-pub use phase::{AbortReason, HaltReason, Phase};
-pub use status::{Status, Waiting};
+pub use phase::{AbortReason, HaltReason, PauseReason, Phase};
+pub use status::{RevertStatus, Status, Waiting};
 
 use crate::error::{CommandError, SpecError};
 use crate::fleet::Fleet;
@@ -34,9 +40,11 @@ use crate::traffic::TrafficTable;
 ///   [`handle_timeout`](Rollout::handle_timeout) when the time from
 ///   [`poll_timeout`](Rollout::poll_timeout) has come;
 /// * **commands**: [`deploy`](Rollout::deploy), [`pause`](Rollout::pause),
-///   [`resume`](Rollout::resume), [`abort`](Rollout::abort), [`retry`](Rollout::retry),
-///   [`promote_full`](Rollout::promote_full), [`rollback`](Rollout::rollback), each
-///   returning a [`CommandError`] if it does not apply now (and then changing nothing);
+///   [`resume`](Rollout::resume), [`promote`](Rollout::promote),
+///   [`promote_full`](Rollout::promote_full), [`abort`](Rollout::abort),
+///   [`retry`](Rollout::retry), [`rollback`](Rollout::rollback),
+///   [`scale`](Rollout::scale), [`update_spec`](Rollout::update_spec), each returning
+///   a [`CommandError`] if it does not apply now (and then changing nothing);
 /// * **outputs**: [`poll_action`](Rollout::poll_action),
 ///   [`poll_event`](Rollout::poll_event), [`poll_timeout`](Rollout::poll_timeout).
 ///
@@ -53,24 +61,47 @@ pub struct Rollout {
 }
 
 impl Rollout {
-    /// A rollout over `observed`, the instances that exist now (all of one revision,
-    /// which becomes the stable one; empty for a first deploy).
+    /// A rollout at rest over `observed`, the instances that exist now, in any state
+    /// and of any revisions (empty for a first deploy). The stable revision is inferred
+    /// (see [`Adoption::stable`]); use [`Rollout::adopt`] to name it, or to continue a
+    /// rollout that was in flight.
     ///
     /// Instances the caller marks `in_rotation` are taken to be in the load balancer's
-    /// current table (generation 0). Right away the rollout reconciles: it may ask to
-    /// put ready instances in rotation, take unready ones out, or top the fleet up to
-    /// `desired`; drain the actions before anything else.
+    /// current table (generation 0); a ready one is trusted to be available, whatever
+    /// `min_ready` says, since it already serves. Instances still provisioning are
+    /// asked for again under their names (so their provisioner's answer has an action
+    /// to name), starting ones are watched for health, draining ones are seen out.
+    /// Right away the rollout reconciles: it may ask to put ready instances in
+    /// rotation, take unready ones out, top the stable revision up to `desired` or
+    /// scale other revisions away; drain the actions before anything else.
     ///
     /// # Errors
     ///
-    /// [`SpecError`] if the spec is invalid, or the fleet lists an instance twice or
-    /// runs more than one revision.
+    /// [`SpecError`] if the spec is invalid or the fleet lists an instance twice.
     pub fn new<I>(now: Timestamp, spec: RolloutSpec, observed: I) -> Result<Rollout, SpecError>
     where
         I: IntoIterator<Item = Instance>,
     {
+        Rollout::adopt(now, spec, observed, Adoption::default())
+    }
+
+    /// Like [`Rollout::new`], with the roles of the fleet's revisions named: the stable
+    /// one, and a target whose rollout continues (progressing) from what exists.
+    ///
+    /// # Errors
+    ///
+    /// [`SpecError`] if the spec is invalid or the fleet lists an instance twice.
+    pub fn adopt<I>(
+        now: Timestamp,
+        spec: RolloutSpec,
+        observed: I,
+        adoption: Adoption,
+    ) -> Result<Rollout, SpecError>
+    where
+        I: IntoIterator<Item = Instance>,
+    {
         Ok(Rollout {
-            core: Core::new(now, spec, observed.into_iter().collect())?,
+            core: Core::new(now, spec, observed.into_iter().collect(), adoption)?,
         })
     }
 
@@ -124,7 +155,7 @@ impl Rollout {
         &self.core.spec
     }
 
-    /// The spec's capacity limits, resolved.
+    /// The spec's capacity limits, resolved (derived from the spec).
     #[must_use]
     pub fn limits(&self) -> CapacityLimits {
         self.core.limits
@@ -203,6 +234,7 @@ impl Rollout {
 
     /// Stops making progress (instances keep being put in or out of rotation as their
     /// health changes; started drains finish). The progress deadline stops counting.
+    /// A `deploy` while paused starts the new revision paused, as Kubernetes does.
     ///
     /// # Errors
     ///
@@ -220,6 +252,17 @@ impl Rollout {
         self.command(now, Core::resume)
     }
 
+    /// Finishes the current pause or step: a paused rollout goes on.
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::NothingToPromote`] while progressing with nothing to finish (a
+    /// rolling update has no steps); [`CommandError::InvalidPhase`] unless progressing
+    /// or paused.
+    pub fn promote(&mut self, now: Timestamp) -> Result<(), CommandError> {
+        self.command(now, Core::promote)
+    }
+
     /// Skips any remaining steps and pauses, going straight to the full rollout within
     /// the capacity limits (a rolling update has no pauses, so this resumes it if
     /// paused).
@@ -231,14 +274,37 @@ impl Rollout {
         self.command(now, Core::promote_full)
     }
 
-    /// Gives up the rollout in flight: in one table update all traffic goes back to the
-    /// stable revision, the new instances are drained and terminated, and the stable
-    /// revision is brought back to `desired`.
+    /// Resizes the service to `desired` instances, in any phase (an autoscaler during a
+    /// rollout, say): the strategy plans toward the new size within the new limits,
+    /// which are resolved from the new `desired` as the spec's percentages say.
     ///
-    /// If the stable revision has no available instance left (a rollout that already
-    /// replaced it all), the new instances keep serving until one is available, so that
-    /// no request is dropped — unless the spec has no surge and allows downtime, where
-    /// the only way back is to stop a new instance first, as a rolling update would.
+    /// # Errors
+    ///
+    /// [`CommandError::InvalidSpec`] if the spec with that size does not validate (0,
+    /// too large, or downtime it does not allow).
+    pub fn scale(&mut self, now: Timestamp, desired: u32) -> Result<(), CommandError> {
+        self.command(now, |core| core.scale(desired))
+    }
+
+    /// Replaces the spec (limits, deadlines, timeouts, retries, size) in any phase; it
+    /// takes effect at once, inside the new envelope.
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::InvalidSpec`] if it does not validate;
+    /// [`CommandError::UnsupportedChange`] if it changes the strategy kind or
+    /// `min_ready`.
+    pub fn update_spec(&mut self, now: Timestamp, spec: RolloutSpec) -> Result<(), CommandError> {
+        self.command(now, |core| core.update_spec(spec))
+    }
+
+    /// Gives up the rollout in flight: traffic goes back to the stable revision as fast
+    /// as it can carry it. When the stable revision has the capacity, that is one table
+    /// update; otherwise it is a reverse rolling update — the stable revision scaled up
+    /// within the surge, the target kept serving and removed as stable instances become
+    /// available — that never takes available capacity below the floor and ends with no
+    /// target instance and no target weight left. [`Status::revert`] says which, and
+    /// how far it is.
     ///
     /// # Errors
     ///

@@ -5,7 +5,7 @@ use std::fmt;
 /// Where a rollout is.
 ///
 /// ```text
-///          deploy            all replaced
+///          deploy            all replaced, table acknowledged
 ///  Idle ─────────▶ Progressing ─────────▶ Completed ─┐
 ///                   │  ▲   │                          │ deploy / rollback
 ///             pause │  │   │ provision keeps failing  ▼
@@ -26,8 +26,14 @@ pub enum Phase {
     Idle,
     /// Replacing instances.
     Progressing,
-    /// Stopped by an operator; resumes on `resume` or `promote_full`.
-    Paused,
+    /// Stopped until something says go on (`resume`, `promote`, `promote_full`, or the
+    /// end of a timed pause); instances keep moving in and out of rotation as their
+    /// health changes, and started drains finish.
+    Paused {
+        /// Why (format-1 documents, which did not say, read as an operator's pause).
+        #[cfg_attr(feature = "serde", serde(default))]
+        reason: PauseReason,
+    },
     /// Stopped by a failure it cannot get past alone; waits for `retry`, `abort` or
     /// `rollback`.
     Halted {
@@ -55,7 +61,7 @@ impl Phase {
     pub fn is_in_flight(&self) -> bool {
         matches!(
             self,
-            Phase::Progressing | Phase::Paused | Phase::Halted { .. }
+            Phase::Progressing | Phase::Paused { .. } | Phase::Halted { .. }
         )
     }
 }
@@ -65,10 +71,39 @@ impl fmt::Display for Phase {
         match self {
             Phase::Idle => f.write_str("idle"),
             Phase::Progressing => f.write_str("progressing"),
-            Phase::Paused => f.write_str("paused"),
+            Phase::Paused { reason } => write!(f, "paused ({reason})"),
             Phase::Halted { reason } => write!(f, "halted ({reason})"),
             Phase::Completed => f.write_str("completed"),
             Phase::Aborted { reason } => write!(f, "aborted ({reason})"),
+        }
+    }
+}
+
+/// Why a rollout is paused.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "kind"))]
+#[non_exhaustive]
+pub enum PauseReason {
+    /// An operator called `pause` (or deployed onto a paused rollout).
+    #[default]
+    Operator,
+    /// A step pauses: until `promote`, or until `until` if set.
+    Step {
+        /// When the pause ends by itself.
+        until: Option<crate::time::Timestamp>,
+    },
+    /// An analysis could not decide; a person must (`promote` goes on, `abort` stops).
+    AnalysisInconclusive,
+}
+
+impl fmt::Display for PauseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PauseReason::Operator => f.write_str("by an operator"),
+            PauseReason::Step { until: Some(at) } => write!(f, "by a step, until {at}"),
+            PauseReason::Step { until: None } => f.write_str("by a step, until promoted"),
+            PauseReason::AnalysisInconclusive => f.write_str("analysis inconclusive"),
         }
     }
 }

@@ -8,11 +8,15 @@
 use std::collections::BTreeMap;
 
 use crate::model::{InstanceId, Revision};
-use crate::traffic::{TOTAL_BASIS_POINTS, TableChange, TableDiff, TrafficTable, Weight};
+use crate::time::Timestamp;
+use crate::traffic::{
+    MatchRoute, Mirror, TOTAL_BASIS_POINTS, TableChange, TableDiff, TrafficTable, Weight,
+};
 
 /// Publication state of the traffic table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub(crate) struct Rotation {
     /// The latest table sent to the load balancer.
     pub published: TrafficTable,
@@ -24,17 +28,33 @@ pub(crate) struct Rotation {
     /// Instances removed from the table, by the generation that removed them, not yet
     /// acknowledged.
     leaving: BTreeMap<u64, Vec<InstanceId>>,
-    /// For each instance in `leaving`, the latest generation that removed it.
+    /// For each instance in `leaving`, the latest generation that removed it (derived
+    /// from `leaving`, rebuilt on restore).
+    #[cfg_attr(feature = "serde", serde(skip))]
     leaving_at: BTreeMap<InstanceId, u64>,
+    /// Since when a table has waited for its acknowledgement (reset by any progress).
+    #[cfg_attr(feature = "serde", serde(default))]
+    unacknowledged_since: Option<Timestamp>,
 }
 
-/// What an acknowledgement changed.
+/// What an acknowledgement changed: instances now acknowledged in (`true`) or out
+/// (`false`) of rotation, in generation order, so that an instance removed and re-added
+/// within the acknowledged generations ends where the last table put it.
 #[derive(Debug, Default)]
 pub(crate) struct Acknowledged {
-    /// Instances now acknowledged in rotation.
-    pub entered: Vec<InstanceId>,
-    /// Instances now acknowledged out of rotation.
-    pub exited: Vec<InstanceId>,
+    pub changes: Vec<(InstanceId, bool)>,
+}
+
+/// What the next table holds besides its instances, decided from how many instances
+/// each revision will have in rotation.
+#[derive(Debug, Default)]
+pub(crate) struct Layout {
+    /// One weight per revision, in the order given.
+    pub weights: Vec<Weight>,
+    /// Routes whose targets keep at least one instance.
+    pub routes: Vec<MatchRoute>,
+    /// A mirror whose target keeps at least one instance.
+    pub mirror: Option<Mirror>,
 }
 
 impl Rotation {
@@ -54,6 +74,13 @@ impl Rotation {
             && !acknowledged_in_rotation
     }
 
+    /// Since when the published table has waited for the load balancer, if it has.
+    pub fn unacknowledged_since(&self) -> Option<Timestamp> {
+        self.awaiting_ack()
+            .then_some(self.unacknowledged_since)
+            .flatten()
+    }
+
     /// Whether a table newer than the acknowledged one is outstanding.
     pub fn awaiting_ack(&self) -> bool {
         self.published.generation() > self.acknowledged
@@ -61,12 +88,12 @@ impl Rotation {
 
     /// Records the load balancer's acknowledgement of `generation` (and every earlier
     /// one). Returns `None` for a generation never published or already acknowledged.
-    pub fn acknowledge(&mut self, generation: u64) -> Option<Acknowledged> {
+    pub fn acknowledge(&mut self, now: Timestamp, generation: u64) -> Option<Acknowledged> {
         if generation <= self.acknowledged || generation > self.published.generation() {
             return None;
         }
         self.acknowledged = generation;
-        let mut result = Acknowledged::default();
+        self.unacknowledged_since = self.awaiting_ack().then_some(now);
         // Replay in generation order so an instance added then removed ends up out.
         let mut events: Vec<(u64, bool, InstanceId)> = Vec::new();
         while let Some(entry) = self.joining.first_entry() {
@@ -83,33 +110,31 @@ impl Rotation {
             let (at, ids) = entry.remove_entry();
             events.extend(ids.into_iter().map(|id| (at, false, id)));
         }
-        events.sort_by_key(|(at, entered, _)| (*at, !*entered));
+        // Within one generation an instance either joins or leaves, never both.
+        events.sort_by_key(|(at, _, _)| *at);
+        let mut result = Acknowledged::default();
         for (at, entered, id) in events {
-            if entered {
-                result.entered.push(id);
-            } else {
-                if self.leaving_at.get(&id) == Some(&at) {
-                    self.leaving_at.remove(&id);
-                }
-                result.exited.push(id);
+            if !entered && self.leaving_at.get(&id) == Some(&at) {
+                self.leaving_at.remove(&id);
             }
+            result.changes.push((id, entered));
         }
         Some(result)
     }
 
     /// Applies `membership` (instance additions and removals) to the published table,
-    /// recomputes the weights with `weigh`, and returns the diff to send, or `None` if
-    /// nothing changed. The table is left unchanged if the result would be invalid
-    /// (which the caller's eligibility rules make impossible; the error is returned so
-    /// it is reported, not hidden).
+    /// asks `layout` for the weights, routes and mirror given each revision's instance
+    /// count afterwards (in layout order, new revisions last), and returns the diff to
+    /// send, or `None` if nothing changed. Weight-only changes are published; a revision
+    /// stays listed (with any weight, 0 included) while it has instances in rotation.
+    /// The table is left unchanged if the result would be invalid (the caller's rules
+    /// make that impossible; the error is returned so it is reported, not hidden).
     pub fn publish(
         &mut self,
+        now: Timestamp,
         membership: Vec<TableChange>,
-        weigh: impl Fn(&[(Revision, usize)]) -> Vec<Weight>,
+        layout: impl FnOnce(&[(Revision, usize)]) -> Layout,
     ) -> Result<Option<TableDiff>, crate::error::TrafficError> {
-        if membership.is_empty() {
-            return Ok(None);
-        }
         let mut counts: Vec<(Revision, usize)> = self
             .published
             .backends()
@@ -139,16 +164,25 @@ impl Rotation {
             }
         }
         changes.extend(membership.iter().cloned());
-        let weights = weigh(&counts);
-        for ((revision, _), weight) in counts.iter().zip(&weights) {
-            if self.published.weight(revision) != *weight
-                || self.published.backend(revision).is_none()
-            {
+        let layout = layout(&counts);
+        for ((revision, n), weight) in counts.iter().zip(&layout.weights) {
+            let listed = self.published.backend(revision).is_some();
+            if *n > 0 && (self.published.weight(revision) != *weight || !listed) {
                 changes.push(TableChange::SetWeight {
                     revision: revision.clone(),
                     weight: *weight,
                 });
             }
+        }
+        if layout.routes.as_slice() != self.published.routes() {
+            changes.push(TableChange::SetRoutes {
+                routes: layout.routes,
+            });
+        }
+        if layout.mirror.as_ref() != self.published.mirror() {
+            changes.push(TableChange::SetMirror {
+                mirror: layout.mirror,
+            });
         }
         for (revision, n) in &counts {
             if *n == 0 {
@@ -157,10 +191,17 @@ impl Rotation {
                 });
             }
         }
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        let was_waiting = self.awaiting_ack();
         let from = self.published.generation();
         self.published.apply_changes(&changes)?;
         let to = from + 1;
         self.published.set_generation(to);
+        if !was_waiting || self.unacknowledged_since.is_none() {
+            self.unacknowledged_since = Some(now);
+        }
         for change in &membership {
             match change {
                 TableChange::AddInstance { instance, .. } => {
@@ -180,8 +221,51 @@ impl Rotation {
         }))
     }
 
+    /// A rotation restored from its saved parts (the derived index rebuilt).
+    pub fn restored(
+        published: TrafficTable,
+        acknowledged: u64,
+        joining: BTreeMap<u64, Vec<InstanceId>>,
+        leaving: BTreeMap<u64, Vec<InstanceId>>,
+        unacknowledged_since: Option<Timestamp>,
+    ) -> Rotation {
+        let mut rotation = Rotation {
+            published,
+            acknowledged,
+            joining,
+            leaving,
+            leaving_at: BTreeMap::new(),
+            unacknowledged_since,
+        };
+        rotation.rebuild();
+        rotation
+    }
+
+    /// Rebuilds the derived index from `leaving`.
+    pub fn rebuild(&mut self) {
+        self.leaving_at.clear();
+        for (generation, ids) in &self.leaving {
+            for id in ids {
+                self.leaving_at.insert(id.clone(), *generation);
+            }
+        }
+    }
+
+    /// Whether an instance is listed as leaving in an unacknowledged table.
+    pub fn is_leaving(&self, id: &InstanceId) -> bool {
+        self.leaving_at.contains_key(id)
+    }
+
     /// Checks the bookkeeping against the table (for restored documents).
     pub fn check(&self) -> Result<(), String> {
+        if self.awaiting_ack() != self.unacknowledged_since.is_some() {
+            return Err(format!(
+                "published generation {} against acknowledged {} does not fit unacknowledged_since {:?} (a table the load balancer never saw, or an acknowledgement never recorded)",
+                self.published.generation(),
+                self.acknowledged,
+                self.unacknowledged_since
+            ));
+        }
         if self.acknowledged > self.published.generation() {
             return Err(format!(
                 "acknowledged generation {} is ahead of the published {}",
@@ -269,39 +353,84 @@ mod tests {
         assert_eq!(bp, [0, 10_000]);
     }
 
+    fn by_count(counts: &[(Revision, usize)]) -> Layout {
+        Layout {
+            weights: proportional_weights(counts),
+            ..Layout::default()
+        }
+    }
+
+    const T: Timestamp = Timestamp::ZERO;
+
     #[test]
     fn an_instance_is_clear_only_after_the_table_without_it_is_acknowledged() {
         let mut rotation = Rotation::new(TrafficTable::empty());
         let a = InstanceId::from("a");
         rotation
-            .publish(vec![add("v1", "a"), add("v1", "b")], proportional_weights)
+            .publish(T, vec![add("v1", "a"), add("v1", "b")], by_count)
             .unwrap();
         assert!(!rotation.is_clear(&a, false));
         rotation
-            .publish(vec![remove("v1", "a")], proportional_weights)
+            .publish(T, vec![remove("v1", "a")], by_count)
             .unwrap();
         assert!(
             !rotation.is_clear(&a, false),
             "removal not yet acknowledged"
         );
-        let first = rotation.acknowledge(1).unwrap();
-        assert_eq!(first.entered.len(), 2);
+        let first = rotation.acknowledge(T, 1).unwrap();
+        assert_eq!(first.changes.len(), 2);
         assert!(!rotation.is_clear(&a, true));
-        let second = rotation.acknowledge(2).unwrap();
-        assert_eq!(second.exited, vec![a.clone()]);
+        let second = rotation.acknowledge(T, 2).unwrap();
+        assert_eq!(second.changes, vec![(a.clone(), false)]);
         assert!(rotation.is_clear(&a, false));
-        assert!(rotation.acknowledge(2).is_none(), "duplicate");
-        assert!(rotation.acknowledge(9).is_none(), "never published");
+        assert!(rotation.acknowledge(T, 2).is_none(), "duplicate");
+        assert!(rotation.acknowledge(T, 9).is_none(), "never published");
+    }
+
+    /// One acknowledgement covering a removal and a re-add of the same instance must
+    /// leave it in rotation (the last table lists it).
+    #[test]
+    fn an_acknowledgement_replays_removal_then_re_add_in_order() {
+        let mut rotation = Rotation::new(TrafficTable::empty());
+        rotation.publish(T, vec![add("v1", "a")], by_count).unwrap();
+        rotation.acknowledge(T, 1).unwrap();
+        rotation
+            .publish(T, vec![remove("v1", "a")], by_count)
+            .unwrap();
+        rotation.publish(T, vec![add("v1", "a")], by_count).unwrap();
+        let acknowledged = rotation.acknowledge(T, 3).unwrap();
+        let a = InstanceId::from("a");
+        assert_eq!(acknowledged.changes, vec![(a.clone(), false), (a, true)]);
+    }
+
+    #[test]
+    fn weight_only_changes_are_published() {
+        let mut rotation = Rotation::new(TrafficTable::empty());
+        rotation
+            .publish(T, vec![add("v1", "a"), add("v2", "b")], by_count)
+            .unwrap();
+        let shift = |_: &[(Revision, usize)]| Layout {
+            weights: vec![Weight::FULL, Weight::ZERO],
+            ..Layout::default()
+        };
+        let diff = rotation.publish(T, Vec::new(), shift).unwrap().unwrap();
+        assert_eq!(diff.to_generation, 2);
+        assert_eq!(rotation.published.weight(&"v2".into()), Weight::ZERO);
+        assert!(
+            rotation.published.backend(&"v2".into()).is_some(),
+            "a weight-0 revision stays listed while it has instances"
+        );
+        assert_eq!(rotation.publish(T, Vec::new(), shift).unwrap(), None);
     }
 
     #[test]
     fn removing_the_last_instance_removes_the_revision() {
         let mut rotation = Rotation::new(TrafficTable::empty());
         rotation
-            .publish(vec![add("v1", "a"), add("v2", "b")], proportional_weights)
+            .publish(T, vec![add("v1", "a"), add("v2", "b")], by_count)
             .unwrap();
         let diff = rotation
-            .publish(vec![remove("v2", "b")], proportional_weights)
+            .publish(T, vec![remove("v2", "b")], by_count)
             .unwrap()
             .unwrap();
         assert!(diff.changes.contains(&TableChange::RemoveRevision {

@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use crate::fleet::RevisionCounts;
 use crate::model::{InstanceState, Revision};
-use crate::rollout::core::{Core, Pending};
-use crate::rollout::phase::Phase;
+use crate::output::HeldBack;
+use crate::rollout::core::{ActionKind, Core};
+use crate::rollout::phase::{PauseReason, Phase};
+use crate::strategy::{Plan, Role, StepWait};
 use crate::time::Timestamp;
 use crate::traffic::Weight;
 
@@ -30,10 +32,15 @@ pub enum Waiting {
         /// When the next one becomes available.
         until: Timestamp,
     },
-    /// The load balancer to acknowledge table `generation`.
+    /// The load balancer to acknowledge table `generation`, published at `since`;
+    /// `overdue` once that took longer than the spec's `traffic_ack_timeout`.
     TrafficAck {
         /// The generation published.
         generation: u64,
+        /// Since when it has waited.
+        since: Timestamp,
+        /// Whether it is later than the spec allows.
+        overdue: bool,
     },
     /// `count` drains to finish.
     Drain {
@@ -52,6 +59,41 @@ pub enum Waiting {
     },
     /// An operator: the rollout is paused or halted.
     Operator,
+    /// An operator's `promote` (a step's pause, or an inconclusive analysis).
+    Promotion,
+    /// A time: a timed pause or delay ends at `at`.
+    Until {
+        /// When.
+        at: Timestamp,
+    },
+    /// An analysis verdict.
+    Analysis,
+    /// A hook's result.
+    Hook,
+    /// Capacity: the safety envelope holds back part of the plan until instances
+    /// become available or leave.
+    Capacity {
+        /// What is held back.
+        held: HeldBack,
+    },
+}
+
+/// How an abort or rollback is getting traffic back to the stable revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RevertStatus {
+    /// Whether the stable revision could carry all traffic at once (one table update),
+    /// or the way back is a reverse rolling update.
+    pub one_update: bool,
+    /// The stable revision's share of the published table.
+    pub stable_weight: Weight,
+    /// Available stable instances, of `desired`.
+    pub stable_available: u32,
+    /// Instances of other revisions still there (serving or on their way out).
+    pub others_left: u32,
+    /// Whether everything is back: only the stable revision, at `desired`, in an
+    /// acknowledged table.
+    pub done: bool,
 }
 
 /// A snapshot of a rollout, cheap enough to take after every call.
@@ -83,6 +125,8 @@ pub struct Status {
     pub waiting_for: Vec<Waiting>,
     /// Whether the progress deadline has passed without progress.
     pub deadline_exceeded: bool,
+    /// After an abort or rollback: how far traffic is back on the stable revision.
+    pub revert: Option<RevertStatus>,
     /// One line for people.
     pub message: String,
 }
@@ -101,52 +145,96 @@ impl Core {
             .iter()
             .map(|b| (b.revision().clone(), b.weight()))
             .collect();
+        let plan = self.plan();
         let progress = self.progress();
+        let revert = self.revert_status();
         Status {
             phase: self.phase.clone(),
             stable: self.stable.clone(),
             target: self.target.clone(),
             is_rollback: self.is_rollback,
-            step: self.phase.is_in_flight().then_some((0, 1)),
+            step: self
+                .phase
+                .is_in_flight()
+                .then_some((plan.step.index, plan.step.count)),
             progress,
-            message: self.message(progress),
+            message: self.message(progress, revert.as_ref()),
             revisions,
             traffic,
             traffic_generation: self.rotation.published.generation(),
             acknowledged_generation: self.rotation.acknowledged,
-            waiting_for: self.waiting_for(),
+            waiting_for: self.waiting_for(&plan),
             deadline_exceeded: self.deadline_exceeded,
+            revert,
         }
     }
 
     fn progress(&self) -> f64 {
         let desired = f64::from(self.limits.desired);
-        match (&self.phase, &self.target) {
-            (Phase::Completed | Phase::Idle, _) => 1.0,
-            (_, Some(target)) => {
-                let counts = self.replica_counts(target);
-                let new = f64::from(counts.new_available).min(desired);
-                let old_left = f64::from(counts.old_replicas + counts.terminating).min(desired);
-                (new + desired - old_left) / (2.0 * desired)
-            }
-            _ => 0.0,
-        }
+        let view = self.fleet_view();
+        let toward = match (&self.phase, &self.target) {
+            (Phase::Completed | Phase::Idle, _) => return 1.0,
+            (Phase::Aborted { .. }, _) => Role::Stable,
+            (_, Some(_)) => Role::Target,
+            _ => return 0.0,
+        };
+        let new = f64::from(view.roles[toward].available).min(desired);
+        let old_left = f64::from(view.replicas_except(toward) + view.leaving).min(desired);
+        (new + desired - old_left) / (2.0 * desired)
     }
 
-    fn waiting_for(&self) -> Vec<Waiting> {
+    fn revert_status(&self) -> Option<RevertStatus> {
+        if !matches!(self.phase, Phase::Aborted { .. }) {
+            return None;
+        }
+        let view = self.fleet_view();
+        let stable_weight = self
+            .stable
+            .as_ref()
+            .map_or(Weight::ZERO, |s| self.rotation.published.weight(s));
+        Some(RevertStatus {
+            one_update: self.revert_one_update,
+            stable_weight,
+            stable_available: view.roles[Role::Stable].available,
+            others_left: view.replicas_except(Role::Stable) + view.leaving,
+            done: self.revert_done(),
+        })
+    }
+
+    fn waiting_for(&self, plan: &Plan) -> Vec<Waiting> {
         let mut waiting = Vec::new();
-        if matches!(self.phase, Phase::Paused | Phase::Halted { .. }) {
-            waiting.push(Waiting::Operator);
+        match &self.phase {
+            Phase::Paused {
+                reason: PauseReason::Operator,
+            }
+            | Phase::Halted { .. } => waiting.push(Waiting::Operator),
+            Phase::Paused {
+                reason: PauseReason::Step { until: Some(at) },
+            } => waiting.push(Waiting::Until { at: *at }),
+            Phase::Paused { .. } => waiting.push(Waiting::Promotion),
+            _ => {}
+        }
+        if self.phase == Phase::Progressing {
+            match plan.step.waiting {
+                Some(StepWait::Promotion) => waiting.push(Waiting::Promotion),
+                Some(StepWait::Until { at }) => waiting.push(Waiting::Until { at }),
+                Some(StepWait::Analysis) => waiting.push(Waiting::Analysis),
+                Some(StepWait::Hook) => waiting.push(Waiting::Hook),
+                Some(StepWait::Capacity) | None => {}
+            }
+        }
+        if let Some(held) = self.held {
+            waiting.push(Waiting::Capacity { held });
         }
         if let Some(until) = self.backoff_until.filter(|u| *u > self.now) {
             waiting.push(Waiting::Backoff { until });
         }
         let (mut provisions, mut drains, mut terminations) = (0, 0, 0);
         for pending in self.pending.values() {
-            match pending {
-                Pending::Provision(_) => provisions += 1,
-                Pending::Drain(_) => drains += 1,
-                Pending::Terminate(_) => terminations += 1,
+            match pending.kind {
+                ActionKind::Provision => provisions += 1,
+                ActionKind::Drain => drains += 1,
+                ActionKind::Terminate => terminations += 1,
             }
         }
         if provisions > 0 {
@@ -159,9 +247,11 @@ impl Core {
         if let Some(until) = self.fleet.next_available_at() {
             waiting.push(Waiting::MinReady { until });
         }
-        if self.rotation.awaiting_ack() {
+        if let Some(since) = self.rotation.unacknowledged_since() {
             waiting.push(Waiting::TrafficAck {
                 generation: self.rotation.published.generation(),
+                since,
+                overdue: self.ack_overdue,
             });
         }
         if drains > 0 {
@@ -175,32 +265,59 @@ impl Core {
         waiting
     }
 
-    fn message(&self, progress: f64) -> String {
+    /// One line, derived from state, true when read.
+    fn message(&self, progress: f64, revert: Option<&RevertStatus>) -> String {
         let percent = (progress * 100.0).round();
+        let view = self.fleet_view();
+        let desired = self.limits.desired;
         match (&self.phase, &self.target, &self.stable) {
-            (Phase::Idle, _, Some(stable)) => format!("{stable} is stable; nothing to roll out"),
+            (Phase::Idle, _, Some(stable)) => {
+                let serving = self.rotation.published.weight(stable) == Weight::FULL
+                    && !self.rotation.awaiting_ack();
+                let available = view.roles[Role::Stable].available;
+                if serving && available == desired {
+                    format!("{stable} is stable and serving on {available} instances")
+                } else {
+                    format!(
+                        "{stable} is stable; {available}/{desired} instances available, table {}",
+                        if serving {
+                            "acknowledged"
+                        } else {
+                            "not yet acknowledged"
+                        }
+                    )
+                }
+            }
             (Phase::Idle, _, None) => "no revision deployed yet".to_owned(),
             (Phase::Completed, _, Some(stable)) => format!("{stable} rolled out and stable"),
-            (Phase::Aborted { reason }, _, stable) => match stable {
-                Some(stable) => format!("aborted ({reason}); back on {stable}"),
-                None => format!("aborted ({reason}); nothing was stable"),
+            (Phase::Aborted { reason }, _, stable) => match (stable, revert) {
+                (Some(stable), Some(revert)) if revert.done => {
+                    format!("aborted ({reason}); back on {stable}")
+                }
+                (Some(stable), Some(revert)) => format!(
+                    "aborted ({reason}); moving back to {stable}: {}% of traffic on it, {}/{desired} available, {} other instance(s) left",
+                    revert.stable_weight.basis_points() / 100,
+                    revert.stable_available,
+                    revert.others_left
+                ),
+                (None, _) => format!("aborted ({reason}); nothing was stable"),
+                (Some(stable), None) => format!("aborted ({reason}); moving back to {stable}"),
             },
             (phase, Some(target), stable) => {
                 let over = stable
                     .as_ref()
+                    .filter(|s| *s != target)
                     .map(|s| format!(" over {s}"))
                     .unwrap_or_default();
-                let counts = self.replica_counts(target);
                 let verb = if self.is_rollback {
                     "rolling back to"
                 } else {
                     "rolling out"
                 };
                 let mut line = format!(
-                    "{verb} {target}{over} ({phase}): {percent}%, {}/{} new available, {} old left",
-                    counts.new_available,
-                    self.limits.desired,
-                    counts.old_replicas + counts.terminating
+                    "{verb} {target}{over} ({phase}): {percent}%, {}/{desired} new available, {} old left",
+                    view.roles[Role::Target].available,
+                    view.replicas_except(Role::Target) + view.leaving
                 );
                 if self.deadline_exceeded {
                     line.push_str("; progress deadline exceeded");

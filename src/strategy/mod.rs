@@ -1,27 +1,29 @@
 //! Strategies decide; the rollout core enforces.
 //!
-//! A strategy is a pure planner: from head counts it says how many instances of which
-//! revision to add or remove next. It never emits
-//! actions. The core ([`Rollout`](crate::Rollout)) turns the plan into safe actions.
+//! A strategy is a pure planner: from the fleet counted by role ([`FleetView`]) and what
+//! the core asks for ([`Mode`]), it returns a desired state ([`Plan`]): instances wanted
+//! per role, a traffic intent and its step bookkeeping. It never emits actions. The core
+//! ([`Rollout`](crate::Rollout)) moves toward the plan inside its safety envelope,
+//! whatever the plan asks.
 
+mod plan;
 mod rolling;
 
+pub use plan::{
+    ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, Role, RoleCounts, StepProgress,
+    StepWait, TrafficIntent,
+};
 pub use rolling::{
-    ReplicaCounts, ScaleStep, rolling_preview, rolling_scale_down_old, rolling_scale_up,
+    ProgressCounts, ReplicaCounts, ScaleStep, rolling_is_complete, rolling_is_progress,
+    rolling_plan, rolling_preview, rolling_preview_from, rolling_scale_down_old, rolling_scale_up,
     rolling_step,
 };
 
-use crate::spec::{CapacityLimits, StrategySpec};
+use crate::spec::StrategySpec;
 
-/// Asks the strategy in `spec` what to scale next. Traffic follows from what is in
-/// rotation (in proportion to instances, as a plain load balancer would); strategies
-/// that set weights of their own (canary, blue-green) will return them here too.
-pub(crate) fn plan(
-    spec: &StrategySpec,
-    limits: CapacityLimits,
-    counts: ReplicaCounts,
-) -> ScaleStep {
+/// Asks the strategy in `spec` for its desired state.
+pub(crate) fn plan(spec: &StrategySpec, input: &PlanInput) -> Plan {
     match spec {
-        StrategySpec::Rolling(_) => rolling_step(limits, counts),
+        StrategySpec::Rolling(_) => rolling_plan(input),
     }
 }

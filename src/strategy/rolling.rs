@@ -3,6 +3,9 @@
 //! a rollout.
 
 use crate::spec::CapacityLimits;
+use crate::strategy::plan::{
+    FleetView, Mode, PerRole, Plan, PlanInput, Role, StepProgress, TrafficIntent,
+};
 
 /// Head counts the rolling arithmetic works from, in Kubernetes' terms.
 ///
@@ -156,6 +159,7 @@ pub fn rolling_step(limits: CapacityLimits, counts: ReplicaCounts) -> ScaleStep 
 /// before the next step: the best case, for previews ("4 batches: +3 −2, +2 −3, …").
 ///
 /// Each entry is a step and the counts after it. Ends when no old replica is left.
+/// [`rolling_preview_from`] previews the rest of a rollout already in flight.
 ///
 /// # Examples
 ///
@@ -168,16 +172,47 @@ pub fn rolling_step(limits: CapacityLimits, counts: ReplicaCounts) -> ScaleStep 
 /// ```
 #[must_use]
 pub fn rolling_preview(limits: CapacityLimits) -> Vec<(ScaleStep, ReplicaCounts)> {
-    let mut counts = ReplicaCounts {
-        old_replicas: limits.desired,
-        old_available: limits.desired,
-        ..ReplicaCounts::default()
-    };
+    rolling_preview_from(
+        limits,
+        ReplicaCounts {
+            old_replicas: limits.desired,
+            old_available: limits.desired,
+            ..ReplicaCounts::default()
+        },
+    )
+}
+
+/// The remaining batches of a rolling update from any `counts` (a rollout in flight,
+/// or one resized), in the same best case as [`rolling_preview`]: instances being
+/// created become available, and instances being removed are gone, before each step.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_preview_from};
+/// let limits = CapacityLimits::resolve(4, Quantity::Count(1), Quantity::Count(0));
+/// let halfway = ReplicaCounts { new_replicas: 2, new_available: 1, old_replicas: 3, old_available: 3, terminating: 0 };
+/// let rest = rolling_preview_from(limits, halfway);
+/// assert_eq!(rest.last().unwrap().1, ReplicaCounts { new_replicas: 4, new_available: 4, ..Default::default() });
+/// ```
+#[must_use]
+pub fn rolling_preview_from(
+    limits: CapacityLimits,
+    mut counts: ReplicaCounts,
+) -> Vec<(ScaleStep, ReplicaCounts)> {
+    counts.new_available = counts.new_replicas;
+    counts.old_available = counts.old_replicas;
+    counts.terminating = 0;
     let mut steps = Vec::new();
-    // Each step replaces at least one instance, so `2 * desired + 2` bounds the loop even
-    // for specs that would otherwise stall.
-    for _ in 0..(2 * limits.desired as usize + 2) {
-        if counts.old_replicas == 0 && counts.new_available == limits.desired {
+    // Each step replaces at least one instance, so this bounds the loop even for counts
+    // far from `desired` and specs that would otherwise stall.
+    let bound = 2
+        * (u64::from(limits.desired)
+            + u64::from(counts.new_replicas)
+            + u64::from(counts.old_replicas))
+        + 2;
+    for _ in 0..bound {
+        if rolling_is_complete(limits, counts) {
             break;
         }
         let step = rolling_step(limits, counts);
@@ -191,6 +226,140 @@ pub fn rolling_preview(limits: CapacityLimits) -> Vec<(ScaleStep, ReplicaCounts)
         steps.push((step, counts));
     }
     steps
+}
+
+/// Kubernetes' `DeploymentComplete` over counts: every replica is of the new revision,
+/// there are `desired` of them and all are available. `cutover` also waits for removed
+/// instances to be gone (`terminating == 0`), which Kubernetes does not.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_is_complete};
+/// let limits = CapacityLimits::resolve(3, Quantity::Count(1), Quantity::Count(0));
+/// let done = ReplicaCounts { new_replicas: 3, new_available: 3, ..Default::default() };
+/// assert!(rolling_is_complete(limits, done));
+/// assert!(!rolling_is_complete(limits, ReplicaCounts { terminating: 1, ..done }));
+/// ```
+#[must_use]
+pub fn rolling_is_complete(limits: CapacityLimits, counts: ReplicaCounts) -> bool {
+    counts.new_replicas == limits.desired
+        && counts.new_available == limits.desired
+        && counts.old_replicas == 0
+        && counts.terminating == 0
+}
+
+/// Counts that Kubernetes' progress test compares (`DeploymentProgressing`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ProgressCounts {
+    /// Replicas of the revision being rolled out (Kubernetes' `updatedReplicas`).
+    pub updated: u32,
+    /// Replicas of every other revision.
+    pub old: u32,
+    /// Ready instances of any revision.
+    pub ready: u32,
+    /// Available instances of any revision.
+    pub available: u32,
+}
+
+/// Whether going from `before` to `after` is progress, as Kubernetes counts it: more
+/// new replicas created, fewer old ones left, or more instances ready or available.
+/// Progress resets the progress deadline (so does a deploy or a resume).
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{ProgressCounts, rolling_is_progress};
+/// let before = ProgressCounts { updated: 1, old: 3, ready: 3, available: 3 };
+/// assert!(rolling_is_progress(before, ProgressCounts { old: 2, ..before }));
+/// assert!(!rolling_is_progress(before, ProgressCounts { ready: 2, ..before }));
+/// ```
+#[must_use]
+pub fn rolling_is_progress(before: ProgressCounts, after: ProgressCounts) -> bool {
+    after.updated > before.updated
+        || after.old < before.old
+        || after.ready > before.ready
+        || after.available > before.available
+}
+
+/// The rolling planner: the next desired state, by Kubernetes' arithmetic.
+///
+/// Rolling out moves the target toward `desired` and every other role toward 0; an
+/// abort or rollback (`Mode::Revert`) and a rollout at rest (`Mode::Steady`) are the
+/// same update run toward the stable revision: a reverse rolling update that keeps the
+/// target serving until the stable revision can carry its share. Removals fall on
+/// superseded revisions first, then standby, then the rest. Traffic follows the
+/// instances in rotation.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{CapacityLimits, FleetView, Mode, PlanInput, Quantity, RoleCounts, Timestamp, rolling_plan};
+/// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25));
+/// let mut view = FleetView::default();
+/// view.roles.stable = RoleCounts { replicas: 10, available: 10 };
+/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO };
+/// let plan = rolling_plan(&input);
+/// assert_eq!((plan.wanted.target, plan.wanted.stable), (3, 8));
+/// ```
+#[must_use]
+pub fn rolling_plan(input: &PlanInput) -> Plan {
+    let toward = match input.mode {
+        Mode::Rollout => Role::Target,
+        Mode::Revert | Mode::Steady => Role::Stable,
+    };
+    let view = input.view;
+    let counts = replica_counts_toward(&view, toward);
+    let step = rolling_step(input.limits, counts);
+    let mut wanted = PerRole::<u32>::default();
+    if toward == Role::Stable && !input.has_stable {
+        // Nothing to go back to: every instance goes.
+        return Plan {
+            wanted,
+            traffic: TrafficIntent::Proportional,
+            step: StepProgress::default(),
+        };
+    }
+    for role in Role::ALL {
+        wanted[role] = view.roles[role].replicas;
+    }
+    wanted[toward] = counts.new_replicas + step.scale_up_new - step.scale_down_new;
+    // Unavailable instances go first (they cost no capacity), the most disposable
+    // roles first.
+    let mut cleanup = step.scale_down_old_unavailable;
+    let mut available = step.scale_down_old_available;
+    for role in Role::REMOVAL_ORDER.into_iter().filter(|r| *r != toward) {
+        let counts = view.roles[role];
+        let from_unavailable = cleanup.min(counts.unavailable());
+        cleanup -= from_unavailable;
+        let from_available = available.min(counts.available);
+        available -= from_available;
+        wanted[role] = counts.replicas - from_unavailable - from_available;
+    }
+    let complete = input.mode == Mode::Rollout && rolling_is_complete(input.limits, counts);
+    Plan {
+        wanted,
+        traffic: TrafficIntent::Proportional,
+        step: StepProgress {
+            index: 0,
+            count: 1,
+            done: complete,
+            waiting: None,
+            complete,
+        },
+    }
+}
+
+/// The rolling arithmetic's counts, with `toward` as the new revision.
+fn replica_counts_toward(view: &FleetView, toward: Role) -> ReplicaCounts {
+    ReplicaCounts {
+        new_replicas: view.roles[toward].replicas,
+        new_available: view.roles[toward].available,
+        old_replicas: view.replicas_except(toward),
+        old_available: view.available_except(toward),
+        terminating: view.leaving,
+    }
 }
 
 #[cfg(test)]

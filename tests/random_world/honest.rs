@@ -76,7 +76,7 @@ impl World {
         assert!(self.quiet(), "at rest with something outstanding");
         assert_eq!(rollout.poll_timeout(), None, "at rest with a timer");
         match rollout.phase() {
-            Phase::Paused | Phase::Halted { .. } => {
+            Phase::Paused { .. } | Phase::Halted { .. } => {
                 assert!(
                     status.waiting_for.contains(&cutover::Waiting::Operator),
                     "{status:#?}"

@@ -88,14 +88,15 @@ impl World {
             "{context}: phase and target"
         );
         // Invariant 4, the steady part: once aborted, as soon as the stable revision can
-        // serve, only it is in the table.
+        // carry all traffic (it has the floor available), only it is in the table.
         if matches!(rollout.phase(), Phase::Aborted { .. }) {
+            let floor = (limits.min_available() as usize).max(1);
             match rollout.stable() {
                 None => assert!(
                     table.is_empty(),
                     "{context}: invariant 4: aborted first deploy still routes"
                 ),
-                Some(stable) if rollout.fleet().counts(stable).available > 0 => {
+                Some(stable) if rollout.fleet().counts(stable).available >= floor => {
                     let only: Vec<(&Revision, Weight)> = table
                         .backends()
                         .iter()
@@ -201,7 +202,7 @@ impl World {
             );
         }
         // Paused and halted rollouts make no progress.
-        let frozen = |p: &Phase| matches!(p, Phase::Paused | Phase::Halted { .. });
+        let frozen = |p: &Phase| matches!(p, Phase::Paused { .. } | Phase::Halted { .. });
         if frozen(before.phase()) && frozen(after.phase()) {
             assert!(
                 !actions
@@ -293,18 +294,10 @@ impl World {
             return;
         }
         let after = &self.rollout;
-        if matches!(after.phase(), Phase::Aborted { .. }) {
-            // Aborting gives up the new revision's capacity on purpose; the stable one is
-            // still kept (down to `desired` if it has more).
-            if let Some(stable) = after.stable() {
-                let was = before.fleet().counts(stable).available;
-                let is = after.fleet().counts(stable).available;
-                let floor = was.min(after.limits().desired as usize);
-                assert!(
-                    is >= floor,
-                    "{context}: invariant 3: stable capacity fell from {was} to {is} after an abort"
-                );
-            }
+        // Abort and rollback are held to the floor like everything else. The one
+        // exception: aborting a first deploy, with no stable revision to keep capacity
+        // for (its instances go, as asked).
+        if after.stable().is_none() && matches!(after.phase(), Phase::Aborted { .. }) {
             return;
         }
         let floor = after.limits().min_available() as usize;

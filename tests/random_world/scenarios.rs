@@ -47,7 +47,7 @@ pub fn spec_strategy() -> impl Strategy<Value = RolloutSpec> {
                     max_unavailable: unavailable,
                 }),
                 min_ready: Duration::from_millis(min_ready),
-                progress_deadline: Duration::from_millis(min_ready + deadline),
+                progress_deadline: Some(Duration::from_millis(min_ready + deadline)),
                 on_progress_deadline: if abort {
                     OnDeadline::Abort
                 } else {
@@ -56,6 +56,7 @@ pub fn spec_strategy() -> impl Strategy<Value = RolloutSpec> {
                 drain_timeout: Duration::from_millis(drain),
                 provision_retry: retry,
                 allow_downtime,
+                ..RolloutSpec::default()
             },
         )
         .prop_filter("the spec must validate", |spec| spec.validate().is_ok())

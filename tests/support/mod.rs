@@ -49,11 +49,6 @@ pub struct World {
     pub actions: Vec<Action>,
     /// Checks on by default; a test about a deliberately unsafe spec may turn them off.
     pub check: bool,
-    /// The capacity floor (invariant 3, lower half): whenever the rollout takes an
-    /// available instance out of service, at least `desired - max_unavailable` must stay
-    /// available. On by default; turn it off around an abort, which gives capacity up on
-    /// purpose.
-    pub check_capacity: bool,
     /// Instances the world has been asked to drain or terminate: the load balancer must
     /// never route to them again.
     pub retired: BTreeSet<InstanceId>,
@@ -211,7 +206,6 @@ impl World {
             events: Vec::new(),
             actions: Vec::new(),
             check: true,
-            check_capacity: true,
             retired: BTreeSet::new(),
             watermarks: Watermarks {
                 peak_live: 0,
@@ -276,15 +270,19 @@ impl World {
         self.watch_capacity();
     }
 
-    /// Updates the watermarks and, when `check_capacity` is on, checks that the call
-    /// just made did not retire an available instance below the capacity floor.
+    /// Updates the watermarks and checks that the call just made did not retire an
+    /// available instance below the capacity floor (invariant 3, abort and rollback
+    /// included; the only exception is aborting a first deploy, with no stable revision
+    /// whose capacity there is to keep).
     fn watch_capacity(&mut self) {
         let available = available_ids(&self.rollout);
         let fleet = self.rollout.fleet();
         let live = fleet.total().live();
         self.watermarks.peak_live = self.watermarks.peak_live.max(live);
         self.watermarks.low_available = self.watermarks.low_available.min(available.len());
-        if self.check && self.check_capacity {
+        let first_deploy_abort = self.rollout.stable().is_none()
+            && matches!(self.rollout.phase(), Phase::Aborted { .. });
+        if self.check && !first_deploy_abort {
             let retired: Vec<&InstanceId> = self
                 .available_before
                 .iter()

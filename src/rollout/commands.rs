@@ -1,0 +1,205 @@
+//! The operator's verbs. Each checks before it changes anything, so a refused command
+//! changes nothing; every phase answers every verb (invariant 9).
+//!
+//! | verb | idle | progressing | paused | halted | completed | aborted |
+//! |---|---|---|---|---|---|---|
+//! | `deploy` | starts | supersedes | supersedes, stays paused | supersedes | starts | starts |
+//! | `pause` | refused | pauses | refused | refused | refused | refused |
+//! | `resume` | refused | refused | resumes | refused | refused | refused |
+//! | `promote` | refused | refused: nothing to finish | resumes | refused | refused | refused |
+//! | `promote_full` | refused | goes on | resumes | refused | refused | refused |
+//! | `abort` | refused | aborts | aborts | aborts | refused | refused |
+//! | `retry` | refused | refused | refused | restarts | refused | restarts |
+//! | `rollback` | to previous | aborts | aborts | aborts | to previous | to previous |
+//! | `scale` / `update_spec` | applies | applies | applies | applies | applies | applies |
+
+use crate::error::CommandError;
+use crate::model::Revision;
+use crate::output::EventKind;
+use crate::rollout::core::Core;
+use crate::rollout::phase::{AbortReason, PauseReason, Phase};
+use crate::spec::RolloutSpec;
+
+impl Core {
+    fn refuse(&self, command: &'static str) -> CommandError {
+        CommandError::InvalidPhase {
+            command,
+            phase: self.phase.to_string(),
+        }
+    }
+
+    pub fn deploy(&mut self, revision: Revision, is_rollback: bool) -> Result<(), CommandError> {
+        if revision.as_str().is_empty() {
+            return Err(CommandError::EmptyRevision);
+        }
+        if self.phase.is_in_flight() {
+            if self.target.as_ref() == Some(&revision) {
+                return Err(CommandError::AlreadyInFlight { revision });
+            }
+        } else if self.stable.as_ref() == Some(&revision) {
+            return Err(CommandError::AlreadyStable { revision });
+        }
+        let supersedes = if self.phase.is_in_flight() {
+            self.target.take()
+        } else {
+            None
+        };
+        // Kubernetes keeps a paused Deployment paused across a new template: the new
+        // revision waits for `resume`.
+        let keep_paused = matches!(self.phase, Phase::Paused { .. });
+        self.start(revision, supersedes, is_rollback);
+        if keep_paused {
+            self.transition(Phase::Paused {
+                reason: PauseReason::Operator,
+            });
+        }
+        Ok(())
+    }
+
+    /// Starts rolling out `revision` from the first step, and says so.
+    fn start(&mut self, revision: Revision, supersedes: Option<Revision>, is_rollback: bool) {
+        self.emit(EventKind::RolloutStarted {
+            revision: revision.clone(),
+            stable: self.stable.clone(),
+            supersedes,
+        });
+        self.target = Some(revision.clone());
+        self.last_target = Some(revision);
+        self.is_rollback = is_rollback;
+        self.provision_failures = 0;
+        self.backoff_until = None;
+        self.made_progress();
+        self.transition(Phase::Progressing);
+    }
+
+    pub fn pause(&mut self) -> Result<(), CommandError> {
+        if self.phase != Phase::Progressing {
+            return Err(self.refuse("pause"));
+        }
+        self.transition(Phase::Paused {
+            reason: PauseReason::Operator,
+        });
+        Ok(())
+    }
+
+    pub fn resume(&mut self) -> Result<(), CommandError> {
+        if !matches!(self.phase, Phase::Paused { .. }) {
+            return Err(self.refuse("resume"));
+        }
+        // Time spent paused does not count against the progress deadline.
+        self.made_progress();
+        self.transition(Phase::Progressing);
+        Ok(())
+    }
+
+    pub fn promote(&mut self) -> Result<(), CommandError> {
+        match self.phase {
+            Phase::Paused { .. } => self.resume(),
+            Phase::Progressing => Err(CommandError::NothingToPromote {
+                why: "a rolling update has no pause or step to finish; it is already progressing",
+            }),
+            _ => Err(self.refuse("promote")),
+        }
+    }
+
+    pub fn promote_full(&mut self) -> Result<(), CommandError> {
+        match self.phase {
+            Phase::Progressing => Ok(()),
+            Phase::Paused { .. } => self.resume(),
+            _ => Err(self.refuse("promote fully")),
+        }
+    }
+
+    pub fn abort_command(&mut self, reason: AbortReason) -> Result<(), CommandError> {
+        if !self.phase.is_in_flight() {
+            return Err(self.refuse(if reason == AbortReason::Rollback {
+                "roll back"
+            } else {
+                "abort"
+            }));
+        }
+        self.abort(reason);
+        Ok(())
+    }
+
+    /// Gives the target up: the strategy plans the way back to the stable revision, and
+    /// the envelope keeps it above the floor all the way.
+    pub fn abort(&mut self, reason: AbortReason) {
+        let stable = self.fleet_view().roles[crate::strategy::Role::Stable];
+        self.revert_one_update = stable.available >= self.limits.min_available().max(1);
+        self.target = None;
+        self.backoff_until = None;
+        self.provision_failures = 0;
+        self.transition(Phase::Aborted { reason });
+    }
+
+    pub fn retry(&mut self) -> Result<(), CommandError> {
+        let target = match (&self.phase, &self.target, &self.last_target) {
+            (Phase::Halted { .. }, Some(target), _) | (Phase::Aborted { .. }, _, Some(target)) => {
+                target.clone()
+            }
+            _ => return Err(self.refuse("retry")),
+        };
+        if self.stable.as_ref() == Some(&target) {
+            return Err(CommandError::AlreadyStable { revision: target });
+        }
+        self.start(target, None, self.is_rollback);
+        Ok(())
+    }
+
+    pub fn rollback(&mut self) -> Result<(), CommandError> {
+        if self.phase.is_in_flight() {
+            return self.abort_command(AbortReason::Rollback);
+        }
+        let previous = self
+            .previous_stable
+            .clone()
+            .ok_or(CommandError::NothingToRollBackTo)?;
+        self.deploy(previous, true)
+    }
+
+    /// Resizes the service (an autoscaler, an operator). The strategy plans toward the
+    /// new size within the new limits, mid-rollout included.
+    pub fn scale(&mut self, desired: u32) -> Result<(), CommandError> {
+        let spec = RolloutSpec {
+            desired,
+            ..self.spec.clone()
+        };
+        let limits = spec.validate().map_err(CommandError::InvalidSpec)?;
+        let from = self.spec.desired;
+        self.spec = spec;
+        self.limits = limits;
+        if from != desired {
+            self.emit(EventKind::Scaled { from, to: desired });
+        }
+        Ok(())
+    }
+
+    /// Replaces the spec's limits, deadlines and timeouts. The strategy kind and
+    /// `min_ready` stay as they are (a different strategy is a different rollout;
+    /// `min_ready` is what availability already counted against).
+    pub fn update_spec(&mut self, spec: RolloutSpec) -> Result<(), CommandError> {
+        let limits = spec.validate().map_err(CommandError::InvalidSpec)?;
+        if std::mem::discriminant(&spec.strategy) != std::mem::discriminant(&self.spec.strategy) {
+            return Err(CommandError::UnsupportedChange {
+                field: "strategy",
+                why: "a different strategy is a different rollout: finish or abort this one first",
+            });
+        }
+        if spec.min_ready != self.spec.min_ready {
+            return Err(CommandError::UnsupportedChange {
+                field: "min_ready",
+                why: "instances already counted as available against the current min_ready",
+            });
+        }
+        let from = self.spec.desired;
+        let to = spec.desired;
+        self.spec = spec;
+        self.limits = limits;
+        if from != to {
+            self.emit(EventKind::Scaled { from, to });
+        }
+        self.emit(EventKind::SpecUpdated);
+        Ok(())
+    }
+}

@@ -1,0 +1,247 @@
+//! The safety envelope, in one place: whatever a planner asks for, the core never takes
+//! the instance count past the strategy's peak, never itself takes available capacity
+//! below its floor, and never gives a revision more traffic than its available
+//! instances in rotation can carry (invariant 5). A plan that asks for more gets the
+//! safe part of it, and a [`HeldBack`] event says what was held back.
+
+use crate::model::{InstanceId, InstanceState, Revision};
+use crate::output::{EventKind, HeldBack};
+use crate::rollout::core::Core;
+use crate::rollout::phase::Phase;
+use crate::strategy::{Mode, Plan, Role, TrafficIntent};
+use crate::traffic::{TOTAL_BASIS_POINTS, Weight};
+
+/// The states of an instance that is wanted and not yet ready, most disposable first:
+/// these go before available ones when scaling down.
+const NOT_YET_SERVING: [InstanceState; 2] = [InstanceState::Provisioning, InstanceState::Starting];
+
+impl Core {
+    /// Moves the fleet toward `plan` within the envelope.
+    pub fn execute(&mut self, plan: &Plan, mode: Mode) {
+        let explicit = matches!(plan.traffic, TrafficIntent::Explicit(_));
+        let view = self.fleet_view();
+        let mut held = HeldBack::default();
+        for role in Role::REMOVAL_ORDER {
+            let excess = view.roles[role].replicas.saturating_sub(plan.wanted[role]);
+            if excess > 0 {
+                let removed = self.scale_down(role, excess, mode, explicit);
+                held.scale_down += excess - removed;
+            }
+        }
+        let mut live = u32::try_from(self.fleet.total().live()).unwrap_or(u32::MAX);
+        let peak = self.limits.max_total();
+        let backing_off = self.backoff_until.is_some_and(|until| until > self.now);
+        for role in Role::ALL {
+            let deficit = plan.wanted[role].saturating_sub(view.roles[role].replicas);
+            let Some(revision) = self.revisions_of(role).into_iter().next() else {
+                continue;
+            };
+            if deficit == 0 || role == Role::Superseded || backing_off {
+                continue;
+            }
+            let room = peak.saturating_sub(live);
+            let allowed = deficit.min(room);
+            for _ in 0..allowed {
+                self.provision(revision.clone());
+            }
+            live += allowed;
+            held.scale_up += deficit - allowed;
+        }
+        let held = (!held.is_empty()).then_some(held);
+        if held != self.held {
+            if let Some(held) = held {
+                self.emit(EventKind::EnvelopeHeldBack { held });
+            }
+            self.held = held;
+        }
+    }
+
+    /// Removes up to `n` replicas of `role`, not-yet-serving ones first, available ones
+    /// only while the floor holds. Returns how many it removed.
+    fn scale_down(&mut self, role: Role, n: u32, mode: Mode, explicit: bool) -> u32 {
+        // Aborting a first deploy: there is no stable revision to protect capacity for.
+        let unbounded = mode == Mode::Revert && self.stable.is_none();
+        let floor = self.limits.min_available() as usize;
+        let mut removed = 0;
+        for revision in self.revisions_of(role) {
+            let unavailable: Vec<InstanceId> = self
+                .unavailable_ids(&revision)
+                .take((n - removed) as usize)
+                .cloned()
+                .collect();
+            for id in unavailable {
+                self.retire(&id);
+                removed += 1;
+            }
+            while removed < n {
+                let available = self.fleet.total().available;
+                if !unbounded && (available <= floor || (explicit && self.carries(&revision))) {
+                    break;
+                }
+                let Some(id) = self.fleet.available_ids(&revision).next().cloned() else {
+                    break;
+                };
+                self.retire(&id);
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Whether `revision` needs every instance it has in the table to carry the weight
+    /// published for it: on the way down, traffic leaves first, then instances.
+    fn carries(&self, revision: &Revision) -> bool {
+        let table = &self.rotation.published;
+        let weight = u64::from(table.weight(revision).basis_points());
+        let listed = table.backend(revision).map_or(0, |b| b.instance_count()) as u64;
+        let floor = u64::from(self.limits.min_available());
+        weight > 0 && listed.saturating_sub(1) * u64::from(TOTAL_BASIS_POINTS) < weight * floor
+    }
+
+    /// `revision`'s instances that are wanted but not available (provisioning, starting,
+    /// or ready for less than `min_ready`), most disposable first.
+    fn unavailable_ids<'a>(
+        &'a self,
+        revision: &'a Revision,
+    ) -> impl Iterator<Item = &'a InstanceId> + 'a {
+        NOT_YET_SERVING
+            .into_iter()
+            .flat_map(move |state| self.fleet.ids_in_state(revision, state))
+            .chain(self.fleet.fresh_ids(revision))
+    }
+
+    fn provision(&mut self, revision: Revision) {
+        let instance = loop {
+            let candidate = InstanceId::new(format!("{revision}-{}", self.next_instance));
+            self.next_instance += 1;
+            if self.fleet.get(&candidate).is_none() {
+                break candidate;
+            }
+        };
+        let record = crate::model::Instance::new(
+            instance.clone(),
+            revision.clone(),
+            InstanceState::Provisioning,
+        );
+        if self.fleet.insert(self.now, record).is_err() {
+            return;
+        }
+        self.request_provision(instance, revision);
+    }
+
+    /// Whether the rollout's plan, as far as the core can see, has nothing left to do
+    /// for a revert: no instance of any other role, the stable revision at `desired`
+    /// and available, and the table acknowledged.
+    pub fn revert_done(&self) -> bool {
+        if !matches!(self.phase, Phase::Aborted { .. }) {
+            return false;
+        }
+        let view = self.fleet_view();
+        let stable = view.roles[Role::Stable];
+        view.replicas_except(Role::Stable) == 0
+            && view.leaving == 0
+            && (self.stable.is_none()
+                || (stable.replicas == self.limits.desired && stable.available == stable.replicas))
+            && !self.rotation.awaiting_ack()
+    }
+}
+
+/// Weights that follow capacity (invariant 5): each revision's share times `floor`
+/// never exceeds its available instances in rotation. `wanted` are the plan's weights
+/// per revision (basis points, summing to 10,000) and `capacity` its instances in
+/// rotation, in the same order. A revision gets at most what it can carry; what others
+/// cannot carry goes to revisions with room, the ones that want traffic first. When
+/// faults leave less than the floor in all, no split can satisfy the rule, and traffic
+/// goes in proportion to what is available.
+pub(crate) fn follow_capacity(wanted: &[u16], capacity: &[usize], floor: u32) -> Vec<Weight> {
+    let full = u64::from(TOTAL_BASIS_POINTS);
+    let caps: Vec<u64> = capacity
+        .iter()
+        .map(|&n| match (n, floor) {
+            (0, _) => 0,
+            (_, 0) => full,
+            (n, floor) => (n as u64 * full / u64::from(floor)).min(full),
+        })
+        .collect();
+    if caps.iter().sum::<u64>() < full {
+        let counts: Vec<(Revision, usize)> =
+            capacity.iter().map(|n| (Revision::new(""), *n)).collect();
+        return crate::rollout::rotation::proportional_weights(&counts);
+    }
+    let mut weights: Vec<u64> = wanted
+        .iter()
+        .zip(&caps)
+        .map(|(w, cap)| u64::from(*w).min(*cap))
+        .collect();
+    let mut left = full - weights.iter().sum::<u64>().min(full);
+    for wants_traffic in [true, false] {
+        for i in 0..weights.len() {
+            if left == 0 {
+                break;
+            }
+            if (wanted[i] > 0) == wants_traffic {
+                let room = caps[i] - weights[i];
+                let give = room.min(left);
+                weights[i] += give;
+                left -= give;
+            }
+        }
+    }
+    weights
+        .into_iter()
+        .map(|bp| Weight::from_basis_points(bp).unwrap_or(Weight::ZERO))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bp(weights: &[Weight]) -> Vec<u16> {
+        weights.iter().map(|w| w.basis_points()).collect()
+    }
+
+    #[test]
+    fn a_share_is_capped_by_what_its_instances_carry() {
+        // Floor 8: 3 available stable instances carry 3/8 of the traffic at most.
+        assert_eq!(
+            bp(&follow_capacity(&[10_000, 0], &[3, 10], 8)),
+            [3_750, 6_250]
+        );
+        // Enough stable capacity: all of it moves at once.
+        assert_eq!(bp(&follow_capacity(&[10_000, 0], &[8, 10], 8)), [10_000, 0]);
+    }
+
+    #[test]
+    fn below_the_floor_everywhere_traffic_goes_by_capacity() {
+        assert_eq!(
+            bp(&follow_capacity(&[10_000, 0], &[1, 2], 8)),
+            [3_333, 6_667]
+        );
+    }
+
+    #[test]
+    fn no_floor_means_any_instance_carries_everything() {
+        assert_eq!(
+            bp(&follow_capacity(&[2_000, 8_000], &[1, 1], 0)),
+            [2_000, 8_000]
+        );
+        assert_eq!(
+            bp(&follow_capacity(&[2_000, 8_000], &[1, 0], 0)),
+            [10_000, 0]
+        );
+    }
+
+    #[test]
+    fn weights_always_sum_to_the_whole() {
+        for (wanted, capacity, floor) in [
+            (vec![5_000, 5_000, 0], vec![1, 1, 9], 9),
+            (vec![0, 10_000, 0], vec![4, 0, 4], 5),
+            (vec![3_333, 3_333, 3_334], vec![7, 7, 7], 7),
+        ] {
+            let weights = follow_capacity(&wanted, &capacity, floor);
+            let total: u32 = weights.iter().map(|w| u32::from(w.basis_points())).sum();
+            assert_eq!(total, 10_000, "{wanted:?} {capacity:?} {floor}");
+        }
+    }
+}

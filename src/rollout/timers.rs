@@ -1,0 +1,172 @@
+//! Every deadline a rollout keeps, in one enum-keyed table (after quinn-proto's
+//! `TimerTable`): [`poll_timeout`](crate::Rollout::poll_timeout) is its minimum, and
+//! [`Core::handle_timeout`] fires every expired entry.
+//!
+//! The table is derived: each entry is recomputed from the state it belongs to (the
+//! last progress, the backoff, the drain and start-up indexes, …) at the end of every
+//! call, so it is never persisted and can never disagree with that state.
+
+use crate::output::EventKind;
+use crate::rollout::core::Core;
+use crate::rollout::phase::{AbortReason, Phase};
+use crate::spec::OnDeadline;
+use crate::time::{Duration, Timestamp};
+
+/// The kinds of deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Timer {
+    /// The progress deadline passes (strictly after `last progress + deadline`).
+    ProgressDeadline,
+    /// The provision backoff ends.
+    ProvisionBackoff,
+    /// The earliest drain times out.
+    Drain,
+    /// The earliest starting instance runs out of start-up time.
+    Startup,
+    /// The earliest fresh instance becomes available (`min_ready`).
+    MinReady,
+    /// The load balancer is late acknowledging the published table.
+    TrafficAck,
+    /// A timed pause ends (steps; not used by the rolling strategy).
+    Pause,
+    /// A scale-down delay ends (blue-green's warm blue; canary's abort).
+    ScaleDownDelay,
+    /// The next analysis measurement is due.
+    Analysis,
+    /// A hook runs out of time.
+    Hook,
+}
+
+impl Timer {
+    const COUNT: usize = 10;
+    const ALL: [Timer; Timer::COUNT] = [
+        Timer::ProgressDeadline,
+        Timer::ProvisionBackoff,
+        Timer::Drain,
+        Timer::Startup,
+        Timer::MinReady,
+        Timer::TrafficAck,
+        Timer::Pause,
+        Timer::ScaleDownDelay,
+        Timer::Analysis,
+        Timer::Hook,
+    ];
+}
+
+/// One optional deadline per [`Timer`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TimerTable([Option<Timestamp>; Timer::COUNT]);
+
+impl TimerTable {
+    pub fn set(&mut self, timer: Timer, at: Option<Timestamp>) {
+        self.0[timer as usize] = at;
+    }
+
+    pub fn get(&self, timer: Timer) -> Option<Timestamp> {
+        self.0[timer as usize]
+    }
+
+    /// The earliest deadline.
+    pub fn next(&self) -> Option<Timestamp> {
+        self.0.iter().flatten().min().copied()
+    }
+
+    /// The timers due at `now`.
+    pub fn expired(&self, now: Timestamp) -> impl Iterator<Item = Timer> + '_ {
+        Timer::ALL
+            .into_iter()
+            .filter(move |t| self.get(*t).is_some_and(|at| at <= now))
+    }
+}
+
+/// The first instant strictly after `from + by` (deadlines pass when strictly exceeded,
+/// as Kubernetes' `lastUpdate + deadline < now`).
+fn strictly_after(from: Timestamp, by: Duration) -> Timestamp {
+    (from + by).saturating_add(Duration::from_millis(1))
+}
+
+impl Core {
+    /// Recomputes every entry from the state it belongs to.
+    pub fn refresh_timers(&mut self) {
+        let progress = match (
+            self.phase == Phase::Progressing,
+            self.spec.progress_deadline,
+        ) {
+            (true, Some(deadline)) if !self.deadline_exceeded => {
+                Some(strictly_after(self.last_progress, deadline))
+            }
+            _ => None,
+        };
+        let ack = (!self.ack_overdue)
+            .then(|| self.rotation.unacknowledged_since())
+            .flatten()
+            .map(|since| strictly_after(since, self.spec.traffic_ack_timeout));
+        let startup = self
+            .startup_index
+            .first()
+            .map(|(since, _)| strictly_after(*since, self.spec.health.startup_timeout));
+        let table = &mut self.timers;
+        table.set(Timer::ProgressDeadline, progress);
+        table.set(Timer::ProvisionBackoff, self.backoff_until);
+        table.set(Timer::Drain, self.drain_index.first().map(|(at, _)| *at));
+        table.set(Timer::Startup, startup);
+        table.set(Timer::MinReady, self.fleet.next_available_at());
+        table.set(Timer::TrafficAck, ack);
+    }
+
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.timers.next()
+    }
+
+    /// Fires every timer due at `now`; one that is not due is left alone, so an early
+    /// or repeated call changes nothing.
+    pub fn handle_timeout(&mut self) {
+        let due: Vec<Timer> = self.timers.expired(self.now).collect();
+        for timer in due {
+            match timer {
+                Timer::ProgressDeadline => self.progress_deadline_passed(),
+                Timer::ProvisionBackoff => self.backoff_until = None,
+                Timer::Drain => self.expire_drains(),
+                Timer::Startup => self.expire_startups(),
+                // `begin` already promoted whoever waited long enough.
+                Timer::MinReady => {}
+                Timer::TrafficAck => self.traffic_ack_overdue(),
+                Timer::Pause | Timer::ScaleDownDelay | Timer::Analysis | Timer::Hook => {}
+            }
+        }
+    }
+
+    fn progress_deadline_passed(&mut self) {
+        self.deadline_exceeded = true;
+        self.emit(EventKind::ProgressDeadlineExceeded {
+            last_progress: self.last_progress,
+        });
+        if self.spec.on_progress_deadline == OnDeadline::Abort {
+            self.abort(AbortReason::ProgressDeadline);
+        }
+    }
+
+    fn traffic_ack_overdue(&mut self) {
+        self.ack_overdue = true;
+        if let Some(since) = self.rotation.unacknowledged_since() {
+            self.emit(EventKind::TrafficAckOverdue {
+                generation: self.rotation.published.generation(),
+                since,
+            });
+        }
+    }
+
+    /// Fails every starting instance that ran out of start-up time.
+    fn expire_startups(&mut self) {
+        let timeout = self.spec.health.startup_timeout;
+        while let Some((since, id)) = self.startup_index.first().cloned() {
+            if strictly_after(since, timeout) > self.now {
+                break;
+            }
+            self.fail_unhealthy(
+                id,
+                format!("not healthy within its start-up time ({timeout})"),
+            );
+        }
+    }
+}

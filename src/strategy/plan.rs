@@ -1,0 +1,258 @@
+//! What a planner sees and what it returns: the fleet counted by role, and a desired
+//! state (instances wanted per role, a traffic intent, step bookkeeping).
+//!
+//! The types are public so that tools can run a planner themselves (previews,
+//! peer-compatibility tables); the rollout core is their only other user.
+
+use std::ops::{Index, IndexMut};
+
+use crate::spec::CapacityLimits;
+use crate::time::Timestamp;
+use crate::traffic::{MatchCondition, Weight};
+
+/// The part a revision plays in a rollout. Instances are counted by the role of their
+/// revision, never by "new" or "old".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Role {
+    /// Serving, and the revision to fall back to.
+    Stable,
+    /// Being rolled out: rolling's new revision, green, the canary.
+    Target,
+    /// A previous environment kept warm for instant rollback or reuse.
+    Standby,
+    /// An earlier target replaced by a newer deploy (or a revision found in the fleet
+    /// that plays no other part): weight 0 first, removed first.
+    Superseded,
+}
+
+impl Role {
+    /// Every role, in the order the core scales instances up.
+    pub const ALL: [Role; 4] = [Role::Stable, Role::Target, Role::Standby, Role::Superseded];
+
+    /// The order the core removes instances in: the most disposable first.
+    pub const REMOVAL_ORDER: [Role; 4] =
+        [Role::Superseded, Role::Standby, Role::Target, Role::Stable];
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Stable => "stable",
+            Role::Target => "target",
+            Role::Standby => "standby",
+            Role::Superseded => "superseded",
+        })
+    }
+}
+
+/// One value per [`Role`], indexed by role.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PerRole<T> {
+    /// The stable revision's value.
+    pub stable: T,
+    /// The target revision's value.
+    pub target: T,
+    /// The standby revision's value.
+    pub standby: T,
+    /// All superseded revisions' value together.
+    pub superseded: T,
+}
+
+impl<T> Index<Role> for PerRole<T> {
+    type Output = T;
+    fn index(&self, role: Role) -> &T {
+        match role {
+            Role::Stable => &self.stable,
+            Role::Target => &self.target,
+            Role::Standby => &self.standby,
+            Role::Superseded => &self.superseded,
+        }
+    }
+}
+
+impl<T> IndexMut<Role> for PerRole<T> {
+    fn index_mut(&mut self, role: Role) -> &mut T {
+        match role {
+            Role::Stable => &mut self.stable,
+            Role::Target => &mut self.target,
+            Role::Standby => &mut self.standby,
+            Role::Superseded => &mut self.superseded,
+        }
+    }
+}
+
+/// Head counts of one role, as a planner needs them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RoleCounts {
+    /// Instances that exist or are being created and are not on their way out
+    /// (Kubernetes' replicas).
+    pub replicas: u32,
+    /// Of those, the ones ready for at least `min_ready`.
+    pub available: u32,
+}
+
+impl RoleCounts {
+    /// Replicas that are not (yet) available.
+    #[must_use]
+    pub fn unavailable(&self) -> u32 {
+        self.replicas.saturating_sub(self.available)
+    }
+}
+
+/// The fleet as a planner sees it: counts per role, and instances on their way out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct FleetView {
+    /// Counts per role.
+    pub roles: PerRole<RoleCounts>,
+    /// Instances being removed that still exist: they hold capacity against the peak.
+    pub leaving: u32,
+}
+
+impl FleetView {
+    /// Replicas of every role but `role`.
+    #[must_use]
+    pub fn replicas_except(&self, role: Role) -> u32 {
+        Role::ALL
+            .iter()
+            .filter(|r| **r != role)
+            .map(|r| self.roles[*r].replicas)
+            .sum()
+    }
+
+    /// Available instances of every role but `role`.
+    #[must_use]
+    pub fn available_except(&self, role: Role) -> u32 {
+        Role::ALL
+            .iter()
+            .filter(|r| **r != role)
+            .map(|r| self.roles[*r].available)
+            .sum()
+    }
+}
+
+/// What the core asks a planner for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum Mode {
+    /// Move toward the target revision.
+    Rollout,
+    /// Abort or roll back: move everything back to the stable revision, as fast as it
+    /// can carry the traffic.
+    Revert,
+    /// Nothing in flight: keep the stable revision at `desired`, clear out the rest.
+    Steady,
+}
+
+/// Everything a planner decides from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlanInput {
+    /// What is asked for.
+    pub mode: Mode,
+    /// The strategy's capacity limits.
+    pub limits: CapacityLimits,
+    /// The fleet, by role.
+    pub view: FleetView,
+    /// Whether there is a stable revision at all (a first deploy has none: reverting
+    /// it removes everything, with no capacity to keep).
+    pub has_stable: bool,
+    /// The caller's clock.
+    pub now: Timestamp,
+}
+
+/// How the split between revisions is set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum TrafficIntent {
+    /// In proportion to the instances in rotation, as a plain load balancer splits
+    /// (rolling).
+    Proportional,
+    /// Explicit weights per role, match routes and a mirror (blue-green, canary).
+    Explicit(ExplicitTraffic),
+}
+
+/// Weights per role in basis points (summing to 10,000), match routes and a mirror.
+///
+/// The core publishes these only as fast as capacity allows (invariant 5): a role's
+/// share never exceeds what its available instances in rotation can carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ExplicitTraffic {
+    /// Each role's share; superseded revisions share theirs in proportion to capacity.
+    pub weights: PerRole<Weight>,
+    /// Requests matching a condition go to a role's revision, whatever the weights.
+    pub routes: Vec<(MatchCondition, Role)>,
+    /// A copy of a share of requests goes to a role's revision (responses discarded).
+    pub mirror: Option<(Role, Weight)>,
+}
+
+impl ExplicitTraffic {
+    /// All traffic on one role, no routes, no mirror.
+    #[must_use]
+    pub fn all_on(role: Role) -> Self {
+        let mut weights = PerRole::<Weight>::default();
+        weights[role] = Weight::FULL;
+        ExplicitTraffic {
+            weights,
+            routes: Vec::new(),
+            mirror: None,
+        }
+    }
+}
+
+/// What a step waits for before it is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "for"))]
+#[non_exhaustive]
+pub enum StepWait {
+    /// An operator's `promote`.
+    Promotion,
+    /// A time.
+    Until {
+        /// When the wait ends.
+        at: Timestamp,
+    },
+    /// An analysis verdict.
+    Analysis,
+    /// A hook's result.
+    Hook,
+    /// Instances to become available.
+    Capacity,
+}
+
+/// A planner's step bookkeeping.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct StepProgress {
+    /// The current step, from 0.
+    pub index: u32,
+    /// How many steps there are.
+    pub count: u32,
+    /// Whether the current step is done.
+    pub done: bool,
+    /// What the current step waits for, if anything.
+    pub waiting: Option<StepWait>,
+    /// Whether the desired end state is reached (the core completes the rollout once
+    /// the load balancer has acknowledged the table that goes with it).
+    pub complete: bool,
+}
+
+/// A planner's desired state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Instances wanted per role (the core moves toward these within its envelope).
+    pub wanted: PerRole<u32>,
+    /// How traffic should be split.
+    pub traffic: TrafficIntent,
+    /// Step bookkeeping.
+    pub step: StepProgress,
+}
