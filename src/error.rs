@@ -7,6 +7,20 @@
 
 use crate::model::{InstanceId, Revision};
 
+/// The most characters of a caller's text an error quotes.
+const EXCERPT_CHARS: usize = 64;
+
+/// `text` as an error quotes it: whole when it is at most [`EXCERPT_CHARS`] characters,
+/// otherwise its first [`EXCERPT_CHARS`] characters (cut on a character boundary)
+/// followed by `…` and its full length, so that a 10 MB input cannot make a 10 MB
+/// message.
+pub(crate) fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
 /// A duration in a document could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -14,14 +28,23 @@ pub enum DurationError {
     /// Not of the form `500ms`, `30s`, `5m`, `1h30m`, `1d` (largest unit first, each once).
     #[error("invalid duration {text:?}: write it like \"500ms\", \"30s\", \"5m\" or \"1h30m\"")]
     Invalid {
-        /// The text as given.
+        /// The text as given; past 64 characters, its first 64, `…` and its length.
         text: String,
     },
     /// Larger than about 584 million years.
     #[error("duration {text:?} is too long to represent in milliseconds")]
     Overflow {
-        /// The text as given.
+        /// The text as given; past 64 characters, its first 64, `…` and its length.
         text: String,
+    },
+    /// A number without a unit (`600` or `"600"`): seconds to one reader, milliseconds
+    /// to another, so it is refused rather than guessed. Only zero needs no unit.
+    #[error(
+        "duration {amount} has no unit: write \"{amount}s\" (or \"{amount}ms\") — a duration needs a unit"
+    )]
+    MissingUnit {
+        /// The number as given.
+        amount: u64,
     },
 }
 
@@ -152,7 +175,7 @@ pub enum SpecError {
     InvalidQuantity {
         /// The field.
         field: &'static str,
-        /// The text as given.
+        /// The text as given; past 64 characters, its first 64, `…` and its length.
         text: String,
     },
     /// A percentage above 100%.
@@ -203,7 +226,8 @@ pub enum SpecError {
     },
     /// The observed fleet runs more than one live revision, so the stable one is unclear.
     #[error(
-        "the observed fleet runs several revisions ({revisions}): restore the rollout that was in flight from its saved document, or pass only the stable revision's instances"
+        "the observed fleet runs several revisions ({}): restore the rollout that was in flight from its saved document, or pass only the stable revision's instances",
+        excerpt(.revisions)
     )]
     MixedFleet {
         /// The revisions found, comma-separated.
@@ -269,4 +293,32 @@ pub enum RestoreError {
     /// Its spec no longer validates.
     #[error("rollout document's spec is invalid: {0}")]
     Spec(#[from] SpecError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_keep_short_text_and_cut_long_text_on_a_char_boundary() {
+        assert_eq!(excerpt("5 minutes"), "5 minutes");
+        let exactly = "x".repeat(EXCERPT_CHARS);
+        assert_eq!(excerpt(&exactly), exactly);
+        // Two-byte characters: a cut at byte 64 would split one; the cut is at char 64.
+        let long = "é".repeat(EXCERPT_CHARS + 1);
+        assert_eq!(
+            excerpt(&long),
+            format!("{}… ({} bytes)", "é".repeat(EXCERPT_CHARS), long.len())
+        );
+    }
+
+    #[test]
+    fn a_mixed_fleet_message_stays_short() {
+        let revisions = (0..100_000)
+            .map(|i| format!("v{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let message = SpecError::MixedFleet { revisions }.to_string();
+        assert!(message.len() < 400, "a {} byte message", message.len());
+    }
 }

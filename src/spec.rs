@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::SpecError;
+use crate::error::{SpecError, excerpt};
 use crate::time::Duration;
 
 /// A number of instances, given as a count or as a percentage of `desired`
@@ -65,7 +65,7 @@ impl Quantity {
     fn parse_field(text: &str, field: &'static str) -> Result<Quantity, SpecError> {
         let invalid = || SpecError::InvalidQuantity {
             field,
-            text: text.to_owned(),
+            text: excerpt(text),
         };
         let trimmed = text.trim();
         let quantity = match trimmed.strip_suffix('%') {

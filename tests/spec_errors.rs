@@ -2,8 +2,8 @@
 //! JSON: each refused with a message that says what to change.
 
 use cutover::{
-    CapacityLimits, Duration, FleetError, Instance, InstanceState, Quantity, RollingSpec, Rollout,
-    RolloutSpec, SpecError, StrategySpec, Timestamp,
+    CapacityLimits, Duration, DurationError, FleetError, Instance, InstanceState, Quantity,
+    RollingSpec, Rollout, RolloutSpec, SpecError, StrategySpec, Timestamp,
 };
 
 fn rolling(desired: u32, max_surge: Quantity, max_unavailable: Quantity) -> RolloutSpec {
@@ -380,4 +380,77 @@ fn misplaced_fields_are_refused_with_the_fields_allowed() {
         &message,
         &["unknown field `surge`", "`max_surge`", "`max_unavailable`"],
     );
+}
+
+// ----- issue 6: documents that meant something else, or too much -----------------------
+
+#[test]
+fn a_duration_without_a_unit_is_refused() {
+    // 600 was 0.6 s, and passed validation.
+    for doc in [
+        r#"{"progress_deadline": 600}"#,
+        r#"{"progress_deadline": "600"}"#,
+    ] {
+        let message = refusal(doc);
+        assert_says(
+            &message,
+            &[r#"duration 600 has no unit: write "600s" (or "600ms") — a duration needs a unit"#],
+        );
+    }
+    assert_eq!(
+        "600".parse::<Duration>(),
+        Err(DurationError::MissingUnit { amount: 600 })
+    );
+    // Zero is zero in any unit.
+    accepted(r#"{"min_ready": 0, "drain_timeout": "0"}"#);
+    // What a spec writes reads back as the same spec.
+    let spec = RolloutSpec {
+        min_ready: Duration::from_millis(1_500),
+        ..RolloutSpec::default()
+    };
+    let written = serde_json::to_string(&spec).unwrap();
+    assert_says(
+        &written,
+        &[
+            r#""min_ready":"1s500ms""#,
+            r#""progress_deadline":"10m""#,
+            r#""drain_timeout":"30s""#,
+        ],
+    );
+    assert_eq!(serde_json::from_str::<RolloutSpec>(&written).unwrap(), spec);
+}
+
+#[test]
+fn errors_quote_a_bounded_excerpt_of_the_input() {
+    let huge = "9".repeat(10 << 20);
+    for (doc, quoted) in [
+        (
+            format!(r#"{{"progress_deadline": "x{huge}"}}"#),
+            format!(
+                "invalid duration \"x{}… ({} bytes)\"",
+                "9".repeat(63),
+                huge.len() + 1
+            ),
+        ),
+        (
+            format!(r#"{{"progress_deadline": "{huge}d"}}"#),
+            format!(
+                "duration \"{}… ({} bytes)\" is too long",
+                "9".repeat(64),
+                huge.len() + 1
+            ),
+        ),
+        (
+            format!(r#"{{"strategy": {{"rolling": {{"max_surge": "{huge}%"}}}}}}"#),
+            format!(
+                "max_surge is \"{}… ({} bytes)\"",
+                "9".repeat(64),
+                huge.len() + 1
+            ),
+        ),
+    ] {
+        let message = refusal(&doc);
+        assert!(message.len() < 400, "a {} byte message", message.len());
+        assert_says(&message, &[&quoted]);
+    }
 }
