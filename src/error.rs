@@ -6,6 +6,7 @@
 //! refuses) are not Rust errors: they arrive as inputs and are answered with events.
 
 use crate::model::{InstanceId, Revision};
+use crate::spec::Quantity;
 
 /// The most characters of a caller's text an error quotes.
 const EXCERPT_CHARS: usize = 64;
@@ -168,9 +169,32 @@ pub enum SpecError {
     /// `desired` is 0.
     #[error("desired is 0: a rollout needs at least 1 instance (set desired to 1 or more)")]
     ZeroDesired,
+    /// `desired` is above [`MAX_DESIRED`](crate::MAX_DESIRED).
+    #[error(
+        "desired is {desired}: a rollout manages at most {max} instances (MAX_DESIRED); lower desired, or split the fleet into several rollouts"
+    )]
+    DesiredTooLarge {
+        /// The desired instance count given.
+        desired: u32,
+        /// The largest allowed, [`MAX_DESIRED`](crate::MAX_DESIRED).
+        max: u32,
+    },
+    /// `max_surge` resolves to so many instances that `desired + max_surge` would pass
+    /// twice [`MAX_DESIRED`](crate::MAX_DESIRED).
+    #[error(
+        "max_surge is {max_surge}, which with desired = {desired} allows more than twice MAX_DESIRED instances at once: lower max_surge to at most {max} instances"
+    )]
+    SurgeTooLarge {
+        /// The surge as written.
+        max_surge: Quantity,
+        /// The desired instance count.
+        desired: u32,
+        /// The largest surge allowed with this `desired`, in instances.
+        max: u32,
+    },
     /// A count or percentage could not be read.
     #[error(
-        "{field} is {text:?}: write a whole number of instances (\"2\") or a percentage from 0% to 100% (\"25%\")"
+        "{field} is {text:?}: write a whole number of instances (2, a number) or a percentage (\"25%\", a string)"
     )]
     InvalidQuantity {
         /// The field.
@@ -178,8 +202,19 @@ pub enum SpecError {
         /// The text as given; past 64 characters, its first 64, `…` and its length.
         text: String,
     },
-    /// A percentage above 100%.
-    #[error("{field} is {percent}%: percentages run from 0% to 100%")]
+    /// A quantity written as a string without `%`, such as `"90"`: Kubernetes refuses
+    /// it and Argo Rollouts reads it as 90%, so it is refused rather than read as a count.
+    #[error(
+        "{field} is \"{count}\", a string without %: write \"{count}%\" for a percentage of desired, or {count} (a number, without quotes) for {count} instances"
+    )]
+    CountAsString {
+        /// The field.
+        field: &'static str,
+        /// The number inside the string.
+        count: u32,
+    },
+    /// A `max_unavailable` percentage above 100% (`max_surge` may exceed 100%).
+    #[error("{field} is {percent}%: {field} runs from 0% to 100% of desired")]
     PercentOutOfRange {
         /// The field.
         field: &'static str,

@@ -170,7 +170,8 @@ pub use rollout::RolloutDocument;
 pub use rollout::{AbortReason, FORMAT_VERSION, HaltReason, Phase, Rollout, Status, Waiting};
 pub use router::{Decision, Request, Router};
 pub use spec::{
-    CapacityLimits, OnDeadline, ProvisionRetry, Quantity, RollingSpec, RolloutSpec, StrategySpec,
+    CapacityLimits, MAX_DESIRED, OnDeadline, ProvisionRetry, Quantity, RollingSpec, RolloutSpec,
+    StrategySpec,
 };
 pub use strategy::{
     ReplicaCounts, ScaleStep, rolling_preview, rolling_scale_down_old, rolling_scale_up,
