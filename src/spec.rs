@@ -353,6 +353,7 @@ pub const MAX_DESIRED: u32 = 100_000;
 /// A spec's capacity limits as numbers, after Kubernetes' rounding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct CapacityLimits {
     /// Instances wanted.
     pub desired: u32,

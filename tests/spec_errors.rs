@@ -2,8 +2,9 @@
 //! JSON: each refused with a message that says what to change.
 
 use cutover::{
-    CapacityLimits, Duration, DurationError, FleetError, Instance, InstanceState, MAX_DESIRED,
-    Quantity, RollingSpec, Rollout, RolloutSpec, SpecError, StrategySpec, Timestamp,
+    Action, CapacityLimits, Duration, DurationError, Event, EventKind, FleetError, Input, Instance,
+    InstanceState, MAX_DESIRED, Quantity, RollingSpec, Rollout, RolloutSpec, SpecError,
+    StrategySpec, Timestamp, TrafficTable,
 };
 
 fn rolling(desired: u32, max_surge: Quantity, max_unavailable: Quantity) -> RolloutSpec {
@@ -566,4 +567,56 @@ fn desired_is_bounded() {
         r#"{"desired": 100000, "strategy": {"rolling": {"max_surge": "100%", "max_unavailable": 0}}}"#,
     );
     assert_eq!(limits.max_total(), 2 * MAX_DESIRED);
+}
+
+#[test]
+fn inputs_actions_and_events_refuse_unknown_fields() {
+    fn refused<T: serde::de::DeserializeOwned + std::fmt::Debug>(doc: &str, field: &str) {
+        match serde_json::from_str::<T>(doc) {
+            Ok(value) => panic!("{doc} was read as {value:?}"),
+            Err(error) => assert_says(&error.to_string(), &[&format!("unknown field `{field}`")]),
+        }
+    }
+    refused::<Input>(
+        r#"{"input": "health", "instance": "web-1", "healthy": true, "healty": false}"#,
+        "healty",
+    );
+    refused::<Action>(
+        r#"{"action": "terminate", "id": 3, "instance": "web-1", "force": true}"#,
+        "force",
+    );
+    refused::<Action>(
+        r#"{"action": "update_traffic", "id": 3, "generation": 2,
+            "diff": {"from_generation": 1, "to_generation": 2, "changes": [], "full": true}}"#,
+        "full",
+    );
+    refused::<Action>(
+        r#"{"action": "update_traffic", "id": 3, "generation": 2,
+            "diff": {"from_generation": 1, "to_generation": 2,
+                     "changes": [{"change": "add_revision", "revision": "v2", "weight": 5}]}}"#,
+        "weight",
+    );
+    refused::<Event>(
+        r#"{"at": 5, "kind": {"event": "instance_ready", "instance": "web-1"}, "level": "info"}"#,
+        "level",
+    );
+    refused::<EventKind>(
+        r#"{"event": "instance_ready", "instance": "web-1", "why": "probe"}"#,
+        "why",
+    );
+    refused::<TrafficTable>(
+        r#"{"revisions": [{"revision": "v1", "weight": 10000, "instances": [{"id": "web-1"}]}],
+            "mirror": {"revision": "v1", "share": 100, "sample": 1}}"#,
+        "sample",
+    );
+    refused::<TrafficTable>(
+        r#"{"revisions": [{"revision": "v1", "weight": 10000, "instances": [{"id": "web-1"}]}],
+            "routes": [{"match": "header_equals", "name": "x-canary", "value": "1",
+                        "revision": "v1", "priority": 1}]}"#,
+        "priority",
+    );
+    refused::<CapacityLimits>(
+        r#"{"desired": 4, "max_surge": 1, "max_unavailable": 0, "max_total": 5}"#,
+        "max_total",
+    );
 }
