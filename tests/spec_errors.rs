@@ -620,3 +620,13 @@ fn inputs_actions_and_events_refuse_unknown_fields() {
         "max_total",
     );
 }
+
+#[test]
+fn an_observed_instance_refuses_unknown_fields() {
+    let error = serde_json::from_str::<Instance>(
+        r#"{"id": "web-1", "revision": "v1", "state": "ready", "ready_since": null,
+            "available": true, "in_rotation": true, "healthy": true}"#,
+    )
+    .unwrap_err();
+    assert_says(&error.to_string(), &["unknown field `healthy`"]);
+}
