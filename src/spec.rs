@@ -80,12 +80,11 @@ impl Quantity {
             return Err(invalid());
         }
         match trimmed.strip_suffix('%') {
-            Some(number) if !number.starts_with('+') => number
+            Some(number) => number
                 .trim()
                 .parse()
                 .map(Quantity::Percent)
                 .map_err(|_| invalid()),
-            Some(_) => Err(invalid()),
             None => match trimmed.parse() {
                 Ok(count) => Err(SpecError::CountAsString { field, count }),
                 Err(_) => Err(invalid()),
