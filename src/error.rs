@@ -6,6 +6,21 @@
 //! refuses) are not Rust errors: they arrive as inputs and are answered with events.
 
 use crate::model::{InstanceId, Revision};
+use crate::spec::Quantity;
+
+/// The most characters of a caller's text an error quotes.
+const EXCERPT_CHARS: usize = 64;
+
+/// `text` as an error quotes it: whole when it is at most [`EXCERPT_CHARS`] characters,
+/// otherwise its first [`EXCERPT_CHARS`] characters (cut on a character boundary)
+/// followed by `…` and its full length, so that a 10 MB input cannot make a 10 MB
+/// message.
+pub(crate) fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+    }
+}
 
 /// A duration in a document could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -14,14 +29,23 @@ pub enum DurationError {
     /// Not of the form `500ms`, `30s`, `5m`, `1h30m`, `1d` (largest unit first, each once).
     #[error("invalid duration {text:?}: write it like \"500ms\", \"30s\", \"5m\" or \"1h30m\"")]
     Invalid {
-        /// The text as given.
+        /// The text as given; past 64 characters, its first 64, `…` and its length.
         text: String,
     },
     /// Larger than about 584 million years.
     #[error("duration {text:?} is too long to represent in milliseconds")]
     Overflow {
-        /// The text as given.
+        /// The text as given; past 64 characters, its first 64, `…` and its length.
         text: String,
+    },
+    /// A number without a unit (`600` or `"600"`): seconds to one reader, milliseconds
+    /// to another, so it is refused rather than guessed. Only zero needs no unit.
+    #[error(
+        "duration {amount} has no unit: write \"{amount}s\" (or \"{amount}ms\") — a duration needs a unit"
+    )]
+    MissingUnit {
+        /// The number as given.
+        amount: u64,
     },
 }
 
@@ -145,18 +169,52 @@ pub enum SpecError {
     /// `desired` is 0.
     #[error("desired is 0: a rollout needs at least 1 instance (set desired to 1 or more)")]
     ZeroDesired,
+    /// `desired` is above [`MAX_DESIRED`](crate::MAX_DESIRED).
+    #[error(
+        "desired is {desired}: a rollout manages at most {max} instances (MAX_DESIRED); lower desired, or split the fleet into several rollouts"
+    )]
+    DesiredTooLarge {
+        /// The desired instance count given.
+        desired: u32,
+        /// The largest allowed, [`MAX_DESIRED`](crate::MAX_DESIRED).
+        max: u32,
+    },
+    /// `max_surge` resolves to so many instances that `desired + max_surge` would pass
+    /// twice [`MAX_DESIRED`](crate::MAX_DESIRED).
+    #[error(
+        "max_surge is {max_surge}, which with desired = {desired} allows more than twice MAX_DESIRED instances at once: lower max_surge to at most {max} instances"
+    )]
+    SurgeTooLarge {
+        /// The surge as written.
+        max_surge: Quantity,
+        /// The desired instance count.
+        desired: u32,
+        /// The largest surge allowed with this `desired`, in instances.
+        max: u32,
+    },
     /// A count or percentage could not be read.
     #[error(
-        "{field} is {text:?}: write a whole number of instances (\"2\") or a percentage from 0% to 100% (\"25%\")"
+        "{field} is {text:?}: write a whole number of instances (2, a number) or a percentage (\"25%\", a string)"
     )]
     InvalidQuantity {
         /// The field.
         field: &'static str,
-        /// The text as given.
+        /// The text as given; past 64 characters, its first 64, `…` and its length.
         text: String,
     },
-    /// A percentage above 100%.
-    #[error("{field} is {percent}%: percentages run from 0% to 100%")]
+    /// A quantity written as a string without `%`, such as `"90"`: Kubernetes refuses
+    /// it and Argo Rollouts reads it as 90%, so it is refused rather than read as a count.
+    #[error(
+        "{field} is \"{count}\", a string without %: write \"{count}%\" for a percentage of desired, or {count} (a number, without quotes) for {count} instances"
+    )]
+    CountAsString {
+        /// The field.
+        field: &'static str,
+        /// The number inside the string.
+        count: u32,
+    },
+    /// A `max_unavailable` percentage above 100% (`max_surge` may exceed 100%).
+    #[error("{field} is {percent}%: {field} runs from 0% to 100% of desired")]
     PercentOutOfRange {
         /// The field.
         field: &'static str,
@@ -292,4 +350,32 @@ pub enum RestoreError {
     /// Its spec no longer validates.
     #[error("rollout document's spec is invalid: {0}")]
     Spec(#[from] SpecError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_keep_short_text_and_cut_long_text_on_a_char_boundary() {
+        assert_eq!(excerpt("5 minutes"), "5 minutes");
+        let exactly = "x".repeat(EXCERPT_CHARS);
+        assert_eq!(excerpt(&exactly), exactly);
+        // Two-byte characters: a cut at byte 64 would split one; the cut is at char 64.
+        let long = "é".repeat(EXCERPT_CHARS + 1);
+        assert_eq!(
+            excerpt(&long),
+            format!("{}… ({} bytes)", "é".repeat(EXCERPT_CHARS), long.len())
+        );
+    }
+
+    #[test]
+    fn a_mixed_fleet_message_stays_short() {
+        let revisions = (0..100_000)
+            .map(|i| format!("v{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let message = SpecError::MixedFleet { revisions }.to_string();
+        assert!(message.len() < 400, "a {} byte message", message.len());
+    }
 }

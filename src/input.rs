@@ -11,7 +11,10 @@ use crate::output::ActionId;
 /// [`EventKind::InputIgnored`](crate::EventKind::InputIgnored), never an error.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "input"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", tag = "input", deny_unknown_fields)
+)]
 #[non_exhaustive]
 pub enum Input {
     /// A `Provision` action succeeded: the instance exists and is starting.
@@ -55,4 +58,32 @@ pub enum Input {
         /// What happened, if known.
         reason: String,
     },
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_round_trip_and_refuse_unknown_fields() {
+        let input = Input::ProvisionFailed {
+            action: ActionId(7),
+            reason: "quota".into(),
+        };
+        let written = serde_json::to_string(&input).unwrap();
+        assert_eq!(
+            written,
+            r#"{"input":"provision_failed","action":7,"reason":"quota"}"#
+        );
+        assert_eq!(serde_json::from_str::<Input>(&written).unwrap(), input);
+        // A field that belongs to another input (or is misspelt) is refused, not dropped.
+        let error = serde_json::from_str::<Input>(
+            r#"{"input":"provisioned","action":7,"instance":"web-1"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `instance`"),
+            "{error}"
+        );
+    }
 }

@@ -81,10 +81,10 @@
 //!
 //! Time is a [`Timestamp`]: milliseconds on whatever clock the caller picks, passed as
 //! the first argument of every call. A `now` earlier than one already seen is clamped
-//! (and reported). Durations in specs are written as people write them (`"30s"`,
-//! `"1h30m"`, see [`Duration`]). The state machines hold no randomness: the same
-//! inputs give the same actions, and a [`Rollout`] serialized at any point and restored
-//! continues identically. The [`Router`] takes its randomness from the caller (an RNG for
+//! (and reported). Durations in specs are written as people write them, always with a
+//! unit (`"30s"`, `"1h30m"`, see [`Duration`]). The state machines hold no randomness:
+//! the same inputs give the same actions, and a [`Rollout`] serialized at any point and
+//! restored continues identically. The [`Router`] takes its randomness from the caller (an RNG for
 //! random splits, a key for sticky ones).
 //!
 //! ## The safety rules
@@ -173,8 +173,8 @@ pub use rollout::{
 };
 pub use router::{Decision, Request, Router};
 pub use spec::{
-    CapacityLimits, HealthSpec, OnDeadline, ProvisionRetry, Quantity, RollingSpec, RolloutSpec,
-    StrategySpec,
+    CapacityLimits, HealthSpec, MAX_DESIRED, OnDeadline, ProvisionRetry, Quantity, RollingSpec,
+    RolloutSpec, StrategySpec,
 };
 pub use strategy::{
     ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, ProgressCounts, ReplicaCounts,

@@ -148,6 +148,7 @@ impl fmt::Display for InstanceState {
 /// Everything known about one instance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Instance {
     /// Its unique name.
     pub id: InstanceId,

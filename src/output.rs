@@ -22,7 +22,10 @@ impl fmt::Display for ActionId {
 /// (`UpdateTraffic` by its generation).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "action"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", tag = "action", deny_unknown_fields)
+)]
 #[non_exhaustive]
 pub enum Action {
     /// Create an instance of `revision` named `instance`; answer with `Provisioned` or
@@ -82,6 +85,7 @@ impl Action {
 /// Something that happened, for logs, audits and dashboards.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Event {
     /// When (the rollout's clamped clock).
     pub at: Timestamp,
@@ -92,7 +96,10 @@ pub struct Event {
 /// The kinds of [`Event`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "event"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", tag = "event", deny_unknown_fields)
+)]
 #[non_exhaustive]
 pub enum EventKind {
     /// The rollout moved to another phase.
@@ -326,5 +333,55 @@ mod tests {
             },
         };
         assert_eq!(event.to_string(), "t+1500ms: rolling out v2 over v1");
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn actions_and_events_round_trip_and_refuse_unknown_fields() {
+        let action = Action::Drain {
+            id: ActionId(3),
+            instance: "web-1".into(),
+            timeout: Duration::from_secs(30),
+        };
+        let written = serde_json::to_string(&action).unwrap();
+        assert_eq!(
+            written,
+            r#"{"action":"drain","id":3,"instance":"web-1","timeout":"30s"}"#
+        );
+        assert_eq!(serde_json::from_str::<Action>(&written).unwrap(), action);
+        let event = Event {
+            at: Timestamp::from_millis(5),
+            kind: EventKind::DrainTimedOut {
+                instance: "web-1".into(),
+            },
+        };
+        let written = serde_json::to_string(&event).unwrap();
+        assert_eq!(serde_json::from_str::<Event>(&written).unwrap(), event);
+
+        for (doc, field) in [
+            (
+                r#"{"action":"drain","id":3,"instance":"web-1","timeout":"30s","grace":"5s"}"#,
+                "grace",
+            ),
+            (
+                r#"{"at":5,"kind":{"event":"drain_timed_out","instance":"web-1"},"id":1}"#,
+                "id",
+            ),
+            (
+                r#"{"at":5,"kind":{"event":"drain_timed_out","instance":"web-1","after":"30s"}}"#,
+                "after",
+            ),
+        ] {
+            let error = match doc.contains(r#""action""#) {
+                true => serde_json::from_str::<Action>(doc).unwrap_err(),
+                false => serde_json::from_str::<Event>(doc).unwrap_err(),
+            };
+            assert!(
+                error
+                    .to_string()
+                    .contains(&format!("unknown field `{field}`")),
+                "{doc}: {error}"
+            );
+        }
     }
 }

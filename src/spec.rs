@@ -4,27 +4,32 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::SpecError;
+use crate::error::{SpecError, excerpt};
 use crate::time::Duration;
 
 /// A number of instances, given as a count or as a percentage of `desired`
 /// (Kubernetes' `IntOrString`).
 ///
-/// Written in documents as `2` or `"25%"`.
+/// Written in documents as a number (`2`, a count) or as a string ending in `%`
+/// (`"25%"`, a percentage). A string is always a percentage: `"90"` is refused with
+/// [`SpecError::CountAsString`], since Kubernetes refuses it and Argo Rollouts reads it
+/// as 90%. [`FromStr`] reads that string form, so it gives only percentages.
 ///
 /// # Examples
 ///
 /// ```
-/// use cutover::Quantity;
+/// use cutover::{Quantity, SpecError};
 /// assert_eq!("25%".parse::<Quantity>().unwrap(), Quantity::Percent(25));
-/// assert_eq!("3".parse::<Quantity>().unwrap(), Quantity::Count(3));
+/// assert_eq!("150%".parse::<Quantity>().unwrap(), Quantity::Percent(150));
+/// assert!(matches!("3".parse::<Quantity>(), Err(SpecError::CountAsString { count: 3, .. })));
 /// assert!("-5%".parse::<Quantity>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Quantity {
     /// An absolute number of instances.
     Count(u32),
-    /// A percentage of `desired`, 0 to 100.
+    /// A percentage of `desired`: above 100 is allowed for `max_surge` (as in
+    /// Kubernetes), not for `max_unavailable`.
     Percent(u32),
 }
 
@@ -53,7 +58,9 @@ impl Quantity {
         matches!(self, Quantity::Count(0) | Quantity::Percent(0))
     }
 
-    fn check(self, field: &'static str) -> Result<Quantity, SpecError> {
+    /// Refuses a percentage above 100%, for a field that is a share of `desired`
+    /// (`max_unavailable`).
+    fn check_at_most_100(self, field: &'static str) -> Result<Quantity, SpecError> {
         match self {
             Quantity::Percent(percent) if percent > 100 => {
                 Err(SpecError::PercentOutOfRange { field, percent })
@@ -62,27 +69,34 @@ impl Quantity {
         }
     }
 
+    /// Reads the string form, which is always a percentage, naming `field` in errors.
     fn parse_field(text: &str, field: &'static str) -> Result<Quantity, SpecError> {
         let invalid = || SpecError::InvalidQuantity {
             field,
-            text: text.to_owned(),
+            text: excerpt(text),
         };
         let trimmed = text.trim();
-        let quantity = match trimmed.strip_suffix('%') {
-            Some(number) if !number.starts_with('+') => {
-                Quantity::Percent(number.trim().parse().map_err(|_| invalid())?)
-            }
-            None if !trimmed.starts_with('+') => {
-                Quantity::Count(trimmed.parse().map_err(|_| invalid())?)
-            }
-            _ => return Err(invalid()),
-        };
-        quantity.check(field)
+        if trimmed.starts_with('+') {
+            return Err(invalid());
+        }
+        match trimmed.strip_suffix('%') {
+            Some(number) => number
+                .trim()
+                .parse()
+                .map(Quantity::Percent)
+                .map_err(|_| invalid()),
+            None => match trimmed.parse() {
+                Ok(count) => Err(SpecError::CountAsString { field, count }),
+                Err(_) => Err(invalid()),
+            },
+        }
     }
 }
 
 impl FromStr for Quantity {
     type Err = SpecError;
+    /// Reads a percentage, `"25%"` (any size: the range depends on the field). A count
+    /// has no string form: it is a number in documents.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         Quantity::parse_field(text, "quantity")
     }
@@ -111,6 +125,8 @@ impl serde::Serialize for Quantity {
 #[cfg(feature = "serde")]
 struct QuantityVisitor {
     field: &'static str,
+    /// Whether a percentage above 100% is refused at once (`max_unavailable`).
+    at_most_100: bool,
 }
 
 #[cfg(feature = "serde")]
@@ -119,7 +135,7 @@ impl serde::de::Visitor<'_> for QuantityVisitor {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: a number of instances (2) or a percentage (\"25%\")",
+            "{}: a number of instances (2) or a percentage string (\"25%\")",
             self.field
         )
     }
@@ -142,20 +158,31 @@ impl serde::de::Visitor<'_> for QuantityVisitor {
         }
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Quantity, E> {
-        Quantity::parse_field(v, self.field).map_err(E::custom)
+        let quantity = Quantity::parse_field(v, self.field).map_err(E::custom)?;
+        if self.at_most_100 {
+            quantity.check_at_most_100(self.field).map_err(E::custom)
+        } else {
+            Ok(quantity)
+        }
     }
 }
 
 #[cfg(feature = "serde")]
 impl<'de> serde::Deserialize<'de> for Quantity {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(QuantityVisitor { field: "quantity" })
+        deserializer.deserialize_any(QuantityVisitor {
+            field: "quantity",
+            at_most_100: false,
+        })
     }
 }
 
 #[cfg(feature = "serde")]
 fn max_surge<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Quantity, D::Error> {
-    deserializer.deserialize_any(QuantityVisitor { field: "max_surge" })
+    deserializer.deserialize_any(QuantityVisitor {
+        field: "max_surge",
+        at_most_100: false,
+    })
 }
 
 #[cfg(feature = "serde")]
@@ -164,6 +191,7 @@ fn max_unavailable<'de, D: serde::Deserializer<'de>>(
 ) -> Result<Quantity, D::Error> {
     deserializer.deserialize_any(QuantityVisitor {
         field: "max_unavailable",
+        at_most_100: true,
     })
 }
 
@@ -172,10 +200,13 @@ fn max_unavailable<'de, D: serde::Deserializer<'de>>(
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct RollingSpec {
-    /// How many instances may exist above `desired` (rounded up). Default 25%.
+    /// How many instances may exist above `desired` (rounded up; a percentage may
+    /// exceed 100%, but `desired + max_surge` may not exceed twice [`MAX_DESIRED`]).
+    /// Default 25%.
     #[cfg_attr(feature = "serde", serde(deserialize_with = "max_surge"))]
     pub max_surge: Quantity,
-    /// How many of `desired` may be unavailable (rounded down). Default 25%.
+    /// How many of `desired` may be unavailable (rounded down; a percentage runs from
+    /// 0% to 100%). Default 25%.
     #[cfg_attr(feature = "serde", serde(deserialize_with = "max_unavailable"))]
     pub max_unavailable: Quantity,
 }
@@ -298,7 +329,8 @@ impl Default for HealthSpec {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct RolloutSpec {
-    /// How many instances should serve once the rollout is done. Default 1.
+    /// How many instances should serve once the rollout is done: 1 to [`MAX_DESIRED`].
+    /// Default 1.
     pub desired: u32,
     /// The strategy and its parameters. Default: rolling, 25% / 25%.
     pub strategy: StrategySpec,
@@ -345,9 +377,18 @@ impl Default for RolloutSpec {
     }
 }
 
+/// The largest `desired` a [`RolloutSpec`] may ask for: 100,000 instances.
+///
+/// A rollout plans every missing instance at once, so an unbounded `desired` (a typo,
+/// or `4294967295` from an overflowed count) would queue billions of actions in one call.
+/// The surge is bounded with it: `desired + max_surge` may not exceed `2 * MAX_DESIRED`.
+/// A larger fleet is run as several rollouts.
+pub const MAX_DESIRED: u32 = 100_000;
+
 /// A spec's capacity limits as numbers, after Kubernetes' rounding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct CapacityLimits {
     /// Instances wanted.
     pub desired: u32,
@@ -390,12 +431,22 @@ impl CapacityLimits {
 impl RolloutSpec {
     /// Checks the spec and resolves its capacity limits.
     ///
+    /// `desired` runs from 1 to [`MAX_DESIRED`]; a `max_unavailable` percentage from 0%
+    /// to 100%; `max_surge` may be any percentage or count as long as `desired` plus the
+    /// resolved surge stays within `2 * MAX_DESIRED`.
+    ///
     /// # Errors
     ///
     /// The first problem found, as a [`SpecError`] that says what to change.
     pub fn validate(&self) -> Result<CapacityLimits, SpecError> {
         if self.desired == 0 {
             return Err(SpecError::ZeroDesired);
+        }
+        if self.desired > MAX_DESIRED {
+            return Err(SpecError::DesiredTooLarge {
+                desired: self.desired,
+                max: MAX_DESIRED,
+            });
         }
         if let Some(deadline) = self.progress_deadline.filter(|d| *d <= self.min_ready) {
             return Err(SpecError::DeadlineTooShort {
@@ -421,12 +472,23 @@ impl RolloutSpec {
             });
         }
         let StrategySpec::Rolling(rolling) = &self.strategy;
-        let surge = rolling.max_surge.check("max_surge")?;
-        let unavailable = rolling.max_unavailable.check("max_unavailable")?;
+        let surge = rolling.max_surge;
+        let unavailable = rolling
+            .max_unavailable
+            .check_at_most_100("max_unavailable")?;
         if surge.is_zero() && unavailable.is_zero() {
             return Err(SpecError::NoProgressPossible);
         }
         let limits = CapacityLimits::resolve(self.desired, surge, unavailable);
+        // desired <= MAX_DESIRED, so this neither underflows nor leaves u32.
+        let max_surge = 2 * MAX_DESIRED - self.desired;
+        if limits.max_surge > max_surge {
+            return Err(SpecError::SurgeTooLarge {
+                max_surge: surge,
+                desired: self.desired,
+                max: max_surge,
+            });
+        }
         if limits.max_unavailable >= limits.desired && !self.allow_downtime {
             return Err(SpecError::DowntimeRequired {
                 desired: limits.desired,
@@ -449,20 +511,129 @@ mod tests {
             Ok(Quantity::Percent(0))
         );
         assert_eq!(
-            Quantity::parse_field(" 7 ", "max_surge"),
-            Ok(Quantity::Count(7))
+            Quantity::parse_field(" 7 %", "max_surge"),
+            Ok(Quantity::Percent(7))
         );
-        for bad in ["-1", "-5%", "abc", "5.5%", "", "%", "+3"] {
+        for bad in ["-1", "-5%", "abc", "5.5%", "", "%", "+3", "+3%", "7", " 7 "] {
             let error = Quantity::parse_field(bad, "max_surge").unwrap_err();
             assert!(error.to_string().starts_with("max_surge is"), "{error}");
         }
+        // The range depends on the field, so parsing alone does not cap it.
         assert_eq!(
-            Quantity::parse_field("150%", "max_unavailable"),
+            Quantity::parse_field("150%", "max_surge"),
+            Ok(Quantity::Percent(150))
+        );
+        assert_eq!(
+            Quantity::Percent(150).check_at_most_100("max_unavailable"),
             Err(SpecError::PercentOutOfRange {
                 field: "max_unavailable",
                 percent: 150
             })
         );
+    }
+
+    #[test]
+    fn a_string_without_percent_is_refused_not_read_as_a_count() {
+        let error = Quantity::parse_field(" 90 ", "max_surge").unwrap_err();
+        assert_eq!(
+            error,
+            SpecError::CountAsString {
+                field: "max_surge",
+                count: 90
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "max_surge is \"90\", a string without %: write \"90%\" for a percentage of desired, or 90 (a number, without quotes) for 90 instances"
+        );
+        assert!("3".parse::<Quantity>().is_err());
+    }
+
+    #[test]
+    fn quantity_errors_quote_at_most_64_characters() {
+        let huge = format!("{}%", "7".repeat(10 << 20));
+        let error = Quantity::parse_field(&huge, "max_surge").unwrap_err();
+        let SpecError::InvalidQuantity { text, .. } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(*text, format!("{}… ({} bytes)", "7".repeat(64), huge.len()));
+        assert!(error.to_string().len() < 300, "{error}");
+    }
+
+    fn rolling(desired: u32, max_surge: Quantity, max_unavailable: Quantity) -> RolloutSpec {
+        RolloutSpec {
+            desired,
+            strategy: StrategySpec::Rolling(RollingSpec {
+                max_surge,
+                max_unavailable,
+            }),
+            ..RolloutSpec::default()
+        }
+    }
+
+    #[test]
+    fn surge_may_exceed_100_percent_and_unavailability_may_not() {
+        let limits = rolling(4, Quantity::Percent(250), Quantity::Count(0)).validate();
+        assert_eq!(limits.map(|limits| limits.max_surge), Ok(10));
+        assert_eq!(
+            rolling(4, Quantity::Count(1), Quantity::Percent(101)).validate(),
+            Err(SpecError::PercentOutOfRange {
+                field: "max_unavailable",
+                percent: 101
+            })
+        );
+    }
+
+    #[test]
+    fn desired_and_surge_are_bounded() {
+        let at_max = rolling(
+            MAX_DESIRED,
+            Quantity::Count(MAX_DESIRED),
+            Quantity::Count(0),
+        );
+        assert_eq!(
+            at_max.validate().map(|limits| limits.max_total()),
+            Ok(2 * MAX_DESIRED)
+        );
+        assert_eq!(
+            rolling(MAX_DESIRED + 1, Quantity::Count(1), Quantity::Count(0)).validate(),
+            Err(SpecError::DesiredTooLarge {
+                desired: MAX_DESIRED + 1,
+                max: MAX_DESIRED
+            })
+        );
+        assert_eq!(
+            rolling(u32::MAX, Quantity::Count(1), Quantity::Count(0))
+                .validate()
+                .unwrap_err(),
+            SpecError::DesiredTooLarge {
+                desired: u32::MAX,
+                max: MAX_DESIRED
+            }
+        );
+        for surge in [
+            Quantity::Count(2 * MAX_DESIRED - 9),
+            Quantity::Count(u32::MAX),
+            Quantity::Percent(u32::MAX),
+        ] {
+            assert_eq!(
+                rolling(10, surge, Quantity::Count(0)).validate(),
+                Err(SpecError::SurgeTooLarge {
+                    max_surge: surge,
+                    desired: 10,
+                    max: 2 * MAX_DESIRED - 10
+                }),
+                "{surge}"
+            );
+        }
+        let limits = rolling(
+            10,
+            Quantity::Count(2 * MAX_DESIRED - 10),
+            Quantity::Count(0),
+        )
+        .validate()
+        .unwrap();
+        assert_eq!(limits.max_total(), 2 * MAX_DESIRED);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::DurationError;
+use crate::error::{DurationError, excerpt};
 
 /// A point in time: milliseconds on the caller's clock.
 ///
@@ -69,7 +69,13 @@ impl fmt::Display for Timestamp {
 }
 
 /// A span of time in whole milliseconds, written in documents as `"500ms"`, `"30s"`,
-/// `"5m"`, `"1h30m"` (or a bare integer of milliseconds).
+/// `"5m"`, `"1h30m"`, `"1d"`: always with a unit.
+///
+/// A bare number (`600` or `"600"`) is refused with [`DurationError::MissingUnit`]: it
+/// would be seconds to one reader and milliseconds to another. Only zero (`0`, `"0"`)
+/// needs no unit. Serialized, a duration is written in the same form
+/// (`Duration::from_millis(90_250)` as `"1m30s250ms"`, zero as `"0s"`), which reads back
+/// as the same duration.
 ///
 /// Distinct from [`std::time::Duration`] so that specs serialize as people write them;
 /// convert with `From` both ways.
@@ -77,11 +83,12 @@ impl fmt::Display for Timestamp {
 /// # Examples
 ///
 /// ```
-/// use cutover::Duration;
+/// use cutover::{Duration, DurationError};
 /// let d: Duration = "1h30m".parse().unwrap();
 /// assert_eq!(d, Duration::from_mins(90));
 /// assert_eq!(d.to_string(), "1h30m");
 /// assert!("30 parsecs".parse::<Duration>().is_err());
+/// assert_eq!("600".parse::<Duration>(), Err(DurationError::MissingUnit { amount: 600 }));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Duration(u64);
@@ -140,14 +147,21 @@ impl FromStr for Duration {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let invalid = || DurationError::Invalid {
-            text: text.to_owned(),
+            text: excerpt(text),
+        };
+        let overflow = || DurationError::Overflow {
+            text: excerpt(text),
         };
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(invalid());
         }
-        if let Ok(millis) = trimmed.parse::<u64>() {
-            return Ok(Duration(millis));
+        if trimmed.bytes().all(|byte| byte.is_ascii_digit()) {
+            return match trimmed.parse::<u64>() {
+                Ok(0) => Ok(Duration::ZERO),
+                Ok(amount) => Err(DurationError::MissingUnit { amount }),
+                Err(_) => Err(invalid()),
+            };
         }
         let mut rest = trimmed;
         let mut total: u64 = 0;
@@ -159,7 +173,8 @@ impl FromStr for Duration {
             if digits == 0 {
                 return Err(invalid());
             }
-            let amount: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+            // Only digits, so a failure is an overflow.
+            let amount: u64 = rest[..digits].parse().map_err(|_| overflow())?;
             rest = &rest[digits..];
             let letters = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
             let unit = &rest[..letters];
@@ -172,14 +187,8 @@ impl FromStr for Duration {
                 return Err(invalid());
             }
             smallest_allowed = position + 1;
-            let millis = amount
-                .checked_mul(UNITS[position].1)
-                .ok_or(DurationError::Overflow {
-                    text: text.to_owned(),
-                })?;
-            total = total.checked_add(millis).ok_or(DurationError::Overflow {
-                text: text.to_owned(),
-            })?;
+            let millis = amount.checked_mul(UNITS[position].1).ok_or_else(overflow)?;
+            total = total.checked_add(millis).ok_or_else(overflow)?;
         }
         Ok(Duration(total))
     }
@@ -228,16 +237,20 @@ impl<'de> serde::Deserialize<'de> for Duration {
             type Value = Duration;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(
-                    "a duration such as \"500ms\", \"30s\", \"5m\", \"1h30m\", or milliseconds",
+                    "a duration with a unit, such as \"500ms\", \"30s\", \"5m\" or \"1h30m\"",
                 )
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Duration, E> {
-                Ok(Duration(v))
+                match v {
+                    0 => Ok(Duration::ZERO),
+                    amount => Err(E::custom(DurationError::MissingUnit { amount })),
+                }
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Duration, E> {
-                u64::try_from(v)
-                    .map(Duration)
-                    .map_err(|_| E::custom(format!("a duration cannot be negative: {v}")))
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::custom(format!("a duration cannot be negative: {v}"))),
+                }
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
                 v.parse().map_err(E::custom)
@@ -262,7 +275,7 @@ mod tests {
             ("1d", 86_400_000),
             ("1m30s250ms", 90_250),
             ("0s", 0),
-            ("1500", 1500),
+            ("0", 0),
             (" 2s ", 2000),
         ] {
             assert_eq!(text.parse::<Duration>(), Ok(Duration(millis)), "{text}");
@@ -272,14 +285,51 @@ mod tests {
     #[test]
     fn refuses_typos_with_the_text_in_the_error() {
         for text in [
-            "", "s", "5", "5x", "-5s", "1.5s", "30m1h", "1h1h", "5 m", "ms5",
+            "",
+            "s",
+            "5x",
+            "-5s",
+            "1.5s",
+            "30m1h",
+            "1h1h",
+            "5 m",
+            "ms5",
+            "99999999999999999999",
         ] {
-            if text == "5" {
-                continue; // bare integers are milliseconds
-            }
             let error = text.parse::<Duration>().unwrap_err();
             assert!(error.to_string().contains(&format!("{text:?}")), "{error}");
         }
+    }
+
+    #[test]
+    fn a_number_without_a_unit_is_refused_with_the_fix() {
+        for text in ["600", " 600 ", "0600"] {
+            assert_eq!(
+                text.parse::<Duration>(),
+                Err(DurationError::MissingUnit { amount: 600 }),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            DurationError::MissingUnit { amount: 600 }.to_string(),
+            "duration 600 has no unit: write \"600s\" (or \"600ms\") — a duration needs a unit"
+        );
+    }
+
+    #[test]
+    fn errors_quote_at_most_64_characters() {
+        // 10 MB of text, multi-byte so that a byte cut could split a character.
+        let huge = "é".repeat(5 << 20);
+        let error = huge.parse::<Duration>().unwrap_err();
+        let DurationError::Invalid { text } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(*text, format!("{}… ({} bytes)", "é".repeat(64), huge.len()));
+        assert!(error.to_string().len() < 300, "{error}");
+        let overflow = format!("{}d", "9".repeat(10 << 20));
+        let error = overflow.parse::<Duration>().unwrap_err();
+        assert!(matches!(error, DurationError::Overflow { .. }), "{error:?}");
+        assert!(error.to_string().len() < 300, "{error}");
     }
 
     #[test]
@@ -307,13 +357,32 @@ mod tests {
 
     #[cfg(feature = "serde")]
     #[test]
-    fn serde_reads_strings_and_integers() {
+    fn serde_reads_durations_with_units_and_writes_them_back() {
         let d: Duration = serde_json::from_str("\"1h30m\"").unwrap();
         assert_eq!(d, Duration::from_mins(90));
-        let d: Duration = serde_json::from_str("250").unwrap();
-        assert_eq!(d, Duration::from_millis(250));
-        assert_eq!(serde_json::to_string(&d).unwrap(), "\"250ms\"");
+        for millis in [0, 250, 90_250, 86_400_001] {
+            let d = Duration::from_millis(millis);
+            let written = serde_json::to_string(&d).unwrap();
+            assert_eq!(serde_json::from_str::<Duration>(&written).unwrap(), d);
+        }
+        assert_eq!(
+            serde_json::to_string(&Duration::from_millis(250)).unwrap(),
+            "\"250ms\""
+        );
+        assert_eq!(serde_json::to_string(&Duration::ZERO).unwrap(), "\"0s\"");
+        assert_eq!(
+            serde_json::from_str::<Duration>("0").unwrap(),
+            Duration::ZERO
+        );
+        for bare in ["250", "\"250\""] {
+            let error = serde_json::from_str::<Duration>(bare).unwrap_err();
+            assert!(
+                error.to_string().contains("write \"250s\" (or \"250ms\")"),
+                "{error}"
+            );
+        }
         assert!(serde_json::from_str::<Duration>("-3").is_err());
+        assert!(serde_json::from_str::<Duration>("2.5").is_err());
         assert!(serde_json::from_str::<Duration>("\"soon\"").is_err());
     }
 }

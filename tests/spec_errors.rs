@@ -2,8 +2,9 @@
 //! JSON: each refused with a message that says what to change.
 
 use cutover::{
-    CapacityLimits, Duration, FleetError, Instance, InstanceState, Quantity, RollingSpec, Rollout,
-    RolloutSpec, SpecError, StrategySpec, Timestamp,
+    Action, CapacityLimits, Duration, DurationError, Event, EventKind, FleetError, Input, Instance,
+    InstanceState, MAX_DESIRED, Quantity, RollingSpec, Rollout, RolloutSpec, SpecError,
+    StrategySpec, Timestamp, TrafficTable,
 };
 
 fn rolling(desired: u32, max_surge: Quantity, max_unavailable: Quantity) -> RolloutSpec {
@@ -49,7 +50,7 @@ fn ready(id: &str, revision: &str) -> Instance {
 
 /// What to write instead of an unreadable quantity.
 const WRITE_A_QUANTITY: &str =
-    r#"write a whole number of instances ("2") or a percentage from 0% to 100% ("25%")"#;
+    r#"write a whole number of instances (2, a number) or a percentage ("25%", a string)"#;
 
 #[test]
 fn zero_desired() {
@@ -94,7 +95,7 @@ fn invalid_quantity() {
         &message,
         &[
             "2.5",
-            r#"a number of instances (2) or a percentage ("25%")"#,
+            r#"a number of instances (2) or a percentage string ("25%")"#,
         ],
     );
 }
@@ -109,11 +110,17 @@ fn quantity_errors_in_a_document_name_the_field() {
         r#"{"desired": 3, "strategy": {"rolling": {"max_surge": 1, "max_unavailable": -1}}}"#,
     );
     assert_says(&message, &[r#"max_unavailable is "-1""#, WRITE_A_QUANTITY]);
-    let message = refusal(r#"{"desired": 3, "strategy": {"rolling": {"max_surge": "150%"}}}"#);
+    let message =
+        refusal(r#"{"desired": 3, "strategy": {"rolling": {"max_unavailable": "150%"}}}"#);
     assert_says(
         &message,
-        &["max_surge is 150%", "percentages run from 0% to 100%"],
+        &[
+            "max_unavailable is 150%",
+            "max_unavailable runs from 0% to 100% of desired",
+        ],
     );
+    let message = refusal(r#"{"desired": 3, "strategy": {"rolling": {"max_surge": "3"}}}"#);
+    assert_says(&message, &[r#"max_surge is "3", a string without %"#]);
 }
 
 #[test]
@@ -130,34 +137,27 @@ fn percent_out_of_range() {
     );
     assert_eq!(
         error.to_string(),
-        "max_unavailable is 150%: percentages run from 0% to 100%"
+        "max_unavailable is 150%: max_unavailable runs from 0% to 100% of desired"
     );
-    let spec = rolling(10, Quantity::Percent(101), Quantity::Count(0));
-    assert!(matches!(
-        spec.validate(),
-        Err(SpecError::PercentOutOfRange {
-            field: "max_surge",
-            percent: 101
-        })
-    ));
-    // Parsed, the range is checked at once.
-    assert!(matches!(
-        "101%".parse::<Quantity>(),
-        Err(SpecError::PercentOutOfRange { percent: 101, .. })
-    ));
-    // 100% is the top of the range, not past it.
+    // Parsed, a percentage's range depends on the field: max_surge may exceed 100%.
+    assert_eq!("101%".parse::<Quantity>(), Ok(Quantity::Percent(101)));
+    // 100% is the top of max_unavailable's range, not past it.
     assert_eq!(
         accepted(
-            r#"{"desired": 4, "strategy": {"rolling": {"max_surge": "100%", "max_unavailable": 0}}}"#
+            r#"{"desired": 4, "strategy": {"rolling": {"max_surge": 0, "max_unavailable": "100%"}}, "allow_downtime": true}"#
         ),
         CapacityLimits {
             desired: 4,
-            max_surge: 4,
-            max_unavailable: 0
+            max_surge: 0,
+            max_unavailable: 4
         }
     );
-    let message = refusal(r#"{"desired": 3, "strategy": {"rolling": {"max_surge": "150%"}}}"#);
-    assert_says(&message, &["150%", "percentages run from 0% to 100%"]);
+    let message =
+        refusal(r#"{"desired": 3, "strategy": {"rolling": {"max_unavailable": "101%"}}}"#);
+    assert_says(
+        &message,
+        &["max_unavailable is 101%", "runs from 0% to 100%"],
+    );
 }
 
 #[test]
@@ -373,4 +373,253 @@ fn misplaced_fields_are_refused_with_the_fields_allowed() {
         &message,
         &["unknown field `surge`", "`max_surge`", "`max_unavailable`"],
     );
+}
+
+// ----- issue 6: documents that meant something else, or too much -----------------------
+
+#[test]
+fn a_quantity_string_without_percent_is_refused() {
+    // "90" would be 90 instances here, is refused by Kubernetes, and is 90% in Argo
+    // Rollouts: a string is always a percentage, a count is a number.
+    assert_eq!(
+        "3".parse::<Quantity>(),
+        Err(SpecError::CountAsString {
+            field: "quantity",
+            count: 3
+        })
+    );
+    let message = refusal(
+        r#"{"desired": 10, "strategy": {"rolling": {"max_surge": "90", "max_unavailable": 0}}}"#,
+    );
+    assert_says(
+        &message,
+        &[
+            r#"max_surge is "90", a string without %"#,
+            r#"write "90%" for a percentage of desired, or 90 (a number, without quotes) for 90 instances"#,
+        ],
+    );
+    let message =
+        refusal(r#"{"desired": 10, "strategy": {"rolling": {"max_unavailable": " 1 "}}}"#);
+    assert_says(&message, &[r#"max_unavailable is "1""#, r#"write "1%""#]);
+    // What the message says to write is accepted.
+    let limits = accepted(
+        r#"{"desired": 10, "strategy": {"rolling": {"max_surge": "90%", "max_unavailable": 0}}}"#,
+    );
+    assert_eq!(limits.max_surge, 9);
+    let limits = accepted(
+        r#"{"desired": 10, "strategy": {"rolling": {"max_surge": 90, "max_unavailable": 0}}}"#,
+    );
+    assert_eq!(limits.max_surge, 90);
+}
+
+#[test]
+fn max_surge_may_exceed_100_percent() {
+    // Kubernetes allows it; max_unavailable stays within 100% (`percent_out_of_range`).
+    assert_eq!(
+        accepted(
+            r#"{"desired": 4, "strategy": {"rolling": {"max_surge": "150%", "max_unavailable": 0}}}"#
+        ),
+        CapacityLimits {
+            desired: 4,
+            max_surge: 6,
+            max_unavailable: 0
+        }
+    );
+    let spec = rolling(4, Quantity::Percent(150), Quantity::Count(0));
+    assert_eq!(spec.validate().map(|limits| limits.max_surge), Ok(6));
+    assert!(
+        Rollout::new(
+            Timestamp::ZERO,
+            spec,
+            (1..=4).map(|i| ready(&format!("web-{i}"), "v1"))
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_duration_without_a_unit_is_refused() {
+    // 600 was 0.6 s, and passed validation.
+    for doc in [
+        r#"{"progress_deadline": 600}"#,
+        r#"{"progress_deadline": "600"}"#,
+    ] {
+        let message = refusal(doc);
+        assert_says(
+            &message,
+            &[r#"duration 600 has no unit: write "600s" (or "600ms") — a duration needs a unit"#],
+        );
+    }
+    assert_eq!(
+        "600".parse::<Duration>(),
+        Err(DurationError::MissingUnit { amount: 600 })
+    );
+    // Zero is zero in any unit.
+    accepted(r#"{"min_ready": 0, "drain_timeout": "0"}"#);
+    // What a spec writes reads back as the same spec.
+    let spec = RolloutSpec {
+        min_ready: Duration::from_millis(1_500),
+        ..RolloutSpec::default()
+    };
+    let written = serde_json::to_string(&spec).unwrap();
+    assert_says(
+        &written,
+        &[
+            r#""min_ready":"1s500ms""#,
+            r#""progress_deadline":"10m""#,
+            r#""drain_timeout":"30s""#,
+        ],
+    );
+    assert_eq!(serde_json::from_str::<RolloutSpec>(&written).unwrap(), spec);
+}
+
+#[test]
+fn errors_quote_a_bounded_excerpt_of_the_input() {
+    let huge = "9".repeat(10 << 20);
+    for (doc, quoted) in [
+        (
+            format!(r#"{{"progress_deadline": "x{huge}"}}"#),
+            format!(
+                "invalid duration \"x{}… ({} bytes)\"",
+                "9".repeat(63),
+                huge.len() + 1
+            ),
+        ),
+        (
+            format!(r#"{{"progress_deadline": "{huge}d"}}"#),
+            format!(
+                "duration \"{}… ({} bytes)\" is too long",
+                "9".repeat(64),
+                huge.len() + 1
+            ),
+        ),
+        (
+            format!(r#"{{"strategy": {{"rolling": {{"max_surge": "{huge}%"}}}}}}"#),
+            format!(
+                "max_surge is \"{}… ({} bytes)\"",
+                "9".repeat(64),
+                huge.len() + 1
+            ),
+        ),
+    ] {
+        let message = refusal(&doc);
+        assert!(message.len() < 400, "a {} byte message", message.len());
+        assert_says(&message, &[&quoted]);
+    }
+}
+
+#[test]
+fn desired_is_bounded() {
+    // This passed, and Rollout::new then queued a Provision per instance until the
+    // process aborted.
+    let message = refusal(r#"{"desired": 4294967295}"#);
+    assert_says(
+        &message,
+        &[
+            "desired is 4294967295",
+            "at most 100000 instances (MAX_DESIRED)",
+            "lower desired, or split the fleet into several rollouts",
+        ],
+    );
+    let spec = RolloutSpec {
+        desired: u32::MAX,
+        ..RolloutSpec::default()
+    };
+    let refused = SpecError::DesiredTooLarge {
+        desired: u32::MAX,
+        max: MAX_DESIRED,
+    };
+    assert_eq!(spec.validate(), Err(refused.clone()));
+    assert_eq!(
+        Rollout::new(Timestamp::ZERO, spec, []).unwrap_err(),
+        refused
+    );
+    assert_eq!(
+        accepted(&format!(r#"{{"desired": {MAX_DESIRED}}}"#)).desired,
+        MAX_DESIRED
+    );
+
+    // The surge is bounded with it, without overflowing: desired + max_surge <= 2 * MAX.
+    let message = refusal(r#"{"desired": 10, "strategy": {"rolling": {"max_surge": 4000000000}}}"#);
+    assert_says(
+        &message,
+        &[
+            "max_surge is 4000000000, which with desired = 10 allows more than twice MAX_DESIRED instances at once",
+            "lower max_surge to at most 199990 instances",
+        ],
+    );
+    assert_eq!(
+        rolling(10, Quantity::Percent(2_000_000), Quantity::Count(0)).validate(),
+        Err(SpecError::SurgeTooLarge {
+            max_surge: Quantity::Percent(2_000_000),
+            desired: 10,
+            max: 2 * MAX_DESIRED - 10
+        })
+    );
+    let limits = accepted(
+        r#"{"desired": 100000, "strategy": {"rolling": {"max_surge": "100%", "max_unavailable": 0}}}"#,
+    );
+    assert_eq!(limits.max_total(), 2 * MAX_DESIRED);
+}
+
+#[test]
+fn inputs_actions_and_events_refuse_unknown_fields() {
+    fn refused<T: serde::de::DeserializeOwned + std::fmt::Debug>(doc: &str, field: &str) {
+        match serde_json::from_str::<T>(doc) {
+            Ok(value) => panic!("{doc} was read as {value:?}"),
+            Err(error) => assert_says(&error.to_string(), &[&format!("unknown field `{field}`")]),
+        }
+    }
+    refused::<Input>(
+        r#"{"input": "health", "instance": "web-1", "healthy": true, "healty": false}"#,
+        "healty",
+    );
+    refused::<Action>(
+        r#"{"action": "terminate", "id": 3, "instance": "web-1", "force": true}"#,
+        "force",
+    );
+    refused::<Action>(
+        r#"{"action": "update_traffic", "id": 3, "generation": 2,
+            "diff": {"from_generation": 1, "to_generation": 2, "changes": [], "full": true}}"#,
+        "full",
+    );
+    refused::<Action>(
+        r#"{"action": "update_traffic", "id": 3, "generation": 2,
+            "diff": {"from_generation": 1, "to_generation": 2,
+                     "changes": [{"change": "add_revision", "revision": "v2", "weight": 5}]}}"#,
+        "weight",
+    );
+    refused::<Event>(
+        r#"{"at": 5, "kind": {"event": "instance_ready", "instance": "web-1"}, "level": "info"}"#,
+        "level",
+    );
+    refused::<EventKind>(
+        r#"{"event": "instance_ready", "instance": "web-1", "why": "probe"}"#,
+        "why",
+    );
+    refused::<TrafficTable>(
+        r#"{"revisions": [{"revision": "v1", "weight": 10000, "instances": [{"id": "web-1"}]}],
+            "mirror": {"revision": "v1", "share": 100, "sample": 1}}"#,
+        "sample",
+    );
+    refused::<TrafficTable>(
+        r#"{"revisions": [{"revision": "v1", "weight": 10000, "instances": [{"id": "web-1"}]}],
+            "routes": [{"match": "header_equals", "name": "x-canary", "value": "1",
+                        "revision": "v1", "priority": 1}]}"#,
+        "priority",
+    );
+    refused::<CapacityLimits>(
+        r#"{"desired": 4, "max_surge": 1, "max_unavailable": 0, "max_total": 5}"#,
+        "max_total",
+    );
+}
+
+#[test]
+fn an_observed_instance_refuses_unknown_fields() {
+    let error = serde_json::from_str::<Instance>(
+        r#"{"id": "web-1", "revision": "v1", "state": "ready", "ready_since": null,
+            "available": true, "in_rotation": true, "healthy": true}"#,
+    )
+    .unwrap_err();
+    assert_says(&error.to_string(), &["unknown field `healthy`"]);
 }

@@ -1,29 +1,19 @@
 //! What the caller observed: action results, health, acknowledgements, losses. Anything
 //! unknown, late or duplicated is ignored and reported, never an error.
 
+use crate::error::excerpt as bounded;
 use crate::input::Input;
 use crate::model::{InstanceId, InstanceState};
 use crate::output::{ActionId, EventKind};
 use crate::rollout::core::{ActionKind, Core, Retire};
 use crate::rollout::phase::{HaltReason, Phase};
 
-/// The longest description of an ignored input an event carries: inputs hold caller
-/// text (reasons), which must not grow the event log without bound.
-const MAX_DESCRIBED: usize = 256;
-
 impl Core {
     fn ignore(&mut self, input: &Input, reason: &str) {
-        let mut described = format!("{input:?}");
-        if described.len() > MAX_DESCRIBED {
-            let mut cut = MAX_DESCRIBED;
-            while !described.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            described.truncate(cut);
-            described.push('…');
-        }
+        // Inputs hold caller text (reasons), which must not grow the event log without
+        // bound.
         self.emit(EventKind::InputIgnored {
-            input: described,
+            input: bounded(&format!("{input:?}")),
             reason: reason.to_owned(),
         });
     }
@@ -222,17 +212,4 @@ impl Core {
             }
         }
     }
-}
-
-/// Caller text carried into events, cut to a bounded length.
-fn bounded(text: &str) -> String {
-    const MAX: usize = 256;
-    if text.len() <= MAX {
-        return text.to_owned();
-    }
-    let mut cut = MAX;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}… ({} bytes)", &text[..cut], text.len())
 }

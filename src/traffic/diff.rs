@@ -14,7 +14,10 @@ use crate::model::{InstanceId, Revision};
 /// these one by one instead of reloading the whole table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "change"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", tag = "change", deny_unknown_fields)
+)]
 #[non_exhaustive]
 pub enum TableChange {
     /// Adds a revision at the end of the layout, with weight 0 and no instances.
@@ -79,6 +82,7 @@ pub enum TableChange {
 /// What changed from one table generation to the next.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct TableDiff {
     /// The generation the changes apply to.
     pub from_generation: u64,

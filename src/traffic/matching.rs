@@ -13,7 +13,10 @@ use crate::traffic::weight::Weight;
 /// cookies and keys exactly.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case", tag = "match"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", tag = "match", deny_unknown_fields)
+)]
 #[non_exhaustive]
 pub enum MatchCondition {
     /// A header whose value equals `value`.
@@ -120,10 +123,15 @@ impl MatchCondition {
 ///
 /// Routes are checked in table order, before the weighted split; the first match wins.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// Written flat, the condition's fields beside `revision`. Not with `#[serde(flatten)]`,
+// which cannot refuse unknown fields: through `RouteDocument`.
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(from = "RouteDocument", into = "RouteDocument")
+)]
 pub struct MatchRoute {
     /// What the request must carry.
-    #[cfg_attr(feature = "serde", serde(flatten))]
     pub condition: MatchCondition,
     /// Where such requests go.
     pub revision: Revision,
@@ -140,9 +148,90 @@ impl MatchRoute {
     }
 }
 
+/// How a [`MatchRoute`] is written in documents: the condition's tag and fields, and
+/// `revision`, in one object that refuses unknown fields.
+#[cfg(feature = "serde")]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "match", deny_unknown_fields)]
+enum RouteDocument {
+    HeaderEquals {
+        name: String,
+        value: String,
+        revision: Revision,
+    },
+    HeaderPrefix {
+        name: String,
+        prefix: String,
+        revision: Revision,
+    },
+    CookieEquals {
+        name: String,
+        value: String,
+        revision: Revision,
+    },
+    KeyIn {
+        keys: BTreeSet<String>,
+        revision: Revision,
+    },
+}
+
+#[cfg(feature = "serde")]
+impl From<RouteDocument> for MatchRoute {
+    fn from(document: RouteDocument) -> Self {
+        let (condition, revision) = match document {
+            RouteDocument::HeaderEquals {
+                name,
+                value,
+                revision,
+            } => (MatchCondition::HeaderEquals { name, value }, revision),
+            RouteDocument::HeaderPrefix {
+                name,
+                prefix,
+                revision,
+            } => (MatchCondition::HeaderPrefix { name, prefix }, revision),
+            RouteDocument::CookieEquals {
+                name,
+                value,
+                revision,
+            } => (MatchCondition::CookieEquals { name, value }, revision),
+            RouteDocument::KeyIn { keys, revision } => (MatchCondition::KeyIn { keys }, revision),
+        };
+        MatchRoute {
+            condition,
+            revision,
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl From<MatchRoute> for RouteDocument {
+    fn from(route: MatchRoute) -> Self {
+        let revision = route.revision;
+        match route.condition {
+            MatchCondition::HeaderEquals { name, value } => RouteDocument::HeaderEquals {
+                name,
+                value,
+                revision,
+            },
+            MatchCondition::HeaderPrefix { name, prefix } => RouteDocument::HeaderPrefix {
+                name,
+                prefix,
+                revision,
+            },
+            MatchCondition::CookieEquals { name, value } => RouteDocument::CookieEquals {
+                name,
+                value,
+                revision,
+            },
+            MatchCondition::KeyIn { keys } => RouteDocument::KeyIn { keys, revision },
+        }
+    }
+}
+
 /// Copies a share of requests to `revision` (responses from the copy are discarded).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Mirror {
     /// Where the copies go.
     pub revision: Revision,
@@ -171,6 +260,50 @@ mod tests {
             .normalized()
             .unwrap();
         assert_eq!(condition, MatchCondition::header_equals("x-canary", "Yes"));
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn routes_and_mirrors_are_written_flat_and_refuse_unknown_fields() {
+        let route = MatchRoute::new(MatchCondition::key_in(["u1", "u2"]), "v2");
+        let written = serde_json::to_string(&route).unwrap();
+        assert_eq!(
+            written,
+            r#"{"match":"key_in","keys":["u1","u2"],"revision":"v2"}"#
+        );
+        assert_eq!(serde_json::from_str::<MatchRoute>(&written).unwrap(), route);
+        for (doc, field) in [
+            (
+                r#"{"match":"cookie_equals","name":"c","value":"1","revision":"v2","weight":5}"#,
+                "weight",
+            ),
+            // A field of another condition is refused, not ignored.
+            (
+                r#"{"match":"header_equals","name":"x","value":"1","prefix":"a","revision":"v2"}"#,
+                "prefix",
+            ),
+            (r#"{"revision":"v2","share":100,"percent":1}"#, "percent"),
+        ] {
+            let error = match doc.contains("match") {
+                true => serde_json::from_str::<MatchRoute>(doc).map(|_| ()),
+                false => serde_json::from_str::<Mirror>(doc).map(|_| ()),
+            }
+            .unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains(&format!("unknown field `{field}`")),
+                "{doc}: {error}"
+            );
+        }
+        let error = serde_json::from_str::<MatchCondition>(
+            r#"{"match":"header_prefix","name":"x","prefix":"a","value":"b"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `value`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -60,12 +60,18 @@ pub struct World {
     event_cursor: usize,
 }
 
+/// `surge` and `unavailable` are shorthand: `"25%"` a percentage, `"1"` a count (a
+/// document writes a count as a number: `Quantity`'s string form is percentages only).
 pub fn spec(desired: u32, surge: &str, unavailable: &str) -> RolloutSpec {
+    let quantity = |text: &str| match text.strip_suffix('%') {
+        Some(percent) => cutover::Quantity::Percent(percent.parse().unwrap()),
+        None => cutover::Quantity::Count(text.parse().unwrap()),
+    };
     RolloutSpec {
         desired,
         strategy: cutover::StrategySpec::Rolling(cutover::RollingSpec {
-            max_surge: surge.parse().unwrap(),
-            max_unavailable: unavailable.parse().unwrap(),
+            max_surge: quantity(surge),
+            max_unavailable: quantity(unavailable),
         }),
         ..RolloutSpec::default()
     }
