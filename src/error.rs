@@ -368,14 +368,4 @@ mod tests {
             format!("{}… ({} bytes)", "é".repeat(EXCERPT_CHARS), long.len())
         );
     }
-
-    #[test]
-    fn a_mixed_fleet_message_stays_short() {
-        let revisions = (0..100_000)
-            .map(|i| format!("v{i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let message = SpecError::MixedFleet { revisions }.to_string();
-        assert!(message.len() < 400, "a {} byte message", message.len());
-    }
 }

@@ -183,6 +183,19 @@ impl Instance {
     }
 }
 
+impl Instance {
+    /// An instance that is already serving: ready, available and in the load balancer's
+    /// current table. This is how a fleet running before the rollout is described.
+    #[must_use]
+    pub fn serving(id: impl Into<InstanceId>, revision: impl Into<Revision>) -> Self {
+        Instance {
+            available: true,
+            in_rotation: true,
+            ..Instance::new(id, revision, InstanceState::Ready)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
