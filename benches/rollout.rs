@@ -8,8 +8,8 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use cutover::{
-    Action, Input, Instance, InstanceId, InstanceState, Phase, Quantity, RollingSpec, Rollout,
-    RolloutSpec, StrategySpec, Timestamp,
+    Action, Input, Instance, InstanceId, Phase, Quantity, RollingSpec, Rollout, RolloutSpec,
+    StrategySpec, Timestamp,
 };
 
 fn spec(desired: u32) -> RolloutSpec {
@@ -25,12 +25,7 @@ fn spec(desired: u32) -> RolloutSpec {
 
 fn fleet(n: usize) -> Vec<Instance> {
     (0..n)
-        .map(|i| {
-            let mut instance = Instance::new(format!("web-{i:05}"), "v1", InstanceState::Ready);
-            instance.available = true;
-            instance.in_rotation = true;
-            instance
-        })
+        .map(|i| Instance::serving(format!("web-{i:05}"), "v1"))
         .collect()
 }
 

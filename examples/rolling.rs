@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use cutover::{
-    Action, Duration, Input, Instance, InstanceState, Quantity, RollingSpec, Rollout, RolloutSpec,
-    StrategySpec, Timestamp,
+    Action, Duration, Input, Instance, Quantity, RollingSpec, Rollout, RolloutSpec, StrategySpec,
+    Timestamp,
 };
 
 /// Inputs the fake world will report, by the time it reports them. A `Vec` per instant
@@ -66,12 +66,7 @@ fn main() {
         min_ready: Duration::from_secs(5),
         ..RolloutSpec::default()
     };
-    let fleet = (0..10).map(|i| {
-        let mut instance = Instance::new(format!("web-{i}"), "v1", InstanceState::Ready);
-        instance.available = true;
-        instance.in_rotation = true;
-        instance
-    });
+    let fleet = (0..10).map(|i| Instance::serving(format!("web-{i}"), "v1"));
     let mut now = Timestamp::ZERO;
     let mut rollout = Rollout::new(now, spec, fleet).expect("the spec is valid");
     let mut world = FakeWorld {

@@ -89,11 +89,16 @@
 //!
 //! ## The safety rules
 //!
-//! Strategies decide, the rollout core enforces. The core never routes to an instance
-//! that is not ready and available; never drains an instance before the load balancer
-//! has acknowledged a table without it; never terminates one before it drained (or its
-//! drain timed out); never exceeds `desired + max_surge` instances; and never itself
-//! takes available capacity below `desired - max_unavailable`. Traffic updates are
+//! Strategies decide, the rollout core enforces. A strategy is a pure planner returning
+//! a desired state ([`Plan`]: instances wanted per [`Role`], a [`TrafficIntent`], step
+//! bookkeeping); the core moves toward it inside one safety envelope, whatever the plan
+//! asks. It never routes to an instance that is not ready and available; never drains
+//! an instance before the load balancer has acknowledged a table without it; never
+//! terminates one before it drained (or its drain timed out); never exceeds the
+//! strategy's peak (`desired + max_surge` for rolling); never itself takes available
+//! capacity below `desired - max_unavailable` — abort and rollback included, which go
+//! back to the stable revision as fast as it can carry the traffic; and never gives a
+//! revision more traffic than its available instances carry. Traffic updates are
 //! coalesced (at most one per call) and incremental (a [`TableDiff`] proportional to
 //! what changed).
 //!
@@ -106,7 +111,8 @@
 //!   rollout.
 //!
 //! Operators can [`pause`](Rollout::pause), [`resume`](Rollout::resume),
-//! [`abort`](Rollout::abort) (all traffic back to stable in one table update),
+//! [`abort`](Rollout::abort) (back to stable in one table update when it can carry
+//! the traffic, else a reverse rolling update),
 //! [`retry`](Rollout::retry), [`promote_full`](Rollout::promote_full) and
 //! [`rollback`](Rollout::rollback); a [`deploy`](Rollout::deploy) during a rollout
 //! supersedes it.
