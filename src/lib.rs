@@ -139,6 +139,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod analysis;
 mod error;
 mod fleet;
 mod input;
@@ -160,6 +161,7 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod fuzz;
 
+pub use analysis::{RankSumError, RankSumTest, ShiftInterval, rank_sum_test};
 pub use error::{CommandError, DurationError, FleetError, RestoreError, SpecError, TrafficError};
 pub use fleet::{Fleet, RevisionCounts};
 pub use input::Input;
