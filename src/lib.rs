@@ -161,7 +161,13 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod fuzz;
 
-pub use analysis::{RankSumError, RankSumTest, ShiftInterval, rank_sum_test};
+pub use analysis::{
+    AnalysisSpecError, Classification, Condition, Direction, EffectSize, GroupScore, GroupSpec,
+    JudgeSpec, Judgement, MetricClassification, MetricJudgeSpec, NanStrategy, Outcome,
+    RankSumError, RankSumTest, SequentialError, SequentialLook, SequentialRankSum,
+    SequentialSpec, ShiftInterval, Verdict, classify_metric, evaluate_conditions, judge,
+    rank_sum_test, score_judgement,
+};
 pub use error::{CommandError, DurationError, FleetError, RestoreError, SpecError, TrafficError};
 pub use fleet::{Fleet, RevisionCounts};
 pub use input::Input;

@@ -149,7 +149,7 @@ impl Samples {
         w.is_finite().then_some((w, n * m / (n + m)))
     }
 
-    fn statistic_and_p_value(&self) -> Result<(f64, f64), RankSumError> {
+    pub(crate) fn statistic_and_p_value(&self) -> Result<(f64, f64), RankSumError> {
         let (n_x, n_y) = (self.x.len() as f64, self.y.len() as f64);
         let ranks = merged_ranks(&self.x, &self.y, 0.0);
         let statistic = ranks.x_rank_sum - n_x * (n_x + 1.0) / 2.0;
