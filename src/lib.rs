@@ -162,11 +162,12 @@ pub struct ReadmeDoctests;
 pub mod fuzz;
 
 pub use analysis::{
-    AnalysisSpecError, Classification, Condition, Direction, EffectSize, GroupScore, GroupSpec,
-    JudgeSpec, Judgement, MetricClassification, MetricJudgeSpec, NanStrategy, Outcome,
-    RankSumError, RankSumTest, SequentialError, SequentialLook, SequentialRankSum,
-    SequentialSpec, ShiftInterval, Verdict, classify_metric, evaluate_conditions, judge,
-    rank_sum_test, score_judgement,
+    AnalysisRun, AnalysisSpecError, Classification, Condition, DEFAULT_CONSECUTIVE_ERROR_LIMIT,
+    Direction, ERROR_RETRY_INTERVAL, EffectSize, GroupScore, GroupSpec, JudgeSpec, Judgement,
+    LastMeasurement, Measurement, MeasurementCounts, MetricCheck, MetricClassification,
+    MetricJudgeSpec, MetricRun, MetricSpec, NanStrategy, Outcome, RankSumError, RankSumTest,
+    RunPhase, SequentialError, SequentialLook, SequentialRankSum, SequentialSpec, ShiftInterval,
+    Verdict, classify_metric, evaluate_conditions, judge, rank_sum_test, score_judgement,
 };
 pub use error::{CommandError, DurationError, FleetError, RestoreError, SpecError, TrafficError};
 pub use fleet::{Fleet, RevisionCounts};

@@ -27,12 +27,17 @@ fn number(text: &str) -> Option<f64> {
     match text {
         "NA" => None,
         "NaN" => Some(f64::NAN),
-        _ => Some(text.parse().unwrap_or_else(|_| panic!("not a number: {text:?}"))),
+        _ => Some(
+            text.parse()
+                .unwrap_or_else(|_| panic!("not a number: {text:?}")),
+        ),
     }
 }
 
 fn sample(text: &str) -> Vec<f64> {
-    text.split_whitespace().map(|v| number(v).expect("a value")).collect()
+    text.split_whitespace()
+        .map(|v| number(v).expect("a value"))
+        .collect()
 }
 
 fn cases() -> Vec<Case> {
@@ -62,7 +67,11 @@ fn cases() -> Vec<Case> {
 fn at_least_25_cases_cover_the_awkward_shapes() {
     let cases = cases();
     assert!(cases.len() >= 25, "{} cases", cases.len());
-    assert!(cases.iter().any(|c| c.x.iter().chain(&c.y).any(|v| v.is_nan())));
+    assert!(
+        cases
+            .iter()
+            .any(|c| c.x.iter().chain(&c.y).any(|v| v.is_nan()))
+    );
     assert!(cases.iter().any(|c| c.x.len() == 1));
     assert!(cases.iter().any(|c| c.x.len() >= 500));
     assert!(cases.iter().any(|c| !c.ci_error.is_empty()));
@@ -91,15 +100,29 @@ fn agrees_with_r() {
         );
         worst_p = worst_p.max(p_diff / p_value.max(1e-300));
 
-        let finite: Vec<f64> = case.x.iter().chain(&case.y).copied().filter(|v| !v.is_nan()).collect();
+        let finite: Vec<f64> = case
+            .x
+            .iter()
+            .chain(&case.y)
+            .copied()
+            .filter(|v| !v.is_nan())
+            .collect();
         let range = finite.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b))
             - finite.iter().fold(f64::INFINITY, |a, &b| a.min(b));
         let tolerance = 1e-4 * range.max(1.0);
         match (case.estimate, case.low, case.high) {
             (Some(estimate), Some(low), Some(high)) => {
-                let ours = test.interval.unwrap_or_else(|| panic!("{}: no interval", case.name));
-                let est = test.estimate.unwrap_or_else(|| panic!("{}: no estimate", case.name));
-                for (what, mine, r) in [("estimate", est, estimate), ("low", ours.low, low), ("high", ours.high, high)] {
+                let ours = test
+                    .interval
+                    .unwrap_or_else(|| panic!("{}: no interval", case.name));
+                let est = test
+                    .estimate
+                    .unwrap_or_else(|| panic!("{}: no estimate", case.name));
+                for (what, mine, r) in [
+                    ("estimate", est, estimate),
+                    ("low", ours.low, low),
+                    ("high", ours.high, high),
+                ] {
                     let diff = (mine - r).abs();
                     assert!(diff <= tolerance, "{}: {what} {mine} vs R {r}", case.name);
                     worst_root = worst_root.max(diff / range.max(1.0));
@@ -107,9 +130,16 @@ fn agrees_with_r() {
             }
             _ => {
                 assert!(!case.ci_error.is_empty(), "{}", case.name);
-                assert_eq!((test.estimate, test.interval), (None, None), "{}", case.name);
+                assert_eq!(
+                    (test.estimate, test.interval),
+                    (None, None),
+                    "{}",
+                    case.name
+                );
             }
         }
     }
-    eprintln!("largest relative p-value difference {worst_p:e}; largest root difference {worst_root:e} of the range");
+    eprintln!(
+        "largest relative p-value difference {worst_p:e}; largest root difference {worst_root:e} of the range"
+    );
 }

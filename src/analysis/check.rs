@@ -57,14 +57,21 @@ impl Condition {
         }
     }
 
-    pub(crate) fn validate(self, metric: &str, which: &'static str) -> Result<(), AnalysisSpecError> {
+    pub(crate) fn validate(
+        self,
+        metric: &str,
+        which: &'static str,
+    ) -> Result<(), AnalysisSpecError> {
         let invalid = |reason| AnalysisSpecError::InvalidCondition {
             metric: metric.to_owned(),
             which,
             reason,
         };
         match self {
-            Condition::Below(b) | Condition::AtMost(b) | Condition::Above(b) | Condition::AtLeast(b) => {
+            Condition::Below(b)
+            | Condition::AtMost(b)
+            | Condition::Above(b)
+            | Condition::AtLeast(b) => {
                 if b.is_nan() {
                     return Err(invalid("its bound is NaN: give a number"));
                 }
@@ -74,7 +81,9 @@ impl Condition {
                     return Err(invalid("a bound of its range is NaN: give numbers"));
                 }
                 if low > high {
-                    return Err(invalid("its range's low end is above its high end: swap them"));
+                    return Err(invalid(
+                        "its range's low end is above its high end: swap them",
+                    ));
                 }
             }
         }
@@ -132,7 +141,11 @@ pub fn evaluate_conditions(
     value: Option<f64>,
 ) -> Verdict {
     let Some(value) = value.filter(|v| !v.is_nan()) else {
-        return if must_have_data { Verdict::Failed } else { Verdict::Inconclusive };
+        return if must_have_data {
+            Verdict::Failed
+        } else {
+            Verdict::Inconclusive
+        };
     };
     let succeeded = success.map(|c| c.holds(value));
     let failed = failure.map(|c| c.holds(value));

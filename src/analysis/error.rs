@@ -93,7 +93,9 @@ pub enum AnalysisSpecError {
         metric: String,
     },
     /// A confidence level not strictly between 0 and 1.
-    #[error("confidence {value} is out of range: use a number strictly between 0 and 1, such as 0.98")]
+    #[error(
+        "confidence {value} is out of range: use a number strictly between 0 and 1, such as 0.98"
+    )]
     InvalidConfidence {
         /// The value given.
         value: f64,
@@ -115,7 +117,9 @@ pub enum AnalysisSpecError {
         expected: &'static str,
     },
     /// A group lists a metric the judgement does not define.
-    #[error("group {group:?} lists metric {metric:?}, which is not defined: define it or remove it from the group")]
+    #[error(
+        "group {group:?} lists metric {metric:?}, which is not defined: define it or remove it from the group"
+    )]
     UnknownMetricInGroup {
         /// The group.
         group: String,

@@ -173,12 +173,30 @@ impl MetricJudgeSpec {
             });
         }
         let field = |f: &str| format!("{}.{f}", self.name);
-        check_number(|| field("tolerance"), self.tolerance, 0.0, false, "use a finite fraction of 0 or more, such as 0.25")?;
+        check_number(
+            || field("tolerance"),
+            self.tolerance,
+            0.0,
+            false,
+            "use a finite fraction of 0 or more, such as 0.25",
+        )?;
         if let Some(factor) = self.outlier_factor {
-            check_number(|| field("outlier_factor"), factor, 0.0, true, "use a finite factor above 0, such as 3.0")?;
+            check_number(
+                || field("outlier_factor"),
+                factor,
+                0.0,
+                true,
+                "use a finite factor above 0, such as 3.0",
+            )?;
         }
         if let NanStrategy::Replace(value) = self.nan_strategy {
-            check_number(|| field("nan_strategy.replace"), value, f64::MIN, false, "replace NaNs with a finite value, such as 0")?;
+            check_number(
+                || field("nan_strategy.replace"),
+                value,
+                f64::MIN,
+                false,
+                "replace NaNs with a finite value, such as 0",
+            )?;
         }
         for (name, value) in [
             ("allowed_increase", self.allowed_increase),
@@ -187,11 +205,21 @@ impl MetricJudgeSpec {
             ("critical_decrease", self.critical_decrease),
         ] {
             let (ok, expected) = match self.effect_size {
-                EffectSize::MeanRatio => (value.is_finite() && value >= 0.0, "a mean ratio is finite and 0 or more, such as 1.2"),
-                EffectSize::Cles => ((0.0..=1.0).contains(&value), "a CLES limit is a probability from 0 to 1, such as 0.6"),
+                EffectSize::MeanRatio => (
+                    value.is_finite() && value >= 0.0,
+                    "a mean ratio is finite and 0 or more, such as 1.2",
+                ),
+                EffectSize::Cles => (
+                    (0.0..=1.0).contains(&value),
+                    "a CLES limit is a probability from 0 to 1, such as 0.6",
+                ),
             };
             if !ok {
-                return Err(AnalysisSpecError::InvalidNumber { field: field(name), value, expected });
+                return Err(AnalysisSpecError::InvalidNumber {
+                    field: field(name),
+                    value,
+                    expected,
+                });
             }
         }
         Ok(())
@@ -279,21 +307,30 @@ pub fn classify_metric(
     Ok(classify_valid(spec, canary, baseline))
 }
 
-pub(crate) fn classify_valid(spec: &MetricJudgeSpec, canary: &[f64], baseline: &[f64]) -> MetricClassification {
+pub(crate) fn classify_valid(
+    spec: &MetricJudgeSpec,
+    canary: &[f64],
+    baseline: &[f64],
+) -> MetricClassification {
     let canary = prepare(canary, spec);
     let baseline = prepare(baseline, spec);
     let neutral = spec.effect_size.neutral();
-    let result = |classification, critical, effect_size, estimate, reason: String| MetricClassification {
-        name: spec.name.clone(),
-        classification,
-        critical,
-        muted: spec.muted,
-        effect_size,
-        estimate,
-        reason,
-    };
+    let result =
+        |classification, critical, effect_size, estimate, reason: String| MetricClassification {
+            name: spec.name.clone(),
+            classification,
+            critical,
+            muted: spec.muted,
+            effect_size,
+            estimate,
+            reason,
+        };
     if canary.is_empty() || baseline.is_empty() {
-        let which = if canary.is_empty() { "canary" } else { "baseline" };
+        let which = if canary.is_empty() {
+            "canary"
+        } else {
+            "baseline"
+        };
         let reason = format!("missing data for {} ({which} has no values)", spec.name);
         return if spec.must_have_data && !spec.critical {
             result(Classification::NoDataFail, false, neutral, None, reason)
@@ -302,7 +339,13 @@ pub(crate) fn classify_valid(spec: &MetricJudgeSpec, canary: &[f64], baseline: &
         };
     }
     if same_values(&canary, &baseline) {
-        return result(Classification::Pass, false, neutral, Some(0.0), "the canary and baseline data are identical".into());
+        return result(
+            Classification::Pass,
+            false,
+            neutral,
+            Some(0.0),
+            "the canary and baseline data are identical".into(),
+        );
     }
     let effect = effect_size(spec.effect_size, &canary, &baseline);
     let (low, high, estimate) = match (constant(&canary), constant(&baseline)) {
@@ -312,16 +355,44 @@ pub(crate) fn classify_valid(spec: &MetricJudgeSpec, canary: &[f64], baseline: &
                 (Some(i), Some(e)) => (i.low, i.high, e),
                 // R's interval fails only when the shifted samples are all tied, which
                 // for non-constant samples means too few values to bound the shift.
-                _ => return result(Classification::Pass, false, effect.unwrap_or(neutral), test.estimate, "too few values to bound the shift".into()),
+                _ => {
+                    return result(
+                        Classification::Pass,
+                        false,
+                        effect.unwrap_or(neutral),
+                        test.estimate,
+                        "too few values to bound the shift".into(),
+                    );
+                }
             },
             Err(RankSumError::AllTied) => {
-                return result(Classification::Pass, false, neutral, Some(0.0), "every value is the same".into());
+                return result(
+                    Classification::Pass,
+                    false,
+                    neutral,
+                    Some(0.0),
+                    "every value is the same".into(),
+                );
             }
-            Err(error) => return result(Classification::Error, spec.critical, neutral, None, format!("metric classification failed: {error}")),
+            Err(error) => {
+                return result(
+                    Classification::Error,
+                    spec.critical,
+                    neutral,
+                    None,
+                    format!("metric classification failed: {error}"),
+                );
+            }
         },
     };
     let Some(effect) = effect else {
-        return result(Classification::Error, spec.critical, neutral, Some(estimate), "the effect size is not finite".into());
+        return result(
+            Classification::Error,
+            spec.critical,
+            neutral,
+            Some(estimate),
+            "the effect size is not finite".into(),
+        );
     };
     let band = spec.tolerance * estimate.abs();
     let high_allowed = matches!(spec.direction, Direction::Increase | Direction::Either);
@@ -333,7 +404,13 @@ pub(crate) fn classify_valid(spec: &MetricJudgeSpec, canary: &[f64], baseline: &
             spec.name,
             if critical { " (Critical)" } else { "" },
         );
-        return result(Classification::High, critical, effect, Some(estimate), reason);
+        return result(
+            Classification::High,
+            critical,
+            effect,
+            Some(estimate),
+            reason,
+        );
     }
     if low_allowed && high < -band && effect <= spec.allowed_decrease {
         let critical = spec.critical && effect <= spec.critical_decrease;
@@ -342,21 +419,33 @@ pub(crate) fn classify_valid(spec: &MetricJudgeSpec, canary: &[f64], baseline: &
             spec.name,
             if critical { " (Critical)" } else { "" },
         );
-        return result(Classification::Low, critical, effect, Some(estimate), reason);
+        return result(
+            Classification::Low,
+            critical,
+            effect,
+            Some(estimate),
+            reason,
+        );
     }
     result(
         Classification::Pass,
         false,
         effect,
         Some(estimate),
-        format!("{} passed: the shift is in [{low}, {high}] (tolerance ±{band}, effect size {effect})", spec.name),
+        format!(
+            "{} passed: the shift is in [{low}, {high}] (tolerance ±{band}, effect size {effect})",
+            spec.name
+        ),
     )
 }
 
 fn prepare(values: &[f64], spec: &MetricJudgeSpec) -> Vec<f64> {
     let mut kept: Vec<f64> = match spec.nan_strategy {
         NanStrategy::Remove => values.iter().copied().filter(|v| !v.is_nan()).collect(),
-        NanStrategy::Replace(with) => values.iter().map(|&v| if v.is_nan() { with } else { v }).collect(),
+        NanStrategy::Replace(with) => values
+            .iter()
+            .map(|&v| if v.is_nan() { with } else { v })
+            .collect(),
     };
     if let Some(factor) = spec.outlier_factor {
         remove_outliers(&mut kept, factor);
@@ -426,7 +515,11 @@ fn effect_size(kind: EffectSize, canary: &[f64], baseline: &[f64]) -> Option<f64
     let value = match kind {
         EffectSize::MeanRatio => {
             let base = mean(baseline);
-            if base == 0.0 { 1.0 } else { mean(canary) / base }
+            if base == 0.0 {
+                1.0
+            } else {
+                mean(canary) / base
+            }
         }
         EffectSize::Cles => {
             let mut sorted = baseline.to_vec();
@@ -486,7 +579,10 @@ impl JudgeSpec {
         for metric in &self.metrics {
             metric.validate()?;
             if names.insert(metric.name.as_str(), false).is_some() {
-                return Err(AnalysisSpecError::Duplicate { what: "metric", name: metric.name.clone() });
+                return Err(AnalysisSpecError::Duplicate {
+                    what: "metric",
+                    name: metric.name.clone(),
+                });
             }
         }
         let mut groups = BTreeMap::new();
@@ -496,10 +592,19 @@ impl JudgeSpec {
                 return Err(AnalysisSpecError::EmptyName { what: "group" });
             }
             if groups.insert(group.name.as_str(), ()).is_some() {
-                return Err(AnalysisSpecError::Duplicate { what: "group", name: group.name.clone() });
+                return Err(AnalysisSpecError::Duplicate {
+                    what: "group",
+                    name: group.name.clone(),
+                });
             }
             if let Some(weight) = group.weight {
-                check_number(|| format!("group {:?} weight", group.name), weight, 0.0, false, "a weight is a number from 0 to 100")?;
+                check_number(
+                    || format!("group {:?} weight", group.name),
+                    weight,
+                    0.0,
+                    false,
+                    "a weight is a number from 0 to 100",
+                )?;
                 total += weight;
             }
             for metric in &group.metrics {
@@ -518,9 +623,14 @@ impl JudgeSpec {
             return Err(AnalysisSpecError::GroupWeightsOver100 { total });
         }
         if let Some((metric, _)) = names.iter().find(|(_, grouped)| !**grouped) {
-            return Err(AnalysisSpecError::MetricInNoGroup { metric: (*metric).to_owned() });
+            return Err(AnalysisSpecError::MetricInNoGroup {
+                metric: (*metric).to_owned(),
+            });
         }
-        for (field, value) in [("pass_threshold", self.pass_threshold), ("marginal_threshold", self.marginal_threshold)] {
+        for (field, value) in [
+            ("pass_threshold", self.pass_threshold),
+            ("marginal_threshold", self.marginal_threshold),
+        ] {
             if !(0.0..=100.0).contains(&value) {
                 return Err(AnalysisSpecError::ThresholdOutOfRange { field, value });
             }
@@ -585,21 +695,28 @@ const NO_DATA_PERCENT: f64 = 50.0;
 /// # Errors
 ///
 /// [`AnalysisSpecError`] when the spec is invalid.
-pub fn score_judgement(spec: &JudgeSpec, results: &[MetricClassification]) -> Result<Judgement, AnalysisSpecError> {
+pub fn score_judgement(
+    spec: &JudgeSpec,
+    results: &[MetricClassification],
+) -> Result<Judgement, AnalysisSpecError> {
     spec.validate()?;
     let metrics: Vec<MetricClassification> = spec
         .metrics
         .iter()
         .map(|m| {
-            results.iter().find(|r| r.name == m.name).cloned().unwrap_or_else(|| MetricClassification {
-                name: m.name.clone(),
-                classification: Classification::NoData,
-                critical: m.critical && !m.muted,
-                muted: m.muted,
-                effect_size: m.effect_size.neutral(),
-                estimate: None,
-                reason: format!("no result for {}", m.name),
-            })
+            results
+                .iter()
+                .find(|r| r.name == m.name)
+                .cloned()
+                .unwrap_or_else(|| MetricClassification {
+                    name: m.name.clone(),
+                    classification: Classification::NoData,
+                    critical: m.critical && !m.muted,
+                    muted: m.muted,
+                    effect_size: m.effect_size.neutral(),
+                    estimate: None,
+                    reason: format!("no result for {}", m.name),
+                })
         })
         .collect();
     Ok(score_valid(spec, metrics))
@@ -627,7 +744,10 @@ pub fn score_judgement(spec: &JudgeSpec, results: &[MetricClassification]) -> Re
 /// assert_eq!((judgement.score, judgement.outcome), (100.0, Outcome::Pass));
 /// # Ok::<(), cutover::AnalysisSpecError>(())
 /// ```
-pub fn judge(spec: &JudgeSpec, samples: &[(&[f64], &[f64])]) -> Result<Judgement, AnalysisSpecError> {
+pub fn judge(
+    spec: &JudgeSpec,
+    samples: &[(&[f64], &[f64])],
+) -> Result<Judgement, AnalysisSpecError> {
     spec.validate()?;
     let metrics = spec
         .metrics
@@ -654,13 +774,19 @@ fn score_valid(spec: &JudgeSpec, metrics: Vec<MetricClassification>) -> Judgemen
                         passed += 1;
                         total += 1;
                     }
-                    Classification::High | Classification::Low | Classification::NoDataFail => total += 1,
+                    Classification::High | Classification::Low | Classification::NoDataFail => {
+                        total += 1
+                    }
                     Classification::NoData | Classification::Error => {}
                 }
             }
             GroupScore {
                 name: group.name.clone(),
-                score: if total == 0 { 0.0 } else { f64::from(passed) / f64::from(total) * 100.0 },
+                score: if total == 0 {
+                    0.0
+                } else {
+                    f64::from(passed) / f64::from(total) * 100.0
+                },
                 no_data: total == 0,
             }
         })
@@ -674,40 +800,61 @@ fn score_valid(spec: &JudgeSpec, metrics: Vec<MetricClassification>) -> Judgemen
             Outcome::Fail
         }
     };
-    if let Some(failure) = counted.iter().find(|m| m.critical && m.classification != Classification::Pass) {
+    if let Some(failure) = counted
+        .iter()
+        .find(|m| m.critical && m.classification != Classification::Pass)
+    {
         return Judgement {
             score: 0.0,
             outcome: classify(0.0),
-            reason: format!("canary failed: critical metric {}: {}", failure.name, failure.reason),
+            reason: format!(
+                "canary failed: critical metric {}: {}",
+                failure.name, failure.reason
+            ),
             groups,
             metrics,
         };
     }
-    let no_data = counted.iter().filter(|m| m.classification == Classification::NoData).count();
+    let no_data = counted
+        .iter()
+        .filter(|m| m.classification == Classification::NoData)
+        .count();
     if !counted.is_empty() && no_data as f64 / counted.len() as f64 * 100.0 >= NO_DATA_PERCENT {
         return Judgement {
             score: 0.0,
             outcome: classify(0.0),
-            reason: format!("canary failed: {no_data} of {} metrics (50% or more) returned no data", counted.len()),
+            reason: format!(
+                "canary failed: {no_data} of {} metrics (50% or more) returned no data",
+                counted.len()
+            ),
             groups,
             metrics,
         };
     }
     let explicit: f64 = spec.groups.iter().filter_map(|g| g.weight).sum();
     let unweighted = spec.groups.iter().filter(|g| g.weight.is_none()).count();
-    let shared = if unweighted == 0 { 0.0 } else { (100.0 - explicit) / unweighted as f64 };
+    let shared = if unweighted == 0 {
+        0.0
+    } else {
+        (100.0 - explicit) / unweighted as f64
+    };
     let raw: f64 = spec
         .groups
         .iter()
         .zip(&groups)
-        .map(|(g, s)| if s.no_data { 100.0 } else { s.score } * (g.weight.unwrap_or(shared) / 100.0))
+        .map(
+            |(g, s)| if s.no_data { 100.0 } else { s.score } * (g.weight.unwrap_or(shared) / 100.0),
+        )
         .sum();
     let score = (raw * 100.0).round() / 100.0;
     let outcome = classify(score);
     Judgement {
         score,
         outcome,
-        reason: format!("score {score}: {outcome:?} (pass at {}, marginal at {})", spec.pass_threshold, spec.marginal_threshold),
+        reason: format!(
+            "score {score}: {outcome:?} (pass at {}, marginal at {})",
+            spec.pass_threshold, spec.marginal_threshold
+        ),
         groups,
         metrics,
     }

@@ -184,8 +184,7 @@ pub(crate) fn normal_quantile(p: f64) -> f64 {
             + 4.630_337_846_156_545_295_9)
             * r
             + 1.423_437_110_749_683_577_34)
-            / (((((((r * 1.050_750_071_644_416_843_24e-9 + 5.475_938_084_995_344_946e-4)
-                * r
+            / (((((((r * 1.050_750_071_644_416_843_24e-9 + 5.475_938_084_995_344_946e-4) * r
                 + 0.015_198_666_563_616_457_196_6)
                 * r
                 + 0.148_103_976_427_480_074_59)
@@ -262,7 +261,10 @@ mod tests {
         for (z, lower, upper) in table {
             let (l, u) = normal_cdf_both(z);
             assert!(close(l, lower, 1e-14), "pnorm({z}) = {l}, R says {lower}");
-            assert!(close(u, upper, 1e-14), "upper pnorm({z}) = {u}, R says {upper}");
+            assert!(
+                close(u, upper, 1e-14),
+                "upper pnorm({z}) = {u}, R says {upper}"
+            );
         }
         assert!(normal_cdf_both(f64::NAN).0.is_nan());
         assert_eq!(normal_cdf_both(f64::INFINITY), (1.0, 0.0));

@@ -73,7 +73,9 @@ pub enum RankSumError {
     #[error("every canary and baseline value is the same number, so there is nothing to rank")]
     AllTied,
     /// The confidence level is not strictly between 0 and 1.
-    #[error("confidence level {level} is out of range: use a number strictly between 0 and 1, such as 0.98")]
+    #[error(
+        "confidence level {level} is out of range: use a number strictly between 0 and 1, such as 0.98"
+    )]
     InvalidConfidence {
         /// The level given.
         level: f64,
@@ -393,7 +395,10 @@ mod tests {
             rank_sum_test(&[1.0, f64::INFINITY], &[2.0], 0.98),
             Err(RankSumError::InfiniteValue { sample: "canary" })
         );
-        assert_eq!(rank_sum_test(&[2.0, 2.0], &[2.0], 0.98), Err(RankSumError::AllTied));
+        assert_eq!(
+            rank_sum_test(&[2.0, 2.0], &[2.0], 0.98),
+            Err(RankSumError::AllTied)
+        );
         for level in [0.0, 1.0, -0.5, f64::NAN] {
             assert!(matches!(
                 rank_sum_test(&[1.0], &[2.0], level),
@@ -412,7 +417,9 @@ mod tests {
     #[test]
     fn large_samples_stay_linear_in_memory() {
         // 10,000 a side would be 10^8 pairwise differences; this must stay quick.
-        let x: Vec<f64> = (0..10_000).map(|i| f64::from(i % 997) * 0.5 + 1.0).collect();
+        let x: Vec<f64> = (0..10_000)
+            .map(|i| f64::from(i % 997) * 0.5 + 1.0)
+            .collect();
         let y: Vec<f64> = (0..10_000).map(|i| f64::from(i % 991) * 0.5).collect();
         let t = rank_sum_test(&x, &y, 0.98).unwrap();
         let ci = t.interval.unwrap();
@@ -494,6 +501,10 @@ mod tests {
                 }
             }
         }
-        if below.is_finite() && above.is_finite() { above - below } else { 0.0 }
+        if below.is_finite() && above.is_finite() {
+            above - below
+        } else {
+            0.0
+        }
     }
 }

@@ -160,7 +160,11 @@ impl SequentialRankSum {
     /// assert!(look.failed && look.z > 0.0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn look(&mut self, canary: &[f64], baseline: &[f64]) -> Result<SequentialLook, SequentialError> {
+    pub fn look(
+        &mut self,
+        canary: &[f64],
+        baseline: &[f64],
+    ) -> Result<SequentialLook, SequentialError> {
         let fresh = |values: &[f64]| values.iter().filter(|v| v.is_finite()).count();
         let max = self.spec.max_samples;
         if self.canary.len().saturating_add(fresh(canary)) > max
@@ -168,8 +172,10 @@ impl SequentialRankSum {
         {
             return Err(SequentialError::TooManySamples { max });
         }
-        self.canary.extend(canary.iter().copied().filter(|v| v.is_finite()));
-        self.baseline.extend(baseline.iter().copied().filter(|v| v.is_finite()));
+        self.canary
+            .extend(canary.iter().copied().filter(|v| v.is_finite()));
+        self.baseline
+            .extend(baseline.iter().copied().filter(|v| v.is_finite()));
         let (z, information) = Samples::new(&self.canary, &self.baseline)
             .ok()
             .and_then(|s| s.z_and_information())

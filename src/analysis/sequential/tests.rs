@@ -38,12 +38,20 @@ fn simulate(runs: u32, shift: f64, seed: u64, per_interval: bool) -> Rates {
     let judge = MetricJudgeSpec::new("latency");
     let (mut sequential, mut naive, mut interval) = (0u32, 0u32, 0u32);
     for _ in 0..runs {
-        let mut test = SequentialRankSum::new(SequentialSpec { alpha: ALPHA, ..SequentialSpec::default() }).expect("valid");
+        let mut test = SequentialRankSum::new(SequentialSpec {
+            alpha: ALPHA,
+            ..SequentialSpec::default()
+        })
+        .expect("valid");
         let (mut all_canary, mut all_baseline) = (Vec::new(), Vec::new());
         let (mut seq_failed, mut naive_failed, mut interval_failed) = (false, false, false);
         for _ in 0..LOOKS {
-            let canary: Vec<f64> = (0..PER_LOOK).map(|_| canary_dist.sample(&mut rng)).collect();
-            let baseline: Vec<f64> = (0..PER_LOOK).map(|_| baseline_dist.sample(&mut rng)).collect();
+            let canary: Vec<f64> = (0..PER_LOOK)
+                .map(|_| canary_dist.sample(&mut rng))
+                .collect();
+            let baseline: Vec<f64> = (0..PER_LOOK)
+                .map(|_| baseline_dist.sample(&mut rng))
+                .collect();
             seq_failed |= test.look(&canary, &baseline).expect("within budget").failed;
             all_canary.extend_from_slice(&canary);
             all_baseline.extend_from_slice(&baseline);
@@ -61,7 +69,11 @@ fn simulate(runs: u32, shift: f64, seed: u64, per_interval: bool) -> Rates {
         interval += u32::from(interval_failed);
     }
     let rate = |n: u32| f64::from(n) / f64::from(runs);
-    Rates { sequential: rate(sequential), naive: rate(naive), per_interval: rate(interval) }
+    Rates {
+        sequential: rate(sequential),
+        naive: rate(naive),
+        per_interval: rate(interval),
+    }
 }
 
 fn check_null(runs: u32, seed: u64) -> Rates {
@@ -119,7 +131,10 @@ fn looks_accumulate_and_p_values_only_fall() {
 
 #[test]
 fn direction_decides_which_shift_fails() {
-    let spec = SequentialSpec { direction: Direction::Increase, ..SequentialSpec::default() };
+    let spec = SequentialSpec {
+        direction: Direction::Increase,
+        ..SequentialSpec::default()
+    };
     let mut test = SequentialRankSum::new(spec).unwrap();
     let baseline: Vec<f64> = (0..50).map(f64::from).collect();
     let lower: Vec<f64> = baseline.iter().map(|v| v - 40.0).collect();
@@ -129,17 +144,35 @@ fn direction_decides_which_shift_fails() {
 
 #[test]
 fn the_sample_budget_is_enforced_before_anything_is_kept() {
-    let spec = SequentialSpec { max_samples: 5, ..SequentialSpec::default() };
+    let spec = SequentialSpec {
+        max_samples: 5,
+        ..SequentialSpec::default()
+    };
     let mut test = SequentialRankSum::new(spec).unwrap();
     assert!(test.look(&[1.0, 2.0, 3.0], &[1.0]).is_ok());
-    assert_eq!(test.look(&[1.0, 2.0, 3.0], &[1.0]), Err(SequentialError::TooManySamples { max: 5 }));
+    assert_eq!(
+        test.look(&[1.0, 2.0, 3.0], &[1.0]),
+        Err(SequentialError::TooManySamples { max: 5 })
+    );
     assert_eq!(test.canary.len(), 3);
 }
 
 #[test]
 fn invalid_specs_are_refused() {
     for alpha in [0.0, 1.0, f64::NAN] {
-        assert!(SequentialRankSum::new(SequentialSpec { alpha, ..SequentialSpec::default() }).is_err());
+        assert!(
+            SequentialRankSum::new(SequentialSpec {
+                alpha,
+                ..SequentialSpec::default()
+            })
+            .is_err()
+        );
     }
-    assert!(SequentialRankSum::new(SequentialSpec { mixing_variance: 0.0, ..SequentialSpec::default() }).is_err());
+    assert!(
+        SequentialRankSum::new(SequentialSpec {
+            mixing_variance: 0.0,
+            ..SequentialSpec::default()
+        })
+        .is_err()
+    );
 }
