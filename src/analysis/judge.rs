@@ -859,3 +859,6 @@ fn score_valid(spec: &JudgeSpec, metrics: Vec<MetricClassification>) -> Judgemen
         metrics,
     }
 }
+
+#[cfg(test)]
+mod tests;
