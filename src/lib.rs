@@ -111,6 +111,14 @@
 //! [`rollback`](Rollout::rollback); a [`deploy`](Rollout::deploy) during a rollout
 //! supersedes it.
 //!
+//! ## Analysis
+//!
+//! The [`analysis`](crate::AnalysisRun) building blocks are pure: [`rank_sum_test`]
+//! (R's `wilcox.test` numbers), a Kayenta-compatible judge ([`classify_metric`],
+//! [`judge`]), Argo Rollouts' conditions ([`evaluate_conditions`]) and run bookkeeping
+//! ([`AnalysisRun`]: `next_due`, `record`, `phase`), plus a sequential test
+//! ([`SequentialRankSum`]) that bounds the false-failure rate over all looks of a run.
+//!
 //! ## Traffic tables and the router
 //!
 //! A [`TrafficTable`] splits requests between revisions in integer basis points that

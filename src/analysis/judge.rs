@@ -53,20 +53,15 @@ pub enum Direction {
 }
 
 /// What to do with NaN values in the samples.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum NanStrategy {
     /// Drop them (Kayenta's default).
+    #[default]
     Remove,
     /// Replace each with this value (Kayenta's `replace` uses 0).
     Replace(f64),
-}
-
-impl Default for NanStrategy {
-    fn default() -> Self {
-        NanStrategy::Remove
-    }
 }
 
 /// How the size of a difference is measured, for the effect-size limits.
