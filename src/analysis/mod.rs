@@ -21,20 +21,21 @@ mod judge;
 mod normal;
 mod rank_sum;
 mod run;
+mod score;
 mod sequential;
 mod spec;
 
 pub use check::{Condition, Verdict, evaluate_conditions};
 pub use error::AnalysisSpecError;
 pub use judge::{
-    Classification, Direction, EffectSize, GroupScore, GroupSpec, JudgeSpec, Judgement,
-    MetricClassification, MetricJudgeSpec, NanStrategy, Outcome, classify_metric, judge,
-    score_judgement,
+    Classification, Direction, EffectSize, MetricClassification, MetricJudgeSpec, NanStrategy,
+    classify_metric,
 };
 pub use rank_sum::{RankSumError, RankSumTest, ShiftInterval, rank_sum_test};
 pub use run::{
     AnalysisRun, ERROR_RETRY_INTERVAL, LastMeasurement, Measurement, MeasurementCounts, MetricRun,
     RunPhase,
 };
+pub use score::{GroupScore, GroupSpec, JudgeSpec, Judgement, Outcome, judge, score_judgement};
 pub use sequential::{SequentialError, SequentialLook, SequentialRankSum, SequentialSpec};
 pub use spec::{DEFAULT_CONSECUTIVE_ERROR_LIMIT, MetricCheck, MetricSpec};

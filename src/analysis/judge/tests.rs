@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::analysis::score::*;
 
 fn base() -> Vec<f64> {
     (0..60).map(|i| 100.0 + f64::from(i % 13)).collect()
