@@ -117,6 +117,14 @@
 //! [`rollback`](Rollout::rollback); a [`deploy`](Rollout::deploy) during a rollout
 //! supersedes it.
 //!
+//! ## Analysis
+//!
+//! The [`analysis`](crate::AnalysisRun) building blocks are pure: [`rank_sum_test`]
+//! (R's `wilcox.test` numbers), a Kayenta-compatible judge ([`classify_metric`],
+//! [`judge`]), Argo Rollouts' conditions ([`evaluate_conditions`]) and run bookkeeping
+//! ([`AnalysisRun`]: `next_due`, `record`, `phase`), plus a sequential test
+//! ([`SequentialRankSum`]) that bounds the false-failure rate over all looks of a run.
+//!
 //! ## Traffic tables and the router
 //!
 //! A [`TrafficTable`] splits requests between revisions in integer basis points that
@@ -145,6 +153,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod analysis;
 mod error;
 mod fleet;
 mod input;
@@ -166,6 +175,14 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod fuzz;
 
+pub use analysis::{
+    AnalysisRun, AnalysisSpecError, Classification, Condition, DEFAULT_CONSECUTIVE_ERROR_LIMIT,
+    Direction, ERROR_RETRY_INTERVAL, EffectSize, GroupScore, GroupSpec, JudgeSpec, Judgement,
+    LastMeasurement, Measurement, MeasurementCounts, MetricCheck, MetricClassification,
+    MetricJudgeSpec, MetricRun, MetricSpec, NanStrategy, Outcome, RankSumError, RankSumTest,
+    RunPhase, SequentialError, SequentialLook, SequentialRankSum, SequentialSpec, ShiftInterval,
+    Verdict, classify_metric, evaluate_conditions, judge, rank_sum_test, score_judgement,
+};
 pub use error::{CommandError, DurationError, FleetError, RestoreError, SpecError, TrafficError};
 pub use fleet::{Fleet, RevisionCounts};
 pub use input::Input;
