@@ -1,13 +1,13 @@
 //! One scenario per defect found in the first rolling engine (issue 6), each failing on
 //! that engine, and the verb × phase table (invariant 9).
 
-mod support;
+mod world;
 
 use cutover::{
     CommandError, Duration, EventKind, Input, Instance, InstanceState, PauseReason, Phase, Rollout,
     RolloutSpec, Timestamp, Waiting,
 };
-use support::{World, fleet, spec};
+use world::{World, fleet, spec};
 
 /// A starting instance that fails its checks is failed after `failure_threshold`, taken
 /// out and replaced (the first engine ignored the failures and waited forever).
@@ -54,7 +54,7 @@ fn completion_waits_for_the_last_acknowledgement() {
     world.deploy("v2").unwrap();
     world.drive(60);
     assert_eq!(world.phase(), Phase::Completed);
-    let kinds: Vec<&EventKind> = world.events.iter().map(|e| &e.kind).collect();
+    let kinds: Vec<&EventKind> = world.event_log.iter().map(|e| &e.kind).collect();
     let completed = kinds
         .iter()
         .position(|k| {

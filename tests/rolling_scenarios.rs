@@ -7,13 +7,13 @@
 //! `desired - max_unavailable` (switched off around aborts), and that the load balancer
 //! never routes to an instance it was asked to drain or terminate.
 
-mod support;
+mod world;
 
 use cutover::{
     AbortReason, CommandError, Duration, EventKind, HaltReason, InstanceState, OnDeadline, Phase,
     ProvisionRetry, Revision, Timestamp, Weight,
 };
-use support::{World, fleet, of_revision, old, spec};
+use world::{World, fleet, of_revision, old, spec};
 
 fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(ToString::to_string).collect()
@@ -74,7 +74,7 @@ fn full_rolling_update_of_ten_at_25_percent() {
     // terminated; each termination frees a place for a new instance.
     world.ack_traffic();
     assert_eq!(world.take().drain, old("v1", 0..5));
-    assert_eq!(world.lb.instance_count(), 8);
+    assert_eq!(world.lb().instance_count(), 8);
     world.drain_all();
     assert_eq!(world.take().terminate, old("v1", 0..5));
     world.terminate_all();
@@ -103,14 +103,14 @@ fn full_rolling_update_of_ten_at_25_percent() {
     assert_eq!(world.count("v1", InstanceState::Ready), 0);
     assert_eq!(world.rollout.stable().unwrap().as_str(), "v2");
     assert_eq!(world.rollout.target(), None);
-    assert_eq!(world.lb.instance_count(), 10);
-    assert_eq!(world.lb.weight(&"v2".into()), Weight::FULL);
+    assert_eq!(world.lb().instance_count(), 10);
+    assert_eq!(world.lb().weight(&"v2".into()), Weight::FULL);
     assert_eq!(world.rollout.status().progress, 1.0);
     // Never more than desired + surge, never fewer available than desired - unavailable,
     // and not one instance more than needed.
     assert_eq!(world.watermarks.peak_live, 13);
     assert_eq!(world.watermarks.low_available, 8);
-    let all = support::Summary::of(&world.actions);
+    let all = world::Summary::of(&world.history);
     assert_eq!(all.provision.len(), 10);
     assert_eq!(all.terminate.len(), 10);
 }
@@ -135,7 +135,7 @@ fn surge_only_replaces_one_at_a_time_with_full_capacity() {
         // The new one in and the old one out in one update: the balancer always has 4.
         assert_eq!((step.tables, step.swap()), (1, format!("+{new} -{gone}")));
         world.ack_traffic();
-        assert_eq!(world.lb.instance_count(), 4);
+        assert_eq!(world.lb().instance_count(), 4);
         assert_eq!(world.take().drain, [gone.as_str()]);
         world.drain(&gone);
         assert_eq!(world.take().terminate, [gone.as_str()]);
@@ -714,7 +714,7 @@ fn rollback_after_completion_rolls_the_previous_revision_out_again() {
     assert_eq!(world.phase(), Phase::Completed);
     assert_eq!(world.rollout.stable().unwrap().as_str(), "v1");
     assert_eq!(world.available("v1"), 4);
-    assert_eq!(world.lb.weight(&"v1".into()), Weight::FULL);
+    assert_eq!(world.lb().weight(&"v1".into()), Weight::FULL);
     assert_eq!(world.watermarks.peak_live, 5);
     assert_eq!(world.watermarks.low_available, 4);
     // And rolling back again goes forward to v2.
@@ -783,7 +783,7 @@ fn a_third_revision_supersedes_a_rollout_in_flight() {
     assert_eq!(world.rollout.stable().unwrap().as_str(), "v3");
     assert_eq!(world.available("v3"), 10);
     assert_eq!(world.revisions(), ["v3"]);
-    assert_eq!(world.lb.backends().len(), 1);
+    assert_eq!(world.lb().backends().len(), 1);
     assert_eq!(world.watermarks.peak_live, 13);
     assert_eq!(world.watermarks.low_available, 8);
     // The revision to fall back to is the one that was stable, not the superseded one.
@@ -816,7 +816,7 @@ fn abort_after_a_supersede_goes_back_to_the_original_stable() {
     world.drive(100);
     assert_eq!(world.available("v1"), 10);
     assert_eq!(world.revisions(), ["v1"]);
-    assert_eq!(world.lb.backends().len(), 1);
+    assert_eq!(world.lb().backends().len(), 1);
     assert_eq!(world.lb_count("v1"), 10);
     // Retrying retries the latest target, v3.
     world.retry().unwrap();

@@ -25,14 +25,14 @@
 // Hash sets here only deduplicate search states; nothing iterates them.
 #![allow(clippy::disallowed_types)]
 
-mod random_world;
+mod world;
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use cutover::{Duration, InstanceState, OnDeadline, Phase, ProvisionRetry, RolloutSpec};
-use random_world::{Command, Index, Move, World, counted_spec, env_count, ready_fleet, round_trip};
+use world::{Command, Index, Move, World, counted_spec, env_count, ready_fleet, round_trip};
 
 fn spec(desired: u32, surge: u32, unavailable: u32) -> RolloutSpec {
     RolloutSpec {

@@ -3,14 +3,14 @@
 //! deserializer's error, whose message is the `RestoreError`'s), and a rollout saved at
 //! any point and restored continues with exactly the actions of the original.
 
-mod random_world;
+mod world;
 
 use cutover::{
     Action, Duration, FORMAT_VERSION, Input, RestoreError, Rollout, RolloutSpec, SpecError,
     Timestamp,
 };
-use random_world::{Command, Index, Move, World, counted_spec as spec, ready_fleet, round_trip};
 use serde_json::{Value, json};
+use world::{Command, Index, Move, World, counted_spec as spec, ready_fleet, round_trip};
 
 /// A rollout of `v2` over three `v1` instances, mid-way: `v2-1` serves beside
 /// `v1-old-1` and `v1-old-2`, and `v1-old-0` is draining (drain action #3 pending).
@@ -18,7 +18,7 @@ fn mid_rollout() -> Rollout {
     let mut world = World::new(spec(3, 1, 0), ready_fleet(3));
     world.step(&Move::Command(Command::Deploy(1)));
     world.step(&Move::ProvisionOk(Index(0)));
-    world.health(&"v2-1".into(), true);
+    world.health("v2-1", true);
     world.step(&Move::AckLatest);
     assert_eq!(world.drains.len(), 1, "v1-old-0 is draining");
     world.rollout

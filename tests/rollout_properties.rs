@@ -33,7 +33,7 @@
 //! `CUTOVER_CASES` sets the number of cases; the ignored `soak_*` tests run
 //! `CUTOVER_SOAK_CASES` (default 20 000) each.
 
-mod random_world;
+mod world;
 
 use cutover::{
     Action, Duration, Input, Instance, InstanceState, OnDeadline, Phase, Rollout, RolloutSpec,
@@ -41,7 +41,7 @@ use cutover::{
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
-use random_world::{
+use world::{
     Command, Index, Move, Step, World, counted_spec as spec, env_count, move_strategy, ready_fleet,
     round_trip, start_strategy,
 };
@@ -365,7 +365,7 @@ fn v2_serving_alone(spec: RolloutSpec) -> World {
     while !world.provisions.is_empty() {
         world.step(&Move::ProvisionOk(Index(0)));
     }
-    world.health(&"v2-1".into(), true);
+    world.health("v2-1", true);
     world.step(&Move::AckLatest);
     let serving: Vec<_> = world
         .rollout

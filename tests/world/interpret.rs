@@ -32,7 +32,7 @@ fn ghost() -> InstanceId {
 }
 
 impl World {
-    fn input(&mut self, input: Input, bogus: bool) -> Call {
+    fn send(&mut self, input: Input, bogus: bool) -> Call {
         // Only genuine answers are replayed: a made-up id may be issued later.
         if !bogus
             && matches!(
@@ -86,11 +86,11 @@ impl World {
                         reason: "no capacity".into(),
                     }
                 };
-                self.input(input, bogus)
+                self.send(input, bogus)
             }
             Move::Health(i, healthy) => {
                 let (instance, bogus) = self.known_instance(*i);
-                self.input(
+                self.send(
                     Input::Health {
                         instance,
                         healthy: *healthy,
@@ -101,13 +101,13 @@ impl World {
             Move::Lose(i) => {
                 let (instance, bogus) = self.known_instance(*i);
                 let reason = "host died".into();
-                self.input(Input::InstanceLost { instance, reason }, bogus)
+                self.send(Input::InstanceLost { instance, reason }, bogus)
             }
             Move::AckLatest => {
                 let generation = self.published();
                 let bogus = generation <= self.acked;
                 self.acked = self.acked.max(generation);
-                self.input(Input::TrafficApplied { generation }, bogus)
+                self.send(Input::TrafficApplied { generation }, bogus)
             }
             Move::AckSome(i) => {
                 let unacked = self.published() - self.acked;
@@ -118,25 +118,25 @@ impl World {
                 };
                 let bogus = unacked == 0;
                 self.acked = generation;
-                self.input(Input::TrafficApplied { generation }, bogus)
+                self.send(Input::TrafficApplied { generation }, bogus)
             }
             Move::AckOlder(k) => {
                 let generation = self.acked.saturating_sub(*k);
-                self.input(Input::TrafficApplied { generation }, true)
+                self.send(Input::TrafficApplied { generation }, true)
             }
             Move::AckFuture(k) => {
                 let generation = self.published() + 1 + k;
-                self.input(Input::TrafficApplied { generation }, true)
+                self.send(Input::TrafficApplied { generation }, true)
             }
             Move::Drained(i) => {
                 let unknown = self.unknown_action(0);
                 let (action, bogus) = take(&mut self.drains, *i, unknown);
-                self.input(Input::Drained { action }, bogus)
+                self.send(Input::Drained { action }, bogus)
             }
             Move::Terminated(i) => {
                 let unknown = self.unknown_action(0);
                 let (action, bogus) = take(&mut self.terminations, *i, unknown);
-                self.input(Input::Terminated { action }, bogus)
+                self.send(Input::Terminated { action }, bogus)
             }
             Move::Advance(ms) => {
                 self.now = self.now.saturating_add(Duration::from_millis(*ms));
@@ -158,7 +158,7 @@ impl World {
             }
             Move::Replay(i) => {
                 if self.answers.is_empty() {
-                    return self.input(
+                    return self.send(
                         Input::Terminated {
                             action: self.unknown_action(1),
                         },
@@ -166,7 +166,7 @@ impl World {
                     );
                 }
                 let input = self.answers[i.index(self.answers.len())].clone();
-                self.input(input, true)
+                self.send(input, true)
             }
             Move::Misdirect(i) => {
                 let mut outstanding: Vec<Input> = Vec::new();
@@ -192,7 +192,7 @@ impl World {
                 } else {
                     outstanding[i.index(outstanding.len())].clone()
                 };
-                self.input(input, true)
+                self.send(input, true)
             }
             Move::UnknownAction(kind, k) => {
                 let action = self.unknown_action(*k);
@@ -205,7 +205,7 @@ impl World {
                     2 => Input::Drained { action },
                     _ => Input::Terminated { action },
                 };
-                self.input(input, true)
+                self.send(input, true)
             }
             Move::UnknownInstance(lost) => {
                 let input = if *lost {
@@ -219,9 +219,34 @@ impl World {
                         healthy: true,
                     }
                 };
-                self.input(input, true)
+                self.send(input, true)
             }
             Move::AnswerAll => unreachable!("played by World::play"),
+            Move::Answer(input) => {
+                // Genuine when it answers something outstanding or names a known
+                // instance; anything else is stale or unknown, and checked as such.
+                let genuine = match input {
+                    Input::Provisioned { action } | Input::ProvisionFailed { action, .. } => {
+                        self.provisions.remove(action).is_some()
+                    }
+                    Input::Drained { action } => self.drains.remove(action).is_some(),
+                    Input::Terminated { action } => self.terminations.remove(action).is_some(),
+                    Input::TrafficApplied { generation } => {
+                        let fresh = *generation > self.acked && *generation <= self.published();
+                        if fresh {
+                            self.acked = *generation;
+                        }
+                        fresh
+                    }
+                    Input::Health { instance, .. } | Input::InstanceLost { instance, .. } => self
+                        .rollout
+                        .fleet()
+                        .get(instance)
+                        .is_some_and(|i| i.state.is_live()),
+                    _ => true,
+                };
+                self.send(input.clone(), !genuine)
+            }
             Move::Command(command) => {
                 let at = self.now;
                 let rollout = &mut self.rollout;
@@ -233,6 +258,10 @@ impl World {
                     Command::Retry => rollout.retry(at),
                     Command::PromoteFull => rollout.promote_full(at),
                     Command::Rollback => rollout.rollback(at),
+                    Command::Promote => rollout.promote(at),
+                    Command::Scale(desired) => rollout.scale(at, *desired),
+                    Command::DeployRevision(revision) => rollout.deploy(at, revision.as_str()),
+                    Command::UpdateSpec(spec) => rollout.update_spec(at, (**spec).clone()),
                 };
                 Call::Command { at, result }
             }

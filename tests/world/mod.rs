@@ -12,6 +12,9 @@
 //! list that broke it and shrinks it. Set `CUTOVER_TRACE` to print every step's moves,
 //! actions and events (on stderr) while replaying a failing list.
 //!
+//! Scripts drive the same world by name (`script`), so every scenario gets every check
+//! the random runs get: there is one world and one set of invariant checks.
+//!
 //! What lives where:
 //! - `moves`: [`Move`], [`Command`], [`Index`], [`REVISIONS`] and [`move_strategy`].
 //! - `scenarios`: starting points: [`spec_strategy`], [`start_strategy`], the fleets
@@ -20,6 +23,8 @@
 //! - `interpret`: how each move becomes a call on the rollout.
 //! - `record`: bookkeeping of the actions and events, with the per-action rules.
 //! - `invariants`: the checks of every state ([`World::check_state`]) and every step.
+//! - `script`: verbs by name for scenario scripts ([`World::take`], [`Summary`],
+//!   [`spec`], [`fleet`]).
 //! - `honest`: honest answers and where a rollout comes to rest ([`World::play`],
 //!   [`World::answer_all`], [`World::settle_and_check_rest`], [`World::health`]).
 
@@ -31,6 +36,7 @@ mod invariants;
 mod moves;
 mod record;
 mod scenarios;
+mod script;
 mod world;
 
 // Each test file uses only some of these.
@@ -41,4 +47,6 @@ pub use scenarios::{
     counted_spec, env_count, initial_fleet, ready_fleet, spec_strategy, start_strategy,
 };
 #[allow(unused_imports)]
-pub use world::{Step, World, round_trip};
+pub use script::{Summary, fleet, of_revision, old, spec};
+#[allow(unused_imports)]
+pub use world::{Step, Watermarks, World, round_trip};

@@ -73,11 +73,12 @@ impl World {
             self.acked,
             "{context}: acknowledged generation"
         );
-        // Invariant 3, first half.
+        // Invariant 3, first half. A resize that lowers the peak leaves the instances
+        // above it that already exist: not the rollout's doing, and never more of them.
         let limits = rollout.limits();
         let live = rollout.fleet().total().live();
         assert!(
-            live <= limits.max_total() as usize,
+            live <= (limits.max_total() as usize).max(self.peak_allowance),
             "{context}: invariant 3: {live} live instances exceed desired {} + surge {}",
             limits.desired,
             limits.max_surge

@@ -122,10 +122,15 @@ impl World {
         }
     }
 
-    /// Reports the health of `id`.
-    pub fn health(&mut self, id: &InstanceId, healthy: bool) -> Step {
-        let ids: Vec<InstanceId> = self.rollout.fleet().iter().map(|i| i.id.clone()).collect();
-        let k = ids.iter().position(|i| i == id).expect("a known instance");
-        self.step(&Move::Health(Index(k), healthy))
+    /// Reports the health of `id` (an instance the rollout knows, or not).
+    pub fn health(&mut self, id: impl ToString, healthy: bool) -> Step {
+        let id = InstanceId::new(id.to_string());
+        if let Some(h) = self.alive.get_mut(&id) {
+            *h = healthy;
+        }
+        self.step(&Move::Answer(cutover::Input::Health {
+            instance: id,
+            healthy,
+        }))
     }
 }

@@ -8,7 +8,7 @@ use cutover::{
     Status, Timestamp, TrafficTable,
 };
 
-use super::moves::Move;
+use super::moves::{Command, Move};
 
 /// What one move produced.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +66,8 @@ pub struct World {
     pub terminate_asked: BTreeSet<InstanceId>,
     /// Every instance name seen (initial fleet and provisions).
     pub names: BTreeSet<InstanceId>,
+    /// Adopted instances still provisioning: the rollout asks for them again by name.
+    pub adopted_provisioning: BTreeSet<InstanceId>,
     /// Instances that were ever listed in a table.
     pub ever_listed: BTreeSet<InstanceId>,
     pub last_action: u64,
@@ -76,6 +78,65 @@ pub struct World {
     /// Whether every step checks a serde round trip (on by default; it is the costliest
     /// check, and the exhaustive search does it per leaf instead).
     pub round_trip_each_step: bool,
+    /// Every action and event so far, in order (scripts read them with cursors).
+    pub history: Vec<Action>,
+    pub event_log: Vec<Event>,
+    pub(super) action_cursor: usize,
+    pub(super) event_cursor: usize,
+    /// Extremes seen after every step.
+    pub watermarks: Watermarks,
+    /// Instances above the peak left by a resize that lowered it; only shrinks after.
+    pub peak_allowance: usize,
+    /// Instances that exist and whether they last passed a check (scripts' health).
+    pub alive: BTreeMap<InstanceId, bool>,
+    /// Instances the script reports unhealthy whenever it reports health to all.
+    pub sick: BTreeSet<InstanceId>,
+}
+
+/// Extremes seen over a whole run (after every step).
+#[derive(Clone, Copy, Debug)]
+pub struct Watermarks {
+    /// The most live instances (provisioning, starting, ready, draining) at once.
+    pub peak_live: usize,
+    /// The fewest available instances at once.
+    pub low_available: usize,
+}
+
+/// The table the caller says the load balancer applies at the start: its instances in
+/// rotation per revision, split in proportion to their counts (largest remainder, ties
+/// to the earlier revision by name), as the rollout reads it.
+fn caller_table(observed: &[Instance]) -> TrafficTable {
+    let mut by_revision: BTreeMap<&str, Vec<InstanceId>> = BTreeMap::new();
+    for i in observed.iter().filter(|i| i.in_rotation) {
+        by_revision
+            .entry(i.revision.as_str())
+            .or_default()
+            .push(i.id.clone());
+    }
+    let total: u64 = by_revision.values().map(|ids| ids.len() as u64).sum();
+    if total == 0 {
+        return TrafficTable::empty();
+    }
+    let mut shares: Vec<u64> = by_revision
+        .values()
+        .map(|ids| ids.len() as u64 * 10_000 / total)
+        .collect();
+    let mut left = 10_000 - shares.iter().sum::<u64>();
+    let mut order: Vec<usize> = (0..shares.len()).collect();
+    let counts: Vec<u64> = by_revision.values().map(|ids| ids.len() as u64).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(counts[k] * 10_000 % total));
+    for k in order {
+        if left == 0 {
+            break;
+        }
+        shares[k] += 1;
+        left -= 1;
+    }
+    let mut builder = TrafficTable::builder();
+    for ((revision, ids), share) in by_revision.into_iter().zip(shares) {
+        builder = builder.revision(revision, share, ids);
+    }
+    builder.build().expect("a valid initial table")
 }
 
 /// A serde round trip of a rollout.
@@ -92,6 +153,18 @@ pub(super) fn drain_outputs(rollout: &mut Rollout) -> (Vec<Action>, Vec<Event>) 
 }
 
 impl World {
+    /// Keeps a step's outputs in the history and updates the watermarks.
+    fn keep(&mut self, actions: Vec<Action>, events: Vec<Event>) {
+        self.history.extend(actions);
+        self.event_log.extend(events);
+        let fleet = self.rollout.fleet();
+        let live = fleet.total().live();
+        self.peak_allowance = self.peak_allowance.min(live);
+        let marks = &mut self.watermarks;
+        marks.peak_live = marks.peak_live.max(fleet.total().live());
+        marks.low_available = marks.low_available.min(fleet.total().available);
+    }
+
     /// A rollout over `observed` (drained and checked).
     pub fn new(spec: RolloutSpec, observed: Vec<Instance>) -> World {
         let listed: Vec<InstanceId> = observed
@@ -99,12 +172,18 @@ impl World {
             .filter(|i| i.in_rotation)
             .map(|i| i.id.clone())
             .collect();
-        let initial = if listed.is_empty() {
-            TrafficTable::empty()
-        } else {
-            TrafficTable::single("v1", listed.clone()).expect("a valid initial table")
-        };
+        let initial = caller_table(&observed);
         let names = observed.iter().map(|i| i.id.clone()).collect();
+        let adopted_provisioning = observed
+            .iter()
+            .filter(|i| i.state == cutover::InstanceState::Provisioning)
+            .map(|i| i.id.clone())
+            .collect();
+        let alive = observed
+            .iter()
+            .filter(|i| i.state.is_live())
+            .map(|i| (i.id.clone(), i.state == cutover::InstanceState::Ready))
+            .collect();
         let rollout =
             Rollout::new(Timestamp::ZERO, spec, observed).expect("a valid spec and fleet");
         let mut world = World {
@@ -119,15 +198,28 @@ impl World {
             drain_asked: BTreeSet::new(),
             terminate_asked: BTreeSet::new(),
             names,
+            adopted_provisioning,
             ever_listed: listed.into_iter().collect(),
             last_action: 0,
             steps: 0,
             log: Vec::new(),
             round_trip_each_step: true,
+            history: Vec::new(),
+            event_log: Vec::new(),
+            action_cursor: 0,
+            event_cursor: 0,
+            watermarks: Watermarks {
+                peak_live: 0,
+                low_available: usize::MAX,
+            },
+            alive,
+            sick: BTreeSet::new(),
+            peak_allowance: 0,
         };
         let (actions, events) = drain_outputs(&mut world.rollout);
         world.record_checked(&actions, &events, "Rollout::new");
         world.check_state();
+        world.keep(actions, events);
         world
     }
 
@@ -148,6 +240,12 @@ impl World {
     /// (`Move::AnswerAll` is several steps: use [`World::play`].)
     pub fn step(&mut self, mv: &Move) -> Step {
         let before = self.rollout.clone();
+        if matches!(
+            mv,
+            Move::Command(Command::Scale(_) | Command::UpdateSpec(_))
+        ) {
+            self.peak_allowance = self.peak_allowance.max(before.fleet().total().live());
+        }
         self.log.push(mv.clone());
         let call = self.perform(mv);
         let (actions, events) = drain_outputs(&mut self.rollout);
@@ -164,6 +262,7 @@ impl World {
         }
         self.record_checked(&actions, &events, &context);
         self.check_step(&before, mv, &call, &actions, &events, &context);
+        self.keep(actions.clone(), events.clone());
         Step {
             actions,
             events,

@@ -22,7 +22,8 @@ impl World {
                     revision,
                 } => {
                     assert!(
-                        self.names.insert(instance.clone()),
+                        self.names.insert(instance.clone())
+                            || self.adopted_provisioning.remove(instance),
                         "{context}: instance name {instance} minted twice"
                     );
                     let wanted = [self.rollout.target(), self.rollout.stable()];

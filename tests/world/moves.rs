@@ -31,6 +31,13 @@ pub enum Command {
     Retry,
     PromoteFull,
     Rollback,
+    Promote,
+    /// Resize to this many instances.
+    Scale(u32),
+    /// Deploy a revision by name (scripts).
+    DeployRevision(String),
+    /// Replace the spec (scripts).
+    UpdateSpec(Box<cutover::RolloutSpec>),
 }
 
 /// One thing the world (or an operator) does.
@@ -72,6 +79,9 @@ pub enum Move {
     UnknownAction(u8, u64),
     /// Health (`false`) or a loss (`true`) of an instance nobody knows.
     UnknownInstance(bool),
+    /// A genuine input addressed by the script (an outstanding action's answer by its
+    /// id, health or a loss by name).
+    Answer(cutover::Input),
     /// An operator command.
     Command(Command),
     /// Everything outstanding answered honestly at once (several steps; see
@@ -81,7 +91,15 @@ pub enum Move {
 
 impl Move {
     pub(super) fn is_fault(&self) -> bool {
-        matches!(self, Move::Health(_, false) | Move::Lose(_))
+        matches!(
+            self,
+            Move::Health(_, false)
+                | Move::Lose(_)
+                | Move::Answer(
+                    cutover::Input::Health { healthy: false, .. }
+                        | cutover::Input::InstanceLost { .. }
+                )
+        )
     }
 }
 
@@ -102,6 +120,8 @@ pub fn move_strategy() -> impl Strategy<Value = Move> {
         2 => Just(Command::Retry),
         1 => Just(Command::PromoteFull),
         2 => Just(Command::Rollback),
+        1 => Just(Command::Promote),
+        1 => (1u32..6).prop_map(Command::Scale),
     ];
     prop_oneof![
         12 => any_index().prop_map(Move::ProvisionOk),
