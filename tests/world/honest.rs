@@ -4,7 +4,7 @@
 use cutover::{InstanceId, InstanceState, Phase};
 
 use super::moves::{Index, Move};
-use super::world::{Step, World};
+use super::harness::{Step, World};
 
 impl World {
     /// Performs `mv` (several steps for [`Move::AnswerAll`]).

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use cutover::{ActionId, Duration, Input, InstanceId, Timestamp};
 
 use super::moves::{Command, Index, Move, REVISIONS};
-use super::world::{Call, World};
+use super::harness::{Call, World};
 
 /// Takes the action `index` picks out of `outstanding` (a genuine answer), or `unknown`
 /// when nothing is outstanding (a bogus one); the flag says whether it is bogus.

@@ -6,7 +6,7 @@ use cutover::{
 };
 
 use super::moves::Move;
-use super::world::{Call, World, drain_outputs, round_trip};
+use super::harness::{Call, World, drain_outputs, round_trip};
 
 /// A rollout's document with its clock left out.
 fn without_clock(rollout: &Rollout) -> serde_json::Value {

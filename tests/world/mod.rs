@@ -19,7 +19,7 @@
 //! - `moves`: [`Move`], [`Command`], [`Index`], [`REVISIONS`] and [`move_strategy`].
 //! - `scenarios`: starting points: [`spec_strategy`], [`start_strategy`], the fleets
 //!   [`initial_fleet`] and [`ready_fleet`], [`counted_spec`], and [`env_count`].
-//! - `world`: [`World`], its constructor and [`World::step`]; [`Step`]; [`round_trip`].
+//! - `harness`: [`World`], its constructor and [`World::step`]; [`Step`]; [`round_trip`].
 //! - `interpret`: how each move becomes a call on the rollout.
 //! - `record`: bookkeeping of the actions and events, with the per-action rules.
 //! - `invariants`: the checks of every state ([`World::check_state`]) and every step.
@@ -37,7 +37,7 @@ mod moves;
 mod record;
 mod scenarios;
 mod script;
-mod world;
+mod harness;
 
 // Each test file uses only some of these.
 #[allow(unused_imports)]
@@ -49,4 +49,4 @@ pub use scenarios::{
 #[allow(unused_imports)]
 pub use script::{Summary, fleet, of_revision, old, spec};
 #[allow(unused_imports)]
-pub use world::{Step, Watermarks, World, round_trip};
+pub use harness::{Step, Watermarks, World, round_trip};

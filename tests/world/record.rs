@@ -2,7 +2,7 @@
 
 use cutover::{Action, Event, EventKind};
 
-use super::world::World;
+use super::harness::World;
 
 impl World {
     /// Takes note of the outputs, checking the per-action rules (invariant 2 among them).

@@ -9,7 +9,7 @@ use cutover::{
 };
 
 use super::moves::{Command, Move};
-use super::world::World;
+use super::harness::World;
 
 /// A rolling spec from strings, as people write them (`"25%"` or a count).
 pub fn spec(desired: u32, surge: &str, unavailable: &str) -> RolloutSpec {
