@@ -225,13 +225,18 @@ impl Core {
                     self.dirty.remove(&id);
                 }
                 InstanceState::Terminated | InstanceState::Failed => {}
-                // Its creation was asked for before us: ask again under its name (a
-                // provisioner treats that as "make sure it exists") so it has an
-                // answer to wait for.
+                // Its creation was asked for before us. Wanted: ask again under its
+                // name (a provisioner treats that as "make sure it exists") so it has
+                // an answer to wait for. Unwanted: make sure it is gone.
                 InstanceState::Provisioning => {
-                    let revision = self.fleet.get(&id).map(|i| i.revision.clone());
-                    if let Some(revision) = revision {
+                    let Some(revision) = self.fleet.get(&id).map(|i| i.revision.clone()) else {
+                        continue;
+                    };
+                    if matches!(self.role_of(&revision), Role::Stable | Role::Target) {
                         self.request_provision(id, revision);
+                    } else {
+                        self.fleet.set_state(self.now, &id, InstanceState::Draining);
+                        self.terminate(id);
                     }
                 }
                 InstanceState::Starting => self.track_starting(&id),

@@ -173,6 +173,7 @@ impl World {
             .map(|i| i.id.clone())
             .collect();
         let initial = caller_table(&observed);
+        let observed_live = observed.iter().filter(|i| i.state.is_live()).count();
         let names = observed.iter().map(|i| i.id.clone()).collect();
         let adopted_provisioning = observed
             .iter()
@@ -214,7 +215,8 @@ impl World {
             },
             alive,
             sick: BTreeSet::new(),
-            peak_allowance: 0,
+            // An adopted fleet may already exceed the peak: not the rollout's doing.
+            peak_allowance: observed_live,
         };
         let (actions, events) = drain_outputs(&mut world.rollout);
         world.record_checked(&actions, &events, "Rollout::new");

@@ -3,8 +3,8 @@
 
 use cutover::{InstanceId, InstanceState, Phase};
 
-use super::moves::{Index, Move};
 use super::harness::{Step, World};
+use super::moves::{Index, Move};
 
 impl World {
     /// Performs `mv` (several steps for [`Move::AnswerAll`]).

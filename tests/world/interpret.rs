@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use cutover::{ActionId, Duration, Input, InstanceId, Timestamp};
 
-use super::moves::{Command, Index, Move, REVISIONS};
 use super::harness::{Call, World};
+use super::moves::{Command, Index, Move, REVISIONS};
 
 /// Takes the action `index` picks out of `outstanding` (a genuine answer), or `unknown`
 /// when nothing is outstanding (a bogus one); the flag says whether it is bogus.

@@ -5,8 +5,8 @@ use cutover::{
     Weight,
 };
 
-use super::moves::Move;
 use super::harness::{Call, World, drain_outputs, round_trip};
+use super::moves::Move;
 
 /// A rollout's document with its clock left out.
 fn without_clock(rollout: &Rollout) -> serde_json::Value {
@@ -73,6 +73,17 @@ impl World {
             self.acked,
             "{context}: acknowledged generation"
         );
+        // What the rollout believes is in rotation is what the load balancer applies.
+        let applied = &self.tables[&self.acked];
+        for instance in rollout.fleet().iter() {
+            assert_eq!(
+                instance.in_rotation,
+                applied.revision_of(&instance.id).is_some(),
+                "{context}: {} in_rotation disagrees with the acknowledged table {}",
+                instance.id,
+                self.acked
+            );
+        }
         // Invariant 3, first half. A resize that lowers the peak leaves the instances
         // above it that already exist: not the rollout's doing, and never more of them.
         let limits = rollout.limits();

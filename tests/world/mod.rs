@@ -30,6 +30,7 @@
 
 #![allow(dead_code)]
 
+mod harness;
 mod honest;
 mod interpret;
 mod invariants;
@@ -37,9 +38,10 @@ mod moves;
 mod record;
 mod scenarios;
 mod script;
-mod harness;
 
 // Each test file uses only some of these.
+#[allow(unused_imports)]
+pub use harness::{Step, Watermarks, World, round_trip};
 #[allow(unused_imports)]
 pub use moves::{Command, Index, Move, REVISIONS, move_strategy};
 #[allow(unused_imports)]
@@ -48,5 +50,3 @@ pub use scenarios::{
 };
 #[allow(unused_imports)]
 pub use script::{Summary, fleet, of_revision, old, spec};
-#[allow(unused_imports)]
-pub use harness::{Step, Watermarks, World, round_trip};

@@ -62,36 +62,47 @@ pub fn spec_strategy() -> impl Strategy<Value = RolloutSpec> {
         .prop_filter("the spec must validate", |spec| spec.validate().is_ok())
 }
 
-/// A spec and a starting fleet of up to `desired` `v1` instances: most ready and in
-/// rotation, some ready but not in rotation, some still starting.
+/// A spec and a starting fleet of up to `desired + 2` instances in every state, mostly of
+/// `v1` but some of an older `v0` and a newer `v3` (the stable revision is then
+/// inferred): serving ones (some still inside `min_ready`), ready ones out of rotation,
+/// starting, provisioning, draining, failed and terminated ones.
 pub fn start_strategy() -> impl Strategy<Value = (RolloutSpec, Vec<Instance>)> {
     spec_strategy().prop_flat_map(|spec| {
-        let kinds = prop::collection::vec(
-            prop::sample::select(vec![0u8, 0, 0, 0, 1, 2]),
-            0..=spec.desired as usize,
-        );
-        (Just(spec), kinds.prop_map(initial_fleet))
+        let kind = prop::sample::select(vec![0u8, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7]);
+        let revision = prop::sample::select(vec!["v1", "v1", "v1", "v1", "v0", "v3"]);
+        let kinds = prop::collection::vec((kind, revision), 0..=spec.desired as usize + 2);
+        (Just(spec), kinds.prop_map(mixed_fleet))
     })
+}
+
+/// Instances of the given kinds and revisions: 0 serving, 1 ready out of rotation, 2
+/// starting, 3 provisioning, 4 draining, 5 failed, 6 terminated, 7 serving but inside
+/// `min_ready` (ready, in rotation, not yet available).
+pub fn mixed_fleet(kinds: Vec<(u8, &'static str)>) -> Vec<Instance> {
+    kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, revision))| {
+            let state = match kind {
+                0 | 1 | 7 => InstanceState::Ready,
+                2 => InstanceState::Starting,
+                3 => InstanceState::Provisioning,
+                4 => InstanceState::Draining,
+                5 => InstanceState::Failed,
+                _ => InstanceState::Terminated,
+            };
+            let mut instance = Instance::new(format!("{revision}-old-{i}"), revision, state);
+            instance.available = matches!(kind, 0 | 1);
+            instance.in_rotation = matches!(kind, 0 | 7);
+            instance
+        })
+        .collect()
 }
 
 /// `v1` instances of the given kinds (0 ready in rotation, 1 ready out of rotation,
 /// 2 starting).
 pub fn initial_fleet(kinds: Vec<u8>) -> Vec<Instance> {
-    kinds
-        .into_iter()
-        .enumerate()
-        .map(|(i, kind)| {
-            let state = if kind == 2 {
-                InstanceState::Starting
-            } else {
-                InstanceState::Ready
-            };
-            let mut instance = Instance::new(format!("v1-old-{i}"), "v1", state);
-            instance.available = kind != 2;
-            instance.in_rotation = kind == 0;
-            instance
-        })
-        .collect()
+    mixed_fleet(kinds.into_iter().map(|k| (k, "v1")).collect())
 }
 
 /// `n` ready `v1` instances in rotation.

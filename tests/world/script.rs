@@ -8,8 +8,8 @@ use cutover::{
     Revision, RolloutSpec, TableChange, Timestamp, TrafficTable,
 };
 
-use super::moves::{Command, Move};
 use super::harness::World;
+use super::moves::{Command, Move};
 
 /// A rolling spec from strings, as people write them (`"25%"` or a count).
 pub fn spec(desired: u32, surge: &str, unavailable: &str) -> RolloutSpec {
