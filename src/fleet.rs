@@ -8,10 +8,13 @@ use crate::error::FleetError;
 use crate::model::{Instance, InstanceId, InstanceState, Revision};
 use crate::time::{Duration, Timestamp};
 
-/// The instances of one revision, by state, availability and rotation.
+/// The instances of one revision, by state, availability and rotation. An instance is
+/// either wanted (indexed by its state) or leaving, never both.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct RevisionIndex {
     by_state: [BTreeSet<InstanceId>; 6],
+    /// On their way out (whatever their state): not capacity, not candidates.
+    leaving: BTreeSet<InstanceId>,
     available: BTreeSet<InstanceId>,
     /// Ready but not yet available (still inside `min_ready`).
     fresh: BTreeSet<InstanceId>,
@@ -22,8 +25,12 @@ struct RevisionIndex {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RevisionCounts {
-    /// Instances in each [`InstanceState`], indexed by [`InstanceState::index`].
+    /// Instances still wanted, in each [`InstanceState`], indexed by
+    /// [`InstanceState::index`].
     pub by_state: [usize; 6],
+    /// Instances on their way out (out of rotation, draining, terminating), whatever
+    /// their state: they hold capacity against the peak but are not capacity.
+    pub leaving: usize,
     /// Ready instances that have been ready for at least `min_ready`.
     pub available: usize,
     /// Instances a load balancer has acknowledged in rotation.
@@ -43,14 +50,16 @@ impl RevisionCounts {
         self.get(InstanceState::Ready)
     }
 
-    /// Instances that occupy capacity: provisioning, starting, ready or draining.
+    /// Instances that occupy capacity: wanted ones that are provisioning, starting,
+    /// ready or draining, and every leaving one.
     #[must_use]
     pub fn live(&self) -> usize {
         InstanceState::ALL
             .iter()
             .filter(|s| s.is_live())
             .map(|s| self.get(*s))
-            .sum()
+            .sum::<usize>()
+            + self.leaving
     }
 
     /// Instances that are on their way to ready: provisioning or starting.
@@ -65,6 +74,7 @@ impl RevisionCounts {
         }
         self.available += other.available;
         self.in_rotation += other.in_rotation;
+        self.leaving += other.leaving;
     }
 }
 
@@ -210,6 +220,16 @@ impl Fleet {
             .revisions
             .get_mut(&instance.revision)
             .expect("every instance's revision is indexed");
+        instance.state = state;
+        if index.leaving.contains(id) {
+            // A leaving instance is never capacity again; once gone it is history.
+            instance.ready_since = None;
+            if state.is_final() {
+                index.leaving.remove(id);
+                index.by_state[state.index()].insert(id.clone());
+            }
+            return Some(previous);
+        }
         index.by_state[previous.index()].remove(id);
         index.by_state[state.index()].insert(id.clone());
         if previous == InstanceState::Ready {
@@ -221,7 +241,6 @@ impl Fleet {
             }
             instance.available = false;
         }
-        instance.state = state;
         if state == InstanceState::Ready {
             index.fresh.insert(id.clone());
             instance.ready_since = Some(now);
@@ -230,6 +249,41 @@ impl Fleet {
             self.refresh(now);
         }
         Some(previous)
+    }
+
+    /// Marks an instance as on its way out: it stops counting as capacity or as a
+    /// candidate for anything, whatever its state. Returns `false` if the id is unknown
+    /// or the instance is already leaving or gone.
+    pub fn set_leaving(&mut self, id: &InstanceId) -> bool {
+        let Some(instance) = self.instances.get_mut(id) else {
+            return false;
+        };
+        let index = self
+            .revisions
+            .get_mut(&instance.revision)
+            .expect("every instance's revision is indexed");
+        if instance.state.is_final() || !index.leaving.insert(id.clone()) {
+            return false;
+        }
+        index.by_state[instance.state.index()].remove(id);
+        index.available.remove(id);
+        index.fresh.remove(id);
+        if let Some(since) = instance.ready_since.take() {
+            self.pending_available
+                .remove(&(since + self.min_ready, id.clone()));
+        }
+        instance.available = false;
+        true
+    }
+
+    /// Whether an instance is on its way out.
+    #[must_use]
+    pub fn is_leaving(&self, id: &InstanceId) -> bool {
+        self.instances.get(id).is_some_and(|instance| {
+            self.revisions
+                .get(&instance.revision)
+                .is_some_and(|index| index.leaving.contains(id))
+        })
     }
 
     /// Records whether a load balancer has acknowledged `id` in rotation; returns `false`
@@ -259,6 +313,7 @@ impl Fleet {
             .get_mut(&instance.revision)
             .expect("every instance's revision is indexed");
         index.by_state[instance.state.index()].remove(id);
+        index.leaving.remove(id);
         index.available.remove(id);
         index.fresh.remove(id);
         index.in_rotation.remove(id);
@@ -266,7 +321,7 @@ impl Fleet {
             self.pending_available
                 .remove(&(since + self.min_ready, id.clone()));
         }
-        if index.by_state.iter().all(BTreeSet::is_empty) {
+        if index.by_state.iter().all(BTreeSet::is_empty) && index.leaving.is_empty() {
             self.revisions.remove(&instance.revision);
         }
         Some(instance)
@@ -311,6 +366,7 @@ impl Fleet {
                 }
                 counts.available = index.available.len();
                 counts.in_rotation = index.in_rotation.len();
+                counts.leaving = index.leaving.len();
                 counts
             })
     }
@@ -337,7 +393,7 @@ impl Fleet {
             .flat_map(move |index| set(index).iter())
     }
 
-    /// The ids of `revision`'s instances in `state`, in id order.
+    /// The ids of `revision`'s wanted (not leaving) instances in `state`, in id order.
     pub fn ids_in_state<'a>(
         &'a self,
         revision: &Revision,
@@ -472,7 +528,7 @@ mod tests {
     proptest! {
         /// The indexes always agree with a scan of the instances.
         #[test]
-        fn counts_match_a_scan(ops in prop::collection::vec((0u8..8, 0u8..4, 0usize..6, 0u64..50), 1..200)) {
+        fn counts_match_a_scan(ops in prop::collection::vec((0u8..8, 0u8..4, 0usize..7, 0u64..50), 1..200)) {
             let mut fleet = Fleet::new(Duration::from_millis(10));
             let mut now = 0;
             for (id, revision, state, dt) in ops {
@@ -483,23 +539,30 @@ mod tests {
                     0 => { let _ = fleet.insert(t(now), Instance::new(id, revision, InstanceState::Provisioning)); }
                     1 => { fleet.set_in_rotation(&id, dt % 2 == 0); }
                     2 => { fleet.remove(&id); }
+                    3 => { fleet.set_leaving(&id); }
                     _ => { fleet.set_state(t(now), &id, InstanceState::ALL[(dt as usize) % 6]); }
                 }
                 fleet.refresh(t(now));
                 let mut expected: BTreeMap<Revision, RevisionCounts> = BTreeMap::new();
                 for instance in fleet.iter() {
+                    let leaving = fleet.is_leaving(&instance.id);
                     let counts = expected.entry(instance.revision.clone()).or_default();
-                    counts.by_state[instance.state.index()] += 1;
+                    if leaving {
+                        prop_assert!(instance.state.is_live(), "a gone instance is not leaving");
+                        counts.leaving += 1;
+                    } else {
+                        counts.by_state[instance.state.index()] += 1;
+                    }
                     counts.available += usize::from(instance.available);
                     counts.in_rotation += usize::from(instance.in_rotation);
-                    prop_assert_eq!(instance.available, instance.state == InstanceState::Ready
+                    prop_assert_eq!(instance.available, !leaving && instance.state == InstanceState::Ready
                         && instance.ready_since.is_some_and(|s| s + Duration::from_millis(10) <= t(now)));
                 }
                 for (revision, counts) in &expected {
                     prop_assert_eq!(&fleet.counts(revision), counts);
                     let fresh: Vec<_> = fleet.fresh_ids(revision).cloned().collect();
                     let scanned: Vec<_> = fleet.iter()
-                        .filter(|i| &i.revision == revision && i.state == InstanceState::Ready && !i.available)
+                        .filter(|i| &i.revision == revision && i.state == InstanceState::Ready && !i.available && !fleet.is_leaving(&i.id))
                         .map(|i| i.id.clone()).collect();
                     prop_assert_eq!(fresh, scanned);
                 }

@@ -160,10 +160,7 @@ fn a_retiring_instance_that_is_not_draining_is_refused() {
     old["state"] = json!("ready");
     old["ready_since"] = json!(0);
     old["available"] = json!(true);
-    assert_refused_with(
-        doc,
-        &inconsistent("retiring instance v1-old-0 is not draining in the fleet"),
-    );
+    assert_refused_with(doc, &inconsistent("is Some(Ready) in the fleet"));
 }
 
 #[test]

@@ -235,7 +235,7 @@ impl Core {
                     if matches!(self.role_of(&revision), Role::Stable | Role::Target) {
                         self.request_provision(id, revision);
                     } else {
-                        self.fleet.set_state(self.now, &id, InstanceState::Draining);
+                        self.fleet.set_leaving(&id);
                         self.terminate(id);
                     }
                 }
@@ -243,6 +243,7 @@ impl Core {
                 InstanceState::Ready => {}
                 // A drain the caller started before us: see it through to termination.
                 InstanceState::Draining => {
+                    self.fleet.set_leaving(&id);
                     self.retiring.insert(id.clone(), Retire::AwaitExit);
                     self.advance_retire(&id);
                 }
@@ -351,7 +352,7 @@ impl Core {
             let role = self.role_of(revision);
             view.roles[role].replicas += count(counts.pending() + counts.ready());
             view.roles[role].available += count(counts.available);
-            view.leaving += count(counts.get(InstanceState::Draining));
+            view.leaving += count(counts.leaving);
         }
         view
     }

@@ -69,6 +69,7 @@ impl Core {
         self.provision_failures = 0;
         if self.retiring.get(&id) == Some(&Retire::AwaitProvisioned) {
             // Unwanted before it existed, and never listed: nothing to drain.
+            self.fleet.set_state(self.now, &id, InstanceState::Starting);
             self.terminate(id);
         } else {
             self.fleet.set_state(self.now, &id, InstanceState::Starting);
@@ -130,6 +131,10 @@ impl Core {
         let Some(state) = self.fleet.get(id).map(|i| i.state) else {
             return self.ignore(input, "unknown instance");
         };
+        if self.fleet.is_leaving(id) {
+            // Level-triggered: on its way out, its health changes nothing.
+            return;
+        }
         match (state, healthy) {
             (InstanceState::Provisioning, _) => self.ignore(input, "instance not provisioned yet"),
             (InstanceState::Terminated | InstanceState::Failed, _) => {

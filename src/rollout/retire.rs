@@ -7,8 +7,8 @@ use crate::output::{Action, EventKind};
 use crate::rollout::core::{ActionKind, Core, Pending, Retire};
 
 impl Core {
-    /// Starts taking an instance out. `Draining` in the fleet means "on its way out"
-    /// from here on, so capacity counts never include it.
+    /// Starts taking an instance out: the fleet marks it leaving, so capacity counts
+    /// never include it again; its state stays what it is until it is drained.
     pub fn retire(&mut self, id: &InstanceId) {
         if self.retiring.contains_key(id) {
             return;
@@ -19,7 +19,7 @@ impl Core {
             _ => return,
         };
         self.untrack_starting(id);
-        self.fleet.set_state(self.now, id, InstanceState::Draining);
+        self.fleet.set_leaving(id);
         self.retiring.insert(id.clone(), stage);
         self.dirty.insert(id.clone());
         self.advance_retire(id);
@@ -38,6 +38,7 @@ impl Core {
         let action = self.next_action_id();
         let timeout = self.spec.drain_timeout;
         let deadline = self.now + timeout;
+        self.fleet.set_state(self.now, id, InstanceState::Draining);
         self.retiring
             .insert(id.clone(), Retire::Draining { action, deadline });
         self.drain_index.insert((deadline, id.clone()));

@@ -135,7 +135,11 @@ fn check_table(core: &Core) -> Result<(), RestoreError> {
                 format!("instance {} is draining but not being removed", instance.id),
             );
         }
-        if instance.state == InstanceState::Starting && !core.starting.contains_key(&instance.id) {
+        let wanted = !core.retiring.contains_key(&instance.id);
+        if wanted
+            && instance.state == InstanceState::Starting
+            && !core.starting.contains_key(&instance.id)
+        {
             return refuse(
                 "rollout.starting",
                 format!("instance {} is starting with no health record", instance.id),
@@ -187,10 +191,22 @@ fn check_actions(core: &Core) -> Result<(), RestoreError> {
         }
     }
     for (id, stage) in &core.retiring {
-        if core.fleet.get(id).map(|i| i.state) != Some(InstanceState::Draining) {
+        let state = core.fleet.get(id).map(|i| i.state);
+        let fits = match stage {
+            Retire::AwaitProvisioned => state == Some(InstanceState::Provisioning),
+            Retire::AwaitExit => {
+                matches!(
+                    state,
+                    Some(InstanceState::Starting | InstanceState::Ready | InstanceState::Draining)
+                )
+            }
+            Retire::Draining { .. } => state == Some(InstanceState::Draining),
+            Retire::Terminating { .. } => state.is_some_and(InstanceState::is_live),
+        };
+        if !fits {
             return refuse(
                 "rollout.retiring",
-                format!("retiring instance {id} is not draining in the fleet"),
+                format!("retiring instance {id} ({stage:?}) is {state:?} in the fleet"),
             );
         }
         let waits = match stage {
@@ -214,11 +230,11 @@ fn check_actions(core: &Core) -> Result<(), RestoreError> {
             );
         }
     }
-    if let Some(i) = core
-        .fleet
-        .iter()
-        .find(|i| i.state == InstanceState::Provisioning && !provisioning.contains(&i.id))
-    {
+    if let Some(i) = core.fleet.iter().find(|i| {
+        i.state == InstanceState::Provisioning
+            && !provisioning.contains(&i.id)
+            && !core.retiring.contains_key(&i.id)
+    }) {
         return refuse(
             "rollout.pending",
             format!(

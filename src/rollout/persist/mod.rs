@@ -136,6 +136,8 @@ mod body {
                 timers: TimerTable::default(),
             };
             for (id, stage) in &core.retiring {
+                // Leaving is derived: every instance being retired is on its way out.
+                core.fleet.set_leaving(id);
                 if let Retire::Draining { deadline, .. } = stage {
                     core.drain_index.insert((*deadline, id.clone()));
                 }

@@ -75,7 +75,15 @@ impl BodyV1 {
     /// The same rollout in format 2. Format 1 kept no health records: instances found
     /// starting are watched from the document's `now`. Whether the table was waiting
     /// for its acknowledgement is kept; since when is taken as the document's `now`.
-    pub fn migrate(self) -> Body {
+    pub fn migrate(mut self) -> Body {
+        // Format 1 marked every instance on its way out `draining`, even one still being
+        // provisioned; format 2 keeps states true (leaving is derived from `retiring`).
+        for (id, stage) in &self.retiring {
+            if *stage == Retire::AwaitProvisioned {
+                self.fleet
+                    .set_state(self.now, id, InstanceState::Provisioning);
+            }
+        }
         let pending = self
             .pending
             .into_iter()
