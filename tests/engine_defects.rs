@@ -332,3 +332,20 @@ fn stale_answers_are_still_ignored() {
     world.input(Input::TrafficApplied { generation: 99 });
     assert!(world.saw(|e| matches!(e, EventKind::InputIgnored { .. })));
 }
+
+/// The progress deadline can be switched off (`null`): a stuck rollout then waits
+/// without a deadline event.
+#[test]
+fn the_progress_deadline_can_be_switched_off() {
+    let spec: RolloutSpec = serde_json::from_str(
+        r#"{"desired": 4, "progress_deadline": null, "strategy": {"rolling": {"max_surge": 1, "max_unavailable": 0}}}"#,
+    )
+    .unwrap();
+    assert_eq!(spec.progress_deadline, None);
+    let mut world = World::new(spec, fleet("v1", 4));
+    world.deploy("v2").unwrap();
+    world.provision("v2-1");
+    world.advance(3_600_000);
+    assert!(!world.saw(|e| matches!(e, EventKind::ProgressDeadlineExceeded { .. })));
+    assert_eq!(world.phase(), Phase::Progressing);
+}

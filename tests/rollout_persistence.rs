@@ -806,3 +806,76 @@ fn honest_answers(action: Action) -> Vec<Input> {
         _ => vec![],
     }
 }
+
+/// An instance dropped from the document, whatever references it or not, is noticed:
+/// restored, the rollout would replace it and leak the real one.
+#[test]
+fn an_instance_dropped_from_the_document_is_refused() {
+    let count = document()["rollout"]["fleet"]["instances"]
+        .as_array()
+        .unwrap()
+        .len();
+    for k in 0..count {
+        let mut doc = document();
+        doc["rollout"]["fleet"]["instances"]
+            .as_array_mut()
+            .unwrap()
+            .remove(k);
+        let message = refused(doc);
+        assert!(message.contains("rollout document field"), "{message}");
+    }
+}
+
+/// Each of the corrupting edits to a mid-rollout document, refused by name.
+#[test]
+fn corrupting_edits_are_refused_naming_the_field() {
+    let cases: [(&str, fn(&mut Value)); 5] = [
+        ("rollout.fleet.min_ready", |d| {
+            d["rollout"]["fleet"]["min_ready"] = json!("1s")
+        }),
+        ("rollout.rotation", |d| {
+            let g = d["rollout"]["rotation"]["published"]["generation"]
+                .as_u64()
+                .unwrap();
+            d["rollout"]["rotation"]["published"]["generation"] = json!(g + 3);
+        }),
+        ("rollout.next_action", |d| {
+            d["rollout"]["next_action"] = json!(1)
+        }),
+        ("rollout.rotation.published", |d| {
+            // v2-1 serves; take it out of the table: ready and available, never listed.
+            let revisions = d["rollout"]["rotation"]["published"]["revisions"]
+                .as_array_mut()
+                .unwrap();
+            revisions.retain(|r| r["revision"] != json!("v2"));
+            let total: u64 = revisions
+                .iter()
+                .map(|r| r["weight"].as_u64().unwrap())
+                .sum();
+            if let Some(first) = revisions.first_mut() {
+                first["weight"] = json!(first["weight"].as_u64().unwrap() + 10_000 - total);
+            }
+        }),
+        ("unknown field", |d| d["rollout"]["surprise"] = json!(1)),
+    ];
+    for (field, edit) in cases {
+        let mut doc = document();
+        edit(&mut doc);
+        let message = refused(doc);
+        assert!(message.contains(field), "{field}: {message}");
+    }
+}
+
+/// The queued actions of a document are checked against the state: a queued drain of
+/// an instance still in the table, or a termination of a serving one, is refused.
+#[test]
+fn queued_actions_that_do_not_match_the_state_are_refused() {
+    let rollout = mid_rollout();
+    let mut doc = serde_json::to_value(&rollout).unwrap();
+    doc["rollout"]["actions"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "action": "terminate", "id": 1, "instance": "v1-old-1" }));
+    let message = refused(doc);
+    assert!(message.contains("rollout.actions"), "{message}");
+}

@@ -10,6 +10,8 @@ mod reconcile;
 mod retire;
 mod rotation;
 mod status;
+#[cfg(test)]
+mod tests;
 mod timers;
 
 pub use self::core::Adoption;

@@ -40,6 +40,10 @@ mod body {
         pub spec: RolloutSpec,
         pub now: Timestamp,
         pub fleet: Fleet,
+        /// How many instances `fleet` lists: not state, a seal, so that an instance
+        /// dropped from the document (which nothing else references once it is out of
+        /// the table) is noticed rather than leaked.
+        pub instances: usize,
         pub phase: Phase,
         pub stable: Option<Revision>,
         pub target: Option<Revision>,
@@ -71,6 +75,7 @@ mod body {
                 spec: core.spec.clone(),
                 now: core.now,
                 fleet: core.fleet.clone(),
+                instances: core.fleet.len(),
                 phase: core.phase.clone(),
                 stable: core.stable.clone(),
                 target: core.target.clone(),
@@ -101,6 +106,7 @@ mod body {
         /// cross-reference checked first.
         pub fn restore(self) -> Result<Core, RestoreError> {
             let limits = self.spec.validate()?;
+            let sealed = self.instances;
             let mut rotation = self.rotation;
             rotation.rebuild();
             let mut core = Core {
@@ -146,6 +152,16 @@ mod body {
                 core.startup_index.insert((record.since, id.clone()));
             }
             super::check::check(&core)?;
+            // Last, so that an edit the cross-references catch is named by them.
+            if sealed != core.fleet.len() {
+                return Err(RestoreError::Field {
+                    field: "rollout.fleet.instances",
+                    why: format!(
+                        "{} instances listed where the document was written with {sealed}: an instance was added or dropped",
+                        core.fleet.len()
+                    ),
+                });
+            }
             core.refresh_timers();
             Ok(core)
         }

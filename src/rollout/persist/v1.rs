@@ -120,6 +120,7 @@ impl BodyV1 {
         Body {
             spec: self.spec,
             now: self.now,
+            instances: self.fleet.len(),
             fleet: self.fleet,
             phase: self.phase,
             stable: self.stable,
