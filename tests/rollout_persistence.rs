@@ -829,7 +829,8 @@ fn an_instance_dropped_from_the_document_is_refused() {
 /// Each of the corrupting edits to a mid-rollout document, refused by name.
 #[test]
 fn corrupting_edits_are_refused_naming_the_field() {
-    let cases: [(&str, fn(&mut Value)); 5] = [
+    type Edit = fn(&mut Value);
+    let cases: [(&str, Edit); 5] = [
         ("rollout.fleet.min_ready", |d| {
             d["rollout"]["fleet"]["min_ready"] = json!("1s")
         }),
