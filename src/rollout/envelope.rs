@@ -8,7 +8,7 @@ use crate::model::{InstanceId, InstanceState, Revision};
 use crate::output::{EventKind, HeldBack};
 use crate::rollout::core::Core;
 use crate::rollout::phase::Phase;
-use crate::strategy::{Mode, Plan, Role, TrafficIntent};
+use crate::strategy::{FleetView, Mode, Plan, Role, TrafficIntent};
 use crate::traffic::{TOTAL_BASIS_POINTS, Weight};
 
 /// The states of an instance that is wanted and not yet ready, most disposable first:
@@ -16,10 +16,10 @@ use crate::traffic::{TOTAL_BASIS_POINTS, Weight};
 const NOT_YET_SERVING: [InstanceState; 2] = [InstanceState::Provisioning, InstanceState::Starting];
 
 impl Core {
-    /// Moves the fleet toward `plan` within the envelope.
-    pub fn execute(&mut self, plan: &Plan, mode: Mode) {
+    /// Moves the fleet toward `plan` (made from `view`, the fleet as it is) within the
+    /// envelope.
+    pub fn execute(&mut self, plan: &Plan, view: &FleetView, mode: Mode) {
         let explicit = matches!(plan.traffic, TrafficIntent::Explicit(_));
-        let view = self.fleet_view();
         let mut held = HeldBack::default();
         for role in Role::REMOVAL_ORDER {
             let excess = view.roles[role].replicas.saturating_sub(plan.wanted[role]);
@@ -33,12 +33,12 @@ impl Core {
         let backing_off = self.backoff_until.is_some_and(|until| until > self.now);
         for role in Role::ALL {
             let deficit = plan.wanted[role].saturating_sub(view.roles[role].replicas);
-            let Some(revision) = self.revisions_of(role).into_iter().next() else {
-                continue;
-            };
             if deficit == 0 || role == Role::Superseded || backing_off {
                 continue;
             }
+            let Some(revision) = self.revisions_of(role).into_iter().next() else {
+                continue;
+            };
             let room = peak.saturating_sub(live);
             let allowed = deficit.min(room);
             for _ in 0..allowed {

@@ -131,7 +131,7 @@ impl Core {
         let Some(state) = self.fleet.get(id).map(|i| i.state) else {
             return self.ignore(input, "unknown instance");
         };
-        if self.fleet.is_leaving(id) {
+        if self.retiring.contains_key(id) {
             // Level-triggered: on its way out, its health changes nothing.
             return;
         }

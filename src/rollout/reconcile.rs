@@ -26,25 +26,30 @@ impl Core {
         }
     }
 
-    /// The strategy's desired state now (pure: status and previews call it too).
-    pub fn plan(&self) -> Plan {
+    /// What the planner decides from now.
+    fn plan_input(&self) -> PlanInput {
         let (mode, _) = self.mode();
-        let input = PlanInput {
+        PlanInput {
             mode,
             limits: self.limits,
             view: self.fleet_view(),
             has_stable: self.stable.is_some(),
             now: self.now,
-        };
-        strategy::plan(&self.spec.strategy, &input)
+        }
+    }
+
+    /// The strategy's desired state now (pure: status and previews call it too).
+    pub fn plan(&self) -> Plan {
+        strategy::plan(&self.spec.strategy, &self.plan_input())
     }
 
     /// Asks the strategy what it wants and moves toward it, within the envelope.
     pub fn reconcile(&mut self) -> Plan {
-        let plan = self.plan();
+        let input = self.plan_input();
+        let plan = strategy::plan(&self.spec.strategy, &input);
         let (mode, acts) = self.mode();
         if acts {
-            self.execute(&plan, mode);
+            self.execute(&plan, &input.view, mode);
         }
         plan
     }
@@ -93,6 +98,16 @@ impl Core {
                 }
                 _ => {}
             }
+        }
+        // Proportional weights change only with membership: with none, and no routes or
+        // mirror to drop, there is nothing to publish (the common case, kept cheap).
+        let table = &self.rotation.published;
+        if membership.is_empty()
+            && matches!(intent, TrafficIntent::Proportional)
+            && table.routes().is_empty()
+            && table.mirror().is_none()
+        {
+            return;
         }
         let floor = self.limits.min_available();
         let now = self.now;

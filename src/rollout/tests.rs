@@ -160,7 +160,8 @@ fn a_plan_asking_for_too_much_gets_the_safe_part_and_an_event() {
         traffic: TrafficIntent::Proportional,
         step: StepProgress::default(),
     };
-    core.execute(&plan, Mode::Rollout);
+    let view = core.fleet_view();
+    core.execute(&plan, &view, Mode::Rollout);
     let provisions = core
         .actions
         .iter()
@@ -178,6 +179,7 @@ fn a_plan_asking_for_too_much_gets_the_safe_part_and_an_event() {
     assert!(held.scale_down > 0);
     // Asking the same again is not news.
     core.events.clear();
-    core.execute(&plan, Mode::Rollout);
+    let view = core.fleet_view();
+    core.execute(&plan, &view, Mode::Rollout);
     assert!(core.events.is_empty(), "{:?}", core.events);
 }
