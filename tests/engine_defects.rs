@@ -349,3 +349,69 @@ fn the_progress_deadline_can_be_switched_off() {
     assert!(!world.saw(|e| matches!(e, EventKind::ProgressDeadlineExceeded { .. })));
     assert_eq!(world.phase(), Phase::Progressing);
 }
+
+/// An automatic abort at the progress deadline keeps the floor like an operator's.
+#[test]
+fn an_abort_at_the_progress_deadline_keeps_the_floor() {
+    let spec = RolloutSpec {
+        progress_deadline: Some(Duration::from_secs(60)),
+        on_progress_deadline: cutover::OnDeadline::Abort,
+        ..spec(10, "25%", "25%")
+    };
+    let mut world = World::new(spec, fleet("v1", 10));
+    world.deploy("v2").unwrap();
+    // Half way, then the new instances stop becoming healthy.
+    world.round();
+    world.round();
+    world.sick.extend(
+        world
+            .rollout
+            .fleet()
+            .iter()
+            .filter(|i| i.revision.as_str() == "v2" && !i.available)
+            .map(|i| i.id.clone()),
+    );
+    world.advance(60_001);
+    assert!(
+        matches!(world.phase(), Phase::Aborted { .. }),
+        "{:?}",
+        world.phase()
+    );
+    world.sick.clear();
+    world.drive(80);
+    assert_eq!(world.revisions(), ["v1"]);
+    assert_eq!(world.available("v1"), 10);
+    assert!(
+        world.watermarks.low_available >= 8,
+        "{:?}",
+        world.watermarks
+    );
+}
+
+/// Status messages are derived from state and true when read.
+#[test]
+fn status_messages_are_true() {
+    // A fleet the load balancer does not route to yet is not "serving".
+    let observed: Vec<Instance> = (0..2)
+        .map(|i| {
+            let mut instance = Instance::serving(format!("web-{i}"), "v1");
+            instance.in_rotation = false;
+            instance
+        })
+        .collect();
+    let rollout = Rollout::new(Timestamp::ZERO, spec(2, "1", "0"), observed).unwrap();
+    let message = rollout.status().message;
+    assert!(message.contains("not yet acknowledged"), "{message}");
+    // Deploying the stable revision onto itself never reads "v1 over v1".
+    let mut world = World::new(spec(4, "1", "0"), fleet("v1", 4));
+    world.deploy("v2").unwrap();
+    world.deploy("v1").unwrap();
+    let message = world.rollout.status().message;
+    assert!(!message.contains("v1 over v1"), "{message}");
+    // An abort is "back on v1" only once it is.
+    world.abort().unwrap_or(());
+    let message = world.rollout.status().message;
+    if !world.rollout.status().revert.is_some_and(|r| r.done) {
+        assert!(!message.contains("back on"), "{message}");
+    }
+}

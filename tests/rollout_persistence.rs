@@ -880,3 +880,35 @@ fn queued_actions_that_do_not_match_the_state_are_refused() {
     let message = refused(doc);
     assert!(message.contains("rollout.actions"), "{message}");
 }
+
+/// Dropping the `leaving` entries of an unacknowledged removal would leave the instance
+/// waiting for an acknowledgement that can no longer free it: refused.
+#[test]
+fn dropped_leaving_entries_are_refused() {
+    let mut world = World::new(spec(3, 1, 0), ready_fleet(3));
+    world.step(&Move::Command(Command::Deploy(1)));
+    world.step(&Move::ProvisionOk(Index(0)));
+    world.health("v2-1", true);
+    // The table that takes a v1 instance out is published, not acknowledged.
+    let mut doc = serde_json::to_value(&world.rollout).unwrap();
+    let leaving = doc["rollout"]["rotation"]["leaving"]
+        .as_object()
+        .unwrap()
+        .len();
+    assert!(leaving > 0, "a removal waits for its acknowledgement");
+    doc["rollout"]["rotation"]["leaving"] = json!({});
+    let message = refused(doc.clone());
+    assert!(message.contains("rollout document field"), "{message}");
+    // And with the instance's own record edited to match: the stuck retirement itself.
+    let retiring: Vec<String> = doc["rollout"]["retiring"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    for id in &retiring {
+        instance(&mut doc, id)["in_rotation"] = json!(false);
+    }
+    let message = refused(doc);
+    assert!(message.contains("rollout.retiring"), "{message}");
+}

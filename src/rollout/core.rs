@@ -309,6 +309,14 @@ impl Core {
         self.emit(EventKind::InstanceAvailable { instance: id });
     }
 
+    /// Whether an instance may be in rotation: ready, available, and not on its way
+    /// out. The one statement of the rule; the table follows it and restores check it.
+    pub fn may_serve(&self, instance: &Instance) -> bool {
+        instance.state == InstanceState::Ready
+            && instance.available
+            && !self.retiring.contains_key(&instance.id)
+    }
+
     /// The role `revision` plays now.
     /// (Rolling out onto the stable revision itself makes it the target.)
     pub fn role_of(&self, revision: &Revision) -> Role {

@@ -280,6 +280,13 @@ impl Rollout {
     /// rollout, say): the strategy plans toward the new size within the new limits,
     /// which are resolved from the new `desired` as the spec's percentages say.
     ///
+    /// Kubernetes spreads a resize over a Deployment's ReplicaSets in proportion to
+    /// their sizes, because each is scaled on its own; here one plan covers every
+    /// revision, so the rollout moves straight toward the new size (new instances of
+    /// the target on the way up, the most disposable instances first on the way down),
+    /// reaching the same end state and never leaving the envelope. Instances above a
+    /// lowered peak are removed, never added to.
+    ///
     /// # Errors
     ///
     /// [`CommandError::InvalidSpec`] if the spec with that size does not validate (0,

@@ -5,7 +5,7 @@
 //! Only ready and available instances that are not on their way out are put in
 //! rotation; traffic follows the plan's intent as fast as capacity allows.
 
-use crate::model::{InstanceState, Revision};
+use crate::model::Revision;
 use crate::output::{Action, EventKind};
 use crate::rollout::core::Core;
 use crate::rollout::envelope::follow_capacity;
@@ -80,9 +80,7 @@ impl Core {
         for id in dirty {
             let listed = self.rotation.published.revision_of(&id).cloned();
             let instance = self.fleet.get(&id);
-            let eligible = instance.is_some_and(|i| {
-                i.state == InstanceState::Ready && i.available && !self.retiring.contains_key(&id)
-            });
+            let eligible = instance.is_some_and(|i| self.may_serve(i));
             match (eligible, listed, instance) {
                 (true, None, Some(instance)) => membership.push(TableChange::AddInstance {
                     revision: instance.revision.clone(),

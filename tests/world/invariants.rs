@@ -8,6 +8,11 @@ use cutover::{
 use super::harness::{Call, World, drain_outputs, round_trip};
 use super::moves::Move;
 
+/// The availability floor of the rollout's spec.
+fn limits_floor(rollout: &Rollout) -> u32 {
+    rollout.limits().min_available()
+}
+
 /// A rollout's document with its clock left out.
 fn without_clock(rollout: &Rollout) -> serde_json::Value {
     let mut value = serde_json::to_value(rollout).expect("a rollout serializes");
@@ -73,6 +78,28 @@ impl World {
             self.acked,
             "{context}: acknowledged generation"
         );
+        // Invariant 5: traffic follows capacity. No revision carries more traffic per
+        // instance in rotation than a fleet at its floor would (one basis point of
+        // rounding aside); when faults leave fewer than the floor in rotation in all, no
+        // split can satisfy this and traffic goes by what is there.
+        let floor = u64::from(limits_floor(rollout));
+        let listed: u64 = table
+            .backends()
+            .iter()
+            .map(|b| b.instance_count() as u64)
+            .sum();
+        if floor > 0 && listed >= floor {
+            for backend in table.backends() {
+                let weight = u64::from(backend.weight().basis_points());
+                let carried = backend.instance_count() as u64 * 10_000;
+                assert!(
+                    weight.saturating_sub(1) * floor <= carried,
+                    "{context}: invariant 5: {} carries {weight} bp on {} instances against a floor of {floor}",
+                    backend.revision(),
+                    backend.instance_count()
+                );
+            }
+        }
         // What the rollout believes is in rotation is what the load balancer applies.
         let applied = &self.tables[&self.acked];
         for instance in rollout.fleet().iter() {
@@ -143,7 +170,7 @@ impl World {
         let moved = before.now().max(at);
         assert!(
             after.now() == moved || (refused && after.now() == before.now()),
-            "{context}: invariant 7: the rollout's clock is {}, given {at} after {}",
+            "{context}: invariant 8: the rollout's clock is {}, given {at} after {}",
             after.now(),
             before.now()
         );
@@ -184,7 +211,7 @@ impl World {
             assert_eq!(
                 &round_trip(after),
                 after,
-                "{context}: invariant 5: serde round trip"
+                "{context}: invariant 6: serde round trip"
             );
         }
         // Timers move forward.

@@ -97,8 +97,7 @@ fn check_table(core: &Core) -> Result<(), RestoreError> {
                     ),
                 );
             }
-            let serving = instance.state == InstanceState::Ready && instance.available;
-            if !serving || core.retiring.contains_key(id) {
+            if !core.may_serve(instance) {
                 return refuse(
                     "rollout.rotation.published",
                     format!("instance {id} is in the table but cannot serve"),
@@ -108,10 +107,7 @@ fn check_table(core: &Core) -> Result<(), RestoreError> {
     }
     for instance in core.fleet.iter() {
         let listed = core.rotation.published.revision_of(&instance.id).is_some();
-        let eligible = instance.state == InstanceState::Ready
-            && instance.available
-            && !core.retiring.contains_key(&instance.id);
-        if eligible && !listed {
+        if core.may_serve(instance) && !listed {
             return refuse(
                 "rollout.rotation.published",
                 format!(
