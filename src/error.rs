@@ -163,7 +163,7 @@ pub enum FleetError {
 /// A rollout spec (or the fleet it starts from) that cannot be run as written.
 ///
 /// Each message says what to change.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpecError {
     /// `desired` is 0.
@@ -259,6 +259,9 @@ pub enum SpecError {
         /// The cap.
         max: crate::time::Duration,
     },
+    /// The background analysis cannot run as written.
+    #[error("background_analysis: {0}")]
+    Analysis(#[from] crate::analysis::AnalysisSpecError),
     /// The health rules cannot work as written.
     #[error("health: {why}")]
     InvalidHealth {
@@ -271,7 +274,7 @@ pub enum SpecError {
 }
 
 /// An operator command that is not valid now. The rollout is unchanged.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CommandError {
     /// The command does not apply in the current phase.
@@ -320,7 +323,7 @@ pub enum CommandError {
 }
 
 /// A saved rollout document that cannot be restored.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RestoreError {
     /// Written by a format this version does not read.

@@ -9,7 +9,7 @@ use crate::output::ActionId;
 /// instance, and are level-triggered (reporting the same health twice is harmless).
 /// Anything unknown, late, duplicated or out of order is ignored and reported as an
 /// [`EventKind::InputIgnored`](crate::EventKind::InputIgnored), never an error.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -50,6 +50,14 @@ pub enum Input {
     Terminated {
         /// The action answered.
         action: ActionId,
+    },
+    /// A `Measure` action's result: a value, samples, no data, or an error (the query
+    /// could not be made).
+    Measured {
+        /// The action answered.
+        action: ActionId,
+        /// What the measurement returned.
+        measurement: crate::analysis::Measurement,
     },
     /// An instance disappeared without being asked to (a crash, a lost host).
     InstanceLost {

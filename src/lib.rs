@@ -176,12 +176,13 @@ pub struct ReadmeDoctests;
 pub mod fuzz;
 
 pub use analysis::{
-    AnalysisRun, AnalysisSpecError, Classification, Condition, DEFAULT_CONSECUTIVE_ERROR_LIMIT,
-    Direction, ERROR_RETRY_INTERVAL, EffectSize, GroupScore, GroupSpec, JudgeSpec, Judgement,
-    LastMeasurement, Measurement, MeasurementCounts, MetricCheck, MetricClassification,
-    MetricJudgeSpec, MetricRun, MetricSpec, NanStrategy, Outcome, RankSumError, RankSumTest,
-    RunPhase, SequentialError, SequentialLook, SequentialRankSum, SequentialSpec, ShiftInterval,
-    Verdict, classify_metric, evaluate_conditions, judge, rank_sum_test, score_judgement,
+    AnalysisRun, AnalysisSpecError, AnalysisStart, BackgroundAnalysis, Classification, Condition,
+    DEFAULT_CONSECUTIVE_ERROR_LIMIT, Direction, ERROR_RETRY_INTERVAL, EffectSize, GroupScore,
+    GroupSpec, JudgeSpec, Judgement, LastMeasurement, Measurement, MeasurementCounts, MetricCheck,
+    MetricClassification, MetricJudgeSpec, MetricRun, MetricSpec, NanStrategy, OnFailure,
+    OnInconclusive, Outcome, RankSumError, RankSumTest, RunPhase, SequentialError, SequentialLook,
+    SequentialRankSum, SequentialSpec, ShiftInterval, Verdict, classify_metric,
+    evaluate_conditions, judge, rank_sum_test, score_judgement,
 };
 pub use error::{CommandError, DurationError, FleetError, RestoreError, SpecError, TrafficError};
 pub use fleet::{Fleet, RevisionCounts};
@@ -191,8 +192,8 @@ pub use output::{Action, ActionId, Event, EventKind, HeldBack};
 #[cfg(feature = "serde")]
 pub use rollout::RolloutDocument;
 pub use rollout::{
-    AbortReason, Adoption, FORMAT_VERSION, HaltReason, PauseReason, Phase, RevertStatus, Rollout,
-    Status, Waiting,
+    AbortReason, Adoption, AnalysisStatus, FORMAT_VERSION, HaltReason, PauseReason, Phase,
+    RevertStatus, Rollout, Status, Waiting,
 };
 pub use router::{Decision, Request, Router};
 pub use spec::{

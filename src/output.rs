@@ -67,6 +67,22 @@ pub enum Action {
         /// The instance.
         instance: InstanceId,
     },
+    /// Measure `metric` for `revision` over `from..to` (with `baseline` as the
+    /// comparison where the metric compares samples); answer with `Measured`.
+    Measure {
+        /// This action's id.
+        id: ActionId,
+        /// The metric, by its name in the analysis spec.
+        metric: String,
+        /// The revision measured (the target).
+        revision: Revision,
+        /// The revision to compare against (the stable one), if any.
+        baseline: Option<Revision>,
+        /// The start of the window (the previous measurement, or the analysis' start).
+        from: Timestamp,
+        /// The end of the window (now).
+        to: Timestamp,
+    },
 }
 
 impl Action {
@@ -77,7 +93,8 @@ impl Action {
             Action::Provision { id, .. }
             | Action::UpdateTraffic { id, .. }
             | Action::Drain { id, .. }
-            | Action::Terminate { id, .. } => *id,
+            | Action::Terminate { id, .. }
+            | Action::Measure { id, .. } => *id,
         }
     }
 }
@@ -218,6 +235,18 @@ pub enum EventKind {
     },
     /// The spec's limits, deadlines or timeouts were replaced.
     SpecUpdated,
+    /// The background analysis started measuring these metrics.
+    AnalysisStarted {
+        /// The metrics, by name.
+        metrics: Vec<String>,
+    },
+    /// The background analysis reached its verdict.
+    AnalysisCompleted {
+        /// The verdict.
+        phase: crate::analysis::RunPhase,
+        /// Why, in a sentence.
+        reason: String,
+    },
 }
 
 /// What the safety envelope held back from a plan.
@@ -314,6 +343,12 @@ impl fmt::Display for EventKind {
             ),
             EventKind::Scaled { from, to } => write!(f, "resized from {from} to {to} instances"),
             EventKind::SpecUpdated => f.write_str("spec updated"),
+            EventKind::AnalysisStarted { metrics } => {
+                write!(f, "analysis started: {}", metrics.join(", "))
+            }
+            EventKind::AnalysisCompleted { phase, reason } => {
+                write!(f, "analysis {phase:?}: {reason}")
+            }
         }
     }
 }

@@ -325,7 +325,7 @@ impl Default for HealthSpec {
 /// let limits = spec.validate().unwrap();
 /// assert_eq!((limits.max_surge, limits.max_unavailable), (3, 0));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct RolloutSpec {
@@ -351,6 +351,9 @@ pub struct RolloutSpec {
     pub provision_retry: ProvisionRetry,
     /// When an instance that is not healthy yet is failed and replaced.
     pub health: HealthSpec,
+    /// An analysis that runs beside the rollout, measuring the new revision; its
+    /// verdicts abort or pause the rollout as it says. Default: none.
+    pub background_analysis: Option<crate::analysis::BackgroundAnalysis>,
     /// How long the load balancer may take to acknowledge a table before the rollout
     /// says so (an event, and in the status). The rollout keeps waiting: nothing is
     /// drained until a table without it is acknowledged. Default 1m.
@@ -371,6 +374,7 @@ impl Default for RolloutSpec {
             drain_timeout: Duration::from_secs(30),
             provision_retry: ProvisionRetry::default(),
             health: HealthSpec::default(),
+            background_analysis: None,
             traffic_ack_timeout: Duration::from_mins(1),
             allow_downtime: false,
         }
@@ -453,6 +457,9 @@ impl RolloutSpec {
                 deadline,
                 min_ready: self.min_ready,
             });
+        }
+        if let Some(analysis) = &self.background_analysis {
+            analysis.validate(false)?;
         }
         if self.health.failure_threshold == 0 {
             return Err(SpecError::InvalidHealth {

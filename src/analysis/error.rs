@@ -156,6 +156,11 @@ pub enum AnalysisSpecError {
         /// The marginal threshold.
         marginal: f64,
     },
+    /// `on_failure: step_back` for a strategy without steps to go back through.
+    #[error(
+        "on_failure is step_back, but this strategy has no steps to go back through: use abort or pause (step_back is for canary steps)"
+    )]
+    StepBackWithoutSteps,
 }
 
 /// `Ok` when `value` is finite and at least `min` (strictly above when `strict`).

@@ -15,6 +15,7 @@
 //!
 //! Specs are validated into [`AnalysisSpecError`]s that say what to change.
 
+mod background;
 mod check;
 mod error;
 mod judge;
@@ -25,6 +26,7 @@ mod score;
 mod sequential;
 mod spec;
 
+pub use background::{AnalysisStart, BackgroundAnalysis, OnFailure, OnInconclusive};
 pub use check::{Condition, Verdict, evaluate_conditions};
 pub use error::AnalysisSpecError;
 pub use judge::{

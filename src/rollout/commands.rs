@@ -63,6 +63,9 @@ impl Core {
             stable: self.stable.clone(),
             supersedes,
         });
+        // A new rollout gets a new analysis.
+        self.end_analysis();
+        self.analysis = None;
         self.target = Some(revision.clone());
         self.last_target = Some(revision);
         self.is_rollback = is_rollback;
@@ -127,6 +130,7 @@ impl Core {
     pub fn abort(&mut self, reason: AbortReason) {
         let stable = self.fleet_view().roles[crate::strategy::Role::Stable];
         self.revert_one_update = stable.available >= self.limits.min_available().max(1);
+        self.end_analysis();
         self.target = None;
         self.backoff_until = None;
         self.provision_failures = 0;

@@ -77,7 +77,7 @@ pub(crate) struct Starting {
 }
 
 /// All of a rollout's state. What is persisted is `persist::Document`, not this.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Core {
     pub spec: RolloutSpec,
     /// Derived from the spec.
@@ -115,6 +115,8 @@ pub(crate) struct Core {
     pub next_instance: u64,
     pub actions: VecDeque<Action>,
     pub events: VecDeque<Event>,
+    /// The background analysis of the rollout in flight (or the last one).
+    pub analysis: Option<crate::rollout::analysis::HostedAnalysis>,
     // ----- derived: rebuilt on restore, never persisted -----
     /// Drain deadlines in time order (from `retiring`).
     pub drain_index: BTreeSet<(Timestamp, InstanceId)>,
@@ -192,6 +194,7 @@ impl Core {
             dirty: fleet.iter().map(|i| i.id.clone()).collect(),
             actions: VecDeque::new(),
             events: VecDeque::new(),
+            analysis: None,
             drain_index: BTreeSet::new(),
             startup_index: BTreeSet::new(),
             held: None,
@@ -274,6 +277,7 @@ impl Core {
         let plan = self.reconcile();
         self.flush(&plan.traffic);
         self.check_completion(&plan);
+        self.start_analysis_if_due();
         if self.phase == Phase::Progressing
             && crate::strategy::rolling_is_progress(before, self.progress_counts())
         {

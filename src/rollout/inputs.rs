@@ -9,6 +9,10 @@ use crate::rollout::core::{ActionKind, Core, Retire};
 use crate::rollout::phase::{HaltReason, Phase};
 
 impl Core {
+    pub fn ignore_input(&mut self, input: &Input, reason: &str) {
+        self.ignore(input, reason);
+    }
+
     fn ignore(&mut self, input: &Input, reason: &str) {
         // Inputs hold caller text (reasons), which must not grow the event log without
         // bound.
@@ -40,6 +44,10 @@ impl Core {
                 Ok(id) => self.terminated(id),
                 Err(why) => self.ignore(&input, why),
             },
+            Input::Measured {
+                action,
+                measurement,
+            } => self.measured(&input, *action, measurement.clone()),
             Input::InstanceLost { instance, reason } => {
                 match self.fleet.get(instance).map(|i| i.state) {
                     None | Some(InstanceState::Terminated | InstanceState::Failed) => {

@@ -1,5 +1,6 @@
 //! [`Rollout`]: the one state machine callers hold.
 
+mod analysis;
 mod commands;
 mod core;
 mod envelope;
@@ -19,7 +20,7 @@ pub use persist::FORMAT_VERSION;
 #[cfg(feature = "serde")]
 pub use persist::RolloutDocument;
 pub use phase::{AbortReason, HaltReason, PauseReason, Phase};
-pub use status::{RevertStatus, Status, Waiting};
+pub use status::{AnalysisStatus, RevertStatus, Status, Waiting};
 
 use crate::error::{CommandError, SpecError};
 use crate::fleet::Fleet;

@@ -95,6 +95,8 @@ pub enum PauseReason {
     },
     /// An analysis could not decide; a person must (`promote` goes on, `abort` stops).
     AnalysisInconclusive,
+    /// An analysis failed and the spec says to pause (`promote` goes on, `abort` stops).
+    AnalysisFailed,
 }
 
 impl fmt::Display for PauseReason {
@@ -104,6 +106,7 @@ impl fmt::Display for PauseReason {
             PauseReason::Step { until: Some(at) } => write!(f, "by a step, until {at}"),
             PauseReason::Step { until: None } => f.write_str("by a step, until promoted"),
             PauseReason::AnalysisInconclusive => f.write_str("analysis inconclusive"),
+            PauseReason::AnalysisFailed => f.write_str("analysis failed"),
         }
     }
 }
@@ -151,6 +154,9 @@ pub enum AbortReason {
     Rollback,
     /// The progress deadline passed and the spec says to abort.
     ProgressDeadline,
+    /// The background analysis failed (or could not measure) and the spec says to
+    /// abort.
+    Analysis,
 }
 
 impl fmt::Display for AbortReason {
@@ -159,6 +165,7 @@ impl fmt::Display for AbortReason {
             AbortReason::Operator => "by an operator",
             AbortReason::Rollback => "rolled back by an operator",
             AbortReason::ProgressDeadline => "progress deadline exceeded",
+            AbortReason::Analysis => "analysis failed",
         })
     }
 }

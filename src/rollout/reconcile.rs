@@ -63,6 +63,7 @@ impl Core {
         let Some(target) = self.target.take() else {
             return;
         };
+        self.end_analysis();
         // Rolling back onto the stable revision itself keeps the earlier fallback.
         if self.stable.as_ref() != Some(&target) {
             self.previous_stable = self.stable.replace(target);

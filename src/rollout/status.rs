@@ -78,6 +78,20 @@ pub enum Waiting {
     },
 }
 
+/// Where the background analysis stands.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct AnalysisStatus {
+    /// Its verdict so far (`Running` while measuring).
+    pub phase: crate::analysis::RunPhase,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// Measurements asked for and not yet answered.
+    pub measuring: usize,
+    /// When the next measurement will be asked for.
+    pub next_at: Option<Timestamp>,
+}
+
 /// How an abort or rollback is getting traffic back to the stable revision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -127,6 +141,8 @@ pub struct Status {
     pub deadline_exceeded: bool,
     /// After an abort or rollback: how far traffic is back on the stable revision.
     pub revert: Option<RevertStatus>,
+    /// The background analysis of the rollout in flight (or the last one).
+    pub analysis: Option<AnalysisStatus>,
     /// One line for people.
     pub message: String,
 }
@@ -166,6 +182,12 @@ impl Core {
             waiting_for: self.waiting_for(&plan),
             deadline_exceeded: self.deadline_exceeded,
             revert,
+            analysis: self.analysis.as_ref().map(|a| AnalysisStatus {
+                phase: a.run.phase(),
+                reason: a.run.reason(),
+                measuring: a.measuring.len(),
+                next_at: a.next_request_at(),
+            }),
         }
     }
 
@@ -213,6 +235,13 @@ impl Core {
             } => waiting.push(Waiting::Until { at: *at }),
             Phase::Paused { .. } => waiting.push(Waiting::Promotion),
             _ => {}
+        }
+        if self
+            .analysis
+            .as_ref()
+            .is_some_and(|a| !a.measuring.is_empty())
+        {
+            waiting.push(Waiting::Analysis);
         }
         if self.phase == Phase::Progressing {
             match plan.step.waiting {

@@ -112,6 +112,8 @@ impl Core {
         table.set(Timer::Startup, startup);
         table.set(Timer::MinReady, self.fleet.next_available_at());
         table.set(Timer::TrafficAck, ack);
+        let analysis = self.analysis.as_ref().and_then(|a| a.next_request_at());
+        table.set(Timer::Analysis, analysis);
     }
 
     pub fn poll_timeout(&self) -> Option<Timestamp> {
@@ -131,7 +133,8 @@ impl Core {
                 // `begin` already promoted whoever waited long enough.
                 Timer::MinReady => {}
                 Timer::TrafficAck => self.traffic_ack_overdue(),
-                Timer::Pause | Timer::ScaleDownDelay | Timer::Analysis | Timer::Hook => {}
+                Timer::Analysis => self.request_measurements(),
+                Timer::Pause | Timer::ScaleDownDelay | Timer::Hook => {}
             }
         }
     }

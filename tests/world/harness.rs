@@ -54,6 +54,8 @@ pub struct World {
     pub provisions: BTreeMap<ActionId, InstanceId>,
     pub drains: BTreeMap<ActionId, InstanceId>,
     pub terminations: BTreeMap<ActionId, InstanceId>,
+    /// Measurements asked for, by action: the metric.
+    pub measures: BTreeMap<ActionId, String>,
     /// Every table published (and the caller's table at the start), by generation.
     pub tables: BTreeMap<u64, TrafficTable>,
     /// The newest generation the load balancer acknowledged.
@@ -193,6 +195,7 @@ impl World {
             provisions: BTreeMap::new(),
             drains: BTreeMap::new(),
             terminations: BTreeMap::new(),
+            measures: BTreeMap::new(),
             tables: BTreeMap::from([(0, initial)]),
             acked: 0,
             answers: Vec::new(),

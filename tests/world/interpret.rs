@@ -231,6 +231,7 @@ impl World {
                     }
                     Input::Drained { action } => self.drains.remove(action).is_some(),
                     Input::Terminated { action } => self.terminations.remove(action).is_some(),
+                    Input::Measured { action, .. } => self.measures.remove(action).is_some(),
                     Input::TrafficApplied { generation } => {
                         let fresh = *generation > self.acked && *generation <= self.published();
                         if fresh {

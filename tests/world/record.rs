@@ -81,6 +81,19 @@ impl World {
                     );
                     self.terminations.insert(*id, instance.clone());
                 }
+                Action::Measure {
+                    id,
+                    metric,
+                    revision,
+                    ..
+                } => {
+                    assert_eq!(
+                        Some(revision),
+                        self.rollout.target(),
+                        "{context}: measured a revision other than the target"
+                    );
+                    self.measures.insert(*id, metric.clone());
+                }
                 other => panic!("{context}: unexpected action {other:?}"),
             }
         }

@@ -93,6 +93,7 @@ impl Summary {
                 }
                 Action::Drain { instance, .. } => summary.drain.push(instance.to_string()),
                 Action::Terminate { instance, .. } => summary.terminate.push(instance.to_string()),
+                Action::Measure { .. } => {}
                 other => panic!("unexpected action {other:?}"),
             }
         }
@@ -267,6 +268,20 @@ impl World {
         self.input(Input::InstanceLost {
             instance: name.into(),
             reason: reason.into(),
+        });
+    }
+
+    /// Answers the outstanding measurement of `metric`.
+    pub fn measure(&mut self, metric: &str, measurement: cutover::Measurement) {
+        let action = self
+            .measures
+            .iter()
+            .find(|(_, m)| m.as_str() == metric)
+            .map(|(a, _)| *a)
+            .unwrap_or_else(|| panic!("no measurement of {metric} outstanding"));
+        self.input(Input::Measured {
+            action,
+            measurement,
         });
     }
 

@@ -63,7 +63,12 @@ fn check_counters(core: &Core) -> Result<(), RestoreError> {
         .chain(core.retiring.values().filter_map(|stage| match stage {
             Retire::Draining { action, .. } | Retire::Terminating { action } => Some(*action),
             _ => None,
-        }));
+        }))
+        .chain(
+            core.analysis
+                .iter()
+                .flat_map(|a| a.measuring.keys().copied()),
+        );
     if let Some(id) = issued.max().filter(|id| id.0 >= core.next_action) {
         return refuse(
             "rollout.next_action",
@@ -257,6 +262,10 @@ fn check_queue(core: &Core) -> Result<(), RestoreError> {
                     && &p.instance == instance
                     && core.rotation.published.revision_of(instance).is_none()
             }),
+            Action::Measure { id, metric, .. } => core
+                .analysis
+                .as_ref()
+                .is_some_and(|a| a.measuring.get(id) == Some(metric)),
             Action::Terminate { instance, .. } => {
                 pending.is_some_and(|p| p.kind == ActionKind::Terminate && &p.instance == instance)
             }

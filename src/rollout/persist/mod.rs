@@ -24,6 +24,7 @@ mod body {
     use crate::model::{InstanceId, Revision};
     use crate::output::{Action, ActionId, Event};
     use crate::rollout::Rollout;
+    use crate::rollout::analysis::HostedAnalysis;
     use crate::rollout::core::{Core, Pending, Retire, Starting};
     use crate::rollout::phase::Phase;
     use crate::rollout::rotation::Rotation;
@@ -67,6 +68,9 @@ mod body {
         /// Actions and events not yet polled when the document was written.
         pub actions: VecDeque<Action>,
         pub events: VecDeque<Event>,
+        /// The background analysis, if one ran.
+        #[serde(default)]
+        pub analysis: Option<HostedAnalysis>,
     }
 
     impl From<&Core> for Body {
@@ -97,6 +101,7 @@ mod body {
                 next_instance: core.next_instance,
                 actions: core.actions.clone(),
                 events: core.events.clone(),
+                analysis: core.analysis.clone(),
             }
         }
     }
@@ -135,6 +140,7 @@ mod body {
                 next_instance: self.next_instance,
                 actions: self.actions,
                 events: self.events,
+                analysis: self.analysis,
                 drain_index: Default::default(),
                 startup_index: Default::default(),
                 dirty: Default::default(),

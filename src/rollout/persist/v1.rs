@@ -143,6 +143,7 @@ impl BodyV1 {
             next_instance: self.next_instance,
             actions: self.actions,
             events: self.events,
+            analysis: None,
         }
     }
 }

@@ -1,0 +1,184 @@
+//! The background analysis the core hosts: started by its start condition, measured on
+//! its schedule through `Measure` actions, and its verdict acted on once, as the spec's
+//! policies say. The statistics and the run's rules live in `crate::analysis`.
+
+use std::collections::BTreeMap;
+
+use crate::analysis::{AnalysisRun, Measurement, OnFailure, OnInconclusive, RunPhase};
+use crate::input::Input;
+use crate::output::{Action, ActionId, EventKind};
+use crate::rollout::core::Core;
+use crate::rollout::phase::{AbortReason, PauseReason, Phase};
+use crate::strategy::Role;
+use crate::time::Timestamp;
+
+/// A run in progress (or finished) beside the rollout.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub(crate) struct HostedAnalysis {
+    pub run: AnalysisRun,
+    pub started_at: Timestamp,
+    /// Measurements asked for and not answered, by action.
+    pub measuring: BTreeMap<ActionId, String>,
+    /// When each metric was last asked for (the next window starts there).
+    pub last_asked: BTreeMap<String, Timestamp>,
+    /// Whether its verdict has been acted on (it is acted on once).
+    pub acted: bool,
+}
+
+impl HostedAnalysis {
+    fn is_measuring(&self, metric: &str) -> bool {
+        self.measuring.values().any(|m| m == metric)
+    }
+
+    /// When the next measurement should be asked for: the earliest due metric that is
+    /// not already being measured.
+    pub fn next_request_at(&self) -> Option<Timestamp> {
+        if self.acted {
+            return None;
+        }
+        self.run
+            .metrics()
+            .iter()
+            .filter(|m| !self.is_measuring(m.name()))
+            .filter_map(|m| m.next_due())
+            .min()
+    }
+}
+
+impl Core {
+    /// Starts the spec's background analysis once its start condition holds.
+    pub fn start_analysis_if_due(&mut self) {
+        let Some(spec) = &self.spec.background_analysis else {
+            return;
+        };
+        if self.phase != Phase::Progressing || self.analysis.is_some() {
+            return;
+        }
+        let due = match spec.start {
+            crate::analysis::AnalysisStart::AfterReplaced(n) => {
+                self.fleet_view().roles[Role::Target].available >= n
+            }
+            _ => true,
+        };
+        if !due {
+            return;
+        }
+        let metrics: Vec<String> = spec.metrics.iter().map(|m| m.name.clone()).collect();
+        // The spec validated when it was accepted, so the run starts.
+        let Ok(run) = AnalysisRun::new(self.now, spec.metrics.clone()) else {
+            return;
+        };
+        self.analysis = Some(HostedAnalysis {
+            run,
+            started_at: self.now,
+            measuring: BTreeMap::new(),
+            last_asked: BTreeMap::new(),
+            acted: false,
+        });
+        self.emit(EventKind::AnalysisStarted { metrics });
+    }
+
+    /// Asks for every measurement due now.
+    pub fn request_measurements(&mut self) {
+        let (Some(target), Some(hosted)) = (self.target.clone(), self.analysis.as_ref()) else {
+            return;
+        };
+        if hosted.acted {
+            return;
+        }
+        let due: Vec<String> = hosted
+            .run
+            .due(self.now)
+            .into_iter()
+            .filter(|m| !hosted.is_measuring(m))
+            .collect();
+        for metric in due {
+            let id = self.next_action_id();
+            let now = self.now;
+            let Some(hosted) = self.analysis.as_mut() else {
+                return;
+            };
+            let from = hosted
+                .last_asked
+                .insert(metric.clone(), now)
+                .unwrap_or(hosted.started_at);
+            hosted.measuring.insert(id, metric.clone());
+            self.actions.push_back(Action::Measure {
+                id,
+                metric,
+                revision: target.clone(),
+                baseline: self.stable.clone(),
+                from,
+                to: now,
+            });
+        }
+    }
+
+    /// Takes a measurement's answer; late, unknown or duplicate answers are reported.
+    pub fn measured(&mut self, input: &Input, action: ActionId, measurement: Measurement) {
+        let now = self.now;
+        let recorded = self.analysis.as_mut().and_then(|hosted| {
+            let metric = hosted.measuring.remove(&action)?;
+            hosted.run.record(now, &metric, measurement)
+        });
+        if recorded.is_none() {
+            return self.ignore_input(
+                input,
+                "unknown or already answered measurement, or its metric is decided",
+            );
+        }
+        self.act_on_verdict();
+    }
+
+    /// Once the run has its verdict, does what the spec says, once.
+    fn act_on_verdict(&mut self) {
+        let Some(spec) = self.spec.background_analysis.clone() else {
+            return;
+        };
+        let Some(hosted) = self.analysis.as_mut() else {
+            return;
+        };
+        let phase = hosted.run.phase();
+        if hosted.acted || !phase.is_complete() {
+            return;
+        }
+        hosted.acted = true;
+        hosted.measuring.clear();
+        let reason = hosted.run.reason();
+        self.emit(EventKind::AnalysisCompleted { phase, reason });
+        if !self.phase.is_in_flight() {
+            return;
+        }
+        let fails = match phase {
+            RunPhase::Failed | RunPhase::Error => true,
+            RunPhase::Inconclusive => spec.on_inconclusive == OnInconclusive::Fail,
+            _ => false,
+        };
+        if fails {
+            match spec.on_failure {
+                OnFailure::Abort => self.abort(AbortReason::Analysis),
+                // Step back is for canary steps; a rolling update has none to go back
+                // through (its spec is refused), so it pauses.
+                _ => self.transition(Phase::Paused {
+                    reason: PauseReason::AnalysisFailed,
+                }),
+            }
+        } else if phase == RunPhase::Inconclusive {
+            self.transition(Phase::Paused {
+                reason: PauseReason::AnalysisInconclusive,
+            });
+        }
+    }
+
+    /// The rollout the run watched is over (completed, aborted, or replaced by a new
+    /// deploy): it stops measuring; answers still out are late from now on.
+    pub fn end_analysis(&mut self) {
+        if let Some(hosted) = self.analysis.as_mut() {
+            hosted.run.terminate();
+            hosted.measuring.clear();
+            hosted.acted = true;
+        }
+    }
+}
