@@ -124,12 +124,23 @@ fn baseline(c: &mut Criterion) {
     group.finish();
 }
 
+/// Build sizes: every pick size, and 10,000 for a large fleet.
+const BUILD_SIZES: [usize; 5] = [2, 10, 100, 1_000, 10_000];
+
 fn compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
-    for n in SIZES {
+    for n in BUILD_SIZES {
         let table = table(n, |_| 1);
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| Router::new(black_box(&table)));
+        });
+    }
+    group.finish();
+    // The floor for a build: rand_distr's alias table over the same instance weights.
+    let mut group = c.benchmark_group("baseline");
+    for n in BUILD_SIZES.into_iter().filter(|n| *n >= 10) {
+        group.bench_function(BenchmarkId::new("rand_alias_build", n), |b| {
+            b.iter(|| WeightedAliasIndex::new(black_box(vec![1u32; n])));
         });
     }
     group.finish();
