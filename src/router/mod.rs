@@ -7,6 +7,9 @@
 //! using the caller's RNG) or *sticky* (a keyed request, using only the key's hash).
 
 mod alias;
+mod apply;
+mod pool;
+mod race;
 mod request;
 mod ring;
 mod split;
@@ -17,9 +20,8 @@ pub use request::Request;
 
 use crate::model::{InstanceId, Revision};
 use crate::traffic::{Backend, TrafficTable};
-use alias::Picker;
+use pool::Pool;
 use request::Route;
-use ring::Ring;
 use split::{Split, cut, instance_point, key_hash, mirror_point};
 
 /// Where one request goes, borrowed from the [`Router`] that decided it.
@@ -189,7 +191,8 @@ impl std::fmt::Debug for Decision<'_> {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Router {
-    generation: u64,
+    /// The table routed, kept so that [`Router::apply`] can check a diff against it.
+    table: TrafficTable,
     /// Whether the random path may use `lanes`: at most two live revisions, each with
     /// equal instance weights, and no mirror (the common canary shape).
     fast: bool,
@@ -198,10 +201,10 @@ pub struct Router {
     split: Split,
     /// Every pool's instances, pool after pool, each pool's in id order, each beside its
     /// revision so that one index gives both halves of a decision.
-    targets: Box<[Target]>,
+    targets: Vec<Target>,
     /// One per revision: first the live ones (weight > 0) in layout order, then the
     /// others in layout order, so that the split's answer is directly a pool index.
-    pools: Box<[Pool]>,
+    pools: Vec<Pool>,
     routes: Box<[Route]>,
     /// Whether some route looks at the key, so a keyed request must check routes even
     /// when it carries nothing else.
@@ -218,16 +221,6 @@ struct Target {
     mirror: Option<Revision>,
 }
 
-/// One revision's instances (a range of the router's), ready for both kinds of choice.
-#[derive(Clone, Debug)]
-struct Pool {
-    start: usize,
-    count: usize,
-    picker: Picker,
-    /// Empty for fewer than two instances, where there is nothing to choose.
-    ring: Ring,
-}
-
 #[derive(Clone, Debug)]
 struct MirrorCut {
     /// 32-bit values below this are mirrored.
@@ -238,28 +231,61 @@ struct MirrorCut {
 const NOWHERE: usize = usize::MAX;
 
 impl Router {
-    /// Compiles `table`. Costs O(instances × ring points) time and 3 to 5 KiB of memory
-    /// per equal-weight instance (for its ring points); routing then costs O(1).
+    /// Compiles `table` (a copy of it is kept, for [`Router::apply`]). Costs
+    /// O(instances) time, 128 ring points per instance whatever its weight, and about
+    /// 4 KiB per instance (see [`Router`]'s section on cost); routing then costs O(1).
     #[must_use]
     pub fn new(table: &TrafficTable) -> Router {
+        Router::from_table(table.clone())
+    }
+
+    /// Compiles `table`, keeping it (no copy): the same router as [`Router::new`].
+    #[must_use]
+    pub fn from_table(table: TrafficTable) -> Router {
+        let mirror = effective_mirror(&table).cloned();
+        let mut targets = Vec::with_capacity(table.instance_count());
         let (live, idle): (Vec<&Backend>, Vec<&Backend>) =
             table.backends().iter().partition(|b| !b.weight().is_zero());
-        let weights: Vec<u16> = live.iter().map(|b| b.weight().basis_points()).collect();
-        let ordered: Vec<&Backend> = live.iter().chain(&idle).copied().collect();
-        let revisions: Box<[Revision]> = ordered.iter().map(|b| b.revision().clone()).collect();
-        let pool_of = |revision: &Revision| revisions.iter().position(|r| r == revision);
-        let mirror = table
-            .mirror()
-            .filter(|m| !m.share.is_zero() && pool_of(&m.revision).is_some());
-        let mut targets = Vec::with_capacity(table.instance_count());
-        let mirror_revision = mirror.map(|m| &m.revision);
-        let pools: Box<[Pool]> = ordered
+        let pools: Vec<Pool> = live
             .iter()
-            .map(|b| Pool::new(b, mirror_revision, &mut targets))
+            .chain(&idle)
+            .map(|b| Pool::new(b, mirror.as_ref(), &mut targets))
             .collect();
+        let mut router = Router {
+            table,
+            fast: false,
+            lanes: [0; 2],
+            split: Split::new(&[]),
+            targets,
+            pools,
+            routes: Box::default(),
+            keyed_routes: false,
+            mirror: None,
+        };
+        router.link();
+        router
+    }
+
+    /// Recomputes everything derived from the pools and the table's weights, routes and
+    /// mirror: O(revisions + routes), nothing per instance.
+    fn link(&mut self) {
+        let table = &self.table;
+        let live = table
+            .backends()
+            .iter()
+            .filter(|b| !b.weight().is_zero())
+            .count();
+        let weights: Vec<u16> = table
+            .backends()
+            .iter()
+            .filter(|b| !b.weight().is_zero())
+            .map(|b| b.weight().basis_points())
+            .collect();
+        let pools = &self.pools;
+        let pool_of = |revision: &Revision| pools.iter().position(|p| &p.revision == revision);
         // A valid table names only revisions it has; skipping a stray one keeps compile
         // infallible anyway.
-        let routes: Box<[Route]> = table
+        self.routes = table
             .routes()
             .iter()
             .filter_map(|route| {
@@ -267,35 +293,44 @@ impl Router {
                 Some(Route::new(route, pool as u32, key_hash))
             })
             .collect();
-        let mirror = mirror.map(|m| MirrorCut {
-            cut: cut(u64::from(m.share.basis_points())),
-        });
+        self.keyed_routes = self.routes.iter().any(Route::is_keyed);
+        self.mirror = effective_mirror(table)
+            .and(table.mirror())
+            .map(|m| MirrorCut {
+                cut: cut(u64::from(m.share.basis_points())),
+            });
         let lane = |k: usize| {
             pools
-                .get(k.min(live.len().saturating_sub(1)))
+                .get(k.min(live.saturating_sub(1)))
                 .map_or(0, |p| ((p.start as u64) << 32) | p.count as u64)
         };
-        Router {
-            generation: table.generation(),
-            fast: live.len() <= 2
-                && mirror.is_none()
-                && pools
-                    .get(..live.len())
-                    .is_some_and(|l| l.iter().all(|p| p.picker.is_uniform())),
-            lanes: [lane(0), lane(1)],
-            split: Split::new(&weights),
-            keyed_routes: routes.iter().any(Route::is_keyed),
-            targets: targets.into(),
-            pools,
-            routes,
-            mirror,
-        }
+        self.lanes = [lane(0), lane(1)];
+        self.fast = live <= 2
+            && self.mirror.is_none()
+            && pools
+                .get(..live)
+                .is_some_and(|l| l.iter().all(|p| p.picker.is_uniform()));
+        self.split = Split::new(&weights);
+    }
+
+    /// About how many bytes the router holds on the heap besides its copy of the table
+    /// (rings, alias tables, targets; not the strings' own bytes), for capacity planning.
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.pools.iter().map(Pool::bytes).sum::<usize>()
+            + self.targets.capacity() * std::mem::size_of::<Target>()
+    }
+
+    /// The table this router routes.
+    #[must_use]
+    pub fn table(&self) -> &TrafficTable {
+        &self.table
     }
 
     /// The generation of the table this router was compiled from.
     #[must_use]
     pub fn generation(&self) -> u64 {
-        self.generation
+        self.table.generation()
     }
 
     /// Whether the router routes nothing (its table had no revisions).
@@ -403,7 +438,7 @@ impl Router {
     #[inline(always)]
     fn sticky_in(&self, pool: usize, hash: u64, route: Option<usize>) -> Option<Decision<'_>> {
         let instance = match self.pools.get(pool) {
-            Some(p) if p.count > 1 => p.start + p.ring.owner(instance_point(hash)),
+            Some(p) if p.count > 1 => p.target_of(p.ring.owner(instance_point(hash))),
             Some(p) => p.start,
             None => return None,
         };
@@ -435,28 +470,12 @@ impl From<&TrafficTable> for Router {
     }
 }
 
-impl Pool {
-    /// Appends `backend`'s instances to `all` and describes them.
-    fn new(backend: &Backend, mirror: Option<&Revision>, all: &mut Vec<Target>) -> Pool {
-        let start = all.len();
-        all.extend(backend.instances().map(|(id, _)| Target {
-            instance: id.clone(),
-            revision: backend.revision().clone(),
-            mirror: mirror.cloned(),
-        }));
-        let weights: Vec<u16> = backend.instances().map(|(_, w)| w.get()).collect();
-        let ring = if weights.len() > 1 {
-            Ring::new(backend.instances().map(|(id, w)| (id.as_str(), w.get())))
-        } else {
-            Ring::new(std::iter::empty())
-        };
-        Pool {
-            start,
-            count: weights.len(),
-            picker: Picker::new(&weights),
-            ring,
-        }
-    }
+/// The table's mirror, if it copies anything to a revision of the table.
+fn effective_mirror(table: &TrafficTable) -> Option<&Revision> {
+    table
+        .mirror()
+        .filter(|m| !m.share.is_zero() && table.backend(&m.revision).is_some())
+        .map(|m| &m.revision)
 }
 
 #[cfg(test)]
