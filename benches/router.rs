@@ -6,7 +6,11 @@
 //! * `baseline/u32_threshold/2`: a bare `next_u32() < threshold`, the floor for 2-way.
 //! * `baseline/rand_weighted_index/{N}`, `baseline/rand_alias/{N}`: rand's `WeightedIndex`
 //!   and rand_distr's `WeightedAliasIndex` over N equal weights.
-//! * `compile/{N}`: table to router.
+//! * `compile/{N}`: table to router (the sticky rings included), against
+//!   `baseline/rand_alias_build/{N}`: rand_distr's `WeightedAliasIndex::new` over N weights.
+//! * `apply/{weights,join,leave,reweight}/1000`: `Router::apply` of a one-change diff to
+//!   a warm router over 1000 instances: a canary weight step, one instance joining, one
+//!   leaving, one going from weight 1 to 2.
 //!
 //! Every RNG-driven bench uses the same seeded `Xoshiro256PlusPlus`, so ratios compare
 //! the routing work and not the generators.
@@ -14,8 +18,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use cutover::{Router, TrafficTable};
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use cutover::{
+    InstanceId, InstanceWeight, Revision, Router, TableChange, TableDiff, TrafficTable, Weight,
+};
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -146,6 +152,71 @@ fn compile(c: &mut Criterion) {
     group.finish();
 }
 
+fn apply(c: &mut Criterion) {
+    let mut group = c.benchmark_group("apply");
+    let n = 1_000;
+    let router = Router::new(&table(n, |_| 1));
+    let stable = Revision::from("stable");
+    let member = InstanceId::from("web-0005");
+    let diff = |change: TableChange| TableDiff {
+        from_generation: router.generation(),
+        to_generation: router.generation() + 1,
+        changes: vec![change],
+    };
+    let weight = |bp| Weight::from_basis_points(bp).expect("a weight");
+    let cases = [
+        (
+            "weights",
+            diff(TableChange::SetWeight {
+                revision: stable.clone(),
+                weight: weight(8_000),
+            }),
+        ),
+        (
+            "join",
+            diff(TableChange::AddInstance {
+                revision: stable.clone(),
+                instance: InstanceId::from("web-new"),
+                weight: InstanceWeight::ONE,
+            }),
+        ),
+        (
+            "leave",
+            diff(TableChange::RemoveInstance {
+                revision: stable.clone(),
+                instance: member.clone(),
+            }),
+        ),
+        (
+            "reweight",
+            diff(TableChange::SetInstanceWeight {
+                revision: stable.clone(),
+                instance: member.clone(),
+                weight: InstanceWeight::new(&member, 2).expect("a weight"),
+            }),
+        ),
+    ];
+    for (name, mut diff) in cases {
+        if name == "weights" {
+            diff.changes.push(TableChange::SetWeight {
+                revision: Revision::from("canary"),
+                weight: weight(2_000),
+            });
+        }
+        group.bench_function(BenchmarkId::new(name, n), |b| {
+            b.iter_batched(
+                || router.clone(),
+                |mut router| {
+                    router.apply(black_box(&diff)).expect("a valid diff");
+                    router
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -155,6 +226,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = route, baseline, compile
+    targets = route, baseline, compile, apply
 }
 criterion_main!(benches);
