@@ -197,8 +197,7 @@ impl std::fmt::Debug for Decision<'_> {
 ///
 /// # Cost
 ///
-/// Measured with `cargo test --release --all-features -- --ignored spread_and_memory`
-/// (see the changelog for the build and update timings):
+/// Measured with `cargo test --release --all-features -- --ignored spread_and_memory`:
 ///
 /// | equal-weight instances | keys | sticky share, one standard deviation |
 /// |---|---|---|
