@@ -6,10 +6,13 @@
 //! * `baseline/u32_threshold/2`: a bare `next_u32() < threshold`, the floor for 2-way.
 //! * `baseline/rand_weighted_index/{N}`, `baseline/rand_alias/{N}`: rand's `WeightedIndex`
 //!   and rand_distr's `WeightedAliasIndex` over N equal weights.
-//! * `compile/{N}`: table to router (the sticky rings included), against
+//! * `compile/{N}`: table to router with the sticky rings built (`Router::new` then
+//!   `prepare_sticky`: what a proxy pays before it serves sticky traffic), against
 //!   `baseline/rand_alias_build/{N}`: rand_distr's `WeightedAliasIndex::new` over N weights.
+//! * `compile_lazy/{N}`: `Router::new` alone (rings built on first sticky pick): what a
+//!   proxy that routes only at random pays.
 //! * `apply/{weights,join,leave,reweight}/1000`: `Router::apply` of a one-change diff to
-//!   a warm router over 1000 instances: a canary weight step, one instance joining, one
+//!   a warm router over 1000 instances (sticky rings built, so they are updated too): a canary weight step, one instance joining, one
 //!   leaving, one going from weight 1 to 2.
 //!
 //! Every RNG-driven bench uses the same seeded `Xoshiro256PlusPlus`, so ratios compare
@@ -70,11 +73,18 @@ fn keys() -> Vec<[u8; 36]> {
         .collect()
 }
 
+/// A router with its sticky rings built.
+fn prepared(table: &TrafficTable) -> Router {
+    let mut router = Router::new(table);
+    router.prepare_sticky();
+    router
+}
+
 fn route(c: &mut Criterion) {
     let mut group = c.benchmark_group("route");
     let keys = keys();
     for n in SIZES {
-        let router = Router::new(&table(n, |_| 1));
+        let router = prepared(&table(n, |_| 1));
         let mut rng = rng();
         group.bench_function(BenchmarkId::new("random", n), |b| {
             b.iter(|| router.route_random(&mut rng));
@@ -82,7 +92,7 @@ fn route(c: &mut Criterion) {
 
         let mut weights = self::rng();
         let weighted = table(n, |_| weights.random_range(1..=256));
-        let weighted = Router::new(&weighted);
+        let weighted = prepared(&weighted);
         group.bench_function(BenchmarkId::new("random_weighted", n), |b| {
             b.iter(|| weighted.route_random(&mut rng));
         });
@@ -138,6 +148,14 @@ fn compile(c: &mut Criterion) {
     for n in BUILD_SIZES {
         let table = table(n, |_| 1);
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| prepared(black_box(&table)));
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("compile_lazy");
+    for n in BUILD_SIZES {
+        let table = table(n, |_| 1);
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| Router::new(black_box(&table)));
         });
     }
@@ -155,7 +173,7 @@ fn compile(c: &mut Criterion) {
 fn apply(c: &mut Criterion) {
     let mut group = c.benchmark_group("apply");
     let n = 1_000;
-    let router = Router::new(&table(n, |_| 1));
+    let router = prepared(&table(n, |_| 1));
     let stable = Revision::from("stable");
     let member = InstanceId::from("web-0005");
     let diff = |change: TableChange| TableDiff {

@@ -114,7 +114,11 @@ proptest! {
     ) {
         let weights = if weighted { weights } else { vec![1] };
         let mut table = base(count, &weights);
+        // One router with its sticky rings built (they are edited in place), one without
+        // (they are built when first needed).
         let mut router = Router::new(&table);
+        router.prepare_sticky();
+        let mut lazy = Router::new(&table);
         let mut next_id = 0;
         let keys = keys(1_500);
         for (kind, pick, weight) in edits {
@@ -127,7 +131,10 @@ proptest! {
             };
             table.apply(&diff).expect("a valid edit");
             router.apply(&diff).expect("the same edit applies to the router");
-            assert_same(&router, &Router::new(&table), &keys, seed);
+            lazy.apply(&diff).expect("the same edit applies to the lazy router");
+            let fresh = Router::new(&table);
+            assert_same(&router, &fresh, &keys, seed);
+            assert_same(&lazy, &fresh, &keys, seed);
         }
     }
 

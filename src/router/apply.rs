@@ -107,6 +107,11 @@ impl Router {
         }
         self.reorder();
         self.link();
+        if self.prepared {
+            for pool in &self.pools {
+                pool.ring(&self.targets);
+            }
+        }
         Ok(())
     }
 
@@ -124,6 +129,9 @@ impl Router {
         pool.start = start;
         let added = fresh.len();
         self.targets.splice(start..start + count, fresh);
+        if self.pools[k].has_ring() {
+            pool.ring(&self.targets);
+        }
         self.pools[k] = pool;
         for (j, other) in self.pools.iter_mut().enumerate() {
             if j != k && (other.start > start || other.start == start && other.count > 0) {

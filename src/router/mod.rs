@@ -265,6 +265,9 @@ pub struct Router {
     /// when it carries nothing else.
     keyed_routes: bool,
     mirror: Option<MirrorCut>,
+    /// Whether [`Router::prepare_sticky`] was called: [`Router::apply`] then keeps every
+    /// pool's ring built.
+    prepared: bool,
 }
 
 /// An instance and the revision it serves (a copy of the pool's name: a decision then
@@ -316,9 +319,24 @@ impl Router {
             routes: Box::default(),
             keyed_routes: false,
             mirror: None,
+            prepared: false,
         };
         router.link();
         router
+    }
+
+    /// Builds the keyed (sticky) instance structure of every revision now, instead of on
+    /// the first sticky pick that needs it, and keeps it built through
+    /// [`Router::apply`]. Costs O(instances × 128); see [`Router`]'s section on cost.
+    ///
+    /// A proxy that serves sticky traffic calls this before it puts the router into
+    /// service (for example on the thread that compiled it), so that no request pays for
+    /// the build. Routing is the same either way.
+    pub fn prepare_sticky(&mut self) {
+        self.prepared = true;
+        for pool in &self.pools {
+            pool.ring(&self.targets);
+        }
     }
 
     /// Recomputes everything derived from the pools and the table's weights, routes and
@@ -493,7 +511,9 @@ impl Router {
     #[inline(always)]
     fn sticky_in(&self, pool: usize, hash: u64, route: Option<usize>) -> Option<Decision<'_>> {
         let instance = match self.pools.get(pool) {
-            Some(p) if p.count > 1 => p.target_of(p.ring.owner(instance_point(hash))),
+            Some(p) if p.count > 1 => {
+                p.target_of(p.ring(&self.targets).owner(instance_point(hash)))
+            }
             Some(p) => p.start,
             None => return None,
         };

@@ -1,6 +1,8 @@
 //! One revision's instances, ready for both kinds of choice, and the edits that keep
 //! them so as instances join, leave and change weight.
 
+use std::sync::OnceLock;
+
 use super::Target;
 use super::alias::Picker;
 use super::race::Race;
@@ -15,8 +17,10 @@ pub(super) struct Pool {
     pub(super) start: usize,
     pub(super) count: usize,
     pub(super) picker: Picker,
-    /// Empty for fewer than two instances, where there is nothing to choose.
-    pub(super) ring: Ring,
+    /// Built on first use (a sticky pick, or [`Router::prepare_sticky`](super::Router::prepare_sticky)):
+    /// random routing never needs it. Empty for fewer than two instances, where there is
+    /// nothing to choose.
+    ring: OnceLock<Ring>,
     /// The ring's names for instances: `slots[rank]` is the slot of the instance with the
     /// `rank`-th smallest id, `ranks[slot]` the way back (`u32::MAX` when free).
     slots: Vec<u32>,
@@ -44,19 +48,17 @@ impl Pool {
         }));
         let weights: Vec<u16> = backend.instances().map(|(_, w)| w.get()).collect();
         let count = weights.len();
-        let mut pool = Pool {
+        Pool {
             revision: backend.revision().clone(),
             start,
             count,
             picker: Picker::new(&weights),
-            ring: Ring::empty(),
+            ring: OnceLock::new(),
             slots: (0..count as u32).collect(),
             ranks: (0..count as u32).collect(),
             weights,
             free: Vec::new(),
-        };
-        pool.rebuild_ring(all);
-        pool
+        }
     }
 
     /// A revision with no instances yet, its (empty) range at `start`.
@@ -66,7 +68,7 @@ impl Pool {
             start,
             count: 0,
             picker: Picker::new(&[]),
-            ring: Ring::empty(),
+            ring: OnceLock::new(),
             slots: Vec::new(),
             ranks: Vec::new(),
             weights: Vec::new(),
@@ -87,9 +89,20 @@ impl Pool {
         }
     }
 
-    /// Rebuilds the ring from scratch (ids read from `all`).
-    fn rebuild_ring(&mut self, all: &[Target]) {
-        self.ring = if self.count < 2 {
+    /// The ring, built now if it was not yet (ids read from `all`, the router's targets).
+    #[inline(always)]
+    pub(super) fn ring(&self, all: &[Target]) -> &Ring {
+        self.ring.get_or_init(|| self.build_ring(all))
+    }
+
+    /// Whether the ring has been built.
+    pub(super) fn has_ring(&self) -> bool {
+        self.ring.get().is_some()
+    }
+
+    /// Builds the ring from scratch (ids read from `all`).
+    fn build_ring(&self, all: &[Target]) -> Ring {
+        if self.count < 2 {
             Ring::empty()
         } else {
             let ids = self.ranks.iter().map(|r| {
@@ -99,7 +112,7 @@ impl Pool {
             });
             let embed = self.ranks.len() < usize::from(u16::MAX);
             Ring::build(ids, &self.race(), embed)
-        };
+        }
     }
 
     fn rebuild_picker(&mut self) {
@@ -183,18 +196,23 @@ impl Pool {
             weights: &self.weights,
             ranks: &self.ranks,
         };
-        let updated = was_ring
-            && self.count >= 2
-            && self.ring.update(instance.as_str(), slot, (old, new), &race);
+        // A ring not built yet stays so (it is built from the pool as it is then); a built
+        // one is kept up to date, by an edit where it can be.
+        let Some(ring) = self.ring.get_mut() else {
+            return shift;
+        };
+        let updated =
+            was_ring && self.count >= 2 && ring.update(instance.as_str(), slot, (old, new), &race);
         if !updated {
-            self.rebuild_ring(all);
+            let fresh = self.build_ring(all);
+            self.ring = OnceLock::from(fresh);
         }
         shift
     }
 
     /// Bytes held by the pool's structures (not the targets), for the documented figures.
     pub(super) fn bytes(&self) -> usize {
-        self.ring.bytes()
+        self.ring.get().map_or(0, Ring::bytes)
             + self.picker.bytes()
             + 4 * (self.slots.len() + self.ranks.len() + self.free.len())
             + 2 * self.weights.len()

@@ -3,16 +3,22 @@
 //!
 //! The ring is a sorted list of *entries* (points, and cuts where the owner changes
 //! between two points); a key belongs to the first entry at or after it, wrapping round.
-//! The circle is cut into *arcs* of about 16 entries, each stored in a fixed-size region of
-//! one arena (so an edit rewrites only the arcs it touches and nothing shifts), and into
-//! *buckets*, about two per point. A bucket with at most one entry stores its answer (one
-//! comparison picks between the entry's owner and the next one's); the others (about one
-//! in ten) store where their entries start in the arena, and a short scan finds the owner.
+//! The circle is cut into *arcs* of about 16 entries, each stored in its own region of one
+//! arena with a little room to grow (so an edit rewrites only the arcs it touches and
+//! nothing shifts), and into *buckets*, about two per point. A bucket with at most one
+//! entry stores its answer (one comparison picks between the entry's owner and the next
+//! one's); the others (about one in ten) store where their entries start in the arena,
+//! and a short scan finds the owner.
+//!
+//! A build never sorts the whole ring: points are scattered into their arcs (one pass,
+//! the arcs' cursors fit in L1) and each arc of about 16 is sorted on its own. With equal
+//! weights the points *are* the entries (the race reduces to the plain ring), so the sweep
+//! of [`race`](super::race) runs only for revisions with unequal weights.
 //!
 //! Entries name instances by *slot*, a number that stays with an instance while it is in
 //! rotation, so that one instance joining renumbers nothing.
 
-use super::race::{Point, Race, SLOT, entry, positions};
+use super::race::{LOSER, POINT, POINTS, Point, Race, SLOT, entry, positions};
 
 /// Marks a bucket whose answer is not embedded: its high half is then the arena index of
 /// the first entry at or after the bucket's start.
@@ -20,6 +26,15 @@ const SCAN: u32 = u32::MAX;
 
 /// Buckets per arc, as a power of two (32 buckets: about 16 entries).
 const ARC_BUCKET_BITS: u32 = 5;
+
+/// An arc's last entry: past every place, naming (in its slot bits) the owner of the
+/// first entry after the arc, wrapping round.
+const TERMINATOR: u64 = (u32::MAX as u64) << 32;
+
+/// Room for growth an arc of `len` entries gets, besides its terminator.
+const fn room(len: usize) -> usize {
+    2 + len / 8
+}
 
 /// A consistent-hash ring over the instances of one revision.
 #[derive(Clone, Debug)]
@@ -31,11 +46,11 @@ pub(super) struct Ring {
     shift: u32,
     /// Shifts a key down to its arc.
     arc_shift: u32,
-    /// Arc `k` holds its entries at `arena[k * stride..][..lens[k]]`, then a terminator
-    /// naming the owner of the first entry past the arc (wrapping round).
+    /// Arc `k` holds its entries at `arena[bases[k]..][..lens[k]]`, then a terminator;
+    /// its region ends at `bases[k + 1]`.
     arena: Box<[u64]>,
+    bases: Box<[u32]>,
     lens: Box<[u32]>,
-    stride: usize,
     /// Whether buckets may embed answers (slots below 2^16 - 1).
     embed: bool,
     /// An upper bound on the widest gap between two neighbouring points: a key's owner
@@ -51,8 +66,8 @@ impl Ring {
             shift: 32,
             arc_shift: 32,
             arena: Box::default(),
+            bases: Box::default(),
             lens: Box::default(),
-            stride: 0,
             embed: true,
             max_gap: 1 << 32,
         }
@@ -64,40 +79,43 @@ impl Ring {
         race: &Race<'_>,
         embed: bool,
     ) -> Ring {
-        let mut keys: Vec<u64> = Vec::new();
-        for (slot, id) in ids.enumerate() {
-            if let Some(id) = id {
-                keys.extend(positions(id).map(|p| entry(p, 0, slot as u32)));
-            }
+        let ids: Vec<(u32, &str)> = ids
+            .enumerate()
+            .filter_map(|(slot, id)| id.map(|id| (slot as u32, id)))
+            .collect();
+        let mut keys: Vec<u64> = Vec::with_capacity(ids.len() * POINTS);
+        for (slot, id) in &ids {
+            keys.extend(positions(id).map(|p| entry(p, POINT, *slot)));
         }
         if keys.is_empty() {
             return Ring::empty();
         }
-        keys.sort_unstable();
-        keys.dedup();
+        let mut live = race.weights.iter().copied().filter(|w| *w > 0);
+        let first = live.next();
+        let equal = live.all(|w| Some(w) == first);
+        // Equal weights: the points are the entries (ties settled by id).
+        let points = Ring::layout(&keys, keys.len(), embed, Some(race), 0);
+        drop(keys);
+        let max_gap = points.widest_gap();
+        if equal {
+            return Ring { max_gap, ..points };
+        }
+        Ring::sweep_all(&points, race, embed, max_gap)
+    }
+
+    /// The weighted ring from a ring of bare points: one sweep round the whole circle.
+    fn sweep_all(points: &Ring, race: &Race<'_>, embed: bool, max_gap: i64) -> Ring {
+        let keys = points.entries();
         let count = keys.len();
         // Start from a heaviest point: nothing to its right can own a key below it, so
         // one lap from there is exact.
-        let heaviest = keys
-            .iter()
-            .map(|k| race.weights.get((k & SLOT) as usize).copied().unwrap_or(0))
-            .max()
-            .unwrap_or(1);
-        let start_index = keys
-            .iter()
-            .position(|k| race.weights.get((k & SLOT) as usize).copied() == Some(heaviest))
-            .unwrap_or(0);
+        let weight = |k: &u64| race.weights.get((k & SLOT) as usize).copied().unwrap_or(0);
+        let heaviest = keys.iter().map(weight).max().unwrap_or(1);
+        let start_index = keys.iter().position(|k| weight(k) == heaviest).unwrap_or(0);
         let start = i64::from((keys[start_index] >> 32) as u32);
-        let mut max_gap = 0i64;
-        let mut previous = i64::from((keys[count - 1] >> 32) as u32) - (1 << 32);
-        for k in &keys {
-            let at = i64::from((k >> 32) as u32);
-            max_gap = max_gap.max(at - previous);
-            previous = at;
-        }
         // Decreasing unwrapped places: the start and everything below it, then the rest
         // a lap lower.
-        let points: Vec<Point> = keys[..=start_index]
+        let sweep: Vec<Point> = keys[..=start_index]
             .iter()
             .rev()
             .map(|k| Point {
@@ -111,49 +129,100 @@ impl Ring {
             .collect();
         drop(keys);
         let mut out = Vec::with_capacity(count + count / 8);
-        race.sweep(&points, start - (1 << 32) + 1, start, &mut out);
-        // Emitted downwards from `start`: reversed, the places from `start + 1` (a lap
-        // low) come first, then those from 0 to `start`.
-        let mut entries: Vec<u64> = out.iter().rev().map(|e| e.1).collect();
-        let wrapped = out.iter().filter(|e| e.0 < 0).count();
-        entries.rotate_left(wrapped);
-        Ring::layout(&entries, count, embed, max_gap)
+        race.sweep(&sweep, start - (1 << 32) + 1, start, &mut out);
+        let entries: Vec<u64> = out.iter().map(|e| e.1).collect();
+        Ring::layout(&entries, count, embed, None, max_gap)
     }
 
-    /// Lays sorted `entries` out in arcs and buckets, sized for `points` points.
-    fn layout(entries: &[u64], points: usize, embed: bool, max_gap: i64) -> Ring {
+    /// The widest gap between neighbouring points (going round), for the reach of edits.
+    fn widest_gap(&self) -> i64 {
+        let mut widest = 0i64;
+        let mut first = None;
+        let mut previous = 0i64;
+        for arc in 0..self.arcs() {
+            for e in self.arc(arc) {
+                if e & POINT == 0 {
+                    continue;
+                }
+                let at = i64::from((e >> 32) as u32);
+                match first {
+                    None => first = Some(at),
+                    Some(_) => widest = widest.max(at - previous),
+                }
+                previous = at;
+            }
+        }
+        first.map_or(1 << 32, |first| widest.max(first + (1 << 32) - previous))
+    }
+
+    /// Lays `entries` (in any order) out in arcs and buckets, sized for `points` points.
+    /// With `settle`, the entries are bare points: duplicates go, and of the points on
+    /// one place the smallest id wins it (the others are marked [`LOSER`]).
+    fn layout(
+        entries: &[u64],
+        points: usize,
+        embed: bool,
+        settle: Option<&Race<'_>>,
+        max_gap: i64,
+    ) -> Ring {
         // Twice as many buckets as points (a power of two), at most 2^23.
         let bits =
             (usize::BITS - (2 * points).max(2).next_power_of_two().leading_zeros() - 1).min(23);
         let arc_bits = bits.saturating_sub(ARC_BUCKET_BITS);
         let arcs = 1usize << arc_bits;
         let arc_shift = 32 - arc_bits;
+        let arc_of = |e: u64| ((e >> 32) >> arc_shift) as usize;
         let mut lens = vec![0u32; arcs];
         for e in entries {
-            lens[arc_of(arc_shift, (e >> 32) as u32)] += 1;
+            lens[arc_of(*e)] += 1;
         }
-        let most = lens.iter().copied().max().unwrap_or(0) as usize;
-        // Room for the terminator and for growth, so that edits rarely relayout.
-        let stride = most + 1 + most / 4 + 4;
-        let mut arena = vec![0u64; arcs * stride];
-        let mut filled = vec![0usize; arcs];
+        let mut bases = Vec::with_capacity(arcs + 1);
+        let mut total = 0usize;
+        for len in &lens {
+            bases.push(total as u32);
+            total += *len as usize + 1 + room(*len as usize);
+        }
+        bases.push(total as u32);
+        let mut arena = vec![0u64; total];
+        let mut cursor: Vec<u32> = bases[..arcs].to_vec();
         for e in entries {
-            let arc = arc_of(arc_shift, (e >> 32) as u32);
-            arena[arc * stride + filled[arc]] = *e;
-            filled[arc] += 1;
+            let c = &mut cursor[arc_of(*e)];
+            arena[*c as usize] = *e;
+            *c += 1;
+        }
+        let shift = 32 - bits;
+        let per_arc = 1usize << (arc_shift - shift);
+        let mut scratch = Vec::new();
+        for arc in 0..arcs {
+            let base = bases[arc] as usize;
+            let region = &mut arena[base..base + lens[arc] as usize];
+            sort_arc(region, arc * per_arc, shift, &mut scratch);
+            if let Some(race) = settle {
+                lens[arc] = settle_ties(region, race) as u32;
+            }
         }
         let mut ring = Ring {
             buckets: vec![0u64; 1 << bits].into(),
-            shift: 32 - bits,
+            shift,
             arc_shift,
             arena: arena.into(),
+            bases: bases.into(),
             lens: lens.into(),
-            stride,
             embed,
             max_gap,
         };
+        // Terminators, from the last arc down: each names the next arc's first entry.
+        let mut next = (0..arcs).find_map(|k| ring.arc(k).first().copied());
+        let Some(mut first) = next.take() else {
+            return Ring::empty();
+        };
         for arc in (0..arcs).rev() {
-            ring.refresh(arc);
+            let end = ring.bases[arc] as usize + ring.lens[arc] as usize;
+            ring.arena[end] = TERMINATOR | (first & SLOT);
+            if let Some(e) = ring.arc(arc).first() {
+                first = *e;
+            }
+            ring.fill(arc);
         }
         ring
     }
@@ -191,7 +260,7 @@ impl Ring {
 
     /// The entries of arc `arc`, without its terminator.
     fn arc(&self, arc: usize) -> &[u64] {
-        let start = arc * self.stride;
+        let start = self.bases.get(arc).map_or(0, |b| *b as usize);
         let len = self.lens.get(arc).map_or(0, |l| *l as usize);
         self.arena.get(start..start + len).unwrap_or_default()
     }
@@ -204,33 +273,42 @@ impl Ring {
             .map(|k| (arc + k) % arcs)
             .find_map(|k| self.arc(k).first().copied())
             .unwrap_or(0);
-        let base = arc * self.stride;
-        let len = self.lens[arc] as usize;
-        self.arena[base + len] = (u64::from(u32::MAX) << 32) | (next & SLOT);
+        let end = self.bases[arc] as usize + self.lens[arc] as usize;
+        self.arena[end] = TERMINATOR | (next & SLOT);
+        self.fill(arc);
+    }
+
+    /// Rewrites arc `arc`'s bucket answers from its entries and terminator. Branch-free
+    /// over the (random) entries: a count per bucket, then one select per bucket.
+    fn fill(&mut self, arc: usize) {
         let per_arc = 1usize << (self.arc_shift - self.shift);
+        let (shift, embed) = (self.shift, self.embed);
+        let base = self.bases[arc] as usize;
+        let len = self.lens[arc] as usize;
+        let entries = &self.arena[base..=base + len];
+        let buckets = &mut self.buckets[arc * per_arc..(arc + 1) * per_arc];
+        let first_bucket = arc * per_arc;
+        let mut starts = [0u32; 34];
+        for e in &entries[..len] {
+            starts[((e >> 32) >> shift) as usize - first_bucket + 1] += 1;
+        }
+        for b in 1..starts.len() {
+            starts[b] += starts[b - 1];
+        }
         let owner = |e: u64| (e & SLOT) as u32;
-        let mut index = 0usize;
-        for b in 0..per_arc {
-            let bucket = arc * per_arc + b;
-            let end = match (bucket as u64 + 1) << self.shift {
-                top if top >= 1 << 32 => u64::MAX,
-                top => top << 32,
+        for (b, answer) in buckets.iter_mut().enumerate() {
+            let at = starts[b] as usize;
+            let count = starts[b + 1] as usize - at;
+            let first = entries[at];
+            let after = entries[(at + 1).min(len)];
+            let none = embedded(u32::MAX, owner(first), owner(first));
+            let one = embedded((first >> 32) as u32, owner(first), owner(after));
+            let value = if count == 0 { none } else { one };
+            *answer = if count > 1 || !embed {
+                scan_at(base + at)
+            } else {
+                value
             };
-            let mut past = index;
-            while past < len && self.arena[base + past] < end {
-                past += 1;
-            }
-            let first = self.arena[base + index];
-            self.buckets[bucket] = match past - index {
-                0 if self.embed => embedded(u32::MAX, owner(first), owner(first)),
-                1 if self.embed => embedded(
-                    (first >> 32) as u32,
-                    owner(first),
-                    owner(self.arena[base + past]),
-                ),
-                _ => (((base + index) as u64) << 32) | u64::from(SCAN),
-            };
-            index = past;
         }
     }
 
@@ -262,7 +340,8 @@ impl Ring {
     }
 
     /// Replaces the entries at places `from..=to` (no wrap) with `new` (sorted, all in
-    /// range). Returns the arcs touched, or `None` if an arc ran out of room.
+    /// range). Returns the arcs touched, or `None` if an arc ran out of room (the ring is
+    /// then partly edited: the caller rebuilds it).
     fn replace(&mut self, from: u32, to: u32, new: &[u64]) -> Option<(usize, usize)> {
         let (first, last) = (arc_of(self.arc_shift, from), arc_of(self.arc_shift, to));
         let (lo, hi) = (u64::from(from) << 32, (u64::from(to) << 32) | 0xffff_ffff);
@@ -277,16 +356,20 @@ impl Ring {
             let (mine, later) = rest.split_at(split);
             rest = later;
             let old = self.arc(arc);
-            let mut merged: Vec<u64> = Vec::with_capacity(old.len() + mine.len());
-            merged.extend(old.iter().filter(|e| **e < lo));
-            merged.extend_from_slice(mine);
-            merged.extend(old.iter().filter(|e| **e > hi));
-            if merged.len() + 1 > self.stride {
+            let (cut_from, cut_to) = (
+                old.partition_point(|e| *e < lo),
+                old.partition_point(|e| *e <= hi),
+            );
+            let len = old.len() - (cut_to - cut_from) + mine.len();
+            let base = self.bases[arc] as usize;
+            // The new length plus the terminator must fit the region.
+            if base + len >= self.bases[arc + 1] as usize {
                 return None;
             }
-            let base = arc * self.stride;
-            self.arena[base..base + merged.len()].copy_from_slice(&merged);
-            self.lens[arc] = merged.len() as u32;
+            let tail = base + cut_to..base + old.len();
+            self.arena.copy_within(tail, base + cut_from + mine.len());
+            self.arena[base + cut_from..base + cut_from + mine.len()].copy_from_slice(mine);
+            self.lens[arc] = len as u32;
         }
         Some((first, last))
     }
@@ -319,6 +402,20 @@ impl Ring {
         places.sort_unstable();
         places.dedup();
         let lap = 1i64 << 32;
+        if light == heavy {
+            // Equal weights before and after: the entries are the points, and only the
+            // places of this instance's points change.
+            if !self.update_points(&places, slot, new > 0, race) {
+                return false;
+            }
+            if new == 0 {
+                // Taking points away widens the gaps around them.
+                for p in &places {
+                    self.max_gap = self.max_gap.max(self.gap_around(*p));
+                }
+            }
+            return true;
+        }
         if new == 0 {
             // Taking points away widens the gaps around them.
             for p in &places {
@@ -393,28 +490,144 @@ impl Ring {
                 top = offset - 1;
             }
         }
-        let arcs = self.arcs();
-        for (first, last) in touched {
-            for arc in (first..=last).rev() {
-                self.refresh(arc);
+        let arcs: Vec<usize> = touched.into_iter().flat_map(|(a, b)| a..=b).collect();
+        self.refresh_around(arcs);
+        true
+    }
+
+    /// [`update`](Self::update) for a ring of equal weights (no cuts): adds or removes
+    /// slot `slot`'s points at `places`, settling ties by id. Returns `false` when an arc
+    /// ran out of room.
+    fn update_points(&mut self, places: &[u32], slot: u32, add: bool, race: &Race<'_>) -> bool {
+        let rank = |s: u32| race.ranks.get(s as usize).copied().unwrap_or(u32::MAX);
+        let mut touched: Vec<usize> = Vec::with_capacity(2 * places.len());
+        let mut run: Vec<u64> = Vec::new();
+        let mut slots: Vec<u32> = Vec::new();
+        for &p in places {
+            let arc = arc_of(self.arc_shift, p);
+            let (lo, hi) = (u64::from(p) << 32, (u64::from(p) << 32) | 0xffff_ffff);
+            let entries = self.arc(arc);
+            let from = entries.partition_point(|e| *e < lo);
+            let to = entries.partition_point(|e| *e <= hi);
+            slots.clear();
+            slots.extend(
+                entries[from..to]
+                    .iter()
+                    .map(|e| (e & SLOT) as u32)
+                    .filter(|s| *s != slot),
+            );
+            if add {
+                slots.push(slot);
             }
-            // Arcs before `first` up to and including the last non-empty one answer with
-            // the first entry of `first` onwards.
-            let mut arc = first;
+            slots.sort_unstable();
+            run.clear();
+            if let Some(winner) = slots.iter().copied().min_by_key(|s| rank(*s)) {
+                run.push(entry(p, POINT, winner));
+                run.extend(
+                    slots
+                        .iter()
+                        .filter(|s| **s != winner)
+                        .map(|s| entry(p, POINT | LOSER, *s)),
+                );
+            }
+            let first = self.arc(arc).first().copied();
+            if self.replace(p, p, &run).is_none() {
+                return false;
+            }
+            touched.push(arc);
+            // Arcs before this one answer with its first entry: refresh them only if it
+            // changed.
+            if self.arc(arc).first().copied() != first {
+                let arcs = self.arcs();
+                let mut before = arc;
+                for _ in 1..arcs {
+                    before = (before + arcs - 1) % arcs;
+                    touched.push(before);
+                    if self.lens[before] > 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for arc in touched {
+            self.refresh(arc);
+        }
+        true
+    }
+
+    /// In a ring of points only, the width of the gap between the entries on either
+    /// side of place `p` (which holds no entry), going round.
+    fn gap_around(&self, p: u32) -> i64 {
+        let arcs = self.arcs();
+        let home = arc_of(self.arc_shift, p);
+        let key = u64::from(p) << 32;
+        let lap = 1i64 << 32;
+        if self.arc(home).iter().any(|e| e >> 32 == u64::from(p)) {
+            // Another instance's point holds the place: no gap widened.
+            return 0;
+        }
+        let mut next = None;
+        for k in 0..=arcs {
+            let arc = (home + k) % arcs;
+            let entries = self.arc(arc);
+            let found = if k == 0 {
+                entries.iter().find(|e| **e > key)
+            } else {
+                entries.first()
+            };
+            if let Some(e) = found {
+                let at = i64::from((e >> 32) as u32);
+                next = Some(if at > i64::from(p) { at } else { at + lap });
+                break;
+            }
+        }
+        let mut previous = None;
+        for k in 0..=arcs {
+            let arc = (home + arcs - k % arcs) % arcs;
+            let entries = self.arc(arc);
+            let found = if k == 0 {
+                entries.iter().rev().find(|e| **e < key)
+            } else {
+                entries.last()
+            };
+            if let Some(e) = found {
+                let at = i64::from((e >> 32) as u32);
+                previous = Some(if at < i64::from(p) { at } else { at - lap });
+                break;
+            }
+        }
+        match (previous, next) {
+            (Some(a), Some(b)) => b - a,
+            _ => lap,
+        }
+    }
+
+    /// Refreshes the arcs `touched` and, before each, the arcs up to and including the
+    /// previous non-empty one (their answers run on into the touched arc's first entry).
+    fn refresh_around(&mut self, mut touched: Vec<usize>) {
+        let arcs = self.arcs();
+        let count = touched.len();
+        for i in 0..count {
+            let mut arc = touched[i];
             for _ in 0..arcs {
                 arc = (arc + arcs - 1) % arcs;
-                self.refresh(arc);
+                touched.push(arc);
                 if self.lens[arc] > 0 {
                     break;
                 }
             }
         }
-        true
+        touched.sort_unstable();
+        touched.dedup();
+        for arc in touched {
+            self.refresh(arc);
+        }
     }
 
-    /// Every entry in order (for tests: two rings with the same entries, under the same
-    /// slot names, route identically).
-    #[cfg(test)]
+    /// Every entry in order (two rings with the same entries, under the same slot names,
+    /// route identically).
     pub(super) fn entries(&self) -> Vec<u64> {
         (0..self.arcs())
             .flat_map(|a| self.arc(a).to_vec())
@@ -423,8 +636,93 @@ impl Ring {
 
     /// Bytes held, for the documented memory figures.
     pub(super) fn bytes(&self) -> usize {
-        8 * (self.buckets.len() + self.arena.len()) + 4 * self.lens.len()
+        8 * (self.buckets.len() + self.arena.len()) + 4 * (self.lens.len() + self.bases.len())
     }
+}
+
+/// Sorts a short slice (an arc's worth, about 16) in place.
+fn insertion_sort(v: &mut [u64]) {
+    for i in 1..v.len() {
+        let x = v[i];
+        let mut j = i;
+        while j > 0 && v[j - 1] > x {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = x;
+    }
+}
+
+/// Sorts one arc's entries: a counting sort by bucket (at most 32 in an arc, whose first
+/// is `first_bucket`), then an insertion sort of the few buckets holding several.
+fn sort_arc(region: &mut [u64], first_bucket: usize, shift: u32, scratch: &mut Vec<u64>) {
+    if region.len() < 8 {
+        insertion_sort(region);
+        return;
+    }
+    let bucket_of = |e: u64| ((e >> 32) >> shift) as usize - first_bucket;
+    let mut starts = [0u32; 34];
+    for e in region.iter() {
+        starts[bucket_of(*e) + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    scratch.clear();
+    scratch.resize(region.len(), 0);
+    let mut next = starts;
+    for e in region.iter() {
+        let at = &mut next[bucket_of(*e)];
+        scratch[*at as usize] = *e;
+        *at += 1;
+    }
+    for b in 0..32 {
+        let (from, to) = (starts[b] as usize, starts[b + 1] as usize);
+        if to - from > 1 {
+            insertion_sort(&mut scratch[from..to]);
+        }
+    }
+    region.copy_from_slice(scratch);
+}
+
+/// A bucket that sends its keys to a scan from arena index `index`.
+fn scan_at(index: usize) -> u64 {
+    ((index as u64) << 32) | u64::from(SCAN)
+}
+
+/// Settles sorted bare points: drops duplicates, and on a place held by several instances
+/// the smallest id wins (it leads, unmarked) and the others are marked [`LOSER`]. Returns
+/// the new length.
+fn settle_ties(v: &mut [u64], race: &Race<'_>) -> usize {
+    let mut len = 0;
+    let mut i = 0;
+    while i < v.len() {
+        let place = v[i] >> 32;
+        let mut j = i + 1;
+        while j < v.len() && v[j] >> 32 == place {
+            j += 1;
+        }
+        if j == i + 1 {
+            v[len] = v[i];
+            len += 1;
+        } else {
+            let mut slots: Vec<u32> = v[i..j].iter().map(|e| (e & SLOT) as u32).collect();
+            slots.dedup();
+            let winner = slots
+                .iter()
+                .copied()
+                .min_by_key(|s| race.ranks.get(*s as usize).copied().unwrap_or(u32::MAX))
+                .unwrap_or(0);
+            v[len] = entry(place as u32, POINT, winner);
+            len += 1;
+            for s in slots.into_iter().filter(|s| *s != winner) {
+                v[len] = entry(place as u32, POINT | LOSER, s);
+                len += 1;
+            }
+        }
+        i = j;
+    }
+    len
 }
 
 #[inline]
