@@ -12,6 +12,7 @@ mod pool;
 mod race;
 mod request;
 mod ring;
+mod sort;
 mod split;
 
 use rand::Rng;

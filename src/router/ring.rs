@@ -19,6 +19,7 @@
 //! rotation, so that one instance joining renumbers nothing.
 
 use super::race::{LOSER, POINT, POINTS, Point, Race, SLOT, entry, positions};
+use super::sort::{settle_ties, sort_arc};
 
 /// Marks a bucket whose answer is not embedded: its high half is then the arena index of
 /// the first entry at or after the bucket's start.
@@ -640,89 +641,9 @@ impl Ring {
     }
 }
 
-/// Sorts a short slice (an arc's worth, about 16) in place.
-fn insertion_sort(v: &mut [u64]) {
-    for i in 1..v.len() {
-        let x = v[i];
-        let mut j = i;
-        while j > 0 && v[j - 1] > x {
-            v[j] = v[j - 1];
-            j -= 1;
-        }
-        v[j] = x;
-    }
-}
-
-/// Sorts one arc's entries: a counting sort by bucket (at most 32 in an arc, whose first
-/// is `first_bucket`), then an insertion sort of the few buckets holding several.
-fn sort_arc(region: &mut [u64], first_bucket: usize, shift: u32, scratch: &mut Vec<u64>) {
-    if region.len() < 8 {
-        insertion_sort(region);
-        return;
-    }
-    let bucket_of = |e: u64| ((e >> 32) >> shift) as usize - first_bucket;
-    let mut starts = [0u32; 34];
-    for e in region.iter() {
-        starts[bucket_of(*e) + 1] += 1;
-    }
-    for b in 1..starts.len() {
-        starts[b] += starts[b - 1];
-    }
-    scratch.clear();
-    scratch.resize(region.len(), 0);
-    let mut next = starts;
-    for e in region.iter() {
-        let at = &mut next[bucket_of(*e)];
-        scratch[*at as usize] = *e;
-        *at += 1;
-    }
-    for b in 0..32 {
-        let (from, to) = (starts[b] as usize, starts[b + 1] as usize);
-        if to - from > 1 {
-            insertion_sort(&mut scratch[from..to]);
-        }
-    }
-    region.copy_from_slice(scratch);
-}
-
 /// A bucket that sends its keys to a scan from arena index `index`.
 fn scan_at(index: usize) -> u64 {
     ((index as u64) << 32) | u64::from(SCAN)
-}
-
-/// Settles sorted bare points: drops duplicates, and on a place held by several instances
-/// the smallest id wins (it leads, unmarked) and the others are marked [`LOSER`]. Returns
-/// the new length.
-fn settle_ties(v: &mut [u64], race: &Race<'_>) -> usize {
-    let mut len = 0;
-    let mut i = 0;
-    while i < v.len() {
-        let place = v[i] >> 32;
-        let mut j = i + 1;
-        while j < v.len() && v[j] >> 32 == place {
-            j += 1;
-        }
-        if j == i + 1 {
-            v[len] = v[i];
-            len += 1;
-        } else {
-            let mut slots: Vec<u32> = v[i..j].iter().map(|e| (e & SLOT) as u32).collect();
-            slots.dedup();
-            let winner = slots
-                .iter()
-                .copied()
-                .min_by_key(|s| race.ranks.get(*s as usize).copied().unwrap_or(u32::MAX))
-                .unwrap_or(0);
-            v[len] = entry(place as u32, POINT, winner);
-            len += 1;
-            for s in slots.into_iter().filter(|s| *s != winner) {
-                v[len] = entry(place as u32, POINT | LOSER, s);
-                len += 1;
-            }
-        }
-        i = j;
-    }
-    len
 }
 
 #[inline]
