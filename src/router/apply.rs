@@ -20,7 +20,7 @@ impl Router {
     /// The cost follows the change. Weights between revisions, routes and the mirror's
     /// share cost O(revisions + routes) and rebuild no instance structure. One instance
     /// joining, leaving or changing weight rewrites only the part of its revision's ring
-    /// within reach of its own points (about its share of keys, more when weights in the
+    /// (if it is built: see [`Router::prepare_sticky`]) within reach of its own points (about its share of keys, more when weights in the
     /// revision are far apart), plus its revision's alias table and an O(instances) copy
     /// of the target list. A diff that changes many instances of a revision rebuilds
     /// that revision.

@@ -92,6 +92,16 @@ impl Pool {
     /// The ring, built now if it was not yet (ids read from `all`, the router's targets).
     #[inline(always)]
     pub(super) fn ring(&self, all: &[Target]) -> &Ring {
+        match self.ring.get() {
+            Some(ring) => ring,
+            None => self.first_ring(all),
+        }
+    }
+
+    /// The slow path of [`ring`](Self::ring), kept out of the routing code.
+    #[cold]
+    #[inline(never)]
+    fn first_ring(&self, all: &[Target]) -> &Ring {
         self.ring.get_or_init(|| self.build_ring(all))
     }
 

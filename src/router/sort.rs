@@ -22,7 +22,12 @@ pub(super) fn insertion_sort(v: &mut [u64]) {
 
 /// Sorts one arc's entries: a counting sort by bucket (at most 32 in an arc, whose first
 /// is `first_bucket`), then an insertion sort of the few buckets holding several.
-pub(super) fn sort_arc(region: &mut [u64], first_bucket: usize, shift: u32, scratch: &mut Vec<u64>) {
+pub(super) fn sort_arc(
+    region: &mut [u64],
+    first_bucket: usize,
+    shift: u32,
+    scratch: &mut Vec<u64>,
+) {
     if region.len() < 8 {
         insertion_sort(region);
         return;
@@ -86,4 +91,3 @@ pub(super) fn settle_ties(v: &mut [u64], race: &Race<'_>) -> usize {
     }
     len
 }
-
