@@ -6,7 +6,14 @@
 //! * `baseline/u32_threshold/2`: a bare `next_u32() < threshold`, the floor for 2-way.
 //! * `baseline/rand_weighted_index/{N}`, `baseline/rand_alias/{N}`: rand's `WeightedIndex`
 //!   and rand_distr's `WeightedAliasIndex` over N equal weights.
-//! * `compile/{N}`: table to router.
+//! * `compile/{N}`: table to router with the sticky rings built (`Router::new` then
+//!   `prepare_sticky`: what a proxy pays before it serves sticky traffic), against
+//!   `baseline/rand_alias_build/{N}`: rand_distr's `WeightedAliasIndex::new` over N weights.
+//! * `compile_lazy/{N}`: `Router::new` alone (rings built on first sticky pick): what a
+//!   proxy that routes only at random pays.
+//! * `apply/{weights,join,leave,reweight}/1000`: `Router::apply` of a one-change diff to
+//!   a warm router over 1000 instances (sticky rings built, so they are updated too): a canary weight step, one instance joining, one
+//!   leaving, one going from weight 1 to 2.
 //!
 //! Every RNG-driven bench uses the same seeded `Xoshiro256PlusPlus`, so ratios compare
 //! the routing work and not the generators.
@@ -14,8 +21,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use cutover::{Router, TrafficTable};
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use cutover::{
+    InstanceId, InstanceWeight, Revision, Router, TableChange, TableDiff, TrafficTable, Weight,
+};
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -64,11 +73,18 @@ fn keys() -> Vec<[u8; 36]> {
         .collect()
 }
 
+/// A router with its sticky rings built.
+fn prepared(table: &TrafficTable) -> Router {
+    let mut router = Router::new(table);
+    router.prepare_sticky();
+    router
+}
+
 fn route(c: &mut Criterion) {
     let mut group = c.benchmark_group("route");
     let keys = keys();
     for n in SIZES {
-        let router = Router::new(&table(n, |_| 1));
+        let router = prepared(&table(n, |_| 1));
         let mut rng = rng();
         group.bench_function(BenchmarkId::new("random", n), |b| {
             b.iter(|| router.route_random(&mut rng));
@@ -76,7 +92,7 @@ fn route(c: &mut Criterion) {
 
         let mut weights = self::rng();
         let weighted = table(n, |_| weights.random_range(1..=256));
-        let weighted = Router::new(&weighted);
+        let weighted = prepared(&weighted);
         group.bench_function(BenchmarkId::new("random_weighted", n), |b| {
             b.iter(|| weighted.route_random(&mut rng));
         });
@@ -124,12 +140,96 @@ fn baseline(c: &mut Criterion) {
     group.finish();
 }
 
+/// Build sizes: every pick size, and 10,000 for a large fleet.
+const BUILD_SIZES: [usize; 5] = [2, 10, 100, 1_000, 10_000];
+
 fn compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
-    for n in SIZES {
+    for n in BUILD_SIZES {
+        let table = table(n, |_| 1);
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| prepared(black_box(&table)));
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("compile_lazy");
+    for n in BUILD_SIZES {
         let table = table(n, |_| 1);
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| Router::new(black_box(&table)));
+        });
+    }
+    group.finish();
+    // The floor for a build: rand_distr's alias table over the same instance weights.
+    let mut group = c.benchmark_group("baseline");
+    for n in BUILD_SIZES.into_iter().filter(|n| *n >= 10) {
+        group.bench_function(BenchmarkId::new("rand_alias_build", n), |b| {
+            b.iter(|| WeightedAliasIndex::new(black_box(vec![1u32; n])));
+        });
+    }
+    group.finish();
+}
+
+fn apply(c: &mut Criterion) {
+    let mut group = c.benchmark_group("apply");
+    let n = 1_000;
+    let router = prepared(&table(n, |_| 1));
+    let stable = Revision::from("stable");
+    let member = InstanceId::from("web-0005");
+    let diff = |change: TableChange| TableDiff {
+        from_generation: router.generation(),
+        to_generation: router.generation() + 1,
+        changes: vec![change],
+    };
+    let weight = |bp| Weight::from_basis_points(bp).expect("a weight");
+    let cases = [
+        (
+            "weights",
+            diff(TableChange::SetWeight {
+                revision: stable.clone(),
+                weight: weight(8_000),
+            }),
+        ),
+        (
+            "join",
+            diff(TableChange::AddInstance {
+                revision: stable.clone(),
+                instance: InstanceId::from("web-new"),
+                weight: InstanceWeight::ONE,
+            }),
+        ),
+        (
+            "leave",
+            diff(TableChange::RemoveInstance {
+                revision: stable.clone(),
+                instance: member.clone(),
+            }),
+        ),
+        (
+            "reweight",
+            diff(TableChange::SetInstanceWeight {
+                revision: stable.clone(),
+                instance: member.clone(),
+                weight: InstanceWeight::new(&member, 2).expect("a weight"),
+            }),
+        ),
+    ];
+    for (name, mut diff) in cases {
+        if name == "weights" {
+            diff.changes.push(TableChange::SetWeight {
+                revision: Revision::from("canary"),
+                weight: weight(2_000),
+            });
+        }
+        group.bench_function(BenchmarkId::new(name, n), |b| {
+            b.iter_batched(
+                || router.clone(),
+                |mut router| {
+                    router.apply(black_box(&diff)).expect("a valid diff");
+                    router
+                },
+                BatchSize::LargeInput,
+            );
         });
     }
     group.finish();
@@ -144,6 +244,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = route, baseline, compile
+    targets = route, baseline, compile, apply
 }
 criterion_main!(benches);

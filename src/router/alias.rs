@@ -27,6 +27,11 @@ impl Picker {
         }
     }
 
+    /// Bytes held by the alias table.
+    pub(super) fn bytes(&self) -> usize {
+        8 * self.entries.len()
+    }
+
     /// Whether every instance has the same weight (the pick is a multiply-shift).
     pub(super) fn is_uniform(&self) -> bool {
         self.entries.is_empty()
