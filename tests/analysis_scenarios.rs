@@ -220,3 +220,33 @@ fn an_invalid_background_analysis_is_refused() {
     let error = rolling.validate().unwrap_err();
     assert!(error.to_string().contains("step_back"), "{error}");
 }
+
+/// With `AfterReplaced(n)`, the analysis starts once `n` new instances are available.
+#[test]
+fn an_analysis_can_wait_for_replaced_instances() {
+    let mut analysis = BackgroundAnalysis::new(vec![error_rate()]);
+    analysis.start = cutover::AnalysisStart::AfterReplaced(3);
+    let spec = RolloutSpec {
+        background_analysis: Some(analysis),
+        ..spec(10, "25%", "25%")
+    };
+    let mut world = World::new(spec, fleet("v1", 10));
+    world.deploy("v2").unwrap();
+    assert!(world.rollout.status().analysis.is_none());
+    world.round();
+    assert_eq!(world.available("v2"), 3);
+    assert!(world.saw(|e| matches!(e, EventKind::AnalysisStarted { .. })));
+}
+
+/// A restored document whose analysis measures other metrics than its spec names is
+/// refused.
+#[test]
+fn a_document_whose_analysis_disagrees_with_its_spec_is_refused() {
+    let mut world = World::new(analysed(vec![error_rate()]), fleet("v1", 10));
+    world.deploy("v2").unwrap();
+    let mut doc = serde_json::to_value(&world.rollout).unwrap();
+    doc["rollout"]["spec"]["background_analysis"]["metrics"][0]["name"] =
+        serde_json::json!("latency");
+    let error = serde_json::from_value::<cutover::Rollout>(doc).unwrap_err();
+    assert!(error.to_string().contains("rollout.analysis"), "{error}");
+}

@@ -27,6 +27,7 @@ pub(super) fn check(core: &Core) -> Result<(), RestoreError> {
         return refuse("rollout.rotation", why);
     }
     check_counters(core)?;
+    check_analysis(core)?;
     check_table(core)?;
     check_actions(core)?;
     check_queue(core)?;
@@ -284,6 +285,39 @@ fn check_queue(core: &Core) -> Result<(), RestoreError> {
                     "queued action {} does not match the rollout's state: {action:?}",
                     action.id()
                 ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A hosted analysis measures what the spec says, and its specs still validate.
+fn check_analysis(core: &Core) -> Result<(), RestoreError> {
+    let Some(hosted) = &core.analysis else {
+        return Ok(());
+    };
+    let field = "rollout.analysis";
+    let Some(spec) = &core.spec.background_analysis else {
+        return refuse(field, "an analysis runs but the spec has none".to_owned());
+    };
+    let running: Vec<&str> = hosted.run.metrics().iter().map(|m| m.name()).collect();
+    let wanted: Vec<&str> = spec.metrics.iter().map(|m| m.name.as_str()).collect();
+    if running != wanted {
+        return refuse(
+            field,
+            format!("it measures {running:?} where the spec asks for {wanted:?}"),
+        );
+    }
+    for metric in hosted.run.metrics() {
+        if let Err(error) = metric.spec().validate() {
+            return refuse(field, format!("metric {:?}: {error}", metric.name()));
+        }
+    }
+    for (action, metric) in &hosted.measuring {
+        if hosted.run.metric(metric).is_none() {
+            return refuse(
+                field,
+                format!("measurement {action} is of unknown metric {metric:?}"),
             );
         }
     }
