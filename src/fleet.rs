@@ -233,13 +233,7 @@ impl Fleet {
         index.by_state[previous.index()].remove(id);
         index.by_state[state.index()].insert(id.clone());
         if previous == InstanceState::Ready {
-            index.available.remove(id);
-            index.fresh.remove(id);
-            if let Some(since) = instance.ready_since.take() {
-                self.pending_available
-                    .remove(&(since + self.min_ready, id.clone()));
-            }
-            instance.available = false;
+            stop_availability(index, &mut self.pending_available, self.min_ready, instance);
         }
         if state == InstanceState::Ready {
             index.fresh.insert(id.clone());
@@ -266,13 +260,7 @@ impl Fleet {
             return false;
         }
         index.by_state[instance.state.index()].remove(id);
-        index.available.remove(id);
-        index.fresh.remove(id);
-        if let Some(since) = instance.ready_since.take() {
-            self.pending_available
-                .remove(&(since + self.min_ready, id.clone()));
-        }
-        instance.available = false;
+        stop_availability(index, &mut self.pending_available, self.min_ready, instance);
         true
     }
 
@@ -426,6 +414,21 @@ impl Fleet {
     ) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
         self.index_ids(revision, |index| &index.in_rotation)
     }
+}
+
+/// Takes an instance out of the availability indexes and stops its `min_ready` clock.
+fn stop_availability(
+    index: &mut RevisionIndex,
+    pending_available: &mut BTreeSet<(Timestamp, InstanceId)>,
+    min_ready: Duration,
+    instance: &mut Instance,
+) {
+    index.available.remove(&instance.id);
+    index.fresh.remove(&instance.id);
+    if let Some(since) = instance.ready_since.take() {
+        pending_available.remove(&(since + min_ready, instance.id.clone()));
+    }
+    instance.available = false;
 }
 
 /// How a fleet is written in documents: the instances; the indexes are rebuilt on load.

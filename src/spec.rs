@@ -433,6 +433,27 @@ impl CapacityLimits {
 }
 
 impl RolloutSpec {
+    /// A rolling update of `desired` instances with these limits, defaults otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cutover::{Quantity, RolloutSpec};
+    /// let spec = RolloutSpec::rolling(10, Quantity::Percent(25), Quantity::Count(0));
+    /// assert_eq!(spec.validate().unwrap().max_surge, 3);
+    /// ```
+    #[must_use]
+    pub fn rolling(desired: u32, max_surge: Quantity, max_unavailable: Quantity) -> RolloutSpec {
+        RolloutSpec {
+            desired,
+            strategy: StrategySpec::Rolling(RollingSpec {
+                max_surge,
+                max_unavailable,
+            }),
+            ..RolloutSpec::default()
+        }
+    }
+
     /// Checks the spec and resolves its capacity limits.
     ///
     /// `desired` runs from 1 to [`MAX_DESIRED`]; a `max_unavailable` percentage from 0%
@@ -568,14 +589,7 @@ mod tests {
     }
 
     fn rolling(desired: u32, max_surge: Quantity, max_unavailable: Quantity) -> RolloutSpec {
-        RolloutSpec {
-            desired,
-            strategy: StrategySpec::Rolling(RollingSpec {
-                max_surge,
-                max_unavailable,
-            }),
-            ..RolloutSpec::default()
-        }
+        RolloutSpec::rolling(desired, max_surge, max_unavailable)
     }
 
     #[test]

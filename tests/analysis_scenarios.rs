@@ -32,6 +32,19 @@ fn analysed(metrics: Vec<MetricSpec>) -> RolloutSpec {
     }
 }
 
+/// The rollout was aborted by its analysis, whose verdict was `phase`.
+fn assert_aborted_by_analysis(world: &World, phase: RunPhase) {
+    assert_eq!(
+        world.phase(),
+        Phase::Aborted {
+            reason: AbortReason::Analysis
+        }
+    );
+    assert!(
+        world.saw(|e| matches!(e, EventKind::AnalysisCompleted { phase: p, .. } if *p == phase))
+    );
+}
+
 /// Lets the next measurement come due and be asked for.
 fn next_measurement(world: &mut World) {
     let due = world
@@ -56,27 +69,8 @@ fn a_failing_analysis_aborts_within_the_envelope() {
     world.round();
     next_measurement(&mut world);
     world.measure("error-rate", Measurement::Value(0.2));
-    assert_eq!(
-        world.phase(),
-        Phase::Aborted {
-            reason: AbortReason::Analysis
-        }
-    );
-    assert!(world.saw(|e| matches!(
-        e,
-        EventKind::AnalysisCompleted {
-            phase: RunPhase::Failed,
-            ..
-        }
-    )));
-    world.drive(80);
-    assert_eq!(world.revisions(), ["v1"]);
-    assert_eq!(world.available("v1"), 10);
-    assert!(
-        world.watermarks.low_available >= 8,
-        "{:?}",
-        world.watermarks
-    );
+    assert_aborted_by_analysis(&world, RunPhase::Failed);
+    world.drive_back_to("v1", 10, 8);
     // No more measurements once aborted.
     assert_eq!(world.rollout.status().analysis.unwrap().next_at, None);
 }
@@ -117,19 +111,7 @@ fn measurement_errors_are_tolerated_up_to_the_limit() {
         next_measurement(&mut world);
     }
     world.measure("error-rate", Measurement::Error("timeout".into()));
-    assert_eq!(
-        world.phase(),
-        Phase::Aborted {
-            reason: AbortReason::Analysis
-        }
-    );
-    assert!(world.saw(|e| matches!(
-        e,
-        EventKind::AnalysisCompleted {
-            phase: RunPhase::Error,
-            ..
-        }
-    )));
+    assert_aborted_by_analysis(&world, RunPhase::Error);
 }
 
 #[test]

@@ -378,14 +378,7 @@ fn an_abort_at_the_progress_deadline_keeps_the_floor() {
         world.phase()
     );
     world.sick.clear();
-    world.drive(80);
-    assert_eq!(world.revisions(), ["v1"]);
-    assert_eq!(world.available("v1"), 10);
-    assert!(
-        world.watermarks.low_available >= 8,
-        "{:?}",
-        world.watermarks
-    );
+    world.drive_back_to("v1", 10, 8);
 }
 
 /// Status messages are derived from state and true when read.

@@ -630,14 +630,7 @@ fn abort_near_the_end_without_unavailability_never_drops_below_desired() {
     }
     world.take();
     world.abort().unwrap();
-    world.drive(80);
-    assert_eq!(world.revisions(), ["v1"]);
-    assert_eq!(world.available("v1"), 4);
-    assert!(
-        world.watermarks.low_available >= 4,
-        "{:?}",
-        world.watermarks
-    );
+    world.drive_back_to("v1", 4, 4);
 }
 
 /// With every v1 instance already replaced, the v2 instances serve until v1 is back
@@ -655,14 +648,7 @@ fn abort_after_all_was_replaced_keeps_the_target_serving_until_stable_is_back() 
     }
     assert_eq!(world.rollout.fleet().counts(&"v1".into()).live(), 0);
     world.abort().unwrap();
-    world.drive(80);
-    assert_eq!(world.revisions(), ["v1"]);
-    assert_eq!(world.available("v1"), 4);
-    assert!(
-        world.watermarks.low_available >= 3,
-        "{:?}",
-        world.watermarks
-    );
+    world.drive_back_to("v1", 4, 3);
 }
 
 #[test]

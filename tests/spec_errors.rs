@@ -3,19 +3,11 @@
 
 use cutover::{
     Action, CapacityLimits, Duration, DurationError, Event, EventKind, FleetError, Input, Instance,
-    InstanceState, MAX_DESIRED, Quantity, RollingSpec, Rollout, RolloutSpec, SpecError,
-    StrategySpec, Timestamp, TrafficTable,
+    InstanceState, MAX_DESIRED, Quantity, Rollout, RolloutSpec, SpecError, Timestamp, TrafficTable,
 };
 
 fn rolling(desired: u32, max_surge: Quantity, max_unavailable: Quantity) -> RolloutSpec {
-    RolloutSpec {
-        desired,
-        strategy: StrategySpec::Rolling(RollingSpec {
-            max_surge,
-            max_unavailable,
-        }),
-        ..RolloutSpec::default()
-    }
+    RolloutSpec::rolling(desired, max_surge, max_unavailable)
 }
 
 /// Reads a spec document and checks it, as a controller loading its config would; the

@@ -113,14 +113,11 @@ pub fn ready_fleet(n: usize) -> Vec<Instance> {
 /// A rolling spec with counts for surge and unavailability, defaults otherwise: the
 /// fixed cases' starting point.
 pub fn counted_spec(desired: u32, surge: u32, unavailable: u32) -> RolloutSpec {
-    RolloutSpec {
+    RolloutSpec::rolling(
         desired,
-        strategy: StrategySpec::Rolling(RollingSpec {
-            max_surge: Quantity::Count(surge),
-            max_unavailable: Quantity::Count(unavailable),
-        }),
-        ..RolloutSpec::default()
-    }
+        Quantity::Count(surge),
+        Quantity::Count(unavailable),
+    )
 }
 
 /// A count read from the environment variable `name` (a soak's cases, a search's

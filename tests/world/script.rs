@@ -17,14 +17,7 @@ pub fn spec(desired: u32, surge: &str, unavailable: &str) -> RolloutSpec {
         Some(p) => cutover::Quantity::Percent(p.parse().expect("a percentage")),
         None => cutover::Quantity::Count(text.parse().expect("a count")),
     };
-    RolloutSpec {
-        desired,
-        strategy: cutover::StrategySpec::Rolling(cutover::RollingSpec {
-            max_surge: quantity(surge),
-            max_unavailable: quantity(unavailable),
-        }),
-        ..RolloutSpec::default()
-    }
+    RolloutSpec::rolling(desired, quantity(surge), quantity(unavailable))
 }
 
 /// `n` serving instances of `revision`, named `<revision>-old-<i>`.
@@ -438,6 +431,19 @@ impl World {
     /// Names of instances with a provision outstanding, in the order asked.
     pub fn provisioning(&self) -> Vec<String> {
         self.provisions.values().map(ToString::to_string).collect()
+    }
+
+    /// Runs the world to rest and checks that only `revision` is left, `desired`
+    /// available, and that available capacity never went below `floor`.
+    pub fn drive_back_to(&mut self, revision: &str, desired: usize, floor: usize) {
+        self.drive(80);
+        assert_eq!(self.revisions(), [revision]);
+        assert_eq!(self.available(revision), desired);
+        assert!(
+            self.watermarks.low_available >= floor,
+            "{:?}",
+            self.watermarks
+        );
     }
 
     /// The caller's clock.
