@@ -66,13 +66,14 @@ pub(crate) struct Pending {
     pub instance: InstanceId,
 }
 
-/// A starting instance's health record: since when it has been starting, and how many
-/// checks in a row it failed.
+/// A starting instance's health record: how many checks in a row it failed, and, until
+/// it has first become ready, since when it has been starting (the start-up timeout,
+/// like Kubernetes' startup probe, applies only before the first success).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub(crate) struct Starting {
-    pub since: Timestamp,
+    pub since: Option<Timestamp>,
     pub failures: u32,
 }
 
@@ -242,7 +243,7 @@ impl Core {
                         self.terminate(id);
                     }
                 }
-                InstanceState::Starting => self.track_starting(&id),
+                InstanceState::Starting => self.track_starting(&id, true),
                 InstanceState::Ready => {}
                 // A drain the caller started before us: see it through to termination.
                 InstanceState::Draining => {
@@ -273,15 +274,17 @@ impl Core {
     /// Plans inside the envelope, publishes, and re-arms the timers: the end of every
     /// entry point. Progress is what Kubernetes counts, compared across the call.
     pub fn settle(&mut self) {
-        let before = self.progress_counts();
-        let plan = self.reconcile();
+        let view = self.fleet_view();
+        let before = Core::progress_counts(&view);
+        let plan = self.reconcile(view);
         self.flush(&plan.traffic);
         self.check_completion(&plan);
         self.start_analysis_if_due();
-        if self.phase == Phase::Progressing
-            && crate::strategy::rolling_is_progress(before, self.progress_counts())
-        {
-            self.made_progress();
+        if self.phase == Phase::Progressing {
+            let after = Core::progress_counts(&self.fleet_view());
+            if crate::strategy::rolling_is_progress(before, after) {
+                self.made_progress();
+            }
         }
         self.refresh_timers();
     }
@@ -364,40 +367,46 @@ impl Core {
             let role = self.role_of(revision);
             view.roles[role].replicas += count(counts.pending() + counts.ready());
             view.roles[role].available += count(counts.available);
+            view.roles[role].ready += count(counts.ready());
             view.leaving += count(counts.leaving);
         }
         view
     }
 
-    /// The counts Kubernetes' progress test compares.
-    fn progress_counts(&self) -> ProgressCounts {
-        let view = self.fleet_view();
-        let total = self.fleet.total();
+    /// The counts Kubernetes' progress test compares, read off a view of the fleet.
+    fn progress_counts(view: &FleetView) -> ProgressCounts {
         let target: RoleCounts = view.roles[Role::Target];
         ProgressCounts {
             updated: target.replicas,
             old: view.replicas_except(Role::Target),
-            ready: u32::try_from(total.ready()).unwrap_or(u32::MAX),
-            available: u32::try_from(total.available).unwrap_or(u32::MAX),
+            ready: Role::ALL.iter().map(|r| view.roles[*r].ready).sum(),
+            available: view.available(),
         }
     }
 
-    /// Starts tracking a starting instance's health (failure count, start-up timeout).
-    pub fn track_starting(&mut self, id: &InstanceId) {
-        let record = Starting {
-            since: self.now,
-            failures: 0,
-        };
-        if let Some(old) = self.starting.insert(id.clone(), record) {
-            self.startup_index.remove(&(old.since, id.clone()));
+    /// Starts tracking a starting instance's health: its failure count, and its
+    /// start-up timeout if it has not been ready yet (`first_start`).
+    pub fn track_starting(&mut self, id: &InstanceId, first_start: bool) {
+        let since = first_start.then_some(self.now);
+        let record = Starting { since, failures: 0 };
+        if let Some(Starting {
+            since: Some(old), ..
+        }) = self.starting.insert(id.clone(), record)
+        {
+            self.startup_index.remove(&(old, id.clone()));
         }
-        self.startup_index.insert((self.now, id.clone()));
+        if let Some(since) = since {
+            self.startup_index.insert((since, id.clone()));
+        }
     }
 
     /// Stops tracking an instance's start-up.
     pub fn untrack_starting(&mut self, id: &InstanceId) {
-        if let Some(old) = self.starting.remove(id) {
-            self.startup_index.remove(&(old.since, id.clone()));
+        if let Some(Starting {
+            since: Some(old), ..
+        }) = self.starting.remove(id)
+        {
+            self.startup_index.remove(&(old, id.clone()));
         }
     }
 

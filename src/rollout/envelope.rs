@@ -21,14 +21,16 @@ impl Core {
     pub fn execute(&mut self, plan: &Plan, view: &FleetView, mode: Mode) {
         let explicit = matches!(plan.traffic, TrafficIntent::Explicit(_));
         let mut held = HeldBack::default();
+        let mut available = view.available();
         for role in Role::REMOVAL_ORDER {
             let excess = view.roles[role].replicas.saturating_sub(plan.wanted[role]);
             if excess > 0 {
-                let removed = self.scale_down(role, excess, mode, explicit);
+                let removed = self.scale_down(role, excess, mode, explicit, &mut available);
                 held.scale_down += excess - removed;
             }
         }
-        let mut live = u32::try_from(self.fleet.total().live()).unwrap_or(u32::MAX);
+        // Removals leave instances live (on their way out) until they are gone.
+        let mut live = view.live();
         let peak = self.limits.max_total();
         let backing_off = self.backoff_until.is_some_and(|until| until > self.now);
         for role in Role::ALL {
@@ -57,11 +59,19 @@ impl Core {
     }
 
     /// Removes up to `n` replicas of `role`, not-yet-serving ones first, available ones
-    /// only while the floor holds. Returns how many it removed.
-    fn scale_down(&mut self, role: Role, n: u32, mode: Mode, explicit: bool) -> u32 {
+    /// only while the floor holds (`available` counts what is left). Returns how many it
+    /// removed.
+    fn scale_down(
+        &mut self,
+        role: Role,
+        n: u32,
+        mode: Mode,
+        explicit: bool,
+        available: &mut u32,
+    ) -> u32 {
         // Aborting a first deploy: there is no stable revision to protect capacity for.
         let unbounded = mode == Mode::Revert && self.stable.is_none();
-        let floor = self.limits.min_available() as usize;
+        let floor = self.limits.min_available();
         let mut removed = 0;
         for revision in self.revisions_of(role) {
             let unavailable: Vec<InstanceId> = self
@@ -74,14 +84,14 @@ impl Core {
                 removed += 1;
             }
             while removed < n {
-                let available = self.fleet.total().available;
-                if !unbounded && (available <= floor || (explicit && self.carries(&revision))) {
+                if !unbounded && (*available <= floor || (explicit && self.carries(&revision))) {
                     break;
                 }
                 let Some(id) = self.fleet.available_ids(&revision).next().cloned() else {
                     break;
                 };
                 self.retire(&id);
+                *available = available.saturating_sub(1);
                 removed += 1;
             }
         }

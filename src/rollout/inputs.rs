@@ -81,7 +81,7 @@ impl Core {
             self.terminate(id);
         } else {
             self.fleet.set_state(self.now, &id, InstanceState::Starting);
-            self.track_starting(&id);
+            self.track_starting(&id, true);
         }
     }
 
@@ -162,7 +162,7 @@ impl Core {
             (InstanceState::Starting, false) => self.failed_check(id),
             (InstanceState::Ready, false) => {
                 self.fleet.set_state(self.now, id, InstanceState::Starting);
-                self.track_starting(id);
+                self.track_starting(id, false);
                 self.dirty.insert(id.clone());
                 self.failed_check(id);
             }

@@ -11,7 +11,9 @@ use crate::rollout::core::Core;
 use crate::rollout::envelope::follow_capacity;
 use crate::rollout::phase::Phase;
 use crate::rollout::rotation::{Layout, proportional_weights};
-use crate::strategy::{self, ExplicitTraffic, Mode, Plan, PlanInput, Role, TrafficIntent};
+use crate::strategy::{
+    self, ExplicitTraffic, FleetView, Mode, Plan, PlanInput, Role, TrafficIntent,
+};
 use crate::traffic::{InstanceWeight, MatchRoute, Mirror, TableChange};
 
 impl Core {
@@ -26,13 +28,13 @@ impl Core {
         }
     }
 
-    /// What the planner decides from now.
-    fn plan_input(&self) -> PlanInput {
+    /// What the planner decides from, given the fleet as it is (`view`).
+    fn plan_input(&self, view: FleetView) -> PlanInput {
         let (mode, _) = self.mode();
         PlanInput {
             mode,
             limits: self.limits,
-            view: self.fleet_view(),
+            view,
             has_stable: self.stable.is_some(),
             now: self.now,
         }
@@ -40,12 +42,13 @@ impl Core {
 
     /// The strategy's desired state now (pure: status and previews call it too).
     pub fn plan(&self) -> Plan {
-        strategy::plan(&self.spec.strategy, &self.plan_input())
+        strategy::plan(&self.spec.strategy, &self.plan_input(self.fleet_view()))
     }
 
-    /// Asks the strategy what it wants and moves toward it, within the envelope.
-    pub fn reconcile(&mut self) -> Plan {
-        let input = self.plan_input();
+    /// Asks the strategy what it wants for the fleet as it is (`view`) and moves toward
+    /// it, within the envelope.
+    pub fn reconcile(&mut self, view: FleetView) -> Plan {
+        let input = self.plan_input(view);
         let plan = strategy::plan(&self.spec.strategy, &input);
         let (mode, acts) = self.mode();
         if acts {

@@ -93,6 +93,8 @@ pub struct RoleCounts {
     pub replicas: u32,
     /// Of those, the ones ready for at least `min_ready`.
     pub available: u32,
+    /// Of those, the ones ready (available or still inside `min_ready`).
+    pub ready: u32,
 }
 
 impl RoleCounts {
@@ -122,6 +124,23 @@ impl FleetView {
             .filter(|r| **r != role)
             .map(|r| self.roles[*r].replicas)
             .sum()
+    }
+
+    /// Instances that hold capacity against the peak: every replica and every instance
+    /// on its way out.
+    #[must_use]
+    pub fn live(&self) -> u32 {
+        Role::ALL
+            .iter()
+            .map(|r| self.roles[*r].replicas)
+            .sum::<u32>()
+            + self.leaving
+    }
+
+    /// Available instances of every role.
+    #[must_use]
+    pub fn available(&self) -> u32 {
+        Role::ALL.iter().map(|r| self.roles[*r].available).sum()
     }
 
     /// Available instances of every role but `role`.

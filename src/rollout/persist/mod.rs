@@ -155,7 +155,9 @@ mod body {
                 }
             }
             for (id, record) in &core.starting {
-                core.startup_index.insert((record.since, id.clone()));
+                if let Some(since) = record.since {
+                    core.startup_index.insert((since, id.clone()));
+                }
             }
             super::check::check(&core)?;
             // Last, so that an edit the cross-references catch is named by them.

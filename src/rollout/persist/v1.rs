@@ -102,7 +102,7 @@ impl BodyV1 {
             .filter(|i| i.state == InstanceState::Starting)
             .map(|i| {
                 let record = Starting {
-                    since: self.now,
+                    since: Some(self.now),
                     failures: 0,
                 };
                 (i.id.clone(), record)
