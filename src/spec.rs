@@ -293,7 +293,8 @@ pub struct HealthSpec {
     /// and is failed at this many. Default 3.
     pub failure_threshold: u32,
     /// How long an instance may stay starting (provisioned, not yet healthy) before it
-    /// is failed. Default 10m.
+    /// is failed. Like Kubernetes' startup probe, it applies only until the instance
+    /// first becomes ready; after that, `failure_threshold` decides. Default 10m.
     pub startup_timeout: Duration,
 }
 
