@@ -1,8 +1,9 @@
 //! # cutover
 //!
-//! Zero-downtime deployment strategies — rolling update today; blue-green and canary on
-//! the same engine next — written as **sans-IO state machines**, plus a constant-time
-//! weighted **router** for the traffic split they produce.
+//! Zero-downtime deployment strategies — rolling update with background metric analysis
+//! today; blue-green and canary on the same engine next — written as **sans-IO state
+//! machines**, plus a constant-time weighted **router** for the traffic split they
+//! produce.
 //!
 //! `cutover` decides *what* must happen to a fleet of instances and to a load balancer's
 //! traffic table, in which order, and when it is safe. The caller does the I/O —
@@ -111,11 +112,13 @@
 //!   rollout.
 //!
 //! Operators can [`pause`](Rollout::pause), [`resume`](Rollout::resume),
-//! [`abort`](Rollout::abort) (back to stable in one table update when it can carry
-//! the traffic, else a reverse rolling update),
-//! [`retry`](Rollout::retry), [`promote_full`](Rollout::promote_full) and
-//! [`rollback`](Rollout::rollback); a [`deploy`](Rollout::deploy) during a rollout
-//! supersedes it.
+//! [`promote`](Rollout::promote), [`abort`](Rollout::abort) (back to stable in one table
+//! update when it can carry the traffic, else a reverse rolling update),
+//! [`retry`](Rollout::retry), [`promote_full`](Rollout::promote_full),
+//! [`rollback`](Rollout::rollback), [`scale`](Rollout::scale) and
+//! [`update_spec`](Rollout::update_spec); a [`deploy`](Rollout::deploy) during a rollout
+//! supersedes it (and a paused rollout stays paused). [`Rollout::adopt`] takes over a
+//! fleet of any revisions and states.
 //!
 //! ## Analysis
 //!
@@ -124,6 +127,11 @@
 //! [`judge`]), Argo Rollouts' conditions ([`evaluate_conditions`]) and run bookkeeping
 //! ([`AnalysisRun`]: `next_due`, `record`, `phase`), plus a sequential test
 //! ([`SequentialRankSum`]) that bounds the false-failure rate over all looks of a run.
+//!
+//! A rollout hosts one when its spec has a [`BackgroundAnalysis`]: it asks for each
+//! measurement with an [`Action::Measure`] on the analysis' schedule, takes the answer
+//! as an [`Input::Measured`], and aborts (inside the safety envelope) or pauses as the
+//! spec's policies say.
 //!
 //! ## Traffic tables and the router
 //!
