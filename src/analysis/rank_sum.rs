@@ -490,24 +490,32 @@ mod tests {
     /// Where the statistic is flat around `d` (between two pairwise differences, where
     /// it is exactly on a quantile), any point of the flat stretch is a root; Brent may
     /// stop anywhere in it. The width of that stretch bounds how far two runs may differ.
+    /// How far a root at `d` may sit from the mirrored one: the widest flat stretch of
+    /// the step function next to `d` (between the pairwise differences on either side
+    /// of it). Where two middle differences leave a flat stretch, any point of it is a
+    /// root, and R's root finder (replayed here) lands at an end that depends on the
+    /// direction it walks.
     fn step_gap(x: &[f64], y: &[f64], d: f64) -> f64 {
         let mut below = f64::NEG_INFINITY;
         let mut above = f64::INFINITY;
         for a in x {
             for b in y {
                 let diff = a - b;
-                if diff <= d {
+                if diff < d {
                     below = below.max(diff);
                 }
-                if diff >= d {
+                if diff > d {
                     above = above.min(diff);
                 }
             }
         }
-        if below.is_finite() && above.is_finite() {
-            above - below
-        } else {
-            0.0
+        let mut gap: f64 = 0.0;
+        if below.is_finite() {
+            gap = gap.max(d - below);
         }
+        if above.is_finite() {
+            gap = gap.max(above - d);
+        }
+        gap
     }
 }
