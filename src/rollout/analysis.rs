@@ -124,7 +124,7 @@ impl Core {
             hosted.run.record(now, &metric, measurement)
         });
         if recorded.is_none() {
-            return self.ignore_input(
+            return self.ignore(
                 input,
                 "unknown or already answered measurement, or its metric is decided",
             );

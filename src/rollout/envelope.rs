@@ -7,7 +7,6 @@
 use crate::model::{InstanceId, InstanceState, Revision};
 use crate::output::{EventKind, HeldBack};
 use crate::rollout::core::Core;
-use crate::rollout::phase::Phase;
 use crate::strategy::{FleetView, Mode, Plan, Role, TrafficIntent};
 use crate::traffic::{TOTAL_BASIS_POINTS, Weight};
 
@@ -137,22 +136,6 @@ impl Core {
             return;
         }
         self.request_provision(instance, revision);
-    }
-
-    /// Whether the rollout's plan, as far as the core can see, has nothing left to do
-    /// for a revert: no instance of any other role, the stable revision at `desired`
-    /// and available, and the table acknowledged.
-    pub fn revert_done(&self) -> bool {
-        if !matches!(self.phase, Phase::Aborted { .. }) {
-            return false;
-        }
-        let view = self.fleet_view();
-        let stable = view.roles[Role::Stable];
-        view.replicas_except(Role::Stable) == 0
-            && view.leaving == 0
-            && (self.stable.is_none()
-                || (stable.replicas == self.limits.desired && stable.available == stable.replicas))
-            && !self.rotation.awaiting_ack()
     }
 }
 

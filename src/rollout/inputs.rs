@@ -9,11 +9,8 @@ use crate::rollout::core::{ActionKind, Core, Retire};
 use crate::rollout::phase::{HaltReason, Phase};
 
 impl Core {
-    pub fn ignore_input(&mut self, input: &Input, reason: &str) {
-        self.ignore(input, reason);
-    }
-
-    fn ignore(&mut self, input: &Input, reason: &str) {
+    /// Reports an input that changes nothing: unknown, late, duplicated or misdirected.
+    pub fn ignore(&mut self, input: &Input, reason: &str) {
         // Inputs hold caller text (reasons), which must not grow the event log without
         // bound.
         self.emit(EventKind::InputIgnored {

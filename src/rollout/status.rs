@@ -205,6 +205,21 @@ impl Core {
         (new + desired - old_left) / (2.0 * desired)
     }
 
+    /// Whether an abort or rollback is all the way back: no instance of any other role,
+    /// the stable revision at `desired` and available, and the table acknowledged.
+    fn revert_done(&self) -> bool {
+        if !matches!(self.phase, Phase::Aborted { .. }) {
+            return false;
+        }
+        let view = self.fleet_view();
+        let stable = view.roles[Role::Stable];
+        view.replicas_except(Role::Stable) == 0
+            && view.leaving == 0
+            && (self.stable.is_none()
+                || (stable.replicas == self.limits.desired && stable.available == stable.replicas))
+            && !self.rotation.awaiting_ack()
+    }
+
     fn revert_status(&self) -> Option<RevertStatus> {
         if !matches!(self.phase, Phase::Aborted { .. }) {
             return None;

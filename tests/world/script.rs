@@ -445,9 +445,4 @@ impl World {
             self.watermarks
         );
     }
-
-    /// The caller's clock.
-    pub fn clock(&self) -> Timestamp {
-        self.now
-    }
 }
