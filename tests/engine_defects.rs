@@ -402,9 +402,19 @@ fn status_messages_are_true() {
     let message = world.rollout.status().message;
     assert!(!message.contains("v1 over v1"), "{message}");
     // An abort is "back on v1" only once it is.
-    world.abort().unwrap_or(());
-    let message = world.rollout.status().message;
-    if !world.rollout.status().revert.is_some_and(|r| r.done) {
-        assert!(!message.contains("back on"), "{message}");
-    }
+    let mut world = World::new(spec(4, "1", "0"), fleet("v1", 4));
+    world.deploy("v2").unwrap();
+    world.round();
+    world.round();
+    world.abort().unwrap();
+    let status = world.rollout.status();
+    assert!(
+        !status.revert.unwrap().done,
+        "v2 still serves right after the abort"
+    );
+    assert!(!status.message.contains("back on"), "{}", status.message);
+    world.drive(80);
+    let status = world.rollout.status();
+    assert!(status.revert.unwrap().done);
+    assert!(status.message.contains("back on v1"), "{}", status.message);
 }

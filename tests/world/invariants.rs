@@ -352,17 +352,14 @@ impl World {
 
     /// Invariant 4 while the stable revision cannot serve: after an abort the new
     /// revision keeps serving until the stable one can (faults aside), so the table is
-    /// not emptied. `Rollout::abort` documents one exception: a spec with no surge that
-    /// allows downtime, where a new instance may have to stop first.
-    ///
-    /// The property does not check `allow_downtime` specs at all: see
-    /// `an_abort_with_surge_keeps_serving_until_the_stable_revision_can` in
-    /// `rollout_properties.rs` (engine bug).
+    /// not emptied — whenever the spec's floor is at least one instance. Only a spec
+    /// whose floor is 0 (downtime allowed, all instances may be unavailable) lets the
+    /// way back stop every serving instance, as its rolling update would.
     fn check_abort_step(&self, before: &Rollout, mv: &Move, context: &str) {
         let after = &self.rollout;
         if !matches!(after.phase(), Phase::Aborted { .. })
             || mv.is_fault()
-            || after.spec().allow_downtime
+            || after.limits().min_available() == 0
         {
             return;
         }
