@@ -5,7 +5,7 @@
 
 use cutover::{
     Action, ActionId, CommandError, EventKind, Input, Instance, InstanceId, InstanceState, Phase,
-    Revision, RolloutSpec, TableChange, Timestamp, TrafficTable,
+    Revision, RolloutSpec, TableChange, TrafficTable,
 };
 
 use super::harness::World;
