@@ -262,6 +262,62 @@ pub enum SpecError {
     /// The background analysis cannot run as written.
     #[error("background_analysis: {0}")]
     Analysis(#[from] crate::analysis::AnalysisSpecError),
+    /// A hook in a stage's checks cannot run as written.
+    #[error("{stage} hook {hook:?}: {why}")]
+    InvalidHook {
+        /// The stage whose checks list it (`pre_promotion`, `post_promotion`).
+        stage: &'static str,
+        /// The hook's name (bounded).
+        hook: String,
+        /// What is wrong and what to change.
+        why: &'static str,
+    },
+    /// Checks name an analysis the spec's `analyses` does not define.
+    #[error(
+        "{stage} names analysis {name:?}, which is not defined: add it to analyses, or fix the name"
+    )]
+    UnknownAnalysis {
+        /// The stage whose checks name it.
+        stage: &'static str,
+        /// The name (bounded).
+        name: String,
+    },
+    /// A named analysis in `analyses` cannot run as written.
+    #[error("analysis {analysis:?}: {error}")]
+    InvalidAnalysis {
+        /// The analysis (bounded).
+        analysis: String,
+        /// What is wrong with it.
+        #[source]
+        error: crate::analysis::AnalysisSpecError,
+    },
+    /// A named analysis has a metric that measures forever, so a check that runs it
+    /// would never get a verdict.
+    #[error(
+        "analysis {analysis:?}: metric {metric:?} has an interval and no count, so it never ends: give it a count"
+    )]
+    OpenEndedAnalysis {
+        /// The analysis (bounded).
+        analysis: String,
+        /// The metric (bounded).
+        metric: String,
+    },
+    /// Blue-green's preview is larger than the service.
+    #[error(
+        "preview_replicas is {preview}, more than desired = {desired}: the preview is at most the full size"
+    )]
+    PreviewTooLarge {
+        /// The preview size given.
+        preview: u32,
+        /// The desired instance count.
+        desired: u32,
+    },
+    /// Blue-green's preview route cannot work as written.
+    #[error("preview_route: {why}")]
+    InvalidPreviewRoute {
+        /// What is wrong and what to change.
+        why: &'static str,
+    },
     /// The health rules cannot work as written.
     #[error("health: {why}")]
     InvalidHealth {

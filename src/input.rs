@@ -59,6 +59,16 @@ pub enum Input {
         /// What the measurement returned.
         measurement: crate::analysis::Measurement,
     },
+    /// A `RunHook` action's result.
+    HookResult {
+        /// The action answered.
+        action: ActionId,
+        /// Whether the hook passed.
+        passed: bool,
+        /// Why, in the hook's words (optional).
+        #[cfg_attr(feature = "serde", serde(default))]
+        reason: String,
+    },
     /// An instance disappeared without being asked to (a crash, a lost host).
     InstanceLost {
         /// The instance.

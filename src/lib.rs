@@ -205,13 +205,14 @@ pub use rollout::{
 };
 pub use router::{Decision, Request, Router};
 pub use spec::{
-    CapacityLimits, HealthSpec, MAX_DESIRED, OnDeadline, ProvisionRetry, Quantity, RollingSpec,
-    RolloutSpec, StrategySpec,
+    BlueGreenSpec, CapacityLimits, Checks, HealthSpec, HookSpec, MAX_DESIRED, OnDeadline,
+    Promotion, ProvisionRetry, Quantity, RollingSpec, RolloutSpec, StrategySpec,
 };
 pub use strategy::{
-    ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, ProgressCounts, ReplicaCounts,
-    Role, RoleCounts, ScaleStep, StepProgress, StepWait, TrafficIntent, rolling_is_complete,
-    rolling_is_progress, rolling_plan, rolling_preview, rolling_preview_from,
+    BLUE_GREEN_STEPS, BlueGreenCost, ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput,
+    ProgressCounts, ReplicaCounts, Role, RoleCounts, ScaleStep, StepKind, StepProgress, StepState,
+    StepWait, TrafficIntent, blue_green_cost, blue_green_green_size, blue_green_plan,
+    rolling_is_complete, rolling_is_progress, rolling_plan, rolling_preview, rolling_preview_from,
     rolling_scale_down_old, rolling_scale_up, rolling_step,
 };
 pub use time::{Duration, Timestamp};

@@ -83,6 +83,20 @@ pub enum Action {
         /// The end of the window (now).
         to: Timestamp,
     },
+    /// Run the hook named `hook` (from the spec's checks) against `revision`; answer
+    /// with `HookResult`. No answer within the hook's timeout counts as a failure.
+    RunHook {
+        /// This action's id.
+        id: ActionId,
+        /// The hook, by its name in the spec.
+        hook: String,
+        /// The step whose checks run it.
+        step: crate::strategy::StepKind,
+        /// The revision checked (the target).
+        revision: Revision,
+        /// The stable revision, if any (for hooks that compare).
+        baseline: Option<Revision>,
+    },
 }
 
 impl Action {
@@ -94,7 +108,8 @@ impl Action {
             | Action::UpdateTraffic { id, .. }
             | Action::Drain { id, .. }
             | Action::Terminate { id, .. }
-            | Action::Measure { id, .. } => *id,
+            | Action::Measure { id, .. }
+            | Action::RunHook { id, .. } => *id,
         }
     }
 }
@@ -247,6 +262,51 @@ pub enum EventKind {
         /// Why, in a sentence.
         reason: String,
     },
+    /// The rollout moved on to step `index` (of `count`).
+    StepStarted {
+        /// The step, from 0.
+        index: u32,
+        /// How many steps there are.
+        count: u32,
+        /// What it does.
+        step: crate::strategy::StepKind,
+    },
+    /// A step's checks started: these hooks were asked for, and this analysis runs.
+    ChecksStarted {
+        /// The step.
+        step: crate::strategy::StepKind,
+        /// The hooks, by name.
+        hooks: Vec<String>,
+        /// The analysis, by name.
+        analysis: Option<String>,
+    },
+    /// A hook answered (or ran out of time, which is a failure).
+    HookFinished {
+        /// The hook.
+        hook: String,
+        /// Whether it passed.
+        passed: bool,
+        /// Its reason, bounded.
+        reason: String,
+    },
+    /// A step's checks reached a verdict (`passed: false` with an inconclusive analysis
+    /// pauses for a person; otherwise it aborts).
+    ChecksCompleted {
+        /// The step.
+        step: crate::strategy::StepKind,
+        /// Whether they passed.
+        passed: bool,
+        /// Why.
+        reason: String,
+    },
+    /// The previous stable revision stays as the warm standby, until `until` (`None`:
+    /// until the next deploy replaces it).
+    StandbyKept {
+        /// The revision.
+        revision: Revision,
+        /// Until when.
+        until: Option<Timestamp>,
+    },
 }
 
 /// What the safety envelope held back from a plan.
@@ -349,6 +409,44 @@ impl fmt::Display for EventKind {
             EventKind::AnalysisCompleted { phase, reason } => {
                 write!(f, "analysis {phase:?}: {reason}")
             }
+            EventKind::StepStarted { index, count, step } => {
+                write!(f, "step {}/{count}: {step}", index + 1)
+            }
+            EventKind::ChecksStarted {
+                step,
+                hooks,
+                analysis,
+            } => {
+                write!(f, "{step} started: hooks [{}]", hooks.join(", "))?;
+                if let Some(analysis) = analysis {
+                    write!(f, ", analysis {analysis}")?;
+                }
+                Ok(())
+            }
+            EventKind::HookFinished {
+                hook,
+                passed,
+                reason,
+            } => {
+                let verdict = if *passed { "passed" } else { "failed" };
+                write!(f, "hook {hook} {verdict}: {reason}")
+            }
+            EventKind::ChecksCompleted {
+                step,
+                passed,
+                reason,
+            } => {
+                let verdict = if *passed { "passed" } else { "did not pass" };
+                write!(f, "{step} {verdict}: {reason}")
+            }
+            EventKind::StandbyKept {
+                revision,
+                until: Some(until),
+            } => write!(f, "{revision} stays warm as the standby until {until}"),
+            EventKind::StandbyKept {
+                revision,
+                until: None,
+            } => write!(f, "{revision} stays warm as the standby"),
         }
     }
 }

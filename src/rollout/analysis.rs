@@ -12,6 +12,13 @@ use crate::rollout::phase::{AbortReason, PauseReason, Phase};
 use crate::strategy::Role;
 use crate::time::Timestamp;
 
+/// Where a hosted analysis lives: beside the rollout, or in the current step's checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Background,
+    Checks,
+}
+
 /// A run in progress (or finished) beside the rollout.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -80,9 +87,40 @@ impl Core {
         self.emit(EventKind::AnalysisStarted { metrics });
     }
 
-    /// Asks for every measurement due now.
+    /// The hosted analysis in `slot`, if one is there.
+    fn hosted(&mut self, slot: Slot) -> Option<&mut HostedAnalysis> {
+        match slot {
+            Slot::Background => self.analysis.as_mut(),
+            Slot::Checks => self.step.checks.as_mut()?.analysis.as_mut(),
+        }
+    }
+
+    /// When the next measurement of any hosted analysis is due.
+    pub fn next_measurement_at(&self) -> Option<Timestamp> {
+        let background = self.analysis.as_ref().and_then(|a| a.next_request_at());
+        let checks = self
+            .step
+            .checks
+            .as_ref()
+            .and_then(|c| c.analysis.as_ref())
+            .and_then(|a| a.next_request_at());
+        background.into_iter().chain(checks).min()
+    }
+
+    /// Asks for every measurement due now, of the background analysis and of the
+    /// current step's checks.
     pub fn request_measurements(&mut self) {
-        let (Some(target), Some(hosted)) = (self.target.clone(), self.analysis.as_ref()) else {
+        for slot in [Slot::Background, Slot::Checks] {
+            self.request_due(slot);
+        }
+    }
+
+    fn request_due(&mut self, slot: Slot) {
+        let now = self.now;
+        let Some(target) = self.target.clone() else {
+            return;
+        };
+        let Some(hosted) = self.hosted(slot) else {
             return;
         };
         if hosted.acted {
@@ -90,14 +128,13 @@ impl Core {
         }
         let due: Vec<String> = hosted
             .run
-            .due(self.now)
+            .due(now)
             .into_iter()
             .filter(|m| !hosted.is_measuring(m))
             .collect();
         for metric in due {
             let id = self.next_action_id();
-            let now = self.now;
-            let Some(hosted) = self.analysis.as_mut() else {
+            let Some(hosted) = self.hosted(slot) else {
                 return;
             };
             let from = hosted
@@ -119,17 +156,26 @@ impl Core {
     /// Takes a measurement's answer; late, unknown or duplicate answers are reported.
     pub fn measured(&mut self, input: &Input, action: ActionId, measurement: Measurement) {
         let now = self.now;
-        let recorded = self.analysis.as_mut().and_then(|hosted| {
-            let metric = hosted.measuring.remove(&action)?;
-            hosted.run.record(now, &metric, measurement)
-        });
-        if recorded.is_none() {
-            return self.ignore(
-                input,
-                "unknown or already answered measurement, or its metric is decided",
-            );
+        for slot in [Slot::Background, Slot::Checks] {
+            let Some(hosted) = self.hosted(slot) else {
+                continue;
+            };
+            let Some(metric) = hosted.measuring.remove(&action) else {
+                continue;
+            };
+            if hosted.run.record(now, &metric, measurement).is_none() {
+                break;
+            }
+            match slot {
+                Slot::Background => self.act_on_verdict(),
+                Slot::Checks => self.evaluate_checks(),
+            }
+            return;
         }
-        self.act_on_verdict();
+        self.ignore(
+            input,
+            "unknown or already answered measurement, or its metric is decided",
+        );
     }
 
     /// Once the run has its verdict, does what the spec says, once.

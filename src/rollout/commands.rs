@@ -4,10 +4,10 @@
 //! | verb | idle | progressing | paused | halted | completed | aborted |
 //! |---|---|---|---|---|---|---|
 //! | `deploy` | starts | supersedes | supersedes, stays paused | supersedes | starts | starts |
-//! | `pause` | refused | pauses | refused | refused | refused | refused |
-//! | `resume` | refused | refused | resumes | refused | refused | refused |
-//! | `promote` | refused | refused: nothing to finish | resumes | refused | refused | refused |
-//! | `promote_full` | refused | goes on | resumes | refused | refused | refused |
+//! | `pause` | refused | pauses | pauses (a step's pause too) | refused | refused | refused |
+//! | `resume` | refused | refused | resumes (a step's pause: refused, promote it) | refused | refused | refused |
+//! | `promote` | refused | skips the step's checks; nothing else to finish | finishes the step's pause, or resumes | refused | refused | refused |
+//! | `promote_full` | refused | skips every wait and check | skips them, resumes | refused | refused | refused |
 //! | `abort` | refused | aborts | aborts | aborts | refused | refused |
 //! | `retry` | refused | refused | refused | restarts | refused | restarts |
 //! | `rollback` | to previous | aborts | aborts | aborts | to previous | to previous |
@@ -45,8 +45,12 @@ impl Core {
             None
         };
         // Kubernetes keeps a paused Deployment paused across a new template: the new
-        // revision waits for `resume`.
-        let keep_paused = matches!(self.phase, Phase::Paused { .. });
+        // revision waits for `resume`. Only an operator's pause carries over: a step's
+        // pause or an analysis' belongs to the rollout it paused.
+        let keep_paused = self.phase
+            == Phase::Paused {
+                reason: PauseReason::Operator,
+            };
         self.start(revision, supersedes, is_rollback);
         if keep_paused {
             self.transition(Phase::Paused {
@@ -63,9 +67,15 @@ impl Core {
             stable: self.stable.clone(),
             supersedes,
         });
-        // A new rollout gets a new analysis.
+        // A new rollout gets a new analysis, and starts from the first step.
         self.end_analysis();
         self.analysis = None;
+        self.end_checks();
+        self.step = crate::rollout::steps::StepCursor {
+            started_at: self.now,
+            ..Default::default()
+        };
+        self.aborted_at = None;
         self.target = Some(revision.clone());
         self.last_target = Some(revision);
         self.is_rollback = is_rollback;
@@ -76,7 +86,13 @@ impl Core {
     }
 
     pub fn pause(&mut self) -> Result<(), CommandError> {
-        if self.phase != Phase::Progressing {
+        let step_pause = matches!(
+            self.phase,
+            Phase::Paused {
+                reason: PauseReason::Step { .. }
+            }
+        );
+        if self.phase != Phase::Progressing && !step_pause {
             return Err(self.refuse("pause"));
         }
         self.transition(Phase::Paused {
@@ -86,9 +102,16 @@ impl Core {
     }
 
     pub fn resume(&mut self) -> Result<(), CommandError> {
-        if !matches!(self.phase, Phase::Paused { .. }) {
-            return Err(self.refuse("resume"));
+        match self.phase {
+            // A step's own pause ends with its time or a promotion, not a resume.
+            Phase::Paused {
+                reason: PauseReason::Step { .. },
+            } => return Err(self.refuse("resume (promote finishes a step's pause)")),
+            Phase::Paused { .. } => {}
+            _ => return Err(self.refuse("resume")),
         }
+        // Resuming over an inconclusive check accepts it, as Argo's resume does.
+        self.accept_inconclusive();
         // Time spent paused does not count against the progress deadline.
         self.made_progress();
         self.transition(Phase::Progressing);
@@ -97,9 +120,27 @@ impl Core {
 
     pub fn promote(&mut self) -> Result<(), CommandError> {
         match self.phase {
+            Phase::Paused {
+                reason: PauseReason::Step { .. },
+            } => {
+                self.step.promoted = true;
+                Ok(())
+            }
             Phase::Paused { .. } => self.resume(),
+            Phase::Progressing if self.checks_running() => {
+                self.skip_checks("skipped by an operator's promote");
+                self.step.promoted = true;
+                Ok(())
+            }
             Phase::Progressing => Err(CommandError::NothingToPromote {
-                why: "a rolling update has no pause or step to finish; it is already progressing",
+                why: match self.spec.strategy {
+                    crate::spec::StrategySpec::Rolling(_) => {
+                        "a rolling update has no pause or step to finish; it is already progressing"
+                    }
+                    _ => {
+                        "the current step waits for instances to become available, which no promotion can skip"
+                    }
+                },
             }),
             _ => Err(self.refuse("promote")),
         }
@@ -107,10 +148,19 @@ impl Core {
 
     pub fn promote_full(&mut self) -> Result<(), CommandError> {
         match self.phase {
-            Phase::Progressing => Ok(()),
-            Phase::Paused { .. } => self.resume(),
-            _ => Err(self.refuse("promote fully")),
+            Phase::Progressing => {}
+            Phase::Paused { .. } => {
+                self.accept_inconclusive();
+                self.made_progress();
+                self.transition(Phase::Progressing);
+            }
+            _ => return Err(self.refuse("promote fully")),
         }
+        if self.checks_running() {
+            self.skip_checks("skipped by an operator's full promotion");
+        }
+        self.step.full = true;
+        Ok(())
     }
 
     pub fn abort_command(&mut self, reason: AbortReason) -> Result<(), CommandError> {
@@ -131,6 +181,8 @@ impl Core {
         let stable = self.fleet_view().roles[crate::strategy::Role::Stable];
         self.revert_one_update = stable.available >= self.limits.min_available().max(1);
         self.end_analysis();
+        self.end_checks();
+        self.aborted_at = Some(self.now);
         self.target = None;
         self.backoff_until = None;
         self.provision_failures = 0;

@@ -118,6 +118,12 @@ pub(crate) struct Core {
     pub events: VecDeque<Event>,
     /// The background analysis of the rollout in flight (or the last one).
     pub analysis: Option<crate::rollout::analysis::HostedAnalysis>,
+    /// The step machine: the current step of the rollout in flight and its checks.
+    pub step: crate::rollout::steps::StepCursor,
+    /// When the last abort happened (its scale-down delay counts from it).
+    pub aborted_at: Option<Timestamp>,
+    /// Until when the standby revision stays warm; `None` keeps it (while there is one).
+    pub standby_until: Option<Timestamp>,
     // ----- derived: rebuilt on restore, never persisted -----
     /// Drain deadlines in time order (from `retiring`).
     pub drain_index: BTreeSet<(Timestamp, InstanceId)>,
@@ -140,6 +146,10 @@ pub struct Adoption {
     /// A revision whose rollout was in flight: it continues (progressing) from what
     /// exists. `None` adopts the fleet at rest.
     pub target: Option<Revision>,
+    /// A previous environment kept warm (blue-green's standby): kept, not scaled away,
+    /// for as long as the strategy keeps a standby after a rollout (blue-green's
+    /// `scale_down_delay` from now, or for good with `keep_standby`).
+    pub standby: Option<Revision>,
 }
 
 impl Core {
@@ -166,6 +176,11 @@ impl Core {
         let inferred = adoption.stable.is_none();
         let stable = adoption.stable.or_else(|| infer_stable(&fleet));
         let target = adoption.target.filter(|t| Some(t) != stable.as_ref());
+        let keep = crate::strategy::standby_after_completion(&spec.strategy, now);
+        let standby = adoption
+            .standby
+            .filter(|s| Some(s) != stable.as_ref() && Some(s) != target.as_ref())
+            .filter(|_| keep.is_some());
         let mut core = Core {
             limits,
             now,
@@ -177,8 +192,10 @@ impl Core {
             stable: stable.clone(),
             last_target: target.clone(),
             target,
-            standby: None,
-            previous_stable: None,
+            standby_until: keep.flatten().filter(|_| standby.is_some()),
+            // A warm standby is what a rollback goes back to.
+            previous_stable: standby.clone(),
+            standby,
             is_rollback: false,
             rotation: Rotation::new(initial_table(&in_rotation)),
             retiring: BTreeMap::new(),
@@ -196,6 +213,11 @@ impl Core {
             actions: VecDeque::new(),
             events: VecDeque::new(),
             analysis: None,
+            step: crate::rollout::steps::StepCursor {
+                started_at: now,
+                ..Default::default()
+            },
+            aborted_at: None,
             drain_index: BTreeSet::new(),
             startup_index: BTreeSet::new(),
             held: None,
@@ -278,7 +300,15 @@ impl Core {
         let before = Core::progress_counts(&view);
         let plan = self.reconcile(view);
         self.flush(&plan.traffic);
-        self.check_completion(&plan);
+        if self.check_completion(&plan) {
+            // At rest, the strategy may want something else at once (a standby whose
+            // warm time is already over): plan again, so that the call leaves nothing
+            // undone. Completion needs the table acknowledged, so the first flush
+            // published nothing and this stays one update per call.
+            let plan = self.reconcile(self.fleet_view());
+            self.flush(&plan.traffic);
+        }
+        self.forget_empty_standby();
         self.start_analysis_if_due();
         if self.phase == Phase::Progressing {
             let after = Core::progress_counts(&self.fleet_view());
@@ -324,10 +354,23 @@ impl Core {
             && !self.retiring.contains_key(&instance.id)
     }
 
+    /// The target of an aborted rollout, while the rollout stays aborted: it keeps the
+    /// target's role (kept or removed as the strategy says) rather than counting as
+    /// superseded.
+    pub fn aborted_target(&self) -> Option<&Revision> {
+        match self.phase {
+            Phase::Aborted { .. } => self
+                .last_target
+                .as_ref()
+                .filter(|t| Some(*t) != self.stable.as_ref()),
+            _ => None,
+        }
+    }
+
     /// The role `revision` plays now.
     /// (Rolling out onto the stable revision itself makes it the target.)
     pub fn role_of(&self, revision: &Revision) -> Role {
-        if Some(revision) == self.target.as_ref() {
+        if Some(revision) == self.target.as_ref() || Some(revision) == self.aborted_target() {
             Role::Target
         } else if Some(revision) == self.stable.as_ref() {
             Role::Stable
@@ -347,7 +390,12 @@ impl Core {
                 .filter(|s| Some(*s) != self.target.as_ref())
                 .cloned()
                 .collect(),
-            Role::Target => self.target.iter().cloned().collect(),
+            Role::Target => self
+                .target
+                .iter()
+                .chain(self.aborted_target())
+                .cloned()
+                .collect(),
             Role::Standby => self.standby.iter().cloned().collect(),
             Role::Superseded => self
                 .fleet

@@ -7,7 +7,7 @@
 use crate::model::{InstanceId, InstanceState, Revision};
 use crate::output::{EventKind, HeldBack};
 use crate::rollout::core::Core;
-use crate::strategy::{FleetView, Mode, Plan, Role, TrafficIntent};
+use crate::strategy::{ExplicitTraffic, FleetView, Mode, Plan, Role, TrafficIntent};
 use crate::traffic::{TOTAL_BASIS_POINTS, Weight};
 
 /// The states of an instance that is wanted and not yet ready, most disposable first:
@@ -18,7 +18,10 @@ impl Core {
     /// Moves the fleet toward `plan` (made from `view`, the fleet as it is) within the
     /// envelope.
     pub fn execute(&mut self, plan: &Plan, view: &FleetView, mode: Mode) {
-        let explicit = matches!(plan.traffic, TrafficIntent::Explicit(_));
+        let explicit = match &plan.traffic {
+            TrafficIntent::Explicit(explicit) => Some(explicit),
+            TrafficIntent::Proportional => None,
+        };
         let mut held = HeldBack::default();
         let mut available = view.available();
         for role in Role::REMOVAL_ORDER {
@@ -65,7 +68,7 @@ impl Core {
         role: Role,
         n: u32,
         mode: Mode,
-        explicit: bool,
+        explicit: Option<&ExplicitTraffic>,
         available: &mut u32,
     ) -> u32 {
         // Aborting a first deploy: there is no stable revision to protect capacity for.
@@ -83,7 +86,9 @@ impl Core {
                 removed += 1;
             }
             while removed < n {
-                if !unbounded && (*available <= floor || (explicit && self.carries(&revision))) {
+                if !unbounded
+                    && (*available <= floor || explicit.is_some_and(|e| self.carries(&revision, e)))
+                {
                     break;
                 }
                 let Some(id) = self.fleet.available_ids(&revision).next().cloned() else {
@@ -98,13 +103,42 @@ impl Core {
     }
 
     /// Whether `revision` needs every instance it has in the table to carry the weight
-    /// published for it: on the way down, traffic leaves first, then instances.
-    fn carries(&self, revision: &Revision) -> bool {
+    /// published for it: on the way down, traffic leaves first, then instances. A
+    /// revision the intent gives no traffic, whose share the others can carry in full,
+    /// carries nothing: its weight goes in the same table update that takes its instance
+    /// out (the update is atomic, and the drain waits for its acknowledgement).
+    fn carries(&self, revision: &Revision, intent: &ExplicitTraffic) -> bool {
         let table = &self.rotation.published;
         let weight = u64::from(table.weight(revision).basis_points());
+        if intent.weights[self.role_of(revision)] == Weight::ZERO
+            && self.others_carry_everything(revision)
+        {
+            return false;
+        }
         let listed = table.backend(revision).map_or(0, |b| b.instance_count()) as u64;
         let floor = u64::from(self.limits.min_available());
         weight > 0 && listed.saturating_sub(1) * u64::from(TOTAL_BASIS_POINTS) < weight * floor
+    }
+
+    /// Whether the available instances of every revision but `revision` can carry all
+    /// traffic at the floor's rate (invariant 5).
+    fn others_carry_everything(&self, revision: &Revision) -> bool {
+        let floor = u64::from(self.limits.min_available());
+        let full = u64::from(TOTAL_BASIS_POINTS);
+        let carried: u64 = self
+            .fleet
+            .revisions()
+            .filter(|r| *r != revision)
+            .map(|r| {
+                let available = self.fleet.counts(r).available as u64;
+                match (available, floor) {
+                    (0, _) => 0,
+                    (_, 0) => full,
+                    (n, floor) => (n * full / floor).min(full),
+                }
+            })
+            .sum();
+        carried >= full
     }
 
     /// `revision`'s instances that are wanted but not available (provisioning, starting,

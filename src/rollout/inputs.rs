@@ -45,6 +45,11 @@ impl Core {
                 action,
                 measurement,
             } => self.measured(&input, *action, measurement.clone()),
+            Input::HookResult {
+                action,
+                passed,
+                reason,
+            } => self.hook_result(&input, *action, *passed, reason),
             Input::InstanceLost { instance, reason } => {
                 match self.fleet.get(instance).map(|i| i.state) {
                     None | Some(InstanceState::Terminated | InstanceState::Failed) => {

@@ -11,6 +11,7 @@ mod reconcile;
 mod retire;
 mod rotation;
 mod status;
+mod steps;
 #[cfg(test)]
 mod tests;
 mod timers;
@@ -126,6 +127,12 @@ impl Rollout {
     #[must_use]
     pub fn stable(&self) -> Option<&Revision> {
         self.core.stable.as_ref()
+    }
+
+    /// The previous environment kept warm (blue-green's blue after the switch), if any.
+    #[must_use]
+    pub fn standby(&self) -> Option<&Revision> {
+        self.core.standby.as_ref()
     }
 
     /// The revision being rolled out, while one is in flight.

@@ -157,6 +157,11 @@ pub enum AbortReason {
     /// The background analysis failed (or could not measure) and the spec says to
     /// abort.
     Analysis,
+    /// A step's checks failed (a hook failed or timed out, or its analysis failed).
+    ChecksFailed {
+        /// The step.
+        step: crate::strategy::StepKind,
+    },
 }
 
 impl fmt::Display for AbortReason {
@@ -166,6 +171,7 @@ impl fmt::Display for AbortReason {
             AbortReason::Rollback => "rolled back by an operator",
             AbortReason::ProgressDeadline => "progress deadline exceeded",
             AbortReason::Analysis => "analysis failed",
+            AbortReason::ChecksFailed { step } => return write!(f, "{step} failed"),
         })
     }
 }

@@ -9,7 +9,7 @@ use crate::model::Revision;
 use crate::output::{Action, EventKind};
 use crate::rollout::core::Core;
 use crate::rollout::envelope::follow_capacity;
-use crate::rollout::phase::Phase;
+use crate::rollout::phase::{PauseReason, Phase};
 use crate::rollout::rotation::{Layout, proportional_weights};
 use crate::strategy::{
     self, ExplicitTraffic, FleetView, Mode, Plan, PlanInput, Role, TrafficIntent,
@@ -21,7 +21,12 @@ impl Core {
     /// on the answer (a paused or halted rollout only keeps its traffic in line).
     pub fn mode(&self) -> (Mode, bool) {
         match self.phase {
-            Phase::Progressing => (Mode::Rollout, true),
+            // A step's own wait keeps the plan in force (green instances replaced while
+            // a promotion is awaited); an operator's pause stops everything.
+            Phase::Progressing
+            | Phase::Paused {
+                reason: PauseReason::Step { .. },
+            } => (Mode::Rollout, true),
             Phase::Paused { .. } | Phase::Halted { .. } => (Mode::Rollout, false),
             Phase::Aborted { .. } => (Mode::Revert, true),
             Phase::Idle | Phase::Completed => (Mode::Steady, true),
@@ -29,7 +34,7 @@ impl Core {
     }
 
     /// What the planner decides from, given the fleet as it is (`view`).
-    fn plan_input(&self, view: FleetView) -> PlanInput {
+    pub fn plan_input(&self, view: FleetView) -> PlanInput {
         let (mode, _) = self.mode();
         PlanInput {
             mode,
@@ -37,6 +42,7 @@ impl Core {
             view,
             has_stable: self.stable.is_some(),
             now: self.now,
+            step: self.step_state(),
         }
     }
 
@@ -49,8 +55,16 @@ impl Core {
     /// it, within the envelope.
     pub fn reconcile(&mut self, view: FleetView) -> Plan {
         let input = self.plan_input(view);
-        let plan = strategy::plan(&self.spec.strategy, &input);
+        let mut plan = strategy::plan(&self.spec.strategy, &input);
         let (mode, acts) = self.mode();
+        if acts && mode == Mode::Rollout {
+            plan = self.advance_steps(view, plan);
+        }
+        // Advancing may have aborted (a check failed) or paused the rollout.
+        let (mode, acts) = self.mode();
+        if mode != input.mode {
+            plan = strategy::plan(&self.spec.strategy, &self.plan_input(view));
+        }
         if acts {
             self.execute(&plan, &input.view, mode);
         }
@@ -58,20 +72,43 @@ impl Core {
     }
 
     /// Completes the rollout once the plan's end state is reached *and* the load
-    /// balancer has acknowledged the table that goes with it.
-    pub fn check_completion(&mut self, plan: &Plan) {
+    /// balancer has acknowledged the table that goes with it. Returns whether it did.
+    pub fn check_completion(&mut self, plan: &Plan) -> bool {
         if self.phase != Phase::Progressing || !plan.step.complete || self.rotation.awaiting_ack() {
-            return;
+            return false;
         }
         let Some(target) = self.target.take() else {
-            return;
+            return false;
         };
         self.end_analysis();
+        self.end_checks();
         // Rolling back onto the stable revision itself keeps the earlier fallback.
         if self.stable.as_ref() != Some(&target) {
             self.previous_stable = self.stable.replace(target);
+            // Blue-green keeps the previous environment warm as the standby.
+            let keep = strategy::standby_after_completion(&self.spec.strategy, self.now);
+            if let (Some(until), Some(previous)) = (keep, self.previous_stable.clone()) {
+                self.standby = Some(previous.clone());
+                self.standby_until = until;
+                self.emit(EventKind::StandbyKept {
+                    revision: previous,
+                    until,
+                });
+            }
         }
         self.transition(Phase::Completed);
+        true
+    }
+
+    /// Forgets the standby revision once none of its instances is left.
+    pub fn forget_empty_standby(&mut self) {
+        let Some(standby) = &self.standby else {
+            return;
+        };
+        if self.role_of(standby) != Role::Standby || self.fleet.counts(standby).live() == 0 {
+            self.standby = None;
+            self.standby_until = None;
+        }
     }
 
     /// Brings the table in line with the fleet and the plan's traffic intent: one

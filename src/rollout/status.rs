@@ -70,6 +70,8 @@ pub enum Waiting {
     Analysis,
     /// A hook's result.
     Hook,
+    /// The current step's checks (hooks and an analysis) to pass.
+    Checks,
     /// Capacity: the safety envelope holds back part of the plan until instances
     /// become available or leave.
     Capacity {
@@ -264,6 +266,7 @@ impl Core {
                 Some(StepWait::Until { at }) => waiting.push(Waiting::Until { at }),
                 Some(StepWait::Analysis) => waiting.push(Waiting::Analysis),
                 Some(StepWait::Hook) => waiting.push(Waiting::Hook),
+                Some(StepWait::Checks) => waiting.push(Waiting::Checks),
                 Some(StepWait::Capacity) | None => {}
             }
         }

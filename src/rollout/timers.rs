@@ -8,7 +8,7 @@
 
 use crate::output::EventKind;
 use crate::rollout::core::Core;
-use crate::rollout::phase::{AbortReason, Phase};
+use crate::rollout::phase::{AbortReason, PauseReason, Phase};
 use crate::spec::OnDeadline;
 use crate::time::{Duration, Timestamp};
 
@@ -105,15 +105,28 @@ impl Core {
             .startup_index
             .first()
             .map(|(since, _)| strictly_after(*since, self.spec.health.startup_timeout));
+        let analysis = self.next_measurement_at();
+        let hook = self.step.checks.as_ref().and_then(|c| c.next_deadline());
+        let pause = match self.phase {
+            Phase::Paused {
+                reason: PauseReason::Step { until: Some(at) },
+            } => Some(at).filter(|at| *at > self.now),
+            _ => None,
+        };
+        let scale_down = self.next_scale_down_at();
+        let drain = self.drain_index.first().map(|(at, _)| *at);
+        let min_ready = self.fleet.next_available_at();
         let table = &mut self.timers;
         table.set(Timer::ProgressDeadline, progress);
         table.set(Timer::ProvisionBackoff, self.backoff_until);
-        table.set(Timer::Drain, self.drain_index.first().map(|(at, _)| *at));
+        table.set(Timer::Drain, drain);
         table.set(Timer::Startup, startup);
-        table.set(Timer::MinReady, self.fleet.next_available_at());
+        table.set(Timer::MinReady, min_ready);
         table.set(Timer::TrafficAck, ack);
-        let analysis = self.analysis.as_ref().and_then(|a| a.next_request_at());
         table.set(Timer::Analysis, analysis);
+        table.set(Timer::Hook, hook);
+        table.set(Timer::Pause, pause);
+        table.set(Timer::ScaleDownDelay, scale_down);
     }
 
     pub fn poll_timeout(&self) -> Option<Timestamp> {
@@ -134,9 +147,31 @@ impl Core {
                 Timer::MinReady => {}
                 Timer::TrafficAck => self.traffic_ack_overdue(),
                 Timer::Analysis => self.request_measurements(),
-                Timer::Pause | Timer::ScaleDownDelay | Timer::Hook => {}
+                Timer::Hook => self.expire_hooks(),
+                // The planner reads the clock: settling after this re-plans the step.
+                Timer::Pause | Timer::ScaleDownDelay => {}
             }
         }
+    }
+
+    /// When a warm standby, or an aborted target the strategy keeps for a while, is
+    /// next due to be scaled down (only while that is still ahead).
+    fn next_scale_down_at(&self) -> Option<Timestamp> {
+        let standby = self
+            .standby
+            .as_ref()
+            .and(self.standby_until)
+            .filter(|at| *at > self.now);
+        let aborted = match (&self.phase, self.aborted_at) {
+            (Phase::Aborted { .. }, Some(at)) => {
+                match crate::strategy::abort_delay(&self.spec.strategy) {
+                    Some(Some(delay)) => Some(at + delay).filter(|at| *at > self.now),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        standby.into_iter().chain(aborted).min()
     }
 
     fn progress_deadline_passed(&mut self) {

@@ -169,6 +169,74 @@ pub enum Mode {
     Steady,
 }
 
+/// The kinds of step a strategy's plan goes through.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum StepKind {
+    /// A rolling update's one step: replace every instance.
+    #[default]
+    Replace,
+    /// Blue-green: green built to its preview size beside blue.
+    Preview,
+    /// Blue-green: green's pre-promotion checks.
+    PrePromotion,
+    /// Blue-green: waiting for the promotion (automatic after a delay, or manual).
+    Promotion,
+    /// Blue-green: green at full size and available, then traffic switched to it.
+    Switch,
+    /// Blue-green: traffic on green; its post-promotion checks.
+    PostPromotion,
+}
+
+impl std::fmt::Display for StepKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StepKind::Replace => "replace",
+            StepKind::Preview => "preview",
+            StepKind::PrePromotion => "pre-promotion checks",
+            StepKind::Promotion => "promotion",
+            StepKind::Switch => "switch",
+            StepKind::PostPromotion => "post-promotion checks",
+        })
+    }
+}
+
+/// Where the core's step machine stands, as a planner reads it. The core advances the
+/// step when the plan says it is done; everything else here is what operators and
+/// checks said about it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct StepState {
+    /// The current step, from 0.
+    pub index: u32,
+    /// When the current step started.
+    pub started_at: Timestamp,
+    /// An operator promoted the current step (finishes a wait for promotion, or skips
+    /// its checks).
+    pub promoted: bool,
+    /// An operator asked to skip every remaining pause and check (`promote_full`).
+    pub full: bool,
+    /// The current step's checks passed (`Some(true)`) or failed (`Some(false)`);
+    /// `None` while they run or if it has none.
+    pub checks: Option<bool>,
+    /// The rollout goes back to a known-good revision: no checks, no waits.
+    pub is_rollback: bool,
+    /// When the rollout was aborted (an abort's scale-down delay counts from it).
+    pub aborted_at: Option<Timestamp>,
+    /// Until when the standby revision stays warm; `None` keeps it.
+    pub standby_until: Option<Timestamp>,
+}
+
+impl StepState {
+    /// Whether waits and checks are skipped (a full promotion or a rollback).
+    #[must_use]
+    pub fn skips_checks(&self) -> bool {
+        self.full || self.is_rollback
+    }
+}
+
 /// Everything a planner decides from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlanInput {
@@ -183,6 +251,8 @@ pub struct PlanInput {
     pub has_stable: bool,
     /// The caller's clock.
     pub now: Timestamp,
+    /// The step machine's state.
+    pub step: StepState,
 }
 
 /// How the split between revisions is set.
@@ -246,12 +316,16 @@ pub enum StepWait {
     Hook,
     /// Instances to become available.
     Capacity,
+    /// The step's checks (hooks and an analysis) to pass.
+    Checks,
 }
 
 /// A planner's step bookkeeping.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StepProgress {
+    /// What the current step does.
+    pub kind: StepKind,
     /// The current step, from 0.
     pub index: u32,
     /// How many steps there are.

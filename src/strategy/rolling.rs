@@ -4,7 +4,7 @@
 
 use crate::spec::CapacityLimits;
 use crate::strategy::plan::{
-    FleetView, Mode, PerRole, Plan, PlanInput, Role, StepProgress, TrafficIntent,
+    FleetView, Mode, PerRole, Plan, PlanInput, Role, StepKind, StepProgress, TrafficIntent,
 };
 
 /// Head counts the rolling arithmetic works from, in Kubernetes' terms.
@@ -295,11 +295,11 @@ pub fn rolling_is_progress(before: ProgressCounts, after: ProgressCounts) -> boo
 /// # Examples
 ///
 /// ```
-/// use cutover::{CapacityLimits, FleetView, Mode, PlanInput, Quantity, RoleCounts, Timestamp, rolling_plan};
+/// use cutover::{CapacityLimits, FleetView, Mode, PlanInput, Quantity, RoleCounts, StepState, Timestamp, rolling_plan};
 /// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25));
 /// let mut view = FleetView::default();
 /// view.roles.stable = RoleCounts { replicas: 10, available: 10, ready: 10 };
-/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO };
+/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default() };
 /// let plan = rolling_plan(&input);
 /// assert_eq!((plan.wanted.target, plan.wanted.stable), (3, 8));
 /// ```
@@ -342,6 +342,7 @@ pub fn rolling_plan(input: &PlanInput) -> Plan {
         wanted,
         traffic: TrafficIntent::Proportional,
         step: StepProgress {
+            kind: StepKind::Replace,
             index: 0,
             count: 1,
             done: complete,

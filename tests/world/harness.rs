@@ -56,6 +56,8 @@ pub struct World {
     pub terminations: BTreeMap<ActionId, InstanceId>,
     /// Measurements asked for, by action: the metric.
     pub measures: BTreeMap<ActionId, String>,
+    /// Hooks asked for, by action: the hook's name.
+    pub hooks: BTreeMap<ActionId, String>,
     /// Every table published (and the caller's table at the start), by generation.
     pub tables: BTreeMap<u64, TrafficTable>,
     /// The newest generation the load balancer acknowledged.
@@ -196,6 +198,7 @@ impl World {
             drains: BTreeMap::new(),
             terminations: BTreeMap::new(),
             measures: BTreeMap::new(),
+            hooks: BTreeMap::new(),
             tables: BTreeMap::from([(0, initial)]),
             acked: 0,
             answers: Vec::new(),

@@ -37,6 +37,9 @@ impl World {
         if self.published() > self.acked {
             steps.push(self.step(&Move::AckLatest));
         }
+        while !self.hooks.is_empty() {
+            steps.push(self.step(&Move::Hook(Index(0), true)));
+        }
         while !self.drains.is_empty() {
             steps.push(self.step(&Move::Drained(Index(0))));
         }
@@ -76,6 +79,16 @@ impl World {
         assert!(self.quiet(), "at rest with something outstanding");
         assert_eq!(rollout.poll_timeout(), None, "at rest with a timer");
         match rollout.phase() {
+            Phase::Paused {
+                reason:
+                    cutover::PauseReason::Step { until: None }
+                    | cutover::PauseReason::AnalysisInconclusive,
+            } => {
+                assert!(
+                    status.waiting_for.contains(&cutover::Waiting::Promotion),
+                    "{status:#?}"
+                );
+            }
             Phase::Paused { .. } | Phase::Halted { .. } => {
                 assert!(
                     status.waiting_for.contains(&cutover::Waiting::Operator),
@@ -100,10 +113,27 @@ impl World {
                 Some(stable) => {
                     let desired = rollout.limits().desired as usize;
                     let fleet = rollout.fleet();
+                    // Blue-green may keep the previous environment warm for good, and an
+                    // aborted green for debugging: both at weight 0.
+                    let kept = |revision: &cutover::Revision| {
+                        Some(revision) == rollout.standby()
+                            || (matches!(rollout.phase(), Phase::Aborted { .. })
+                                && keeps_aborted(rollout.spec()))
+                    };
+                    let others: usize = fleet
+                        .iter()
+                        .filter(|i| &i.revision != stable && !kept(&i.revision))
+                        .count();
+                    let stable_count = fleet.iter().filter(|i| &i.revision == stable).count();
                     assert_eq!(
-                        fleet.len(),
-                        desired,
+                        (stable_count, others),
+                        (desired, 0),
                         "at rest with other than desired instances: {status:#?}"
+                    );
+                    assert_eq!(
+                        rollout.traffic().weight(stable),
+                        cutover::Weight::FULL,
+                        "{status:#?}"
                     );
                     assert_eq!(
                         fleet.counts(stable).available,
@@ -111,7 +141,13 @@ impl World {
                         "at rest short of available {stable}: {status:#?}"
                     );
                     let table = rollout.traffic();
-                    assert_eq!(table.backends().len(), 1, "{status:#?}");
+                    assert!(
+                        table
+                            .backends()
+                            .iter()
+                            .all(|b| b.revision() == stable || kept(b.revision())),
+                        "{status:#?}"
+                    );
                     assert_eq!(
                         table.backend(stable).map(|b| b.instance_count()),
                         Some(desired),
@@ -133,4 +169,12 @@ impl World {
             healthy,
         }))
     }
+}
+
+/// Whether the spec keeps an aborted target's instances until the next deploy.
+fn keeps_aborted(spec: &cutover::RolloutSpec) -> bool {
+    matches!(
+        &spec.strategy,
+        cutover::StrategySpec::BlueGreen(bg) if bg.abort_scale_down_delay.is_none()
+    )
 }

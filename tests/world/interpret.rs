@@ -128,6 +128,29 @@ impl World {
                 let generation = self.published() + 1 + k;
                 self.send(Input::TrafficApplied { generation }, true)
             }
+            Move::Hook(i, passed) => {
+                let unknown = self.unknown_action(0);
+                let (action, bogus) = if self.hooks.is_empty() {
+                    (unknown, true)
+                } else {
+                    let action = *self
+                        .hooks
+                        .keys()
+                        .nth(i.index(self.hooks.len()))
+                        .expect("the index is in range");
+                    self.hooks.remove(&action);
+                    (action, false)
+                };
+                let reason = if *passed { "ok" } else { "smoke test failed" }.to_owned();
+                self.send(
+                    Input::HookResult {
+                        action,
+                        passed: *passed,
+                        reason,
+                    },
+                    bogus,
+                )
+            }
             Move::Drained(i) => {
                 let unknown = self.unknown_action(0);
                 let (action, bogus) = take(&mut self.drains, *i, unknown);
@@ -232,6 +255,7 @@ impl World {
                     Input::Drained { action } => self.drains.remove(action).is_some(),
                     Input::Terminated { action } => self.terminations.remove(action).is_some(),
                     Input::Measured { action, .. } => self.measures.remove(action).is_some(),
+                    Input::HookResult { action, .. } => self.hooks.remove(action).is_some(),
                     Input::TrafficApplied { generation } => {
                         let fresh = *generation > self.acked && *generation <= self.published();
                         if fresh {

@@ -135,6 +135,17 @@ impl World {
                     table.is_empty(),
                     "{context}: invariant 4: aborted first deploy still routes"
                 ),
+                // Blue-green keeps an aborted green (at weight 0) for its abort delay.
+                Some(stable)
+                    if rollout.fleet().counts(stable).available >= floor
+                        && is_blue_green(rollout) =>
+                {
+                    assert_eq!(
+                        table.weight(stable),
+                        Weight::FULL,
+                        "{context}: invariant 4: aborted table"
+                    );
+                }
                 Some(stable) if rollout.fleet().counts(stable).available >= floor => {
                     let only: Vec<(&Revision, Weight)> = table
                         .backends()
@@ -241,7 +252,17 @@ impl World {
             );
         }
         // Paused and halted rollouts make no progress.
-        let frozen = |p: &Phase| matches!(p, Phase::Paused { .. } | Phase::Halted { .. });
+        // (A step's own pause keeps its plan in force: blue-green replaces green
+        // instances while it waits for the promotion.)
+        let frozen = |p: &Phase| {
+            matches!(p, Phase::Paused { .. } | Phase::Halted { .. })
+                && !matches!(
+                    p,
+                    Phase::Paused {
+                        reason: cutover::PauseReason::Step { .. }
+                    }
+                )
+        };
         if frozen(before.phase()) && frozen(after.phase()) {
             assert!(
                 !actions
@@ -255,8 +276,12 @@ impl World {
         if after.phase() == &Phase::Completed && before.phase() != &Phase::Completed {
             let stable = after.stable().expect("completed has a stable revision");
             let desired = after.limits().desired as usize;
+            // Blue-green keeps the previous environment as the warm standby.
+            let standby = after
+                .standby()
+                .map_or(0, |s| after.fleet().counts(s).live());
             assert_eq!(
-                after.fleet().total().live(),
+                after.fleet().total().live() - standby,
                 desired,
                 "{context}: completed with extra instances"
             );
@@ -372,4 +397,9 @@ impl World {
             }
         }
     }
+}
+
+/// Whether the rollout follows the blue-green strategy.
+fn is_blue_green(rollout: &cutover::Rollout) -> bool {
+    matches!(rollout.spec().strategy, cutover::StrategySpec::BlueGreen(_))
 }

@@ -57,6 +57,8 @@ pub enum Move {
     AckOlder(u64),
     /// Acknowledge a generation never published.
     AckFuture(u64),
+    /// Answer an outstanding hook: it passed (`true`) or failed.
+    Hook(Index, bool),
     /// Answer an outstanding drain.
     Drained(Index),
     /// Answer an outstanding termination.
@@ -132,6 +134,8 @@ pub fn move_strategy() -> impl Strategy<Value = Move> {
         3 => any_index().prop_map(Move::AckSome),
         1 => (0u64..3).prop_map(Move::AckOlder),
         1 => (0u64..3).prop_map(Move::AckFuture),
+        3 => any_index().prop_map(|i| Move::Hook(i, true)),
+        1 => any_index().prop_map(|i| Move::Hook(i, false)),
         8 => any_index().prop_map(Move::Drained),
         8 => any_index().prop_map(Move::Terminated),
         1 => any_index().prop_map(Move::Lose),

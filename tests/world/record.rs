@@ -94,6 +94,16 @@ impl World {
                     );
                     self.measures.insert(*id, metric.clone());
                 }
+                Action::RunHook {
+                    id, hook, revision, ..
+                } => {
+                    assert_eq!(
+                        Some(revision),
+                        self.rollout.target(),
+                        "{context}: a hook checks a revision other than the target"
+                    );
+                    self.hooks.insert(*id, hook.clone());
+                }
                 other => panic!("{context}: unexpected action {other:?}"),
             }
         }

@@ -1,13 +1,63 @@
 //! Starting points: valid specs and initial fleets.
 
 use cutover::{
-    Duration, Instance, InstanceState, OnDeadline, ProvisionRetry, Quantity, RollingSpec,
-    RolloutSpec, StrategySpec,
+    BlueGreenSpec, Checks, Duration, HookSpec, Instance, InstanceState, MatchCondition, OnDeadline,
+    Promotion, ProvisionRetry, Quantity, RollingSpec, RolloutSpec, StrategySpec,
 };
 use proptest::prelude::*;
 
-/// A valid spec for 1..=6 instances, with every knob that changes the engine's path.
+/// Checks of up to two hooks with short or long timeouts.
+fn checks_strategy() -> impl Strategy<Value = Checks> {
+    let hook = (0usize..3, prop::sample::select(vec![50u64, 5_000, 600_000])).prop_map(
+        |(name, timeout)| {
+            HookSpec::new(["smoke", "e2e", "db"][name], Duration::from_millis(timeout))
+        },
+    );
+    prop::collection::vec(hook, 0..=2).prop_map(|mut hooks| {
+        hooks.sort_by(|a, b| a.name.cmp(&b.name));
+        hooks.dedup_by(|a, b| a.name == b.name);
+        Checks {
+            hooks,
+            analysis: None,
+        }
+    })
+}
+
+/// A blue-green strategy with every knob that changes the engine's path.
+fn blue_green_strategy() -> impl Strategy<Value = StrategySpec> {
+    (
+        (prop::option::of(0u32..=6), 0u32..=2, prop::bool::ANY),
+        checks_strategy(),
+        checks_strategy(),
+        prop::sample::select(vec![Some(0u64), Some(0), Some(1_000), None]),
+        prop::sample::select(vec![0u64, 1_000, 30_000]),
+        prop::sample::select(vec![Some(0u64), Some(30_000), None]),
+        prop::bool::weighted(0.3),
+    )
+        .prop_map(
+            |((preview, unavailable, route), pre, post, promotion, delay, abort_delay, keep)| {
+                StrategySpec::BlueGreen(BlueGreenSpec {
+                    preview_replicas: preview,
+                    max_unavailable: Quantity::Count(unavailable),
+                    preview_route: route.then(|| MatchCondition::header_equals("x-preview", "1")),
+                    pre_promotion: pre,
+                    post_promotion: post,
+                    promotion: match promotion {
+                        Some(ms) => Promotion::Auto(Duration::from_millis(ms)),
+                        None => Promotion::Manual,
+                    },
+                    scale_down_delay: Duration::from_millis(delay),
+                    abort_scale_down_delay: abort_delay.map(Duration::from_millis),
+                    keep_standby: keep,
+                })
+            },
+        )
+}
+
+/// A valid spec for 1..=6 instances, with every knob that changes the engine's path:
+/// rolling mostly, blue-green a third of the time.
 pub fn spec_strategy() -> impl Strategy<Value = RolloutSpec> {
+    let blue_green = prop::option::weighted(0.35, blue_green_strategy());
     let quantity = || {
         prop_oneof![
             (0u32..=3).prop_map(Quantity::Count),
@@ -31,6 +81,7 @@ pub fn spec_strategy() -> impl Strategy<Value = RolloutSpec> {
         prop::bool::ANY,
         prop::sample::select(vec![0u64, 1, 100, 30_000]),
         retry,
+        blue_green,
     )
         .prop_map(
             |(
@@ -40,12 +91,13 @@ pub fn spec_strategy() -> impl Strategy<Value = RolloutSpec> {
                 abort,
                 drain,
                 retry,
+                blue_green,
             )| RolloutSpec {
                 desired,
-                strategy: StrategySpec::Rolling(RollingSpec {
+                strategy: blue_green.unwrap_or(StrategySpec::Rolling(RollingSpec {
                     max_surge: surge,
                     max_unavailable: unavailable,
-                }),
+                })),
                 min_ready: Duration::from_millis(min_ready),
                 progress_deadline: Some(Duration::from_millis(min_ready + deadline)),
                 on_progress_deadline: if abort {

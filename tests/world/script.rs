@@ -59,6 +59,8 @@ pub struct Summary {
     pub drain: Vec<String>,
     /// Instances to terminate.
     pub terminate: Vec<String>,
+    /// Hooks to run, by name.
+    pub hooks: Vec<String>,
 }
 
 impl Summary {
@@ -87,6 +89,7 @@ impl Summary {
                 Action::Drain { instance, .. } => summary.drain.push(instance.to_string()),
                 Action::Terminate { instance, .. } => summary.terminate.push(instance.to_string()),
                 Action::Measure { .. } => {}
+                Action::RunHook { hook, .. } => summary.hooks.push(hook.clone()),
                 other => panic!("unexpected action {other:?}"),
             }
         }
@@ -161,6 +164,10 @@ impl World {
 
     pub fn resume(&mut self) -> Result<(), CommandError> {
         self.command(Command::Resume)
+    }
+
+    pub fn promote_full(&mut self) -> Result<(), CommandError> {
+        self.command(Command::PromoteFull)
     }
 
     pub fn promote(&mut self) -> Result<(), CommandError> {
@@ -240,6 +247,21 @@ impl World {
     pub fn bring_up(&mut self, name: &str) {
         self.provision(name);
         self.health(name, true);
+    }
+
+    /// Answers the outstanding hook `name`: it passed, or failed.
+    pub fn hook(&mut self, name: &str, passed: bool) {
+        let action = self
+            .hooks
+            .iter()
+            .find(|(_, h)| h.as_str() == name)
+            .map(|(a, _)| *a)
+            .unwrap_or_else(|| panic!("no hook {name} outstanding"));
+        self.input(Input::HookResult {
+            action,
+            passed,
+            reason: if passed { "ok" } else { "smoke test failed" }.into(),
+        });
     }
 
     /// Answers the drain of `name`.

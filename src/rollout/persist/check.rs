@@ -68,7 +68,14 @@ fn check_counters(core: &Core) -> Result<(), RestoreError> {
         .chain(
             core.analysis
                 .iter()
+                .chain(core.step.checks.iter().flat_map(|c| c.analysis.as_ref()))
                 .flat_map(|a| a.measuring.keys().copied()),
+        )
+        .chain(
+            core.step
+                .checks
+                .iter()
+                .flat_map(|c| c.hooks.keys().copied()),
         );
     if let Some(id) = issued.max().filter(|id| id.0 >= core.next_action) {
         return refuse(
@@ -265,8 +272,15 @@ fn check_queue(core: &Core) -> Result<(), RestoreError> {
             }),
             Action::Measure { id, metric, .. } => core
                 .analysis
+                .iter()
+                .chain(core.step.checks.iter().flat_map(|c| c.analysis.as_ref()))
+                .any(|a| a.measuring.get(id) == Some(metric)),
+            Action::RunHook { id, hook, .. } => core
+                .step
+                .checks
                 .as_ref()
-                .is_some_and(|a| a.measuring.get(id) == Some(metric)),
+                .and_then(|c| c.hooks.get(id))
+                .is_some_and(|h| &h.name == hook),
             Action::Terminate { instance, .. } => {
                 pending.is_some_and(|p| p.kind == ActionKind::Terminate && &p.instance == instance)
             }

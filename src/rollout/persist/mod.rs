@@ -10,7 +10,7 @@ mod check;
 mod v1;
 
 /// The document format this version writes. It reads this one and every earlier one.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 #[cfg(feature = "serde")]
 use body::Body;
@@ -28,6 +28,7 @@ mod body {
     use crate::rollout::core::{Core, Pending, Retire, Starting};
     use crate::rollout::phase::Phase;
     use crate::rollout::rotation::Rotation;
+    use crate::rollout::steps::StepCursor;
     use crate::rollout::timers::TimerTable;
     use crate::spec::RolloutSpec;
     use crate::time::Timestamp;
@@ -71,6 +72,19 @@ mod body {
         /// The background analysis, if one ran.
         #[serde(default)]
         pub analysis: Option<HostedAnalysis>,
+        /// The step machine (format 3; a format-2 document is at its first step).
+        #[serde(default)]
+        pub step: StepCursor,
+        /// When the last abort happened (format 3).
+        #[serde(default)]
+        pub aborted_at: Option<Timestamp>,
+        /// Until when the standby stays warm (format 3).
+        #[serde(default)]
+        pub standby_until: Option<Timestamp>,
+        /// What the envelope last held back (format 3): a fact about the events already
+        /// emitted, so that a restored rollout does not report it again.
+        #[serde(default)]
+        pub held: Option<crate::output::HeldBack>,
     }
 
     impl From<&Core> for Body {
@@ -102,6 +116,10 @@ mod body {
                 actions: core.actions.clone(),
                 events: core.events.clone(),
                 analysis: core.analysis.clone(),
+                step: core.step.clone(),
+                aborted_at: core.aborted_at,
+                standby_until: core.standby_until,
+                held: core.held,
             }
         }
     }
@@ -141,10 +159,13 @@ mod body {
                 actions: self.actions,
                 events: self.events,
                 analysis: self.analysis,
+                step: self.step,
+                aborted_at: self.aborted_at,
+                standby_until: self.standby_until,
                 drain_index: Default::default(),
                 startup_index: Default::default(),
                 dirty: Default::default(),
-                held: None,
+                held: self.held,
                 timers: TimerTable::default(),
             };
             for (id, stage) in &core.retiring {
@@ -232,7 +253,8 @@ mod body {
                     while let Some(key) = map.next_key::<String>()? {
                         match (key.as_str(), format) {
                             ("format", _) => format = Some(map.next_value::<u32>()?),
-                            ("rollout", Some(FORMAT_VERSION)) => {
+                            // Format 3 only added fields with defaults to format 2.
+                            ("rollout", Some(2 | FORMAT_VERSION)) => {
                                 rollout = Some(Box::new(map.next_value::<Body>()?));
                                 seen_body = true;
                             }

@@ -144,6 +144,10 @@ impl BodyV1 {
             actions: self.actions,
             events: self.events,
             analysis: None,
+            step: Default::default(),
+            aborted_at: None,
+            standby_until: None,
+            held: None,
         }
     }
 }

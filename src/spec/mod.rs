@@ -1,8 +1,13 @@
 //! What the caller asks for: [`RolloutSpec`] and the per-strategy specs, checked up front
 //! into [`SpecError`]s that say what to change.
 
+mod blue_green;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
+
+pub use blue_green::{BlueGreenSpec, Checks, HookSpec, Promotion};
 
 use crate::error::{SpecError, excerpt};
 use crate::time::Duration;
@@ -186,7 +191,7 @@ fn max_surge<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Quanti
 }
 
 #[cfg(feature = "serde")]
-fn max_unavailable<'de, D: serde::Deserializer<'de>>(
+pub(crate) fn max_unavailable<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Quantity, D::Error> {
     deserializer.deserialize_any(QuantityVisitor {
@@ -228,6 +233,8 @@ impl Default for RollingSpec {
 pub enum StrategySpec {
     /// Replace instances in place, batch by batch.
     Rolling(RollingSpec),
+    /// Build green beside blue, check it, switch all traffic at once.
+    BlueGreen(BlueGreenSpec),
 }
 
 impl Default for StrategySpec {
@@ -355,6 +362,10 @@ pub struct RolloutSpec {
     /// An analysis that runs beside the rollout, measuring the new revision; its
     /// verdicts abort or pause the rollout as it says. Default: none.
     pub background_analysis: Option<crate::analysis::BackgroundAnalysis>,
+    /// Analyses that checks and steps name (blue-green's pre- and post-promotion
+    /// checks), by name. Each runs to its verdict, so every metric needs a count (or
+    /// no interval). Default: none.
+    pub analyses: BTreeMap<String, Vec<crate::analysis::MetricSpec>>,
     /// How long the load balancer may take to acknowledge a table before the rollout
     /// says so (an event, and in the status). The rollout keeps waiting: nothing is
     /// drained until a table without it is acknowledged. Default 1m.
@@ -376,6 +387,7 @@ impl Default for RolloutSpec {
             provision_retry: ProvisionRetry::default(),
             health: HealthSpec::default(),
             background_analysis: None,
+            analyses: BTreeMap::new(),
             traffic_ack_timeout: Duration::from_mins(1),
             allow_downtime: false,
         }
@@ -500,7 +512,49 @@ impl RolloutSpec {
                 max: retry.backoff_max,
             });
         }
-        let StrategySpec::Rolling(rolling) = &self.strategy;
+        let analyses = self.validate_analyses()?;
+        let limits = match &self.strategy {
+            StrategySpec::Rolling(rolling) => self.rolling_limits(rolling)?,
+            StrategySpec::BlueGreen(blue_green) => blue_green.validate(self.desired, &analyses)?,
+        };
+        if limits.max_unavailable >= limits.desired && !self.allow_downtime {
+            return Err(SpecError::DowntimeRequired {
+                desired: limits.desired,
+                max_surge: limits.max_surge,
+                max_unavailable: limits.max_unavailable,
+            });
+        }
+        Ok(limits)
+    }
+
+    /// Checks every named analysis, and returns their names: each must run to a
+    /// verdict, so no metric may measure forever.
+    fn validate_analyses(&self) -> Result<BTreeSet<&str>, SpecError> {
+        for (name, metrics) in &self.analyses {
+            let invalid = |error| SpecError::InvalidAnalysis {
+                analysis: excerpt(name),
+                error,
+            };
+            if name.is_empty() {
+                return Err(invalid(crate::analysis::AnalysisSpecError::EmptyName {
+                    what: "analysis",
+                }));
+            }
+            crate::analysis::BackgroundAnalysis::new(metrics.clone())
+                .validate(false)
+                .map_err(invalid)?;
+            if let Some(metric) = metrics.iter().find(|m| m.effective_count().is_none()) {
+                return Err(SpecError::OpenEndedAnalysis {
+                    analysis: excerpt(name),
+                    metric: excerpt(&metric.name),
+                });
+            }
+        }
+        Ok(self.analyses.keys().map(String::as_str).collect())
+    }
+
+    /// A rolling update's limits, with Kubernetes' rules.
+    fn rolling_limits(&self, rolling: &RollingSpec) -> Result<CapacityLimits, SpecError> {
         let surge = rolling.max_surge;
         let unavailable = rolling
             .max_unavailable
@@ -516,13 +570,6 @@ impl RolloutSpec {
                 max_surge: surge,
                 desired: self.desired,
                 max: max_surge,
-            });
-        }
-        if limits.max_unavailable >= limits.desired && !self.allow_downtime {
-            return Err(SpecError::DowntimeRequired {
-                desired: limits.desired,
-                max_surge: limits.max_surge,
-                max_unavailable: limits.max_unavailable,
             });
         }
         Ok(limits)

@@ -1,0 +1,385 @@
+//! The step machine, generic over strategies: the planner says when its current step is
+//! done and what it waits for; the core advances the step, pauses while a step waits
+//! for a time or a promotion, and hosts the step's checks (hooks the caller runs and an
+//! analysis run to its verdict). A failed check aborts inside the envelope; an
+//! inconclusive analysis pauses for a person.
+
+use std::collections::BTreeMap;
+
+use crate::analysis::{AnalysisRun, RunPhase};
+use crate::input::Input;
+use crate::output::{Action, ActionId, EventKind};
+use crate::rollout::analysis::HostedAnalysis;
+use crate::rollout::core::Core;
+use crate::rollout::phase::{AbortReason, PauseReason, Phase};
+use crate::strategy::{self, FleetView, Plan, StepKind, StepState, StepWait};
+use crate::time::Timestamp;
+
+/// Where the step machine stands (persisted).
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub(crate) struct StepCursor {
+    pub index: u32,
+    pub started_at: Timestamp,
+    /// An operator promoted the current step.
+    pub promoted: bool,
+    /// An operator asked to skip every remaining wait and check.
+    pub full: bool,
+    /// The current step's checks, once started.
+    pub checks: Option<HostedChecks>,
+}
+
+/// A step's checks in progress (or decided).
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub(crate) struct HostedChecks {
+    /// The step they belong to.
+    pub step: StepKind,
+    /// Hooks asked for and not answered, by action.
+    pub hooks: BTreeMap<ActionId, RunningHook>,
+    /// The analysis, if the checks name one.
+    pub analysis: Option<HostedAnalysis>,
+    /// Their verdict, once they have one.
+    pub verdict: Option<ChecksVerdict>,
+}
+
+/// A hook asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub(crate) struct RunningHook {
+    pub name: String,
+    /// No answer by then is a failure.
+    pub deadline: Timestamp,
+}
+
+/// What a step's checks came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub(crate) enum ChecksVerdict {
+    Passed,
+    Failed,
+    /// The analysis could not decide: a person must (promote accepts it).
+    Inconclusive,
+}
+
+impl HostedChecks {
+    /// The earliest hook deadline.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        if self.verdict.is_some() {
+            return None;
+        }
+        self.hooks.values().map(|h| h.deadline).min()
+    }
+}
+
+impl Core {
+    /// The step machine's state as a planner reads it.
+    pub fn step_state(&self) -> StepState {
+        let checks = self
+            .step
+            .checks
+            .as_ref()
+            .and_then(|c| c.verdict)
+            .and_then(|v| match v {
+                ChecksVerdict::Passed => Some(true),
+                ChecksVerdict::Failed => Some(false),
+                ChecksVerdict::Inconclusive => None,
+            });
+        StepState {
+            index: self.step.index,
+            started_at: self.step.started_at,
+            promoted: self.step.promoted,
+            full: self.step.full,
+            checks,
+            is_rollback: self.is_rollback,
+            aborted_at: self.aborted_at,
+            standby_until: self.standby_until,
+        }
+    }
+
+    /// Advances past every step the plan says is done (re-planning after each), starts
+    /// the current step's checks, and pauses while it waits for a time or a promotion.
+    /// Returns the plan for the step reached.
+    pub fn advance_steps(&mut self, view: FleetView, mut plan: Plan) -> Plan {
+        for _ in 0..=plan.step.count {
+            if !plan.step.done || plan.step.complete {
+                break;
+            }
+            self.end_checks();
+            self.step = StepCursor {
+                index: plan.step.index + 1,
+                started_at: self.now,
+                full: self.step.full,
+                ..StepCursor::default()
+            };
+            self.made_progress();
+            plan = strategy::plan(&self.spec.strategy, &self.plan_input(view));
+            self.emit(EventKind::StepStarted {
+                index: plan.step.index,
+                count: plan.step.count,
+                step: plan.step.kind,
+            });
+        }
+        if !plan.step.done {
+            self.start_checks(plan.step.kind);
+        }
+        self.follow_step_wait(&plan);
+        plan
+    }
+
+    /// A step that waits for a time or a promotion pauses the rollout (as Argo's pause
+    /// steps do); once it waits for nothing of the kind, it goes on.
+    fn follow_step_wait(&mut self, plan: &Plan) {
+        let wait = match plan.step.waiting {
+            Some(StepWait::Promotion) => Some(None),
+            Some(StepWait::Until { at }) => Some(Some(at)),
+            _ => None,
+        };
+        match (&self.phase, wait) {
+            (Phase::Progressing, Some(until)) => self.transition(Phase::Paused {
+                reason: PauseReason::Step { until },
+            }),
+            (
+                Phase::Paused {
+                    reason: PauseReason::Step { until },
+                },
+                Some(now_until),
+            ) if *until != now_until => self.transition(Phase::Paused {
+                reason: PauseReason::Step { until: now_until },
+            }),
+            (
+                Phase::Paused {
+                    reason: PauseReason::Step { .. },
+                },
+                None,
+            ) => {
+                self.made_progress();
+                self.transition(Phase::Progressing);
+            }
+            _ => {}
+        }
+    }
+
+    /// Starts the checks of `step` if it has any and they have not started.
+    fn start_checks(&mut self, step: StepKind) {
+        if self.step.checks.is_some() || self.step_state().skips_checks() || self.step.promoted {
+            return;
+        }
+        let Some(checks) = strategy::step_checks(&self.spec.strategy, step).cloned() else {
+            return;
+        };
+        let Some(target) = self.target.clone() else {
+            return;
+        };
+        let mut hooks = BTreeMap::new();
+        for hook in &checks.hooks {
+            let id = self.next_action_id();
+            hooks.insert(
+                id,
+                RunningHook {
+                    name: hook.name.clone(),
+                    deadline: self.now + hook.timeout,
+                },
+            );
+            self.actions.push_back(Action::RunHook {
+                id,
+                hook: hook.name.clone(),
+                step,
+                revision: target.clone(),
+                baseline: self.stable.clone(),
+            });
+        }
+        let analysis = checks.analysis.as_ref().and_then(|name| {
+            // The spec validated its names when it was accepted.
+            let metrics = self.spec.analyses.get(name)?.clone();
+            let run = AnalysisRun::new(self.now, metrics).ok()?;
+            Some(HostedAnalysis {
+                run,
+                started_at: self.now,
+                measuring: BTreeMap::new(),
+                last_asked: BTreeMap::new(),
+                acted: false,
+            })
+        });
+        self.emit(EventKind::ChecksStarted {
+            step,
+            hooks: checks.hooks.iter().map(|h| h.name.clone()).collect(),
+            analysis: checks.analysis.clone(),
+        });
+        self.step.checks = Some(HostedChecks {
+            step,
+            hooks,
+            analysis,
+            verdict: None,
+        });
+        // The first measurements are due now: ask at once rather than on the next
+        // timeout.
+        self.request_measurements();
+    }
+
+    /// Stops the current step's checks: answers still out are late from now on.
+    pub fn end_checks(&mut self) {
+        if let Some(checks) = self.step.checks.as_mut() {
+            checks.hooks.clear();
+            if let Some(analysis) = checks.analysis.as_mut() {
+                analysis.run.terminate();
+                analysis.measuring.clear();
+                analysis.acted = true;
+            }
+        }
+    }
+
+    /// A hook's answer; unknown, late or duplicate answers are reported and ignored.
+    pub fn hook_result(&mut self, input: &Input, action: ActionId, passed: bool, reason: &str) {
+        let hook = self
+            .step
+            .checks
+            .as_mut()
+            .and_then(|c| c.hooks.remove(&action));
+        let Some(hook) = hook else {
+            return self.ignore(input, "unknown, late or already answered hook");
+        };
+        let reason = crate::error::excerpt(reason);
+        self.emit(EventKind::HookFinished {
+            hook: hook.name.clone(),
+            passed,
+            reason: reason.clone(),
+        });
+        if passed {
+            self.evaluate_checks();
+        } else {
+            self.checks_failed(format!("hook {} failed: {reason}", hook.name));
+        }
+    }
+
+    /// Fails the checks if a hook ran out of time.
+    pub fn expire_hooks(&mut self) {
+        let now = self.now;
+        let expired = self.step.checks.as_ref().and_then(|c| {
+            c.hooks
+                .values()
+                .find(|h| h.deadline <= now)
+                .map(|h| h.name.clone())
+        });
+        if let Some(name) = expired {
+            self.emit(EventKind::HookFinished {
+                hook: name.clone(),
+                passed: false,
+                reason: "timed out".to_owned(),
+            });
+            self.checks_failed(format!("hook {name} did not answer in time"));
+        }
+    }
+
+    /// Decides the checks once every hook passed and the analysis (if any) has its
+    /// verdict.
+    pub fn evaluate_checks(&mut self) {
+        let Some(checks) = self.step.checks.as_ref() else {
+            return;
+        };
+        if checks.verdict.is_some() {
+            return;
+        }
+        let analysis = checks.analysis.as_ref().map(|a| a.run.phase());
+        match analysis {
+            Some(RunPhase::Failed | RunPhase::Error) => {
+                let reason = checks
+                    .analysis
+                    .as_ref()
+                    .map(|a| a.run.reason())
+                    .unwrap_or_default();
+                self.checks_failed(format!("analysis failed: {reason}"));
+            }
+            Some(RunPhase::Inconclusive) => {
+                let step = checks.step;
+                self.set_verdict(ChecksVerdict::Inconclusive);
+                self.emit(EventKind::ChecksCompleted {
+                    step,
+                    passed: false,
+                    reason: "analysis inconclusive: promote to accept, abort to give up".to_owned(),
+                });
+                if self.phase.is_in_flight() {
+                    self.transition(Phase::Paused {
+                        reason: PauseReason::AnalysisInconclusive,
+                    });
+                }
+            }
+            Some(RunPhase::Running) => {}
+            _ if checks.hooks.is_empty() => {
+                let step = checks.step;
+                self.set_verdict(ChecksVerdict::Passed);
+                self.emit(EventKind::ChecksCompleted {
+                    step,
+                    passed: true,
+                    reason: "every check passed".to_owned(),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn set_verdict(&mut self, verdict: ChecksVerdict) {
+        if let Some(checks) = self.step.checks.as_mut() {
+            checks.verdict = Some(verdict);
+        }
+        if verdict != ChecksVerdict::Inconclusive {
+            self.end_checks();
+        }
+    }
+
+    /// The checks failed: the rollout aborts (traffic back on the stable revision inside
+    /// the envelope).
+    fn checks_failed(&mut self, reason: String) {
+        let Some(step) = self.step.checks.as_ref().map(|c| c.step) else {
+            return;
+        };
+        self.set_verdict(ChecksVerdict::Failed);
+        self.emit(EventKind::ChecksCompleted {
+            step,
+            passed: false,
+            reason,
+        });
+        if self.phase.is_in_flight() {
+            self.abort(AbortReason::ChecksFailed { step });
+        }
+    }
+
+    /// Whether the current step's checks are running (started, no verdict yet).
+    pub fn checks_running(&self) -> bool {
+        self.step
+            .checks
+            .as_ref()
+            .is_some_and(|c| c.verdict.is_none())
+    }
+
+    /// Stops the running checks without a verdict, and says so.
+    pub fn skip_checks(&mut self, reason: &str) {
+        let Some(step) = self.step.checks.as_ref().map(|c| c.step) else {
+            return;
+        };
+        self.end_checks();
+        self.emit(EventKind::ChecksCompleted {
+            step,
+            passed: true,
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// Accepts an inconclusive verdict (an operator's promote or resume). Returns
+    /// whether there was one.
+    pub fn accept_inconclusive(&mut self) -> bool {
+        let inconclusive = self
+            .step
+            .checks
+            .as_ref()
+            .is_some_and(|c| c.verdict == Some(ChecksVerdict::Inconclusive));
+        if inconclusive {
+            self.set_verdict(ChecksVerdict::Passed);
+        }
+        inconclusive
+    }
+}

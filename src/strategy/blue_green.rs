@@ -1,0 +1,357 @@
+//! The blue-green planner, and its arithmetic as public functions so that a tool can
+//! show the cost of a blue-green rollout before running it.
+//!
+//! Blue is the stable revision, green the target. The plan is a fixed table of steps:
+//!
+//! | step | green's size | traffic | done when |
+//! |---|---|---|---|
+//! | preview | preview size | all on blue; the preview route to green | green's preview available |
+//! | pre-promotion checks | preview size | same | the checks passed |
+//! | promotion | full | same | promoted (after the auto-promotion delay, or by an operator) |
+//! | switch | full | same | every green instance available: the next step switches |
+//! | post-promotion checks | full | **all on green**, in one table update | the checks passed |
+//!
+//! Blue stays whole throughout (less `max_unavailable` when green at full size would
+//! pass the peak), so that an abort at any point puts all traffic back on blue in one
+//! update. On completion blue becomes the standby: warm for `scale_down_delay`, or for
+//! good with `keep_standby`.
+
+use crate::spec::{BlueGreenSpec, CapacityLimits, Promotion};
+use crate::strategy::plan::{
+    ExplicitTraffic, Mode, PerRole, Plan, PlanInput, Role, StepKind, StepProgress, StepWait,
+    TrafficIntent,
+};
+
+/// The steps of a blue-green rollout, in order.
+pub const BLUE_GREEN_STEPS: [StepKind; 5] = [
+    StepKind::Preview,
+    StepKind::PrePromotion,
+    StepKind::Promotion,
+    StepKind::Switch,
+    StepKind::PostPromotion,
+];
+
+/// What a blue-green rollout costs, for a given `desired`: the most instances it runs
+/// at once and the fewest available ones it keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct BlueGreenCost {
+    /// Green's size while in preview (until its pre-promotion checks pass).
+    pub preview: u32,
+    /// Blue instances that may be given up while green is at full size.
+    pub blue_may_go: u32,
+    /// The most instances at once: `2 * desired - blue_may_go`.
+    pub peak: u32,
+    /// The fewest available instances the rollout itself leaves:
+    /// `desired - blue_may_go`.
+    pub min_available: u32,
+}
+
+/// The cost of a blue-green rollout of `desired` instances under `spec`.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{BlueGreenSpec, Quantity, blue_green_cost};
+/// let spec = BlueGreenSpec { preview_replicas: Some(2), max_unavailable: Quantity::Percent(25), ..BlueGreenSpec::default() };
+/// let cost = blue_green_cost(&spec, 10);
+/// assert_eq!((cost.preview, cost.blue_may_go, cost.peak, cost.min_available), (2, 2, 18, 8));
+/// ```
+#[must_use]
+pub fn blue_green_cost(spec: &BlueGreenSpec, desired: u32) -> BlueGreenCost {
+    let blue_may_go = spec.max_unavailable.resolve(desired, false).min(desired);
+    BlueGreenCost {
+        preview: spec.preview_replicas.unwrap_or(desired).min(desired),
+        blue_may_go,
+        peak: 2 * desired - blue_may_go,
+        min_available: desired - blue_may_go,
+    }
+}
+
+/// Green's size in a step: the preview size until the pre-promotion checks pass (Argo's
+/// `previewReplicaCount`), full size after. A rollback or full promotion skips the
+/// preview.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{BlueGreenSpec, StepKind, blue_green_green_size};
+/// let spec = BlueGreenSpec { preview_replicas: Some(1), ..BlueGreenSpec::default() };
+/// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Preview, false), 1);
+/// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Promotion, false), 4);
+/// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Preview, true), 4);
+/// ```
+#[must_use]
+pub fn blue_green_green_size(
+    spec: &BlueGreenSpec,
+    desired: u32,
+    step: StepKind,
+    skip_preview: bool,
+) -> u32 {
+    match step {
+        StepKind::Preview | StepKind::PrePromotion if !skip_preview => {
+            blue_green_cost(spec, desired).preview
+        }
+        _ => desired,
+    }
+}
+
+/// The blue-green planner: the desired state for the current step (see the module
+/// docs for the table), an abort (`Mode::Revert`: all traffic on blue, green kept for
+/// the abort delay) or a rollout at rest (`Mode::Steady`: blue at `desired`, the standby
+/// kept while warm).
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{BlueGreenSpec, CapacityLimits, FleetView, Mode, PlanInput, RoleCounts, StepState, Timestamp, blue_green_plan};
+/// let spec = BlueGreenSpec::default();
+/// let limits = CapacityLimits { desired: 3, max_surge: 3, max_unavailable: 0 };
+/// let mut view = FleetView::default();
+/// view.roles.stable = RoleCounts { replicas: 3, available: 3, ready: 3 };
+/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default() };
+/// let plan = blue_green_plan(&spec, &input);
+/// assert_eq!((plan.wanted.stable, plan.wanted.target), (3, 3)); // green beside blue
+/// ```
+#[must_use]
+pub fn blue_green_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
+    match input.mode {
+        Mode::Rollout => rollout_plan(spec, input),
+        Mode::Revert | Mode::Steady => at_rest_plan(spec, input),
+    }
+}
+
+fn rollout_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
+    let limits: CapacityLimits = input.limits;
+    let view = input.view;
+    let state = input.step;
+    let last = BLUE_GREEN_STEPS.len() as u32 - 1;
+    let index = state.index.min(last);
+    let kind = BLUE_GREEN_STEPS[index as usize];
+    let skip = state.skips_checks();
+    let green = blue_green_green_size(spec, limits.desired, kind, skip);
+    let green_available = view.roles[Role::Target].available;
+    let checks_passed = skip || state.promoted || state.checks == Some(true);
+    let (done, waiting) = match kind {
+        StepKind::Preview => (green_available >= green, Some(StepWait::Capacity)),
+        StepKind::PrePromotion => (
+            spec.pre_promotion.is_empty() || checks_passed,
+            Some(StepWait::Checks),
+        ),
+        StepKind::Promotion => match spec.promotion {
+            _ if skip || state.promoted => (true, None),
+            Promotion::Auto(delay) => {
+                let at = state.started_at + delay;
+                (input.now >= at, Some(StepWait::Until { at }))
+            }
+            Promotion::Manual => (false, Some(StepWait::Promotion)),
+        },
+        StepKind::Switch => (green_available >= limits.desired, Some(StepWait::Capacity)),
+        _ => (
+            spec.post_promotion.is_empty() || checks_passed,
+            Some(StepWait::Checks),
+        ),
+    };
+    let mut wanted = PerRole::<u32>::default();
+    wanted.target = green;
+    // Blue stays whole unless green at full size needs the room (`max_unavailable`).
+    wanted.stable = limits.desired.min(limits.max_total().saturating_sub(green));
+    let switched = kind == StepKind::PostPromotion;
+    // Complete only with green whole and every other environment but blue gone (blue
+    // then becomes the standby).
+    let target = view.roles[Role::Target];
+    let settled = target.replicas == limits.desired
+        && target.available >= limits.desired
+        && view.roles[Role::Superseded].replicas == 0
+        && view.roles[Role::Standby].replicas == 0
+        && view.leaving == 0;
+    let traffic = if switched {
+        ExplicitTraffic::all_on(Role::Target)
+    } else {
+        let mut before = ExplicitTraffic::all_on(Role::Stable);
+        if let Some(route) = &spec.preview_route {
+            before.routes.push((route.clone(), Role::Target));
+        }
+        before
+    };
+    Plan {
+        wanted,
+        traffic: TrafficIntent::Explicit(traffic),
+        step: StepProgress {
+            kind,
+            index,
+            count: last + 1,
+            done,
+            waiting: if done { None } else { waiting },
+            complete: index == last && done && settled,
+        },
+    }
+}
+
+fn at_rest_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
+    let view = input.view;
+    let state = input.step;
+    let mut wanted = PerRole::<u32>::default();
+    if input.has_stable {
+        wanted.stable = input.limits.desired;
+        // Green stays after an abort for its delay (for good with `None`), never grown.
+        let keep_green = match (state.aborted_at, spec.abort_scale_down_delay) {
+            (Some(_), None) => true,
+            (Some(at), Some(delay)) => input.now < at + delay,
+            (None, _) => false,
+        };
+        if input.mode == Mode::Revert && keep_green {
+            wanted.target = view.roles[Role::Target].replicas;
+        }
+    }
+    let warm = state.standby_until.is_none_or(|until| input.now < until);
+    if warm {
+        wanted.standby = view.roles[Role::Standby].replicas;
+    }
+    Plan {
+        wanted,
+        traffic: TrafficIntent::Explicit(ExplicitTraffic::all_on(Role::Stable)),
+        step: StepProgress::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Quantity;
+    use crate::strategy::plan::{FleetView, RoleCounts, StepState};
+    use crate::time::{Duration, Timestamp};
+
+    fn input(step: StepState, stable: u32, green_available: u32) -> PlanInput {
+        let mut view = FleetView::default();
+        view.roles.stable = RoleCounts {
+            replicas: stable,
+            available: stable,
+            ready: stable,
+        };
+        view.roles.target = RoleCounts {
+            replicas: green_available,
+            available: green_available,
+            ready: green_available,
+        };
+        PlanInput {
+            mode: Mode::Rollout,
+            limits: CapacityLimits {
+                desired: 4,
+                max_surge: 3,
+                max_unavailable: 1,
+            },
+            view,
+            has_stable: true,
+            now: Timestamp::from_millis(10_000),
+            step,
+        }
+    }
+
+    #[test]
+    fn the_cost_is_twice_the_fleet_less_what_blue_may_give_up() {
+        let spec = BlueGreenSpec::default();
+        let cost = blue_green_cost(&spec, 5);
+        assert_eq!((cost.peak, cost.min_available, cost.preview), (10, 5, 5));
+        let tight = BlueGreenSpec {
+            max_unavailable: Quantity::Percent(30),
+            ..spec
+        };
+        // 30% of 5 rounds down to 1, and there is no both-zero rule.
+        assert_eq!(blue_green_cost(&tight, 5).peak, 9);
+        assert_eq!(blue_green_cost(&tight, 3).blue_may_go, 0);
+    }
+
+    #[test]
+    fn blue_gives_up_instances_only_when_green_needs_the_room() {
+        let spec = BlueGreenSpec {
+            preview_replicas: Some(1),
+            max_unavailable: Quantity::Count(1),
+            ..BlueGreenSpec::default()
+        };
+        let preview = blue_green_plan(&spec, &input(StepState::default(), 4, 0));
+        assert_eq!((preview.wanted.stable, preview.wanted.target), (4, 1));
+        let promotion = StepState {
+            index: 2,
+            ..StepState::default()
+        };
+        let full = blue_green_plan(&spec, &input(promotion, 4, 1));
+        assert_eq!((full.wanted.stable, full.wanted.target), (3, 4));
+    }
+
+    #[test]
+    fn traffic_switches_only_in_the_step_after_green_is_complete() {
+        let spec = BlueGreenSpec::default();
+        let switch = StepState {
+            index: 3,
+            ..StepState::default()
+        };
+        let waiting = blue_green_plan(&spec, &input(switch, 4, 3));
+        assert!(!waiting.step.done);
+        assert_eq!(
+            waiting.traffic,
+            TrafficIntent::Explicit(ExplicitTraffic::all_on(Role::Stable))
+        );
+        assert!(blue_green_plan(&spec, &input(switch, 4, 4)).step.done);
+        let after = StepState {
+            index: 4,
+            ..StepState::default()
+        };
+        let switched = blue_green_plan(&spec, &input(after, 4, 4));
+        assert_eq!(
+            switched.traffic,
+            TrafficIntent::Explicit(ExplicitTraffic::all_on(Role::Target))
+        );
+        assert!(switched.step.complete, "no post-promotion checks");
+    }
+
+    #[test]
+    fn promotion_waits_for_its_delay_or_an_operator() {
+        let spec = BlueGreenSpec {
+            promotion: Promotion::Auto(Duration::from_secs(60)),
+            ..BlueGreenSpec::default()
+        };
+        let step = StepState {
+            index: 2,
+            started_at: Timestamp::from_millis(5_000),
+            ..StepState::default()
+        };
+        let plan = blue_green_plan(&spec, &input(step, 4, 4));
+        assert_eq!(
+            plan.step.waiting,
+            Some(StepWait::Until {
+                at: Timestamp::from_millis(65_000)
+            })
+        );
+        let manual = BlueGreenSpec {
+            promotion: Promotion::Manual,
+            ..spec
+        };
+        let plan = blue_green_plan(&manual, &input(step, 4, 4));
+        assert_eq!(plan.step.waiting, Some(StepWait::Promotion));
+        let promoted = StepState {
+            promoted: true,
+            ..step
+        };
+        assert!(blue_green_plan(&manual, &input(promoted, 4, 4)).step.done);
+    }
+
+    #[test]
+    fn an_abort_keeps_green_for_its_delay_and_no_longer() {
+        let spec = BlueGreenSpec::default();
+        let aborted = StepState {
+            aborted_at: Some(Timestamp::from_millis(0)),
+            ..StepState::default()
+        };
+        let mut revert = input(aborted, 4, 2);
+        revert.mode = Mode::Revert;
+        assert_eq!(blue_green_plan(&spec, &revert).wanted.target, 2);
+        revert.now = Timestamp::from_millis(30_000);
+        assert_eq!(blue_green_plan(&spec, &revert).wanted.target, 0);
+        let keep = BlueGreenSpec {
+            abort_scale_down_delay: None,
+            ..spec
+        };
+        assert_eq!(blue_green_plan(&keep, &revert).wanted.target, 2);
+    }
+}
