@@ -209,10 +209,12 @@ pub use spec::{
     RolloutSpec, StrategySpec,
 };
 pub use strategy::{
-    ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, ProgressCounts, ReplicaCounts,
-    Role, RoleCounts, ScaleStep, StepProgress, StepWait, TrafficIntent, rolling_is_complete,
-    rolling_is_progress, rolling_plan, rolling_preview, rolling_preview_from,
-    rolling_scale_down_old, rolling_scale_up, rolling_step,
+    CanaryCounts, CanaryReplicas, CanaryScale, ExplicitTraffic, FleetView, Mode, PerRole, Plan,
+    PlanInput, ProgressCounts, ReplicaCounts, Role, RoleCounts, RoutedScaling, ScaleStep,
+    StepProgress, StepWait, TrafficIntent, canary_basic_step, canary_basic_target,
+    canary_routed_replicas, instances_for_weight, rolling_is_complete, rolling_is_progress,
+    rolling_plan, rolling_preview, rolling_preview_from, rolling_scale_down_old, rolling_scale_up,
+    rolling_step,
 };
 pub use time::{Duration, Timestamp};
 pub use traffic::{

@@ -6,9 +6,14 @@
 //! ([`Rollout`](crate::Rollout)) moves toward the plan inside its safety envelope,
 //! whatever the plan asks.
 
+mod canary_counts;
 mod plan;
 mod rolling;
 
+pub use canary_counts::{
+    CanaryCounts, CanaryReplicas, CanaryScale, RoutedScaling, canary_basic_step,
+    canary_basic_target, canary_routed_replicas, instances_for_weight,
+};
 pub use plan::{
     ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, Role, RoleCounts, StepProgress,
     StepWait, TrafficIntent,
