@@ -1,4 +1,5 @@
 use super::*;
+use crate::spec::Quantity;
 
 fn percent(p: u64) -> Weight {
     Weight::from_percent(p).unwrap()
@@ -72,4 +73,228 @@ fn approximation_matches_argo_float_arithmetic() {
     // 75% of 2, 90% of 5, 95% of 10, 98% of 25, 99% of 50: the fleets for which
     // 100% - 50%/n is a whole percent (one instance at 50% may be 0 or 1).
     assert_eq!(differences.len(), 5);
+}
+
+/// One basic canary step from Argo-style inputs: desired, weight in percent, max surge
+/// and max unavailable as Argo's `IntOrString`, and (replicas, available) per revision.
+/// Returns (stable, canary), Argo's order of expectations.
+fn basic_step(
+    desired: u32,
+    weight: u64,
+    (surge, unavailable): (Quantity, Quantity),
+    (stable_replicas, stable_available): (u32, u32),
+    (canary_replicas, canary_available): (u32, u32),
+    other_replicas: u32,
+) -> (u32, u32) {
+    let limits = CapacityLimits::resolve(desired, surge, unavailable);
+    let counts = CanaryCounts {
+        canary_replicas,
+        canary_available,
+        stable_replicas,
+        stable_available,
+        other_replicas,
+        terminating: 0,
+    };
+    let next = canary_basic_step(limits, percent(weight), None, counts);
+    (next.stable, next.canary)
+}
+
+/// Every case of Argo's `TestCalculateReplicaCountsForCanary` that runs
+/// `CalculateReplicaCountsForBasicCanary` (argo-rollouts utils/replicaset/canary_test.go;
+/// the traffic-routed ones are in `routed_matches_argo`): name, desired, weight %,
+/// (max surge, max unavailable), stable and canary (replicas, available), older
+/// replicas, expected (stable, canary).
+///
+/// Adapted inputs, where Argo derives the weight from the rollout's status: the two
+/// "promote full" cases pass 100% (Argo's `GetCanaryReplicasOrWeight` ignores their
+/// `setWeight: 1` under `promoteFull`), and the `setCanaryScale` that Argo ignores
+/// without a traffic router is not passed.
+#[test]
+fn basic_step_matches_argo() {
+    use Quantity::{Count as C, Percent as P};
+    #[rustfmt::skip]
+    let cases = [
+        ("Do not add extra RSs in scaleDownCount when .Spec.Replica < AvailableReplicas",
+            10, 100, (C(3), C(0)), (7, 8), (6, 3), 0, (7, 6)),
+        ("Use max surge int to scale up canary", 10, 20, (C(2), C(0)), (10, 10), (0, 0), 0, (10, 2)),
+        ("Use max surge percentage to scale up canary",
+            10, 20, (P(20), C(0)), (10, 10), (0, 0), 0, (10, 2)),
+        ("Scale down extra stable replicas", 10, 20, (P(20), C(0)), (10, 10), (2, 2), 0, (8, 2)),
+        ("Do not go past max surge", 10, 30, (C(2), C(0)), (10, 10), (0, 0), 0, (10, 2)),
+        ("Use max unavailable int to scale down stableRS",
+            10, 20, (C(0), C(2)), (10, 10), (0, 0), 0, (8, 0)),
+        ("Use max surge percentage to scale down stableRS",
+            10, 20, (C(0), P(20)), (10, 10), (0, 0), 0, (8, 0)),
+        ("Do not go past max unavailable", 10, 30, (C(0), C(2)), (10, 10), (0, 0), 0, (8, 0)),
+        ("Use Max Surge and Max Unavailable", 10, 50, (C(2), C(1)), (10, 10), (0, 0), 0, (9, 2)),
+        ("Scale canaryRS to zero on setWeight of 0%", 10, 0, (C(1), C(1)), (10, 10), (1, 1), 0, (10, 0)),
+        ("Scale stable to zero on setWeight of 100%",
+            10, 100, (C(1), C(1)), (1, 1), (10, 10), 0, (0, 10)),
+        ("Do not scale newRS down to zero on non-zero weight",
+            1, 20, (C(1), C(0)), (1, 1), (0, 0), 0, (1, 1)),
+        ("Do not scale canaryRS down to zero on non-100 weight",
+            1, 90, (C(1), C(0)), (1, 1), (0, 0), 0, (1, 1)),
+        ("Scale up Stable before newRS", 10, 30, (C(1), C(0)), (1, 1), (0, 0), 3, (7, 1)),
+        ("Scale down newRS and stable", 10, 30, (C(0), C(3)), (8, 5), (4, 4), 0, (7, 3)),
+        ("Scale down stable and canary available", 10, 100, (C(1), C(0)), (10, 2), (10, 8), 0, (2, 9)),
+        ("Do not scale down newRS or stable when older RS count >= scaleDownCount",
+            10, 30, (C(0), C(1)), (8, 6), (4, 2), 3, (8, 4)),
+        ("Do not round past maxSurge with uneven setWeight divisor",
+            10, 5, (C(0), C(1)), (10, 10), (0, 0), 0, (9, 0)),
+        ("Do not round past maxSurge with uneven setWeight divisor (part 2)",
+            10, 5, (C(0), C(1)), (9, 9), (0, 0), 0, (9, 1)),
+        ("Use maxUnavailable of 1 when percentage of maxUnavailable and maxSurge result in 0 replicas",
+            10, 10, (P(0), P(0)), (10, 10), (0, 0), 0, (9, 0)),
+        ("Ignore setCanaryScale when trafficRouting is missing and use setWeight for replicas",
+            10, 20, (P(20), C(0)), (10, 10), (0, 0), 0, (10, 2)),
+        ("honor maxSurge during scale up when stableRS unavailable",
+            4, 100, (C(1), C(0)), (4, 1), (0, 0), 0, (4, 1)),
+        ("scale down to maxunavailable without exceeding maxSurge",
+            3, 99, (C(0), C(2)), (3, 3), (0, 0), 0, (1, 0)),
+        ("scale down to maxunavailable without exceeding maxSurge (part 2)",
+            3, 99, (C(0), C(2)), (1, 1), (0, 0), 0, (1, 2)),
+        ("honor maxUnavailable during scale down stableRS unavailable",
+            4, 100, (C(1), C(0)), (4, 1), (1, 1), 0, (3, 1)),
+        ("honor maxUnavailable when aborting or reducing weight part 1",
+            4, 0, (C(1), C(0)), (0, 0), (4, 4), 0, (1, 4)),
+        ("honor maxUnavailable when aborting or reducing weight part 2",
+            4, 0, (C(1), C(0)), (1, 0), (4, 4), 0, (1, 4)),
+        ("honor maxUnavailable when aborting or reducing weight part 3",
+            4, 0, (C(1), C(0)), (1, 1), (4, 4), 0, (1, 3)),
+        ("promote full does not consider weight", 4, 100, (C(4), C(4)), (4, 4), (0, 0), 0, (0, 4)),
+        ("promote full still honors maxSurge/maxUnavailable",
+            4, 100, (C(3), C(0)), (4, 4), (0, 0), 0, (4, 3)),
+    ];
+    assert_eq!(cases.len(), 30);
+    for (name, desired, weight, limits, stable, canary, other, expected) in cases {
+        assert_eq!(
+            basic_step(desired, weight, limits, stable, canary, other),
+            expected,
+            "{name}"
+        );
+    }
+}
+
+/// Argo's `TestCalculateReplicaCountsForNewDeployment` and
+/// `TestCalculateReplicaCountsForCanaryStableRSdEdgeCases`: no separate stable
+/// ReplicaSet (none, or the canary is it). In `cutover` terms the one revision is the
+/// canary, the stable counts are zero and the weight is 100%.
+#[test]
+fn basic_step_without_a_stable_revision_matches_argo() {
+    let no_stable = (Quantity::Count(0), Quantity::Count(1));
+    // New deployment: the stable ReplicaSet is the new one, 10 replicas, none available.
+    assert_eq!(basic_step(10, 100, no_stable, (0, 0), (10, 0), 0), (0, 10));
+    // Edge cases: 9 replicas, 9 available, with no stable ReplicaSet and with the new
+    // one as stable: both scale up to 10.
+    assert_eq!(basic_step(10, 100, no_stable, (0, 0), (9, 9), 0), (0, 10));
+}
+
+/// Every case of Argo's `TestApproximateWeightedNewStableReplicaCounts`: desired,
+/// weight %, max surge, expected canary, expected stable.
+#[test]
+fn basic_target_matches_argo() {
+    #[rustfmt::skip]
+    let cases = [
+        (0, 0, 0, 0, 0), (0, 50, 0, 0, 0), (0, 100, 0, 0, 0),
+        (0, 0, 1, 0, 0), (0, 50, 1, 0, 0), (0, 100, 1, 0, 0),
+        (1, 0, 0, 0, 1), (1, 1, 0, 0, 1), (1, 49, 0, 0, 1),
+        (1, 50, 0, 1, 0), (1, 99, 0, 1, 0), (1, 100, 0, 1, 0),
+        (1, 0, 1, 0, 1), (1, 1, 1, 1, 1), (1, 49, 1, 1, 1),
+        (1, 50, 1, 1, 1), (1, 99, 1, 1, 1), (1, 100, 1, 1, 0),
+        (2, 0, 0, 0, 2), (2, 1, 0, 1, 1), (2, 50, 0, 1, 1), (2, 99, 0, 1, 1), (2, 100, 0, 2, 0),
+        (2, 0, 1, 0, 2), (2, 1, 1, 1, 2), (2, 50, 1, 1, 1), (2, 99, 1, 2, 1), (2, 100, 1, 2, 0),
+        (3, 10, 0, 1, 2), (3, 25, 0, 1, 2), (3, 33, 0, 1, 2),
+        (3, 34, 0, 1, 2), (3, 49, 0, 1, 2), (3, 50, 0, 2, 1),
+        (3, 10, 1, 1, 3), (3, 25, 1, 1, 3), (3, 33, 1, 1, 2),
+        (3, 34, 1, 1, 2), (3, 49, 1, 2, 2), (3, 50, 1, 2, 2),
+        (10, 0, 1, 0, 10), (10, 1, 0, 1, 9), (10, 14, 0, 1, 9), (10, 15, 0, 2, 8),
+        (10, 16, 0, 2, 8), (10, 99, 0, 9, 1), (10, 100, 1, 10, 0),
+        (10, 0, 1, 0, 10), (10, 1, 1, 1, 10), (10, 18, 1, 2, 9), (10, 19, 1, 2, 9),
+        (10, 20, 1, 2, 8), (10, 23, 1, 2, 8), (10, 24, 1, 3, 8), (10, 25, 1, 3, 8),
+        (10, 99, 1, 10, 1), (10, 100, 1, 10, 0),
+    ];
+    assert_eq!(cases.len(), 57);
+    for (desired, weight, surge, canary, stable) in cases {
+        let counts = canary_basic_target(desired, percent(weight), surge);
+        assert_eq!(
+            (counts.canary, counts.stable),
+            (canary, stable),
+            "{desired} at {weight}% with surge {surge}"
+        );
+    }
+}
+
+/// Argo's `TestTrafficWeightToReplicas`.
+#[test]
+fn instances_for_weight_match_argo() {
+    for (weight, expected) in [(0, 0), (20, 2), (25, 3), (33, 4), (99, 10), (100, 10)] {
+        assert_eq!(
+            instances_for_weight(10, percent(weight)),
+            expected,
+            "{weight}%"
+        );
+    }
+}
+
+/// Published weights, canary first.
+fn published(canary: u64, stable: u64) -> Option<PerRole<Weight>> {
+    Some(PerRole {
+        stable: percent(stable),
+        target: percent(canary),
+        ..PerRole::default()
+    })
+}
+
+/// Every case of Argo's `TestCalculateReplicaCountsForCanary` that runs
+/// `CalculateReplicaCountsForTrafficRoutedCanary`, its
+/// `TestCalculateReplicaCountsForCanaryTrafficRouting`, and every case of
+/// `TestCalculateReplicaCountsForCanaryTrafficRoutingDynamicScale`: name, desired,
+/// weight %, scale, scaling, expected (stable, canary).
+///
+/// Adapted inputs, where Argo derives them from the rollout's status: an abort passes
+/// a weight of 0 (Argo's `GetCurrentSetWeight`), and passes the `setCanaryScale` only
+/// with `abortScaleDownDelaySeconds: 0` (Argo's `UseSetCanaryScale`); a
+/// `matchTrafficWeight` scale is passed as such (Argo drops it, with the same effect).
+#[test]
+fn routed_matches_argo() {
+    let plain = RoutedScaling::default();
+    let dynamic = |canary, stable| RoutedScaling {
+        dynamic_stable_scale: true,
+        published: published(canary, stable),
+        ..RoutedScaling::default()
+    };
+    let min_two = RoutedScaling {
+        min_instances: 2,
+        ..RoutedScaling::default()
+    };
+    #[rustfmt::skip]
+    let cases = [
+        ("For canary replicas, use setCanaryScale.replicas when specified along with \
+          trafficRouting (and ignore setWeight)",
+            1, 100, Some(CanaryScale::Replicas(9)), plain, (1, 9)),
+        ("Ignore setCanaryScale replicas/weight when matchTrafficWeight is true",
+            10, 20, Some(CanaryScale::MatchTrafficWeight), plain, (10, 2)),
+        ("aborted with abortScaleDownDelaySeconds:0 and setCanaryScale",
+            1, 0, Some(CanaryScale::Replicas(1)), plain, (1, 1)),
+        ("aborted with abortScaleDownDelaySeconds>0 and setCanaryScale", 1, 0, None, plain, (1, 0)),
+        ("Honor MinPodsPerReplicaSet when using trafficRouting and starting canary",
+            10, 5, None, min_two, (10, 2)),
+        ("TestCalculateReplicaCountsForCanaryTrafficRouting", 10, 10, None, plain, (10, 1)),
+        ("dynamic: verify we scale down stable", 10, 10, None, dynamic(10, 90), (9, 1)),
+        ("dynamic: verify we take max of desired canary (20) > actual (10)",
+            10, 20, None, dynamic(10, 90), (9, 2)),
+        ("dynamic: verify when we abort, we leave canary scaled up if there is still traffic to it",
+            10, 0, None, dynamic(20, 80), (10, 2)),
+        ("dynamic: verify when we abort, we reduce canary when there is less traffic to it",
+            10, 0, None, dynamic(10, 90), (10, 1)),
+    ];
+    for (name, desired, weight, scale, scaling, expected) in cases {
+        let counts = canary_routed_replicas(desired, percent(weight), scale, scaling);
+        assert_eq!((counts.stable, counts.canary), expected, "{name}");
+    }
+    // "Use setCanaryScale.weight for canary replicas when specified with trafficRouting
+    // (and ignore setWeight)": Argo's 200% of 4 gives 8; a `Weight` stops at 100%.
+    let scale = Some(CanaryScale::Weight(Weight::FULL));
+    let counts = canary_routed_replicas(4, Weight::FULL, scale, plain);
+    assert_eq!((counts.stable, counts.canary), (4, 4));
 }
