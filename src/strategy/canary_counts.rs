@@ -252,9 +252,10 @@ fn closer(basis_points: u64, a: (u64, u64), b: (u64, u64)) -> bool {
 ///    the stable revision's replicas count as available (so a stable revision with
 ///    crashing instances cannot block the canary); while it shrinks (an abort, a lower
 ///    weight), the canary's do.
-/// 4. **Stay within both limits**: if that leaves more than the surge budget, the
-///    other revision gives up the excess, but keeps the available instances the floor
-///    needs; the shrinking revision then gives up what is still over.
+/// 4. **Stay within both limits**: if that leaves the canary and stable revisions
+///    above `desired + max_surge`, the other revision gives up the excess, but keeps
+///    the available instances the floor needs; the shrinking revision then gives up
+///    what is still over.
 ///
 /// `scale` (`set_canary_scale`) sets the end state to that many canary instances beside
 /// a full stable revision, for a load balancer that then sends the canary its share of
@@ -263,7 +264,9 @@ fn closer(basis_points: u64, a: (u64, u64), b: (u64, u64)) -> bool {
 /// promotion or an abort, pass 100% or 0% and no `scale`, as Argo does.
 ///
 /// `counts.terminating` is `cutover`'s own: instances on their way out hold capacity
-/// against the surge. Pass 0 for Argo's numbers.
+/// against the surge, so step 1 creates nothing while they fill it. They do not count
+/// in step 4, which would otherwise remove live instances to make room for instances
+/// that are leaving anyway. Pass 0 for Argo's numbers.
 ///
 /// # Examples
 ///
@@ -299,13 +302,18 @@ pub fn canary_basic_step(
     let stable_replicas = i64::from(counts.stable_replicas);
     let canary_available = i64::from(counts.canary_available);
     let stable_available = i64::from(counts.stable_available);
-    // What the canary, stable and other revisions may hold together.
-    let room = i64::from(limits.max_total()) - i64::from(counts.terminating);
+    let room = i64::from(limits.max_total());
     let min_available = i64::from(desired.saturating_sub(limits.max_unavailable));
 
     let mut canary = canary_replicas;
     let mut stable = stable_replicas;
-    let mut scale_up = room - canary_replicas - stable_replicas - i64::from(counts.other_replicas);
+    // Instances on their way out hold the surge until they are gone, so they limit
+    // what may be created; they never force a live instance out (below).
+    let mut scale_up = room
+        - i64::from(counts.terminating)
+        - canary_replicas
+        - stable_replicas
+        - i64::from(counts.other_replicas);
     // The stable revision first: it carries the traffic the canary does not.
     if stable_replicas < want_stable && scale_up > 0 {
         let grow = scale_up.min(want_stable - stable_replicas);

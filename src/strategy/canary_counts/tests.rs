@@ -298,3 +298,315 @@ fn routed_matches_argo() {
     let counts = canary_routed_replicas(4, Weight::FULL, scale, plain);
     assert_eq!((counts.stable, counts.canary), (4, 4));
 }
+
+/// `cutover`'s own: instances on their way out hold the surge (Argo would start a
+/// canary instance here), but never push a live instance out.
+#[test]
+fn terminating_instances_hold_the_surge() {
+    let limits = CapacityLimits::resolve(10, Quantity::Count(1), Quantity::Count(0));
+    let mut counts = CanaryCounts {
+        stable_replicas: 10,
+        stable_available: 10,
+        terminating: 1,
+        ..CanaryCounts::default()
+    };
+    let next = canary_basic_step(limits, percent(10), None, counts);
+    assert_eq!((next.canary, next.stable), (0, 10));
+    counts.terminating = 0;
+    let next = canary_basic_step(limits, percent(10), None, counts);
+    assert_eq!((next.canary, next.stable), (1, 10));
+
+    // Found by the floor property: with the surge held by leaving instances, the one
+    // available canary instance stays.
+    let limits = CapacityLimits::resolve(1, Quantity::Count(1), Quantity::Count(0));
+    let counts = CanaryCounts {
+        canary_replicas: 2,
+        canary_available: 1,
+        terminating: 2,
+        ..CanaryCounts::default()
+    };
+    let next = canary_basic_step(limits, Weight::FULL, None, counts);
+    assert!(next.canary >= 1, "{next:?}");
+}
+
+/// `cutover`'s own: a basic canary honours `set_canary_scale` (Argo ignores it without
+/// a traffic router), beside a full stable revision and within the surge budget.
+#[test]
+fn basic_step_honours_a_canary_scale_within_the_surge() {
+    let limits = CapacityLimits::resolve(10, Quantity::Count(2), Quantity::Count(0));
+    let counts = CanaryCounts {
+        stable_replicas: 10,
+        stable_available: 10,
+        ..CanaryCounts::default()
+    };
+    for (scale, expected) in [
+        (CanaryScale::Replicas(1), (1, 10)),
+        (CanaryScale::Replicas(5), (2, 10)),
+        (CanaryScale::Weight(percent(20)), (2, 10)),
+        (CanaryScale::MatchTrafficWeight, (2, 10)),
+    ] {
+        let next = canary_basic_step(limits, percent(20), Some(scale), counts);
+        assert_eq!((next.canary, next.stable), expected, "{scale:?}");
+    }
+}
+
+/// `cutover`'s own choices for a traffic-routed canary, each beside the input that
+/// gives Argo's number.
+#[test]
+fn routed_differences_from_argo() {
+    let dynamic = |canary, stable| RoutedScaling {
+        dynamic_stable_scale: true,
+        published: published(canary, stable),
+        ..RoutedScaling::default()
+    };
+    // Lowering the weight without an abort: the canary keeps what its published share
+    // needs (Argo drops to 2 at once; publishing a canary weight of 0 gives that).
+    let counts = canary_routed_replicas(10, percent(20), None, dynamic(50, 50));
+    assert_eq!((counts.canary, counts.stable), (5, 8));
+    let counts = canary_routed_replicas(10, percent(20), None, dynamic(0, 50));
+    assert_eq!((counts.canary, counts.stable), (2, 8));
+
+    // The stable revision's share comes from the traffic weight, not from the scale
+    // (Argo sizes it from the scale's 50%: 5 of 10 while 90% of the traffic is on it,
+    // until published weights hold it; passing 50% as the weight gives Argo's number).
+    let scale = Some(CanaryScale::Weight(percent(50)));
+    let unpublished = dynamic(0, 0);
+    let unpublished = RoutedScaling {
+        published: None,
+        ..unpublished
+    };
+    let counts = canary_routed_replicas(10, percent(10), scale, unpublished);
+    assert_eq!((counts.canary, counts.stable), (5, 9));
+    let counts = canary_routed_replicas(10, percent(50), scale, unpublished);
+    assert_eq!((counts.canary, counts.stable), (5, 5));
+
+    // A scale count is taken as given (Argo raises it to 3 with dynamic scaling).
+    let scaling = RoutedScaling {
+        min_instances: 3,
+        ..dynamic(0, 90)
+    };
+    let counts = canary_routed_replicas(10, percent(10), Some(CanaryScale::Replicas(1)), scaling);
+    assert_eq!((counts.canary, counts.stable), (1, 9));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Weights with the boundaries drawn often.
+    fn weight() -> impl Strategy<Value = Weight> {
+        prop_oneof![
+            1 => Just(Weight::ZERO),
+            1 => Just(Weight::FULL),
+            1 => (0u64..=100).prop_map(percent),
+            4 => (0u64..=10_000).prop_map(|bp| Weight::from_basis_points(bp).unwrap()),
+        ]
+    }
+
+    /// Any `set_canary_scale`, or none.
+    fn scale() -> impl Strategy<Value = Option<CanaryScale>> {
+        prop_oneof![
+            3 => Just(None),
+            1 => Just(Some(CanaryScale::MatchTrafficWeight)),
+            1 => (0u32..=250).prop_map(|n| Some(CanaryScale::Replicas(n))),
+            1 => weight().prop_map(|w| Some(CanaryScale::Weight(w))),
+        ]
+    }
+
+    /// Limits as a spec resolves them, for 1..=200 instances.
+    fn limits() -> impl Strategy<Value = CapacityLimits> {
+        (1u32..=200, 0u32..=50, 0u32..=50).prop_map(|(desired, surge, unavailable)| {
+            CapacityLimits::resolve(
+                desired,
+                Quantity::Count(surge),
+                Quantity::Count(unavailable),
+            )
+        })
+    }
+
+    /// Current counts around a fleet of up to 200, available never above replicas.
+    fn counts() -> impl Strategy<Value = CanaryCounts> {
+        (
+            0u32..=250,
+            0u32..=250,
+            0u32..=250,
+            0u32..=250,
+            0u32..=5,
+            0u32..=5,
+        )
+            .prop_map(
+                |(canary, canary_up, stable, stable_up, other, terminating)| CanaryCounts {
+                    canary_replicas: canary,
+                    canary_available: canary_up.min(canary),
+                    stable_replicas: stable,
+                    stable_available: stable_up.min(stable),
+                    other_replicas: other,
+                    terminating,
+                },
+            )
+    }
+
+    /// Anything a caller could pass, including limits no spec resolves to.
+    fn wild_counts() -> impl Strategy<Value = CanaryCounts> {
+        any::<[u32; 6]>().prop_map(|[a, b, c, d, e, f]| CanaryCounts {
+            canary_replicas: a,
+            canary_available: b,
+            stable_replicas: c,
+            stable_available: d,
+            other_replicas: e,
+            terminating: f,
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn target_follows_the_rounding_rules(
+            desired in 1u32..=200, surge in 0u32..=50, weight in weight()
+        ) {
+            let counts = canary_basic_target(desired, weight, surge);
+            let total = counts.canary + counts.stable;
+            prop_assert!(total == desired || (total == desired + 1 && surge > 0), "{counts:?}");
+            if weight == Weight::ZERO {
+                prop_assert_eq!((counts.canary, counts.stable), (0, desired));
+            } else if weight == Weight::FULL {
+                prop_assert_eq!((counts.canary, counts.stable), (desired, 0));
+            } else if desired > 1 || surge > 0 {
+                prop_assert!(counts.canary > 0 && counts.stable > 0, "{counts:?}");
+            }
+        }
+
+        /// Argo's own arithmetic is not monotone at its "no candidate" cases (75% of 2
+        /// gives fewer canary instances than 74%); with `cutover`'s fallback it is.
+        #[test]
+        fn target_is_monotone_in_the_weight(
+            desired in 1u32..=200, surge in 0u32..=50, a in weight(), b in weight()
+        ) {
+            let (low, high) = (a.min(b), a.max(b));
+            let low = canary_basic_target(desired, low, surge);
+            let high = canary_basic_target(desired, high, surge);
+            prop_assert!(low.canary <= high.canary && low.stable >= high.stable, "{low:?} {high:?}");
+        }
+
+        #[test]
+        fn target_never_panics(desired: u32, surge: u32, weight in weight()) {
+            let counts = canary_basic_target(desired, weight, surge);
+            prop_assert!(u64::from(counts.canary) + u64::from(counts.stable) <= u64::from(desired) + 1);
+        }
+
+        #[test]
+        fn step_never_panics(
+            desired: u32, surge: u32, unavailable: u32,
+            weight in weight(), scale in scale(), counts in wild_counts()
+        ) {
+            let limits = CapacityLimits { desired, max_surge: surge, max_unavailable: unavailable };
+            let _ = canary_basic_step(limits, weight, scale, counts);
+        }
+
+        /// Nothing is scaled up past `desired + max_surge` (instances on their way out
+        /// included). Counts already above it may stay there for a step.
+        #[test]
+        fn step_stays_in_the_surge_budget(
+            limits in limits(), weight in weight(), scale in scale(), counts in counts()
+        ) {
+            let next = canary_basic_step(limits, weight, scale, counts);
+            let grew = next.canary > counts.canary_replicas || next.stable > counts.stable_replicas;
+            let total = next.canary + next.stable + counts.other_replicas + counts.terminating;
+            prop_assert!(!grew || total <= limits.max_total(), "{next:?}");
+        }
+
+        /// Scaling down never takes the available instances below
+        /// `desired - max_unavailable` (or below what there was, if already below),
+        /// counting unavailable instances as removed first and new ones as unavailable.
+        #[test]
+        fn step_keeps_the_availability_floor(
+            limits in limits(), weight in weight(), scale in scale(), counts in counts()
+        ) {
+            let next = canary_basic_step(limits, weight, scale, counts);
+            let before = counts.canary_available + counts.stable_available;
+            let after = next.canary.min(counts.canary_available)
+                + next.stable.min(counts.stable_available);
+            prop_assert!(after >= before.min(limits.min_available()), "{next:?}");
+        }
+
+        /// From a settled stable revision, steps (each instance available before the
+        /// next) reach the target of one weight, then of another (an abort, a promotion).
+        #[test]
+        fn steps_reach_the_target(limits in limits(), first in weight(), then in weight()) {
+            let desired = limits.desired;
+            let mut state = CanaryReplicas::new(0, desired);
+            for weight in [first, then] {
+                for _ in 0..=4 * desired + 4 {
+                    let counts = CanaryCounts {
+                        canary_replicas: state.canary,
+                        canary_available: state.canary,
+                        stable_replicas: state.stable,
+                        stable_available: state.stable,
+                        ..CanaryCounts::default()
+                    };
+                    let next = canary_basic_step(limits, weight, None, counts);
+                    if next == state {
+                        break;
+                    }
+                    state = next;
+                }
+                prop_assert_eq!(state, canary_basic_target(desired, weight, limits.max_surge));
+            }
+        }
+
+        #[test]
+        fn routed_counts_follow_their_shares(
+            desired in 1u32..=200, weight in weight(), min_instances in 0u32..=5,
+            dynamic: bool, published_canary in weight(), published_stable in weight(),
+            has_published: bool,
+        ) {
+            let published = has_published.then_some(PerRole {
+                stable: published_stable,
+                target: published_canary,
+                ..PerRole::default()
+            });
+            let scaling = RoutedScaling { min_instances, dynamic_stable_scale: dynamic, published };
+            let counts = canary_routed_replicas(desired, weight, None, scaling);
+            let needs = |w| instances_for_weight(desired, w);
+            let stable_share = Weight::from_basis_points(
+                u64::from(Weight::FULL.basis_points() - weight.basis_points()),
+            ).unwrap();
+            prop_assert!(counts.canary >= needs(weight));
+            prop_assert_eq!(counts.canary == 0, weight.is_zero() && (!dynamic || published.is_none_or(|p| p.target.is_zero())));
+            if !dynamic {
+                prop_assert_eq!(counts.stable, desired);
+                let canary = if weight.is_zero() { 0 } else { needs(weight).max(min_instances) };
+                prop_assert_eq!(counts.canary, canary);
+            } else {
+                prop_assert!(counts.stable >= needs(stable_share));
+                prop_assert!(counts.stable <= desired.max(min_instances));
+                if let Some(published) = published {
+                    prop_assert!(counts.stable >= needs(published.stable));
+                    prop_assert!(counts.canary >= needs(published.target));
+                }
+                prop_assert_eq!(counts.stable == 0, weight == Weight::FULL && published.is_none_or(|p| p.stable.is_zero()));
+            }
+        }
+
+        #[test]
+        fn routed_counts_are_monotone_in_the_weight(
+            desired in 1u32..=200, a in weight(), b in weight(), min_instances in 0u32..=5,
+            dynamic: bool, scale in scale(),
+        ) {
+            let scaling = RoutedScaling { min_instances, dynamic_stable_scale: dynamic, published: None };
+            let (low, high) = (a.min(b), a.max(b));
+            let low = canary_routed_replicas(desired, low, scale, scaling);
+            let high = canary_routed_replicas(desired, high, scale, scaling);
+            prop_assert!(low.canary <= high.canary && low.stable >= high.stable, "{low:?} {high:?}");
+        }
+
+        #[test]
+        fn routed_never_panics(
+            desired: u32, weight in weight(), scale in scale(), min_instances: u32,
+            dynamic: bool, canary in weight(), stable in weight(),
+        ) {
+            let published = Some(PerRole { stable, target: canary, ..PerRole::default() });
+            let scaling = RoutedScaling { min_instances, dynamic_stable_scale: dynamic, published };
+            let _ = canary_routed_replicas(desired, weight, scale, scaling);
+        }
+    }
+}
