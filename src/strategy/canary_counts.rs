@@ -61,7 +61,8 @@ pub struct CanaryReplicas {
 }
 
 impl CanaryReplicas {
-    /// Both counts.
+    /// `canary` and `stable` instances (the struct may grow, so it is built this way
+    /// outside the crate).
     #[must_use]
     pub fn new(canary: u32, stable: u32) -> CanaryReplicas {
         CanaryReplicas { canary, stable }
@@ -94,8 +95,8 @@ pub struct CanaryCounts {
     /// revision are only scaled up: the others are removed first.
     pub other_replicas: u32,
     /// Instances being removed that still exist (draining or terminating). Argo does
-    /// not count these against the surge; `cutover` does, so that the number of
-    /// instances never exceeds `desired + max_surge`. Pass 0 for Argo's numbers.
+    /// not count these against the surge; `cutover` does, so that no scale-up takes
+    /// the number of instances past `desired + max_surge`. Pass 0 for Argo's numbers.
     pub terminating: u32,
 }
 
