@@ -7,11 +7,16 @@
 //! whatever the plan asks.
 
 mod blue_green;
+mod canary_counts;
 mod plan;
 mod rolling;
 
 pub use blue_green::{
     BLUE_GREEN_STEPS, BlueGreenCost, blue_green_cost, blue_green_green_size, blue_green_plan,
+};
+pub use canary_counts::{
+    CanaryCounts, CanaryReplicas, CanaryScale, RoutedScaling, canary_basic_step,
+    canary_basic_target, canary_routed_replicas, instances_for_weight,
 };
 pub use plan::{
     ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, Role, RoleCounts, StepKind,

@@ -1,0 +1,490 @@
+//! Canary instance counts, as Argo Rollouts computes them (`utils/replicaset/canary.go`),
+//! as pure functions a tool can call to preview a canary or compare with Argo.
+//!
+//! A canary carries its weight in one of two ways:
+//!
+//! * **Basic** (no traffic router; a plain load balancer splits by instance count): the
+//!   weight is approximated by instance counts ([`canary_basic_target`]), and reached
+//!   step by step within the surge and unavailability limits ([`canary_basic_step`]):
+//!   Argo's `CalculateReplicaCountsForBasicCanary`.
+//! * **Traffic-routed** (the load balancer takes weights): the canary gets the
+//!   instances its share needs and the stable revision stays full, or shrinks as its
+//!   share leaves with dynamic stable scaling ([`canary_routed_replicas`]): Argo's
+//!   `CalculateReplicaCountsForTrafficRoutedCanary`.
+//!
+//! Weights are basis points ([`Weight`]); Argo's are whole percents. For a whole
+//! percent the numbers are Argo's (its tests are ported in this module's tests), except
+//! where a function's docs say that `cutover` deliberately differs.
+
+use crate::spec::CapacityLimits;
+use crate::strategy::plan::PerRole;
+use crate::traffic::{TOTAL_BASIS_POINTS, Weight};
+
+/// All traffic, in basis points, as the arithmetic below needs it.
+const FULL: u64 = TOTAL_BASIS_POINTS as u64;
+
+/// How many canary instances a `set_canary_scale` step asks for, decoupled from the
+/// traffic weight (Argo's `setCanaryScale`).
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{CanaryScale, RoutedScaling, Weight, canary_routed_replicas};
+/// // Two canary instances of ten while the canary takes no traffic yet.
+/// let scale = Some(CanaryScale::Replicas(2));
+/// let counts = canary_routed_replicas(10, Weight::ZERO, scale, RoutedScaling::default());
+/// assert_eq!((counts.canary, counts.stable), (2, 10));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum CanaryScale {
+    /// Exactly this many canary instances.
+    Replicas(u32),
+    /// This share of `desired`, rounded up.
+    Weight(Weight),
+    /// As many as the traffic weight needs: the same as no `set_canary_scale` at all
+    /// (a step that ends an earlier `set_canary_scale`).
+    MatchTrafficWeight,
+}
+
+/// Instances wanted for the canary and the stable revision.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct CanaryReplicas {
+    /// Canary instances.
+    pub canary: u32,
+    /// Stable instances.
+    pub stable: u32,
+}
+
+impl CanaryReplicas {
+    /// `canary` and `stable` instances (the struct may grow, so it is built this way
+    /// outside the crate).
+    #[must_use]
+    pub fn new(canary: u32, stable: u32) -> CanaryReplicas {
+        CanaryReplicas { canary, stable }
+    }
+}
+
+/// Head counts the basic canary arithmetic works from, in Argo's terms.
+///
+/// "Replicas" are instances that exist or are being created and are not being removed
+/// (a ReplicaSet's `spec.replicas`); "available" ones have been ready for `min_ready`.
+/// Available counts above the replicas are tolerated (Argo sees them while a
+/// ReplicaSet scales down) and count as the replicas.
+///
+/// A first deploy, or a canary that is already the stable revision, has no stable
+/// revision: give the canary's counts, zero stable counts and a weight of 100% (Argo
+/// does the same when there is no separate stable ReplicaSet).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CanaryCounts {
+    /// Replicas of the canary revision.
+    pub canary_replicas: u32,
+    /// Of those, the available ones.
+    pub canary_available: u32,
+    /// Replicas of the stable revision.
+    pub stable_replicas: u32,
+    /// Of those, the available ones.
+    pub stable_available: u32,
+    /// Replicas of every other revision (Argo's older ReplicaSets; `cutover`'s
+    /// superseded and standby roles). While any exist, the canary and the stable
+    /// revision are only scaled up: the others are removed first.
+    pub other_replicas: u32,
+    /// Instances being removed that still exist (draining or terminating). Argo does
+    /// not count these against the surge; `cutover` does, so that no scale-up takes
+    /// the number of instances past `desired + max_surge`. Pass 0 for Argo's numbers.
+    pub terminating: u32,
+}
+
+/// How a traffic-routed canary sizes its instances besides the weight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RoutedScaling {
+    /// A revision with any instances has at least this many (Argo's
+    /// `minPodsPerReplicaSet`, for availability); 0 or 1 sets no floor.
+    pub min_instances: u32,
+    /// Whether the stable revision shrinks as its share of traffic moves to the canary
+    /// (Argo's `dynamicStableScale`); without it the stable revision stays at
+    /// `desired` until the rollout completes.
+    pub dynamic_stable_scale: bool,
+    /// The weights the load balancer has now (the last acknowledged table), if known:
+    /// with dynamic stable scaling, neither revision shrinks below what its published
+    /// share needs, so instances stay until the traffic has moved off them.
+    pub published: Option<PerRole<Weight>>,
+}
+
+/// Instances that carry `weight` of the traffic of `desired` instances: `desired ×
+/// weight`, rounded up (Argo's `trafficWeightToReplicas`).
+///
+/// Rounding up means a revision with any share has at least one instance.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{Weight, instances_for_weight};
+/// assert_eq!(instances_for_weight(10, Weight::from_percent(25).unwrap()), 3);
+/// assert_eq!(instances_for_weight(10, Weight::from_basis_points(1).unwrap()), 1);
+/// assert_eq!(instances_for_weight(10, Weight::ZERO), 0);
+/// ```
+#[must_use]
+pub fn instances_for_weight(desired: u32, weight: Weight) -> u32 {
+    instances_for_basis_points(desired, u64::from(weight.basis_points()))
+}
+
+/// `desired × basis_points / 10,000`, rounded up; `basis_points` is at most 10,000.
+fn instances_for_basis_points(desired: u32, basis_points: u64) -> u32 {
+    let instances = (u64::from(desired) * basis_points.min(FULL)).div_ceil(FULL);
+    // At most `desired`, so it fits.
+    u32::try_from(instances).unwrap_or(desired)
+}
+
+/// The canary and stable counts that best approximate `weight` when a plain load
+/// balancer splits traffic by instance count: the end state of a basic canary step
+/// (Argo's `approximateWeightedCanaryStableReplicaCounts`).
+///
+/// The rounding rules:
+///
+/// * The total is `desired`, or `desired + 1` when `max_surge` allows one more
+///   instance and that gets closer to the weight.
+/// * The canary count is `desired × weight` rounded up or down, whichever share is
+///   closer to `weight`; on a tie (exactly half an instance), the larger canary.
+/// * For a weight strictly between 0 and 100%, neither count is 0, unless `desired`
+///   is 1 and there is no surge (one instance cannot be split: below 50% it stays
+///   stable, from 50% it is the canary).
+/// * A weight of 0 gives `(0, desired)`; 100% gives `(desired, 0)`; `desired` 0 gives
+///   `(0, 0)`.
+///
+/// Like Argo, the `desired + 1` candidates reuse the canary counts rounded for
+/// `desired`, and between equally close candidates the first one considered wins (the
+/// rounded-up canary before the rounded-down one, `desired` before `desired + 1`).
+/// `cutover` compares the shares exactly, where Argo compares floating-point
+/// percentages.
+///
+/// **Where `cutover` differs:** when the tie rule and the "neither is 0" rule exclude
+/// every candidate (a weight exactly half an instance below 100%, such as 75% of 2 or
+/// 90% of 5, without surge), Argo returns `(0, desired)`: no canary at all, at a weight
+/// close to 100%. `cutover` takes the rounded-down canary count instead, so that the
+/// rules above hold.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{Weight, canary_basic_target};
+/// let percent = |p| Weight::from_percent(p).unwrap();
+/// // 15% of 10 is 1.5 instances: a tie, so the larger canary.
+/// let counts = canary_basic_target(10, percent(15), 0);
+/// assert_eq!((counts.canary, counts.stable), (2, 8));
+/// // 24% of 10: 3 of 11 (27.3%) is closer than 2 of 10 (20%) when one may surge.
+/// let counts = canary_basic_target(10, percent(24), 1);
+/// assert_eq!((counts.canary, counts.stable), (3, 8));
+/// // 1% of 2 still gets one canary instance.
+/// let counts = canary_basic_target(2, percent(1), 0);
+/// assert_eq!((counts.canary, counts.stable), (1, 1));
+/// ```
+#[must_use]
+pub fn canary_basic_target(desired: u32, weight: Weight, max_surge: u32) -> CanaryReplicas {
+    if desired == 0 {
+        return CanaryReplicas::default();
+    }
+    let n = u64::from(desired);
+    let basis_points = u64::from(weight.basis_points());
+    let ceil = (n * basis_points).div_ceil(FULL);
+    let floor = n * basis_points / FULL;
+    // Half an instance short of both neighbours: the larger canary wins the tie.
+    let tied = |total: u64| (total * basis_points) % FULL == FULL / 2;
+    let zero_allowed = basis_points == 0 || basis_points == FULL || (n == 1 && max_surge == 0);
+
+    // The candidates in Argo's order, as (canary, total).
+    let mut candidates = [None; 4];
+    if ceil < n || zero_allowed {
+        candidates[0] = Some((ceil, n));
+    }
+    if !tied(n) && (floor != 0 || zero_allowed) {
+        candidates[1] = Some((floor, n));
+    }
+    if max_surge > 0 {
+        candidates[2] = Some((ceil, n + 1));
+        if !tied(n + 1) && (floor != 0 || zero_allowed) {
+            candidates[3] = Some((floor, n + 1));
+        }
+    }
+    let mut best: Option<(u64, u64)> = None;
+    for candidate in candidates.into_iter().flatten() {
+        if best.is_none_or(|b| closer(basis_points, candidate, b)) {
+            best = Some(candidate);
+        }
+    }
+    // Only reachable without surge, at a tie just below 100%: see the docs.
+    let (canary, total) = best.unwrap_or((floor, n));
+    // Both are at most `desired + 1`.
+    let canary = u32::try_from(canary).unwrap_or(u32::MAX);
+    let stable = u32::try_from(total)
+        .unwrap_or(u32::MAX)
+        .saturating_sub(canary);
+    CanaryReplicas { canary, stable }
+}
+
+/// Whether `a`'s canary share (canary of total) is strictly closer to `basis_points`
+/// than `b`'s, compared exactly: `|a.0 / a.1 - w|` against `|b.0 / b.1 - w|`, with both
+/// sides multiplied by `a.1 × b.1 × 10,000`.
+fn closer(basis_points: u64, a: (u64, u64), b: (u64, u64)) -> bool {
+    let distance = |(canary, total): (u64, u64)| {
+        u128::from(canary * FULL).abs_diff(u128::from(basis_points * total))
+    };
+    distance(a) * u128::from(b.1) < distance(b) * u128::from(a.1)
+}
+
+/// The next canary and stable counts of a basic canary (no traffic router): Argo's
+/// `CalculateReplicaCountsForBasicCanary`.
+///
+/// The end state is [`canary_basic_target`] for `weight` (or what `scale` asks for);
+/// this step moves toward it within `limits`:
+///
+/// 1. **Scale up, stable first**, within the surge budget: `desired + max_surge`
+///    minus every instance that exists (canary, stable, other revisions and, in
+///    `cutover`, instances on their way out).
+/// 2. While other revisions have replicas, stop there: they are removed first.
+/// 3. **Scale down** the revision that shrinks toward its end state, as far as
+///    `desired - max_unavailable` available instances allow. While the canary grows,
+///    the stable revision's replicas count as available (so a stable revision with
+///    crashing instances cannot block the canary); while it shrinks (an abort, a lower
+///    weight), the canary's do.
+/// 4. **Stay within both limits**: if that leaves the canary and stable revisions
+///    above `desired + max_surge`, the other revision gives up the excess, but keeps
+///    the available instances the floor needs; the shrinking revision then gives up
+///    what is still over.
+///
+/// `scale` (`set_canary_scale`) sets the end state to that many canary instances beside
+/// a full stable revision, for a load balancer that then sends the canary its share of
+/// the instances. **Argo ignores `setCanaryScale` without a traffic router**; pass
+/// `None` (or [`CanaryScale::MatchTrafficWeight`]) for Argo's numbers. On a full
+/// promotion or an abort, pass 100% or 0% and no `scale`, as Argo does.
+///
+/// `counts.terminating` is `cutover`'s own: instances on their way out hold capacity
+/// against the surge, so step 1 creates nothing while they fill it. They do not count
+/// in step 4, which would otherwise remove live instances to make room for instances
+/// that are leaving anyway. Pass 0 for Argo's numbers.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{CanaryCounts, CapacityLimits, Quantity, Weight, canary_basic_step};
+/// // 10 instances, 1 surge, 1 unavailable, going to 10%: one canary, one stable less.
+/// let limits = CapacityLimits::resolve(10, Quantity::Count(1), Quantity::Count(1));
+/// let counts = CanaryCounts { stable_replicas: 10, stable_available: 10, ..Default::default() };
+/// let next = canary_basic_step(limits, Weight::from_percent(10).unwrap(), None, counts);
+/// assert_eq!((next.canary, next.stable), (1, 9));
+/// ```
+#[must_use]
+pub fn canary_basic_step(
+    limits: CapacityLimits,
+    weight: Weight,
+    scale: Option<CanaryScale>,
+    counts: CanaryCounts,
+) -> CanaryReplicas {
+    let desired = limits.desired;
+    let target = match scale {
+        Some(CanaryScale::Replicas(replicas)) => CanaryReplicas::new(replicas, desired),
+        Some(CanaryScale::Weight(share)) => {
+            CanaryReplicas::new(instances_for_weight(desired, share), desired)
+        }
+        None | Some(CanaryScale::MatchTrafficWeight) => {
+            canary_basic_target(desired, weight, limits.max_surge)
+        }
+    };
+    // Signed and wide, so that no sum or difference of u32 counts can overflow.
+    let want_canary = i64::from(target.canary);
+    let want_stable = i64::from(target.stable);
+    let canary_replicas = i64::from(counts.canary_replicas);
+    let stable_replicas = i64::from(counts.stable_replicas);
+    let canary_available = i64::from(counts.canary_available);
+    let stable_available = i64::from(counts.stable_available);
+    let room = i64::from(limits.max_total());
+    let min_available = i64::from(desired.saturating_sub(limits.max_unavailable));
+
+    let mut canary = canary_replicas;
+    let mut stable = stable_replicas;
+    // Instances on their way out hold the surge until they are gone, so they limit
+    // what may be created; they never force a live instance out (below).
+    let mut scale_up = room
+        - i64::from(counts.terminating)
+        - canary_replicas
+        - stable_replicas
+        - i64::from(counts.other_replicas);
+    // The stable revision first: it carries the traffic the canary does not.
+    if stable_replicas < want_stable && scale_up > 0 {
+        let grow = scale_up.min(want_stable - stable_replicas);
+        stable += grow;
+        scale_up -= grow;
+    }
+    if canary_replicas < want_canary && scale_up > 0 {
+        canary += scale_up.min(want_canary - canary_replicas);
+    }
+    if counts.other_replicas > 0 {
+        return replicas(canary, stable);
+    }
+
+    let increasing = want_canary >= canary_replicas;
+    // Available instances that scaling down may count on; the growing side's replicas
+    // count whole (see the docs), and never more than the replicas.
+    let countable = |replicas: i64, available: i64, whole: bool| {
+        if whole {
+            replicas
+        } else {
+            replicas.min(available)
+        }
+    };
+    let countable = countable(canary_replicas, canary_available, !increasing)
+        + countable(stable_replicas, stable_available, increasing);
+    if countable <= min_available {
+        return replicas(canary, stable);
+    }
+    let scale_down = countable - min_available;
+    if increasing {
+        if stable_replicas > want_stable {
+            stable = want_stable.max(stable_replicas - scale_down);
+        }
+        let drain = Side::new(stable, stable_available);
+        let keep = Side::new(canary, canary_available);
+        (stable, canary) = within_limits(drain, keep, room, min_available);
+    } else {
+        if canary_replicas > want_canary {
+            canary = want_canary.max(canary_replicas - scale_down);
+        }
+        let drain = Side::new(canary, canary_available);
+        let keep = Side::new(stable, stable_available);
+        (canary, stable) = within_limits(drain, keep, room, min_available);
+    }
+    replicas(canary, stable)
+}
+
+/// One revision in [`within_limits`]: the replicas it is to have, and how many of its
+/// instances are available now.
+#[derive(Clone, Copy)]
+struct Side {
+    count: i64,
+    available: i64,
+}
+
+impl Side {
+    fn new(count: i64, available: i64) -> Side {
+        Side { count, available }
+    }
+}
+
+/// Argo's `adjustReplicaWithinLimits`: brings `drain` (the revision being scaled down)
+/// and `keep` (the other) within `room` without taking the available instances below
+/// `min_available`. Returns the new `(drain, keep)` counts.
+fn within_limits(drain: Side, keep: Side, room: i64, min_available: i64) -> (i64, i64) {
+    // Over the surge budget: `keep` gives up the excess first...
+    let over = (keep.count + drain.count - room).max(0);
+    let mut kept = keep.count - over;
+    let available = drain.available.min(drain.count) + keep.available.min(kept);
+    // ...but gets back the available instances that cost, as far as the floor needs...
+    let lost = (keep.available - kept).max(0);
+    let short = (min_available - available).max(0);
+    kept += lost.min(short);
+    // ...and the revision being scaled down gives up whatever is still over.
+    let over = (kept + drain.count - room).max(0);
+    (drain.count - over, kept)
+}
+
+/// Counts back to `u32`: never negative (inputs far outside the limits can push the
+/// arithmetic there) and never above `u32::MAX`.
+fn replicas(canary: i64, stable: i64) -> CanaryReplicas {
+    let clamp = |count: i64| u32::try_from(count.max(0)).unwrap_or(u32::MAX);
+    CanaryReplicas::new(clamp(canary), clamp(stable))
+}
+
+/// Canary and stable counts of a traffic-routed canary: Argo's
+/// `CalculateReplicaCountsForTrafficRoutedCanary`.
+///
+/// The load balancer takes weights, so instances are decoupled from the split:
+///
+/// * **Canary:** [`instances_for_weight`]`(desired, weight)`, or what `scale` asks for
+///   (a count is taken as given; a share is rounded up like a weight), raised to
+///   `scaling.min_instances` when it is not 0.
+/// * **Stable:** `desired`, unless `scaling.dynamic_stable_scale`: then what its share
+///   needs, `instances_for_weight(desired, 100% - weight)`, but no fewer than its
+///   *published* share needs (the stable revision shrinks only after traffic has left
+///   it), raised to `min_instances` when not 0. On an abort, pass a weight of 0: the
+///   stable revision grows back to `desired` first, while the canary keeps what its
+///   published share needs until the traffic has moved back.
+///
+/// The surge does not bound these counts: with a full stable revision the peak is
+/// `desired` plus the canary.
+///
+/// **Where `cutover` differs** (none of these cases is in Argo's tests):
+///
+/// * With dynamic stable scaling, the canary never drops below its published share,
+///   as the stable revision never does. Argo holds the canary only during an abort, so
+///   lowering the weight without aborting removes canary instances that still carry
+///   traffic. For Argo's numbers outside an abort, publish a canary weight of 0.
+/// * With dynamic stable scaling, the stable revision's share is `100% - weight` (the
+///   traffic weight). Argo uses the `setCanaryScale` weight instead when there is one,
+///   and 0% (a full stable revision) for a `setCanaryScale` count. For Argo's numbers,
+///   pass that as `weight`; the canary does not depend on `weight` when `scale` is given.
+/// * A `scale` count is never raised to `min_instances`. Argo raises it with dynamic
+///   stable scaling only.
+/// * Argo also takes a `setCanaryScale` weight above 100%; a [`Weight`] cannot be.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{PerRole, RoutedScaling, Weight, canary_routed_replicas};
+/// let percent = |p| Weight::from_percent(p).unwrap();
+/// // 10 instances at 25%: three canary instances beside a full stable revision.
+/// let counts = canary_routed_replicas(10, percent(25), None, RoutedScaling::default());
+/// assert_eq!((counts.canary, counts.stable), (3, 10));
+///
+/// // With dynamic stable scaling, the stable revision shrinks as its traffic leaves:
+/// // not before the load balancer has moved it.
+/// let mut scaling = RoutedScaling { dynamic_stable_scale: true, ..Default::default() };
+/// scaling.published = Some(PerRole { stable: percent(90), target: percent(10), ..Default::default() });
+/// let counts = canary_routed_replicas(10, percent(25), None, scaling);
+/// assert_eq!((counts.canary, counts.stable), (3, 9));
+/// ```
+#[must_use]
+pub fn canary_routed_replicas(
+    desired: u32,
+    weight: Weight,
+    scale: Option<CanaryScale>,
+    scaling: RoutedScaling,
+) -> CanaryReplicas {
+    // A floor for availability, but a revision that is meant to be gone stays gone.
+    let at_least_min = |count: u32| {
+        if count == 0 {
+            0
+        } else {
+            count.max(scaling.min_instances)
+        }
+    };
+    let canary = match scale {
+        Some(CanaryScale::Replicas(replicas)) => replicas,
+        Some(CanaryScale::Weight(share)) => at_least_min(instances_for_weight(desired, share)),
+        None | Some(CanaryScale::MatchTrafficWeight) => {
+            at_least_min(instances_for_weight(desired, weight))
+        }
+    };
+    if !scaling.dynamic_stable_scale {
+        return CanaryReplicas::new(canary, desired);
+    }
+    let stable_share = FULL - u64::from(weight.basis_points());
+    let mut stable = instances_for_basis_points(desired, stable_share);
+    let mut canary = canary;
+    if let Some(published) = scaling.published {
+        stable = stable.max(instances_for_weight(desired, published.stable));
+        canary = canary.max(at_least_min(instances_for_weight(
+            desired,
+            published.target,
+        )));
+    }
+    CanaryReplicas::new(canary, at_least_min(stable))
+}
+
+#[cfg(test)]
+mod tests;

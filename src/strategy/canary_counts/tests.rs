@@ -1,0 +1,612 @@
+use super::*;
+use crate::spec::Quantity;
+
+fn percent(p: u64) -> Weight {
+    Weight::from_percent(p).unwrap()
+}
+
+/// Argo's `approximateWeightedCanaryStableReplicaCounts` with its floating-point
+/// arithmetic, line for line (Go's float64 is Rust's f64), for comparison.
+fn argo_approximate(replicas: i32, weight: i32, max_surge: i32) -> (i32, i32) {
+    if replicas == 0 {
+        return (0, 0);
+    }
+    let ceil = (f64::from(replicas * weight) / 100.0).ceil() as i32;
+    let floor = (f64::from(replicas * weight) / 100.0).floor() as i32;
+    let tied = |total: i32| (f64::from(total) * (f64::from(weight) / 100.0)).fract() == 0.5;
+    let delta = |canary: i32, total: i32| {
+        (f64::from(canary * 100) / f64::from(total) - f64::from(weight)).abs()
+    };
+    let zero_allowed = weight == 100 || weight == 0 || (replicas == 1 && max_surge == 0);
+    let mut options = Vec::new();
+    if ceil < replicas || zero_allowed {
+        options.push((ceil, replicas));
+    }
+    if !tied(replicas) && (floor != 0 || zero_allowed) {
+        options.push((floor, replicas));
+    }
+    if max_surge > 0 {
+        options.push((ceil, replicas + 1));
+        if !tied(replicas + 1) && (floor != 0 || zero_allowed) {
+            options.push((floor, replicas + 1));
+        }
+    }
+    let Some(&first) = options.first() else {
+        return (0, replicas);
+    };
+    let mut best = first;
+    for &option in &options[1..] {
+        if delta(option.0, option.1) < delta(best.0, best.1) {
+            best = option;
+        }
+    }
+    (best.0, best.1 - best.0)
+}
+
+/// `canary_basic_target` gives Argo's numbers for every whole percent, compared with
+/// Argo's floating-point arithmetic over small fleets, except where Argo finds no
+/// candidate at all (a tie half an instance below 100%, without surge) and returns no
+/// canary: the documented difference.
+#[test]
+fn approximation_matches_argo_float_arithmetic() {
+    let mut differences = Vec::new();
+    for n in 0..=300 {
+        for w in 0..=100 {
+            for surge in 0..=2 {
+                let ours = canary_basic_target(n as u32, percent(w as u64), surge as u32);
+                let argo = argo_approximate(n, w, surge);
+                if (ours.canary as i32, ours.stable as i32) != argo {
+                    differences.push((n, w, surge, ours, argo));
+                }
+            }
+        }
+    }
+    for &(n, w, surge, ours, argo) in &differences {
+        // Half an instance below 100%: n × w = (n - ½) × 100.
+        assert!(
+            surge == 0 && 2 * n * w == (2 * n - 1) * 100,
+            "{n} {w} {surge}"
+        );
+        assert_eq!(argo, (0, n));
+        assert_eq!((ours.canary, ours.stable), (n as u32 - 1, 1));
+    }
+    // 75% of 2, 90% of 5, 95% of 10, 98% of 25, 99% of 50: the fleets for which
+    // 100% - 50%/n is a whole percent (one instance at 50% may be 0 or 1).
+    assert_eq!(differences.len(), 5);
+}
+
+/// One basic canary step from Argo-style inputs: desired, weight in percent, max surge
+/// and max unavailable as Argo's `IntOrString`, and (replicas, available) per revision.
+/// Returns (stable, canary), Argo's order of expectations.
+fn basic_step(
+    desired: u32,
+    weight: u64,
+    (surge, unavailable): (Quantity, Quantity),
+    (stable_replicas, stable_available): (u32, u32),
+    (canary_replicas, canary_available): (u32, u32),
+    other_replicas: u32,
+) -> (u32, u32) {
+    let limits = CapacityLimits::resolve(desired, surge, unavailable);
+    let counts = CanaryCounts {
+        canary_replicas,
+        canary_available,
+        stable_replicas,
+        stable_available,
+        other_replicas,
+        terminating: 0,
+    };
+    let next = canary_basic_step(limits, percent(weight), None, counts);
+    (next.stable, next.canary)
+}
+
+/// Every case of Argo's `TestCalculateReplicaCountsForCanary` that runs
+/// `CalculateReplicaCountsForBasicCanary` (argo-rollouts utils/replicaset/canary_test.go;
+/// the traffic-routed ones are in `routed_matches_argo`): name, desired, weight %,
+/// (max surge, max unavailable), stable and canary (replicas, available), older
+/// replicas, expected (stable, canary).
+///
+/// Adapted inputs, where Argo derives the weight from the rollout's status: the two
+/// "promote full" cases pass 100% (Argo's `GetCanaryReplicasOrWeight` ignores their
+/// `setWeight: 1` under `promoteFull`), and the `setCanaryScale` that Argo ignores
+/// without a traffic router is not passed.
+#[test]
+fn basic_step_matches_argo() {
+    use Quantity::{Count as C, Percent as P};
+    #[rustfmt::skip]
+    let cases = [
+        ("Do not add extra RSs in scaleDownCount when .Spec.Replica < AvailableReplicas",
+            10, 100, (C(3), C(0)), (7, 8), (6, 3), 0, (7, 6)),
+        ("Use max surge int to scale up canary", 10, 20, (C(2), C(0)), (10, 10), (0, 0), 0, (10, 2)),
+        ("Use max surge percentage to scale up canary",
+            10, 20, (P(20), C(0)), (10, 10), (0, 0), 0, (10, 2)),
+        ("Scale down extra stable replicas", 10, 20, (P(20), C(0)), (10, 10), (2, 2), 0, (8, 2)),
+        ("Do not go past max surge", 10, 30, (C(2), C(0)), (10, 10), (0, 0), 0, (10, 2)),
+        ("Use max unavailable int to scale down stableRS",
+            10, 20, (C(0), C(2)), (10, 10), (0, 0), 0, (8, 0)),
+        ("Use max surge percentage to scale down stableRS",
+            10, 20, (C(0), P(20)), (10, 10), (0, 0), 0, (8, 0)),
+        ("Do not go past max unavailable", 10, 30, (C(0), C(2)), (10, 10), (0, 0), 0, (8, 0)),
+        ("Use Max Surge and Max Unavailable", 10, 50, (C(2), C(1)), (10, 10), (0, 0), 0, (9, 2)),
+        ("Scale canaryRS to zero on setWeight of 0%", 10, 0, (C(1), C(1)), (10, 10), (1, 1), 0, (10, 0)),
+        ("Scale stable to zero on setWeight of 100%",
+            10, 100, (C(1), C(1)), (1, 1), (10, 10), 0, (0, 10)),
+        ("Do not scale newRS down to zero on non-zero weight",
+            1, 20, (C(1), C(0)), (1, 1), (0, 0), 0, (1, 1)),
+        ("Do not scale canaryRS down to zero on non-100 weight",
+            1, 90, (C(1), C(0)), (1, 1), (0, 0), 0, (1, 1)),
+        ("Scale up Stable before newRS", 10, 30, (C(1), C(0)), (1, 1), (0, 0), 3, (7, 1)),
+        ("Scale down newRS and stable", 10, 30, (C(0), C(3)), (8, 5), (4, 4), 0, (7, 3)),
+        ("Scale down stable and canary available", 10, 100, (C(1), C(0)), (10, 2), (10, 8), 0, (2, 9)),
+        ("Do not scale down newRS or stable when older RS count >= scaleDownCount",
+            10, 30, (C(0), C(1)), (8, 6), (4, 2), 3, (8, 4)),
+        ("Do not round past maxSurge with uneven setWeight divisor",
+            10, 5, (C(0), C(1)), (10, 10), (0, 0), 0, (9, 0)),
+        ("Do not round past maxSurge with uneven setWeight divisor (part 2)",
+            10, 5, (C(0), C(1)), (9, 9), (0, 0), 0, (9, 1)),
+        ("Use maxUnavailable of 1 when percentage of maxUnavailable and maxSurge result in 0 replicas",
+            10, 10, (P(0), P(0)), (10, 10), (0, 0), 0, (9, 0)),
+        ("Ignore setCanaryScale when trafficRouting is missing and use setWeight for replicas",
+            10, 20, (P(20), C(0)), (10, 10), (0, 0), 0, (10, 2)),
+        ("honor maxSurge during scale up when stableRS unavailable",
+            4, 100, (C(1), C(0)), (4, 1), (0, 0), 0, (4, 1)),
+        ("scale down to maxunavailable without exceeding maxSurge",
+            3, 99, (C(0), C(2)), (3, 3), (0, 0), 0, (1, 0)),
+        ("scale down to maxunavailable without exceeding maxSurge (part 2)",
+            3, 99, (C(0), C(2)), (1, 1), (0, 0), 0, (1, 2)),
+        ("honor maxUnavailable during scale down stableRS unavailable",
+            4, 100, (C(1), C(0)), (4, 1), (1, 1), 0, (3, 1)),
+        ("honor maxUnavailable when aborting or reducing weight part 1",
+            4, 0, (C(1), C(0)), (0, 0), (4, 4), 0, (1, 4)),
+        ("honor maxUnavailable when aborting or reducing weight part 2",
+            4, 0, (C(1), C(0)), (1, 0), (4, 4), 0, (1, 4)),
+        ("honor maxUnavailable when aborting or reducing weight part 3",
+            4, 0, (C(1), C(0)), (1, 1), (4, 4), 0, (1, 3)),
+        ("promote full does not consider weight", 4, 100, (C(4), C(4)), (4, 4), (0, 0), 0, (0, 4)),
+        ("promote full still honors maxSurge/maxUnavailable",
+            4, 100, (C(3), C(0)), (4, 4), (0, 0), 0, (4, 3)),
+    ];
+    assert_eq!(cases.len(), 30);
+    for (name, desired, weight, limits, stable, canary, other, expected) in cases {
+        assert_eq!(
+            basic_step(desired, weight, limits, stable, canary, other),
+            expected,
+            "{name}"
+        );
+    }
+}
+
+/// Argo's `TestCalculateReplicaCountsForNewDeployment` and
+/// `TestCalculateReplicaCountsForCanaryStableRSdEdgeCases`: no separate stable
+/// ReplicaSet (none, or the canary is it). In `cutover` terms the one revision is the
+/// canary, the stable counts are zero and the weight is 100%.
+#[test]
+fn basic_step_without_a_stable_revision_matches_argo() {
+    let no_stable = (Quantity::Count(0), Quantity::Count(1));
+    // New deployment: the stable ReplicaSet is the new one, 10 replicas, none available.
+    assert_eq!(basic_step(10, 100, no_stable, (0, 0), (10, 0), 0), (0, 10));
+    // Edge cases: 9 replicas, 9 available, with no stable ReplicaSet and with the new
+    // one as stable: both scale up to 10.
+    assert_eq!(basic_step(10, 100, no_stable, (0, 0), (9, 9), 0), (0, 10));
+}
+
+/// Every case of Argo's `TestApproximateWeightedNewStableReplicaCounts`: desired,
+/// weight %, max surge, expected canary, expected stable.
+#[test]
+fn basic_target_matches_argo() {
+    #[rustfmt::skip]
+    let cases = [
+        (0, 0, 0, 0, 0), (0, 50, 0, 0, 0), (0, 100, 0, 0, 0),
+        (0, 0, 1, 0, 0), (0, 50, 1, 0, 0), (0, 100, 1, 0, 0),
+        (1, 0, 0, 0, 1), (1, 1, 0, 0, 1), (1, 49, 0, 0, 1),
+        (1, 50, 0, 1, 0), (1, 99, 0, 1, 0), (1, 100, 0, 1, 0),
+        (1, 0, 1, 0, 1), (1, 1, 1, 1, 1), (1, 49, 1, 1, 1),
+        (1, 50, 1, 1, 1), (1, 99, 1, 1, 1), (1, 100, 1, 1, 0),
+        (2, 0, 0, 0, 2), (2, 1, 0, 1, 1), (2, 50, 0, 1, 1), (2, 99, 0, 1, 1), (2, 100, 0, 2, 0),
+        (2, 0, 1, 0, 2), (2, 1, 1, 1, 2), (2, 50, 1, 1, 1), (2, 99, 1, 2, 1), (2, 100, 1, 2, 0),
+        (3, 10, 0, 1, 2), (3, 25, 0, 1, 2), (3, 33, 0, 1, 2),
+        (3, 34, 0, 1, 2), (3, 49, 0, 1, 2), (3, 50, 0, 2, 1),
+        (3, 10, 1, 1, 3), (3, 25, 1, 1, 3), (3, 33, 1, 1, 2),
+        (3, 34, 1, 1, 2), (3, 49, 1, 2, 2), (3, 50, 1, 2, 2),
+        (10, 0, 1, 0, 10), (10, 1, 0, 1, 9), (10, 14, 0, 1, 9), (10, 15, 0, 2, 8),
+        (10, 16, 0, 2, 8), (10, 99, 0, 9, 1), (10, 100, 1, 10, 0),
+        (10, 0, 1, 0, 10), (10, 1, 1, 1, 10), (10, 18, 1, 2, 9), (10, 19, 1, 2, 9),
+        (10, 20, 1, 2, 8), (10, 23, 1, 2, 8), (10, 24, 1, 3, 8), (10, 25, 1, 3, 8),
+        (10, 99, 1, 10, 1), (10, 100, 1, 10, 0),
+    ];
+    assert_eq!(cases.len(), 57);
+    for (desired, weight, surge, canary, stable) in cases {
+        let counts = canary_basic_target(desired, percent(weight), surge);
+        assert_eq!(
+            (counts.canary, counts.stable),
+            (canary, stable),
+            "{desired} at {weight}% with surge {surge}"
+        );
+    }
+}
+
+/// Argo's `TestTrafficWeightToReplicas`.
+#[test]
+fn instances_for_weight_match_argo() {
+    for (weight, expected) in [(0, 0), (20, 2), (25, 3), (33, 4), (99, 10), (100, 10)] {
+        assert_eq!(
+            instances_for_weight(10, percent(weight)),
+            expected,
+            "{weight}%"
+        );
+    }
+}
+
+/// Published weights, canary first.
+fn published(canary: u64, stable: u64) -> Option<PerRole<Weight>> {
+    Some(PerRole {
+        stable: percent(stable),
+        target: percent(canary),
+        ..PerRole::default()
+    })
+}
+
+/// Every case of Argo's `TestCalculateReplicaCountsForCanary` that runs
+/// `CalculateReplicaCountsForTrafficRoutedCanary`, its
+/// `TestCalculateReplicaCountsForCanaryTrafficRouting`, and every case of
+/// `TestCalculateReplicaCountsForCanaryTrafficRoutingDynamicScale`: name, desired,
+/// weight %, scale, scaling, expected (stable, canary).
+///
+/// Adapted inputs, where Argo derives them from the rollout's status: an abort passes
+/// a weight of 0 (Argo's `GetCurrentSetWeight`), and passes the `setCanaryScale` only
+/// with `abortScaleDownDelaySeconds: 0` (Argo's `UseSetCanaryScale`); a
+/// `matchTrafficWeight` scale is passed as such (Argo drops it, with the same effect).
+#[test]
+fn routed_matches_argo() {
+    let plain = RoutedScaling::default();
+    let dynamic = |canary, stable| RoutedScaling {
+        dynamic_stable_scale: true,
+        published: published(canary, stable),
+        ..RoutedScaling::default()
+    };
+    let min_two = RoutedScaling {
+        min_instances: 2,
+        ..RoutedScaling::default()
+    };
+    #[rustfmt::skip]
+    let cases = [
+        ("For canary replicas, use setCanaryScale.replicas when specified along with \
+          trafficRouting (and ignore setWeight)",
+            1, 100, Some(CanaryScale::Replicas(9)), plain, (1, 9)),
+        ("Ignore setCanaryScale replicas/weight when matchTrafficWeight is true",
+            10, 20, Some(CanaryScale::MatchTrafficWeight), plain, (10, 2)),
+        ("aborted with abortScaleDownDelaySeconds:0 and setCanaryScale",
+            1, 0, Some(CanaryScale::Replicas(1)), plain, (1, 1)),
+        ("aborted with abortScaleDownDelaySeconds>0 and setCanaryScale", 1, 0, None, plain, (1, 0)),
+        ("Honor MinPodsPerReplicaSet when using trafficRouting and starting canary",
+            10, 5, None, min_two, (10, 2)),
+        ("TestCalculateReplicaCountsForCanaryTrafficRouting", 10, 10, None, plain, (10, 1)),
+        ("dynamic: verify we scale down stable", 10, 10, None, dynamic(10, 90), (9, 1)),
+        ("dynamic: verify we take max of desired canary (20) > actual (10)",
+            10, 20, None, dynamic(10, 90), (9, 2)),
+        ("dynamic: verify when we abort, we leave canary scaled up if there is still traffic to it",
+            10, 0, None, dynamic(20, 80), (10, 2)),
+        ("dynamic: verify when we abort, we reduce canary when there is less traffic to it",
+            10, 0, None, dynamic(10, 90), (10, 1)),
+    ];
+    for (name, desired, weight, scale, scaling, expected) in cases {
+        let counts = canary_routed_replicas(desired, percent(weight), scale, scaling);
+        assert_eq!((counts.stable, counts.canary), expected, "{name}");
+    }
+    // "Use setCanaryScale.weight for canary replicas when specified with trafficRouting
+    // (and ignore setWeight)": Argo's 200% of 4 gives 8; a `Weight` stops at 100%.
+    let scale = Some(CanaryScale::Weight(Weight::FULL));
+    let counts = canary_routed_replicas(4, Weight::FULL, scale, plain);
+    assert_eq!((counts.stable, counts.canary), (4, 4));
+}
+
+/// `cutover`'s own: instances on their way out hold the surge (Argo would start a
+/// canary instance here), but never push a live instance out.
+#[test]
+fn terminating_instances_hold_the_surge() {
+    let limits = CapacityLimits::resolve(10, Quantity::Count(1), Quantity::Count(0));
+    let mut counts = CanaryCounts {
+        stable_replicas: 10,
+        stable_available: 10,
+        terminating: 1,
+        ..CanaryCounts::default()
+    };
+    let next = canary_basic_step(limits, percent(10), None, counts);
+    assert_eq!((next.canary, next.stable), (0, 10));
+    counts.terminating = 0;
+    let next = canary_basic_step(limits, percent(10), None, counts);
+    assert_eq!((next.canary, next.stable), (1, 10));
+
+    // Found by the floor property: with the surge held by leaving instances, the one
+    // available canary instance stays.
+    let limits = CapacityLimits::resolve(1, Quantity::Count(1), Quantity::Count(0));
+    let counts = CanaryCounts {
+        canary_replicas: 2,
+        canary_available: 1,
+        terminating: 2,
+        ..CanaryCounts::default()
+    };
+    let next = canary_basic_step(limits, Weight::FULL, None, counts);
+    assert!(next.canary >= 1, "{next:?}");
+}
+
+/// `cutover`'s own: a basic canary honours `set_canary_scale` (Argo ignores it without
+/// a traffic router), beside a full stable revision and within the surge budget.
+#[test]
+fn basic_step_honours_a_canary_scale_within_the_surge() {
+    let limits = CapacityLimits::resolve(10, Quantity::Count(2), Quantity::Count(0));
+    let counts = CanaryCounts {
+        stable_replicas: 10,
+        stable_available: 10,
+        ..CanaryCounts::default()
+    };
+    for (scale, expected) in [
+        (CanaryScale::Replicas(1), (1, 10)),
+        (CanaryScale::Replicas(5), (2, 10)),
+        (CanaryScale::Weight(percent(20)), (2, 10)),
+        (CanaryScale::MatchTrafficWeight, (2, 10)),
+    ] {
+        let next = canary_basic_step(limits, percent(20), Some(scale), counts);
+        assert_eq!((next.canary, next.stable), expected, "{scale:?}");
+    }
+}
+
+/// `cutover`'s own choices for a traffic-routed canary, each beside the input that
+/// gives Argo's number.
+#[test]
+fn routed_differences_from_argo() {
+    let dynamic = |canary, stable| RoutedScaling {
+        dynamic_stable_scale: true,
+        published: published(canary, stable),
+        ..RoutedScaling::default()
+    };
+    // Lowering the weight without an abort: the canary keeps what its published share
+    // needs (Argo drops to 2 at once; publishing a canary weight of 0 gives that).
+    let counts = canary_routed_replicas(10, percent(20), None, dynamic(50, 50));
+    assert_eq!((counts.canary, counts.stable), (5, 8));
+    let counts = canary_routed_replicas(10, percent(20), None, dynamic(0, 50));
+    assert_eq!((counts.canary, counts.stable), (2, 8));
+
+    // The stable revision's share comes from the traffic weight, not from the scale
+    // (Argo sizes it from the scale's 50%: 5 of 10 while 90% of the traffic is on it,
+    // until published weights hold it; passing 50% as the weight gives Argo's number).
+    let scale = Some(CanaryScale::Weight(percent(50)));
+    let unpublished = dynamic(0, 0);
+    let unpublished = RoutedScaling {
+        published: None,
+        ..unpublished
+    };
+    let counts = canary_routed_replicas(10, percent(10), scale, unpublished);
+    assert_eq!((counts.canary, counts.stable), (5, 9));
+    let counts = canary_routed_replicas(10, percent(50), scale, unpublished);
+    assert_eq!((counts.canary, counts.stable), (5, 5));
+
+    // A scale count is taken as given (Argo raises it to 3 with dynamic scaling).
+    let scaling = RoutedScaling {
+        min_instances: 3,
+        ..dynamic(0, 90)
+    };
+    let counts = canary_routed_replicas(10, percent(10), Some(CanaryScale::Replicas(1)), scaling);
+    assert_eq!((counts.canary, counts.stable), (1, 9));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Weights with the boundaries drawn often.
+    fn weight() -> impl Strategy<Value = Weight> {
+        prop_oneof![
+            1 => Just(Weight::ZERO),
+            1 => Just(Weight::FULL),
+            1 => (0u64..=100).prop_map(percent),
+            4 => (0u64..=10_000).prop_map(|bp| Weight::from_basis_points(bp).unwrap()),
+        ]
+    }
+
+    /// Any `set_canary_scale`, or none.
+    fn scale() -> impl Strategy<Value = Option<CanaryScale>> {
+        prop_oneof![
+            3 => Just(None),
+            1 => Just(Some(CanaryScale::MatchTrafficWeight)),
+            1 => (0u32..=250).prop_map(|n| Some(CanaryScale::Replicas(n))),
+            1 => weight().prop_map(|w| Some(CanaryScale::Weight(w))),
+        ]
+    }
+
+    /// Limits as a spec resolves them, for 1..=200 instances.
+    fn limits() -> impl Strategy<Value = CapacityLimits> {
+        (1u32..=200, 0u32..=50, 0u32..=50).prop_map(|(desired, surge, unavailable)| {
+            CapacityLimits::resolve(
+                desired,
+                Quantity::Count(surge),
+                Quantity::Count(unavailable),
+            )
+        })
+    }
+
+    /// Current counts around a fleet of up to 200, available never above replicas.
+    fn counts() -> impl Strategy<Value = CanaryCounts> {
+        (
+            0u32..=250,
+            0u32..=250,
+            0u32..=250,
+            0u32..=250,
+            0u32..=5,
+            0u32..=5,
+        )
+            .prop_map(
+                |(canary, canary_up, stable, stable_up, other, terminating)| CanaryCounts {
+                    canary_replicas: canary,
+                    canary_available: canary_up.min(canary),
+                    stable_replicas: stable,
+                    stable_available: stable_up.min(stable),
+                    other_replicas: other,
+                    terminating,
+                },
+            )
+    }
+
+    /// Anything a caller could pass, including limits no spec resolves to.
+    fn wild_counts() -> impl Strategy<Value = CanaryCounts> {
+        any::<[u32; 6]>().prop_map(|[a, b, c, d, e, f]| CanaryCounts {
+            canary_replicas: a,
+            canary_available: b,
+            stable_replicas: c,
+            stable_available: d,
+            other_replicas: e,
+            terminating: f,
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn target_follows_the_rounding_rules(
+            desired in 1u32..=200, surge in 0u32..=50, weight in weight()
+        ) {
+            let counts = canary_basic_target(desired, weight, surge);
+            let total = counts.canary + counts.stable;
+            prop_assert!(total == desired || (total == desired + 1 && surge > 0), "{counts:?}");
+            if weight == Weight::ZERO {
+                prop_assert_eq!((counts.canary, counts.stable), (0, desired));
+            } else if weight == Weight::FULL {
+                prop_assert_eq!((counts.canary, counts.stable), (desired, 0));
+            } else if desired > 1 || surge > 0 {
+                prop_assert!(counts.canary > 0 && counts.stable > 0, "{counts:?}");
+            }
+        }
+
+        /// Argo's own arithmetic is not monotone at its "no candidate" cases (75% of 2
+        /// gives fewer canary instances than 74%); with `cutover`'s fallback it is.
+        #[test]
+        fn target_is_monotone_in_the_weight(
+            desired in 1u32..=200, surge in 0u32..=50, a in weight(), b in weight()
+        ) {
+            let (low, high) = (a.min(b), a.max(b));
+            let low = canary_basic_target(desired, low, surge);
+            let high = canary_basic_target(desired, high, surge);
+            prop_assert!(low.canary <= high.canary && low.stable >= high.stable, "{low:?} {high:?}");
+        }
+
+        #[test]
+        fn target_never_panics(desired: u32, surge: u32, weight in weight()) {
+            let counts = canary_basic_target(desired, weight, surge);
+            prop_assert!(u64::from(counts.canary) + u64::from(counts.stable) <= u64::from(desired) + 1);
+        }
+
+        #[test]
+        fn step_never_panics(
+            desired: u32, surge: u32, unavailable: u32,
+            weight in weight(), scale in scale(), counts in wild_counts()
+        ) {
+            let limits = CapacityLimits { desired, max_surge: surge, max_unavailable: unavailable };
+            let _ = canary_basic_step(limits, weight, scale, counts);
+        }
+
+        /// Nothing is scaled up past `desired + max_surge` (instances on their way out
+        /// included). Counts already above it may stay there for a step.
+        #[test]
+        fn step_stays_in_the_surge_budget(
+            limits in limits(), weight in weight(), scale in scale(), counts in counts()
+        ) {
+            let next = canary_basic_step(limits, weight, scale, counts);
+            let grew = next.canary > counts.canary_replicas || next.stable > counts.stable_replicas;
+            let total = next.canary + next.stable + counts.other_replicas + counts.terminating;
+            prop_assert!(!grew || total <= limits.max_total(), "{next:?}");
+        }
+
+        /// Scaling down never takes the available instances below
+        /// `desired - max_unavailable` (or below what there was, if already below),
+        /// counting unavailable instances as removed first and new ones as unavailable.
+        #[test]
+        fn step_keeps_the_availability_floor(
+            limits in limits(), weight in weight(), scale in scale(), counts in counts()
+        ) {
+            let next = canary_basic_step(limits, weight, scale, counts);
+            let before = counts.canary_available + counts.stable_available;
+            let after = next.canary.min(counts.canary_available)
+                + next.stable.min(counts.stable_available);
+            prop_assert!(after >= before.min(limits.min_available()), "{next:?}");
+        }
+
+        /// From a settled stable revision, steps (each instance available before the
+        /// next) reach the target of one weight, then of another (an abort, a promotion).
+        #[test]
+        fn steps_reach_the_target(limits in limits(), first in weight(), then in weight()) {
+            let desired = limits.desired;
+            let mut state = CanaryReplicas::new(0, desired);
+            for weight in [first, then] {
+                for _ in 0..=4 * desired + 4 {
+                    let counts = CanaryCounts {
+                        canary_replicas: state.canary,
+                        canary_available: state.canary,
+                        stable_replicas: state.stable,
+                        stable_available: state.stable,
+                        ..CanaryCounts::default()
+                    };
+                    let next = canary_basic_step(limits, weight, None, counts);
+                    if next == state {
+                        break;
+                    }
+                    state = next;
+                }
+                prop_assert_eq!(state, canary_basic_target(desired, weight, limits.max_surge));
+            }
+        }
+
+        #[test]
+        fn routed_counts_follow_their_shares(
+            desired in 1u32..=200, weight in weight(), min_instances in 0u32..=5,
+            dynamic: bool, published_canary in weight(), published_stable in weight(),
+            has_published: bool,
+        ) {
+            let published = has_published.then_some(PerRole {
+                stable: published_stable,
+                target: published_canary,
+                ..PerRole::default()
+            });
+            let scaling = RoutedScaling { min_instances, dynamic_stable_scale: dynamic, published };
+            let counts = canary_routed_replicas(desired, weight, None, scaling);
+            let needs = |w| instances_for_weight(desired, w);
+            let stable_share = Weight::from_basis_points(
+                u64::from(Weight::FULL.basis_points() - weight.basis_points()),
+            ).unwrap();
+            prop_assert!(counts.canary >= needs(weight));
+            prop_assert_eq!(counts.canary == 0, weight.is_zero() && (!dynamic || published.is_none_or(|p| p.target.is_zero())));
+            if !dynamic {
+                prop_assert_eq!(counts.stable, desired);
+                let canary = if weight.is_zero() { 0 } else { needs(weight).max(min_instances) };
+                prop_assert_eq!(counts.canary, canary);
+            } else {
+                prop_assert!(counts.stable >= needs(stable_share));
+                prop_assert!(counts.stable <= desired.max(min_instances));
+                if let Some(published) = published {
+                    prop_assert!(counts.stable >= needs(published.stable));
+                    prop_assert!(counts.canary >= needs(published.target));
+                }
+                prop_assert_eq!(counts.stable == 0, weight == Weight::FULL && published.is_none_or(|p| p.stable.is_zero()));
+            }
+        }
+
+        #[test]
+        fn routed_counts_are_monotone_in_the_weight(
+            desired in 1u32..=200, a in weight(), b in weight(), min_instances in 0u32..=5,
+            dynamic: bool, scale in scale(),
+        ) {
+            let scaling = RoutedScaling { min_instances, dynamic_stable_scale: dynamic, published: None };
+            let (low, high) = (a.min(b), a.max(b));
+            let low = canary_routed_replicas(desired, low, scale, scaling);
+            let high = canary_routed_replicas(desired, high, scale, scaling);
+            prop_assert!(low.canary <= high.canary && low.stable >= high.stable, "{low:?} {high:?}");
+        }
+
+        #[test]
+        fn routed_never_panics(
+            desired: u32, weight in weight(), scale in scale(), min_instances: u32,
+            dynamic: bool, canary in weight(), stable in weight(),
+        ) {
+            let published = Some(PerRole { stable, target: canary, ..PerRole::default() });
+            let scaling = RoutedScaling { min_instances, dynamic_stable_scale: dynamic, published };
+            let _ = canary_routed_replicas(desired, weight, scale, scaling);
+        }
+    }
+}
