@@ -200,8 +200,8 @@ pub use output::{Action, ActionId, Event, EventKind, HeldBack};
 #[cfg(feature = "serde")]
 pub use rollout::RolloutDocument;
 pub use rollout::{
-    AbortReason, Adoption, AnalysisStatus, FORMAT_VERSION, HaltReason, PauseReason, Phase,
-    RevertStatus, Rollout, Status, Waiting,
+    AbortReason, Adoption, AnalysisStatus, ChecksStatus, FORMAT_VERSION, HaltReason, PauseReason,
+    Phase, RevertStatus, Rollout, StandbyStatus, Status, Waiting,
 };
 pub use router::{Decision, Request, Router};
 pub use spec::{

@@ -306,7 +306,7 @@ fn mixed_fleet_is_adopted() {
     );
     let named = cutover::Adoption {
         stable: Some("v2".into()),
-        target: None,
+        ..cutover::Adoption::default()
     };
     let rollout = Rollout::adopt(Timestamp::ZERO, spec.clone(), observed, named).unwrap();
     assert_eq!(rollout.stable().unwrap().as_str(), "v2");

@@ -21,7 +21,7 @@ pub use persist::FORMAT_VERSION;
 #[cfg(feature = "serde")]
 pub use persist::RolloutDocument;
 pub use phase::{AbortReason, HaltReason, PauseReason, Phase};
-pub use status::{AnalysisStatus, RevertStatus, Status, Waiting};
+pub use status::{AnalysisStatus, ChecksStatus, RevertStatus, StandbyStatus, Status, Waiting};
 
 use crate::error::{CommandError, SpecError};
 use crate::fleet::Fleet;

@@ -159,17 +159,28 @@ impl Core {
             },
             TrafficIntent::Explicit(explicit) => self.explicit_layout(explicit, counts, floor),
         };
-        let published = rotation.publish(now, membership, layout);
+        // An update still queued has not reached the load balancer: fold this one into
+        // it, so that one call (or one unpolled batch) sends one table update.
+        let queued = self.actions.iter().rposition(|a| {
+            matches!(a, Action::UpdateTraffic { generation, .. }
+                if *generation == rotation.published.generation() && *generation > rotation.acknowledged)
+        });
+        let published = rotation.publish(now, membership, layout, queued.is_some());
         self.rotation = rotation;
         match published {
-            Ok(Some(diff)) => {
-                let id = self.next_action_id();
-                self.actions.push_back(Action::UpdateTraffic {
-                    id,
-                    generation: diff.to_generation,
-                    diff,
-                });
-            }
+            Ok(Some(diff)) => match queued.and_then(|i| self.actions.get_mut(i)) {
+                Some(Action::UpdateTraffic { diff: queued, .. }) => {
+                    queued.changes.extend(diff.changes);
+                }
+                _ => {
+                    let id = self.next_action_id();
+                    self.actions.push_back(Action::UpdateTraffic {
+                        id,
+                        generation: diff.to_generation,
+                        diff,
+                    });
+                }
+            },
             Ok(None) => {}
             Err(error) => {
                 debug_assert!(false, "the core's rules produced an invalid table: {error}");

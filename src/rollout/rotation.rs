@@ -129,11 +129,16 @@ impl Rotation {
     /// stays listed (with any weight, 0 included) while it has instances in rotation.
     /// The table is left unchanged if the result would be invalid (the caller's rules
     /// make that impossible; the error is returned so it is reported, not hidden).
+    ///
+    /// With `amend`, the newest table has not reached the load balancer yet (its update
+    /// is still queued): the changes go into that same generation instead of a new one,
+    /// and the diff returned holds only them (the caller folds it into the queued one).
     pub fn publish(
         &mut self,
         now: Timestamp,
         membership: Vec<TableChange>,
         layout: impl FnOnce(&[(Revision, usize)]) -> Layout,
+        amend: bool,
     ) -> Result<Option<TableDiff>, crate::error::TrafficError> {
         let mut counts: Vec<(Revision, usize)> = self
             .published
@@ -197,7 +202,7 @@ impl Rotation {
         let was_waiting = self.awaiting_ack();
         let from = self.published.generation();
         self.published.apply_changes(&changes)?;
-        let to = from + 1;
+        let to = if amend { from } else { from + 1 };
         self.published.set_generation(to);
         if !was_waiting || self.unacknowledged_since.is_none() {
             self.unacknowledged_since = Some(now);
@@ -205,9 +210,31 @@ impl Rotation {
         for change in &membership {
             match change {
                 TableChange::AddInstance { instance, .. } => {
-                    self.joining.entry(to).or_default().push(instance.clone());
+                    // Within one generation only the net change is kept: an instance
+                    // taken out and put back is simply still in.
+                    if cancel(&mut self.leaving, to, instance) {
+                        // It may still be leaving from an earlier unacknowledged table.
+                        let earlier = self
+                            .leaving
+                            .iter()
+                            .rev()
+                            .find(|(_, ids)| ids.contains(instance))
+                            .map(|(generation, _)| *generation);
+                        match earlier {
+                            Some(generation) => {
+                                self.leaving_at.insert(instance.clone(), generation);
+                            }
+                            None => {
+                                self.leaving_at.remove(instance);
+                            }
+                        }
+                    } else {
+                        self.joining.entry(to).or_default().push(instance.clone());
+                    }
                 }
-                TableChange::RemoveInstance { instance, .. } => {
+                TableChange::RemoveInstance { instance, .. }
+                    if !cancel(&mut self.joining, to, instance) =>
+                {
                     self.leaving.entry(to).or_default().push(instance.clone());
                     self.leaving_at.insert(instance.clone(), to);
                 }
@@ -284,6 +311,25 @@ impl Rotation {
         }
         Ok(())
     }
+}
+
+/// Removes `instance` from the changes recorded for `generation`; returns whether it
+/// was there.
+fn cancel(
+    changes: &mut BTreeMap<u64, Vec<InstanceId>>,
+    generation: u64,
+    instance: &InstanceId,
+) -> bool {
+    let Some(ids) = changes.get_mut(&generation) else {
+        return false;
+    };
+    let before = ids.len();
+    ids.retain(|id| id != instance);
+    let cancelled = ids.len() != before;
+    if ids.is_empty() {
+        changes.remove(&generation);
+    }
+    cancelled
 }
 
 /// Splits 10,000 basis points in proportion to `counts` (largest remainder, ties to the
@@ -367,11 +413,11 @@ mod tests {
         let mut rotation = Rotation::new(TrafficTable::empty());
         let a = InstanceId::from("a");
         rotation
-            .publish(T, vec![add("v1", "a"), add("v1", "b")], by_count)
+            .publish(T, vec![add("v1", "a"), add("v1", "b")], by_count, false)
             .unwrap();
         assert!(!rotation.is_clear(&a, false));
         rotation
-            .publish(T, vec![remove("v1", "a")], by_count)
+            .publish(T, vec![remove("v1", "a")], by_count, false)
             .unwrap();
         assert!(
             !rotation.is_clear(&a, false),
@@ -392,12 +438,16 @@ mod tests {
     #[test]
     fn an_acknowledgement_replays_removal_then_re_add_in_order() {
         let mut rotation = Rotation::new(TrafficTable::empty());
-        rotation.publish(T, vec![add("v1", "a")], by_count).unwrap();
+        rotation
+            .publish(T, vec![add("v1", "a")], by_count, false)
+            .unwrap();
         rotation.acknowledge(T, 1).unwrap();
         rotation
-            .publish(T, vec![remove("v1", "a")], by_count)
+            .publish(T, vec![remove("v1", "a")], by_count, false)
             .unwrap();
-        rotation.publish(T, vec![add("v1", "a")], by_count).unwrap();
+        rotation
+            .publish(T, vec![add("v1", "a")], by_count, false)
+            .unwrap();
         let acknowledged = rotation.acknowledge(T, 3).unwrap();
         let a = InstanceId::from("a");
         assert_eq!(acknowledged.changes, vec![(a.clone(), false), (a, true)]);
@@ -407,30 +457,33 @@ mod tests {
     fn weight_only_changes_are_published() {
         let mut rotation = Rotation::new(TrafficTable::empty());
         rotation
-            .publish(T, vec![add("v1", "a"), add("v2", "b")], by_count)
+            .publish(T, vec![add("v1", "a"), add("v2", "b")], by_count, false)
             .unwrap();
         let shift = |_: &[(Revision, usize)]| Layout {
             weights: vec![Weight::FULL, Weight::ZERO],
             ..Layout::default()
         };
-        let diff = rotation.publish(T, Vec::new(), shift).unwrap().unwrap();
+        let diff = rotation
+            .publish(T, Vec::new(), shift, false)
+            .unwrap()
+            .unwrap();
         assert_eq!(diff.to_generation, 2);
         assert_eq!(rotation.published.weight(&"v2".into()), Weight::ZERO);
         assert!(
             rotation.published.backend(&"v2".into()).is_some(),
             "a weight-0 revision stays listed while it has instances"
         );
-        assert_eq!(rotation.publish(T, Vec::new(), shift).unwrap(), None);
+        assert_eq!(rotation.publish(T, Vec::new(), shift, false).unwrap(), None);
     }
 
     #[test]
     fn removing_the_last_instance_removes_the_revision() {
         let mut rotation = Rotation::new(TrafficTable::empty());
         rotation
-            .publish(T, vec![add("v1", "a"), add("v2", "b")], by_count)
+            .publish(T, vec![add("v1", "a"), add("v2", "b")], by_count, false)
             .unwrap();
         let diff = rotation
-            .publish(T, vec![remove("v2", "b")], by_count)
+            .publish(T, vec![remove("v2", "b")], by_count, false)
             .unwrap()
             .unwrap();
         assert!(diff.changes.contains(&TableChange::RemoveRevision {

@@ -7,7 +7,8 @@ use crate::model::{InstanceState, Revision};
 use crate::output::HeldBack;
 use crate::rollout::core::{ActionKind, Core};
 use crate::rollout::phase::{PauseReason, Phase};
-use crate::strategy::{Plan, Role, StepWait};
+use crate::rollout::steps::ChecksVerdict;
+use crate::strategy::{Plan, Role, StepKind, StepWait};
 use crate::time::Timestamp;
 use crate::traffic::Weight;
 
@@ -94,6 +95,30 @@ pub struct AnalysisStatus {
     pub next_at: Option<Timestamp>,
 }
 
+/// A step's checks, as far as they have got.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ChecksStatus {
+    /// The step they belong to.
+    pub step: StepKind,
+    /// Hooks asked for and not answered yet, by name.
+    pub hooks_waiting: Vec<String>,
+    /// The analysis they run, if any.
+    pub analysis: Option<AnalysisStatus>,
+    /// `Some(true)` once passed, `Some(false)` once failed or inconclusive.
+    pub passed: Option<bool>,
+}
+
+/// The previous environment kept warm for an instant rollback (blue-green's blue).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct StandbyStatus {
+    /// Its revision.
+    pub revision: Revision,
+    /// When it is scaled down; `None`: kept until a deploy replaces it.
+    pub warm_until: Option<Timestamp>,
+}
+
 /// How an abort or rollback is getting traffic back to the stable revision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -126,6 +151,12 @@ pub struct Status {
     pub is_rollback: bool,
     /// The current step and the number of steps (a rolling update has one).
     pub step: Option<(u32, u32)>,
+    /// What the current step does, and since when (while a rollout is in flight).
+    pub step_kind: Option<(StepKind, Timestamp)>,
+    /// The current step's checks, once started.
+    pub checks: Option<ChecksStatus>,
+    /// The previous environment kept warm, if any.
+    pub standby: Option<StandbyStatus>,
     /// How far along the rollout is, from 0.0 to 1.0: half for new instances available,
     /// half for old ones removed.
     pub progress: f64,
@@ -175,8 +206,17 @@ impl Core {
                 .phase
                 .is_in_flight()
                 .then_some((plan.step.index, plan.step.count)),
+            step_kind: self
+                .phase
+                .is_in_flight()
+                .then_some((plan.step.kind, self.step.started_at)),
+            checks: self.checks_status(),
+            standby: self.standby.clone().map(|revision| StandbyStatus {
+                revision,
+                warm_until: self.standby_until,
+            }),
             progress,
-            message: self.message(progress, revert.as_ref()),
+            message: self.message(progress, revert.as_ref(), &plan),
             revisions,
             traffic,
             traffic_generation: self.rotation.published.generation(),
@@ -191,6 +231,21 @@ impl Core {
                 next_at: a.next_request_at(),
             }),
         }
+    }
+
+    fn checks_status(&self) -> Option<ChecksStatus> {
+        let checks = self.step.checks.as_ref()?;
+        Some(ChecksStatus {
+            step: checks.step,
+            hooks_waiting: checks.hooks.values().map(|h| h.name.clone()).collect(),
+            analysis: checks.analysis.as_ref().map(|a| AnalysisStatus {
+                phase: a.run.phase(),
+                reason: a.run.reason(),
+                measuring: a.measuring.len(),
+                next_at: a.next_request_at(),
+            }),
+            passed: checks.verdict.map(|v| v == ChecksVerdict::Passed),
+        })
     }
 
     fn progress(&self) -> f64 {
@@ -313,7 +368,7 @@ impl Core {
     }
 
     /// One line, derived from state, true when read.
-    fn message(&self, progress: f64, revert: Option<&RevertStatus>) -> String {
+    fn message(&self, progress: f64, revert: Option<&RevertStatus>, plan: &Plan) -> String {
         let percent = (progress * 100.0).round();
         let view = self.fleet_view();
         let desired = self.limits.desired;
@@ -336,7 +391,17 @@ impl Core {
                 }
             }
             (Phase::Idle, _, None) => "no revision deployed yet".to_owned(),
-            (Phase::Completed, _, Some(stable)) => format!("{stable} rolled out and stable"),
+            (Phase::Completed, _, Some(stable)) => match (&self.standby, self.standby_until) {
+                (Some(standby), Some(until)) => {
+                    format!(
+                        "{stable} rolled out and stable; {standby} warm for rollback until {until}"
+                    )
+                }
+                (Some(standby), None) => {
+                    format!("{stable} rolled out and stable; {standby} kept warm as the standby")
+                }
+                _ => format!("{stable} rolled out and stable"),
+            },
             (Phase::Aborted { reason }, _, stable) => match (stable, revert) {
                 (Some(stable), Some(revert)) if revert.done => {
                     format!("aborted ({reason}); back on {stable}")
@@ -350,6 +415,11 @@ impl Core {
                 (None, _) => format!("aborted ({reason}); nothing was stable"),
                 (Some(stable), None) => format!("aborted ({reason}); moving back to {stable}"),
             },
+            (phase, Some(target), Some(stable))
+                if plan.step.kind != StepKind::Replace && stable != target =>
+            {
+                self.step_message(phase, target, stable, plan)
+            }
             (phase, Some(target), stable) => {
                 let over = stable
                     .as_ref()
@@ -373,5 +443,64 @@ impl Core {
             }
             (phase, _, _) => phase.to_string(),
         }
+    }
+
+    /// Where a rollout with steps (blue-green) is, in words.
+    fn step_message(
+        &self,
+        phase: &Phase,
+        target: &Revision,
+        stable: &Revision,
+        plan: &Plan,
+    ) -> String {
+        let view = self.fleet_view();
+        let green = view.roles[Role::Target].available;
+        let desired = self.limits.desired;
+        let waiting_checks = || {
+            self.checks_status().map_or_else(String::new, |c| {
+                let mut parts = Vec::new();
+                if !c.hooks_waiting.is_empty() {
+                    parts.push(format!("hooks {}", c.hooks_waiting.join(", ")));
+                }
+                if c.analysis.as_ref().is_some_and(|a| !a.phase.is_complete()) {
+                    parts.push("analysis".to_owned());
+                }
+                if parts.is_empty() {
+                    String::new()
+                } else {
+                    format!(": waiting for {}", parts.join(" and "))
+                }
+            })
+        };
+        let step = match plan.step.kind {
+            StepKind::Preview => {
+                let route = if self.rotation.published.routes().is_empty() {
+                    ""
+                } else {
+                    " (preview route live)"
+                };
+                format!("building {target} beside {stable}: {green} available{route}")
+            }
+            StepKind::PrePromotion => {
+                format!("checking {target} before the switch{}", waiting_checks())
+            }
+            StepKind::Promotion => match plan.step.waiting {
+                Some(StepWait::Until { at }) => {
+                    format!("{target} ready and checked; switching from {stable} at {at}")
+                }
+                _ => format!(
+                    "{target} ready and checked; waiting for promotion since {}",
+                    self.step.started_at
+                ),
+            },
+            StepKind::Switch => format!(
+                "{target} at full size: {green}/{desired} available; traffic switches from {stable} when all are"
+            ),
+            _ => format!(
+                "traffic on {target}, {stable} warm for rollback; checking after the switch{}",
+                waiting_checks()
+            ),
+        };
+        format!("{step} ({phase})")
     }
 }

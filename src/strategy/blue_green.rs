@@ -99,7 +99,9 @@ pub fn blue_green_green_size(
 /// The blue-green planner: the desired state for the current step (see the module
 /// docs for the table), an abort (`Mode::Revert`: all traffic on blue, green kept for
 /// the abort delay) or a rollout at rest (`Mode::Steady`: blue at `desired`, the standby
-/// kept while warm).
+/// kept while warm). What is kept beside blue never takes the room blue needs to get
+/// back to `desired` under the peak: with `max_unavailable` above 0, part of a kept
+/// green (or standby) goes so that blue is whole again.
 ///
 /// # Examples
 ///
@@ -152,10 +154,12 @@ fn rollout_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
             Some(StepWait::Checks),
         ),
     };
-    let mut wanted = PerRole::<u32>::default();
-    wanted.target = green;
-    // Blue stays whole unless green at full size needs the room (`max_unavailable`).
-    wanted.stable = limits.desired.min(limits.max_total().saturating_sub(green));
+    let wanted = PerRole::<u32> {
+        target: green,
+        // Blue stays whole unless green at full size needs the room (`max_unavailable`).
+        stable: limits.desired.min(limits.max_total().saturating_sub(green)),
+        ..PerRole::default()
+    };
     let switched = kind == StepKind::PostPromotion;
     // Complete only with green whole and every other environment but blue gone (blue
     // then becomes the standby).
@@ -192,6 +196,9 @@ fn at_rest_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
     let view = input.view;
     let state = input.step;
     let mut wanted = PerRole::<u32>::default();
+    // What is kept beside blue (an aborted green, the standby) gets only the room blue
+    // at full size leaves under the peak: blue's capacity comes first.
+    let room = input.limits.max_total() - input.limits.desired;
     if input.has_stable {
         wanted.stable = input.limits.desired;
         // Green stays after an abort for its delay (for good with `None`), never grown.
@@ -201,12 +208,12 @@ fn at_rest_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
             (None, _) => false,
         };
         if input.mode == Mode::Revert && keep_green {
-            wanted.target = view.roles[Role::Target].replicas;
+            wanted.target = view.roles[Role::Target].replicas.min(room);
         }
     }
     let warm = state.standby_until.is_none_or(|until| input.now < until);
     if warm {
-        wanted.standby = view.roles[Role::Standby].replicas;
+        wanted.standby = view.roles[Role::Standby].replicas.min(room);
     }
     Plan {
         wanted,

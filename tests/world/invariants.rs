@@ -5,6 +5,7 @@ use cutover::{
     Weight,
 };
 
+use super::blue_green::is_blue_green;
 use super::harness::{Call, World, drain_outputs, round_trip};
 use super::moves::Move;
 
@@ -27,6 +28,7 @@ impl World {
     }
 
     fn check_state_in(&self, context: &str) {
+        self.check_blue_green_state(context);
         let rollout = &self.rollout;
         let table = rollout.traffic();
         // Invariant 1.
@@ -292,6 +294,7 @@ impl World {
             );
         }
         self.check_capacity(before, mv, context);
+        self.check_blue_green_step(before, context);
         self.check_abort_step(before, mv, context);
         // A refused command changes nothing (the clock aside).
         if refused {
@@ -397,9 +400,4 @@ impl World {
             }
         }
     }
-}
-
-/// Whether the rollout follows the blue-green strategy.
-fn is_blue_green(rollout: &cutover::Rollout) -> bool {
-    matches!(rollout.spec().strategy, cutover::StrategySpec::BlueGreen(_))
 }

@@ -30,6 +30,7 @@
 
 #![allow(dead_code)]
 
+mod blue_green;
 mod harness;
 mod honest;
 mod interpret;
