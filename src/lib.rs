@@ -1,9 +1,9 @@
 //! # cutover
 //!
-//! Zero-downtime deployment strategies — rolling update with background metric analysis
-//! today; blue-green and canary on the same engine next — written as **sans-IO state
-//! machines**, plus a constant-time weighted **router** for the traffic split they
-//! produce.
+//! Zero-downtime deployment strategies — rolling update with background metric analysis,
+//! blue-green with checks and an instant rollback; canary on the same engine next —
+//! written as **sans-IO state machines**, plus a constant-time weighted **router** for
+//! the traffic split they produce.
 //!
 //! `cutover` decides *what* must happen to a fleet of instances and to a load balancer's
 //! traffic table, in which order, and when it is safe. The caller does the I/O —
@@ -110,6 +110,19 @@
 //!   `min_ready`, a progress deadline that reports or aborts, failed provisions retried
 //!   with backoff. The arithmetic is public ([`rolling_step`]) so tools can preview a
 //!   rollout.
+//! * **Blue-green** ([`BlueGreenSpec`]): Argo Rollouts' vocabulary — green built beside
+//!   blue (at `preview_replicas`, then full size), a preview route to green while users
+//!   stay on blue, pre- and post-promotion [`Checks`] (hooks the caller runs,
+//!   [`Action::RunHook`] / [`Input::HookResult`], and analyses named in
+//!   [`RolloutSpec::analyses`]), automatic or manual [`Promotion`], the switch as one
+//!   table update once every green instance is available, blue kept warm as the standby
+//!   for an instant rollback. [`blue_green_cost`] states the peak and the minimum
+//!   available before anything runs.
+//!
+//! Strategies with steps (blue-green's preview, checks, promotion, switch) run on one
+//! step machine in the engine: a step that waits for a time or a promotion pauses the
+//! rollout ([`PauseReason::Step`]) while its plan stays in force; failed checks abort
+//! inside the envelope; an inconclusive analysis pauses for a person.
 //!
 //! Operators can [`pause`](Rollout::pause), [`resume`](Rollout::resume),
 //! [`promote`](Rollout::promote), [`abort`](Rollout::abort) (back to stable in one table

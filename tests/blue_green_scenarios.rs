@@ -528,3 +528,46 @@ fn verbs_answer_in_every_blue_green_step() {
     world.drive(10);
     assert_eq!(world.rollout.stable().map(|r| r.as_str()), Some("v1"));
 }
+
+#[test]
+fn post_promotion_checks_run_once_while_completion_waits_for_green() {
+    // A green instance dies after the switch; the checks pass while its replacement is
+    // built: completion waits for it, and the checks are not asked again meanwhile.
+    let spec = blue_green(2, |bg| bg.post_promotion = hooks(&["e2e"]));
+    let mut world = World::new(spec, fleet("v1", 2));
+    world.deploy("v2").unwrap();
+    bring_up_all(&mut world, &names("v2", 1..=2));
+    world.ack_traffic();
+    assert_eq!(world.rollout.traffic().weight(&"v2".into()), Weight::FULL);
+    assert_eq!(world.take().hooks, ["e2e"]);
+    world.lose("v2-1", "host died");
+    world.hook("e2e", true);
+    let step = world.take();
+    assert!(step.hooks.is_empty(), "checks asked again: {step:?}");
+    assert_eq!(step.provision, ["v2-3"]);
+    assert_ne!(world.phase(), Phase::Completed, "green is short");
+    world.bring_up("v2-3");
+    world.drive(10);
+    assert!(world.take().hooks.is_empty(), "checks asked again");
+    assert_eq!(world.phase(), Phase::Completed);
+}
+
+#[test]
+fn a_restored_rollout_does_not_report_again_what_the_envelope_held_back() {
+    // Blue may all go (a recreate): green waits for blue's instances to be gone, and
+    // the envelope says so once. A restored copy must not say it again.
+    let mut spec = blue_green(2, |bg| bg.max_unavailable = cutover::Quantity::Percent(100));
+    spec.allow_downtime = true;
+    let mut world = World::new(spec, fleet("v1", 2));
+    world.deploy("v2").unwrap();
+    assert!(world.saw(|e| matches!(e, EventKind::EnvelopeHeldBack { .. })));
+    let mut original = world.rollout.clone();
+    let mut restored = world::round_trip(&original);
+    assert_eq!(restored, original);
+    for rollout in [&mut original, &mut restored] {
+        rollout.handle_timeout(Timestamp::from_millis(5));
+    }
+    let events = |r: &mut Rollout| std::iter::from_fn(|| r.poll_event()).collect::<Vec<_>>();
+    assert_eq!(events(&mut restored), events(&mut original));
+    assert_eq!(restored, original);
+}

@@ -106,7 +106,10 @@ impl Core {
     /// Returns the plan for the step reached.
     pub fn advance_steps(&mut self, view: FleetView, mut plan: Plan) -> Plan {
         for _ in 0..=plan.step.count {
-            if !plan.step.done || plan.step.complete {
+            // The last step, once done, waits for the end state (completion), not for
+            // a step after it.
+            let last = plan.step.index + 1 >= plan.step.count;
+            if !plan.step.done || plan.step.complete || last {
                 break;
             }
             self.end_checks();

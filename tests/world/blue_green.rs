@@ -4,6 +4,7 @@
 use cutover::{Rollout, StrategySpec, Weight, blue_green_cost};
 
 use super::harness::World;
+use super::moves::Move;
 
 /// Whether the rollout follows the blue-green strategy.
 pub(super) fn is_blue_green(rollout: &Rollout) -> bool {
@@ -45,10 +46,11 @@ impl World {
     }
 
     /// Of every step: a switch from all-blue to all-green happens only with every green
-    /// instance available.
-    pub(super) fn check_blue_green_step(&self, before: &Rollout, context: &str) {
+    /// instance available (unless a fault took blue's capacity: then traffic follows
+    /// what can carry it).
+    pub(super) fn check_blue_green_step(&self, before: &Rollout, mv: &Move, context: &str) {
         let after = &self.rollout;
-        if !is_blue_green(after) {
+        if !is_blue_green(after) || mv.is_fault() {
             return;
         }
         let (Some(blue), Some(green)) = (after.stable(), after.target()) else {

@@ -21,7 +21,15 @@ impl World {
     /// Returns the steps taken (none when there is nothing left to do).
     pub fn answer_all(&mut self) -> Vec<Step> {
         let mut steps = Vec::new();
+        // Each answer may ask for more; a rollout that keeps asking never settles, and
+        // must fail loudly rather than spin.
+        let bound = 64 + 16 * self.rollout.limits().max_total() as usize;
         while !self.provisions.is_empty() {
+            assert!(
+                steps.len() < bound,
+                "provisions never stop: {:#?}",
+                self.rollout.status()
+            );
             steps.push(self.step(&Move::ProvisionOk(Index(0))));
         }
         let starting: Vec<InstanceId> = self
@@ -38,6 +46,11 @@ impl World {
             steps.push(self.step(&Move::AckLatest));
         }
         while !self.hooks.is_empty() {
+            assert!(
+                steps.len() < 2 * bound,
+                "hooks never stop: {:#?}",
+                self.rollout.status()
+            );
             steps.push(self.step(&Move::Hook(Index(0), true)));
         }
         while !self.drains.is_empty() {

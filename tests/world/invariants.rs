@@ -294,7 +294,7 @@ impl World {
             );
         }
         self.check_capacity(before, mv, context);
-        self.check_blue_green_step(before, context);
+        self.check_blue_green_step(before, mv, context);
         self.check_abort_step(before, mv, context);
         // A refused command changes nothing (the clock aside).
         if refused {

@@ -92,7 +92,7 @@ pub enum Move {
 }
 
 impl Move {
-    pub(super) fn is_fault(&self) -> bool {
+    pub fn is_fault(&self) -> bool {
         matches!(
             self,
             Move::Health(_, false)
