@@ -83,6 +83,19 @@ pub enum Action {
         /// The end of the window (now).
         to: Timestamp,
     },
+    /// Redeploy `instance`, a warm instance of `from` (drained, out of every table), in
+    /// place to `revision`: blue-green's reuse of the standby environment. Answer with
+    /// `Provisioned` (it now runs `revision` and is starting) or `ProvisionFailed`.
+    Redeploy {
+        /// This action's id.
+        id: ActionId,
+        /// The instance.
+        instance: InstanceId,
+        /// What it runs now.
+        from: Revision,
+        /// What it should run.
+        revision: Revision,
+    },
     /// Run the hook named `hook` (from the spec's checks) against `revision`; answer
     /// with `HookResult`. No answer within the hook's timeout counts as a failure.
     RunHook {
@@ -109,7 +122,8 @@ impl Action {
             | Action::Drain { id, .. }
             | Action::Terminate { id, .. }
             | Action::Measure { id, .. }
-            | Action::RunHook { id, .. } => *id,
+            | Action::RunHook { id, .. }
+            | Action::Redeploy { id, .. } => *id,
         }
     }
 }
@@ -299,6 +313,16 @@ pub enum EventKind {
         /// Why.
         reason: String,
     },
+    /// A warm standby instance is reused for the new target: it leaves rotation, drains,
+    /// and is redeployed in place instead of a new instance being provisioned.
+    StandbyReused {
+        /// The instance.
+        instance: InstanceId,
+        /// The standby revision it ran.
+        from: Revision,
+        /// The target it will run.
+        to: Revision,
+    },
     /// The previous stable revision stays as the warm standby, until `until` (`None`:
     /// until the next deploy replaces it).
     StandbyKept {
@@ -438,6 +462,12 @@ impl fmt::Display for EventKind {
             } => {
                 let verdict = if *passed { "passed" } else { "did not pass" };
                 write!(f, "{step} {verdict}: {reason}")
+            }
+            EventKind::StandbyReused { instance, from, to } => {
+                write!(
+                    f,
+                    "{instance} ({from}) is reused for {to}: redeployed once drained"
+                )
             }
             EventKind::StandbyKept {
                 revision,

@@ -571,3 +571,82 @@ fn a_restored_rollout_does_not_report_again_what_the_envelope_held_back() {
     assert_eq!(events(&mut restored), events(&mut original));
     assert_eq!(restored, original);
 }
+
+#[test]
+fn the_next_deploy_redeploys_the_warm_standby_instead_of_provisioning() {
+    let mut world = World::new(blue_green(3, |bg| bg.keep_standby = true), fleet("v1", 3));
+    world.deploy("v2").unwrap();
+    world.provision_all();
+    world.health_all();
+    world.drive(10);
+    assert_eq!(world.rollout.standby().map(|r| r.as_str()), Some("v1"));
+    world.take();
+    // v3 reuses v1's warm instances: out of rotation, drained, redeployed in place.
+    world.deploy("v3").unwrap();
+    let step = world.take();
+    assert!(
+        step.provision.is_empty(),
+        "nothing new to provision: {step:?}"
+    );
+    assert_eq!(step.removed, old("v1", 0..3));
+    assert!(world.saw(|e| matches!(e, EventKind::StandbyReused { .. })));
+    world.ack_traffic();
+    assert_eq!(world.take().drain, old("v1", 0..3));
+    world.drain_all();
+    let step = world.take();
+    assert_eq!(step.redeploy, old("v1", 0..3));
+    assert!(step.terminate.is_empty() && step.provision.is_empty());
+    for name in old("v1", 0..3) {
+        world.bring_up(&name);
+    }
+    world.drive(10);
+    assert_eq!(world.phase(), Phase::Completed);
+    assert_eq!(world.rollout.stable().map(|r| r.as_str()), Some("v3"));
+    assert_eq!(world.rollout.standby().map(|r| r.as_str()), Some("v2"));
+    // v2 served throughout; no instance was provisioned for v3.
+    assert!(world.history.iter().all(|a| !matches!(
+        a,
+        cutover::Action::Provision { revision, .. } if revision.as_str() == "v3"
+    )));
+    assert_eq!(world.rollout.fleet().counts(&"v3".into()).available, 3);
+    assert!(world.watermarks.peak_live <= 6);
+}
+
+/// Found by the random world: a deploy over a fleet of two revisions (v0 inferred
+/// stable by name), blue lost on the way. After the switch blue is not rebuilt: it
+/// would only become the standby (the call that completed the rollout used to ask for
+/// a v0 instance).
+#[test]
+fn a_fleet_lost_mid_deploy_provisions_only_the_rollouts_revisions() {
+    use world::{Index, Move};
+    let spec = blue_green(1, |bg| {
+        bg.scale_down_delay = Duration::ZERO;
+        bg.abort_scale_down_delay = Some(Duration::ZERO);
+    });
+    let spec = RolloutSpec {
+        progress_deadline: Some(Duration::from_millis(1)),
+        drain_timeout: Duration::ZERO,
+        provision_retry: cutover::ProvisionRetry {
+            max_failures: 2,
+            backoff_initial: Duration::ZERO,
+            backoff_max: Duration::ZERO,
+        },
+        ..spec
+    };
+    let mut observed = fleet("v1", 1);
+    observed.extend(fleet("v0", 1));
+    let mut world = World::new(spec, observed);
+    world.deploy("v2").unwrap();
+    for mv in [
+        Move::Lose(Index(0)),
+        Move::AckLatest,
+        Move::Lose(Index(7)),
+        Move::Health(Index(0), true),
+        Move::ProvisionOk(Index(20)),
+        Move::Advance(600_001),
+        Move::Advance(0),
+    ] {
+        world.step(&mv);
+    }
+    world.settle_and_check_rest(200);
+}

@@ -124,6 +124,8 @@ pub(crate) struct Core {
     pub aborted_at: Option<Timestamp>,
     /// Until when the standby revision stays warm; `None` keeps it (while there is one).
     pub standby_until: Option<Timestamp>,
+    /// Standby instances on their way to being redeployed, and to which revision.
+    pub recycle_to: BTreeMap<InstanceId, Revision>,
     // ----- derived: rebuilt on restore, never persisted -----
     /// Drain deadlines in time order (from `retiring`).
     pub drain_index: BTreeSet<(Timestamp, InstanceId)>,
@@ -218,6 +220,7 @@ impl Core {
                 ..Default::default()
             },
             aborted_at: None,
+            recycle_to: BTreeMap::new(),
             drain_index: BTreeSet::new(),
             startup_index: BTreeSet::new(),
             held: None,
@@ -418,6 +421,11 @@ impl Core {
             view.roles[role].ready += count(counts.ready());
             view.leaving += count(counts.leaving);
         }
+        // Standby instances being redeployed for the target are on their way in, not
+        // out.
+        let recycling = self.recycling_to_target();
+        view.leaving -= recycling;
+        view.roles[Role::Target].replicas += recycling;
         view
     }
 

@@ -18,6 +18,11 @@ impl Core {
     /// Moves the fleet toward `plan` (made from `view`, the fleet as it is) within the
     /// envelope.
     pub fn execute(&mut self, plan: &Plan, view: &FleetView, mode: Mode) {
+        // Warm standby instances become the target's before any is scaled away.
+        let view = &match mode {
+            Mode::Rollout => self.recycle_standby(plan, *view),
+            _ => *view,
+        };
         let explicit = match &plan.traffic {
             TrafficIntent::Explicit(explicit) => Some(explicit),
             TrafficIntent::Proportional => None,
@@ -115,7 +120,9 @@ impl Core {
         {
             return false;
         }
-        let listed = table.backend(revision).map_or(0, |b| b.instance_count()) as u64;
+        // What the table will list once this call's flush is done: every instance that
+        // may serve (the ones just retired are out), not only the ones listed now.
+        let listed = self.fleet.counts(revision).available as u64;
         let floor = u64::from(self.limits.min_available());
         weight > 0 && listed.saturating_sub(1) * u64::from(TOTAL_BASIS_POINTS) < weight * floor
     }

@@ -102,6 +102,7 @@ impl Core {
             Some(Retire::AwaitProvisioned | Retire::AwaitExit)
         );
         self.untrack_starting(&id);
+        self.recycle_to.remove(&id);
         self.fleet.set_state(self.now, &id, InstanceState::Failed);
         self.dirty.insert(id.clone());
         self.emit(EventKind::InstanceFailed {

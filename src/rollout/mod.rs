@@ -8,6 +8,7 @@ mod inputs;
 mod persist;
 mod phase;
 mod reconcile;
+mod recycle;
 mod retire;
 mod rotation;
 mod status;

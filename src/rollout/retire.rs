@@ -60,7 +60,7 @@ impl Core {
         if let Some(Retire::Draining { deadline, .. }) = self.retiring.get(&id) {
             self.drain_index.remove(&(*deadline, id.clone()));
         }
-        self.terminate(id);
+        self.finish_drain(id);
     }
 
     /// Terminates every instance whose drain deadline has passed.
@@ -77,7 +77,7 @@ impl Core {
                 self.emit(EventKind::DrainTimedOut {
                     instance: id.clone(),
                 });
-                self.terminate(id);
+                self.finish_drain(id);
             }
         }
     }
@@ -116,6 +116,7 @@ impl Core {
         }
         // Answers to actions on a lost instance are late by definition.
         self.pending.retain(|_, p| p.instance != id);
+        self.recycle_to.remove(&id);
         self.instance_failed(id, format!("lost: {reason}"));
     }
 

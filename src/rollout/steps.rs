@@ -224,8 +224,17 @@ impl Core {
         self.request_measurements();
     }
 
-    /// Stops the current step's checks: answers still out are late from now on.
+    /// Stops the current step's checks: answers still out are late from now on, and
+    /// what was asked but not yet handed to the caller is withdrawn.
     pub fn end_checks(&mut self) {
+        if let Some(checks) = self.step.checks.as_ref() {
+            let measuring = checks.analysis.as_ref().map(|a| &a.measuring);
+            self.actions.retain(|action| match action {
+                Action::RunHook { id, .. } => !checks.hooks.contains_key(id),
+                Action::Measure { id, .. } => !measuring.is_some_and(|m| m.contains_key(id)),
+                _ => true,
+            });
+        }
         if let Some(checks) = self.step.checks.as_mut() {
             checks.hooks.clear();
             if let Some(analysis) = checks.analysis.as_mut() {

@@ -154,13 +154,20 @@ fn rollout_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
             Some(StepWait::Checks),
         ),
     };
+    let switched = kind == StepKind::PostPromotion;
+    // Blue stays whole unless green at full size needs the room (`max_unavailable`).
+    // After the switch it is kept as it is, not rebuilt: a blue instance lost then
+    // would be built only to become the standby.
+    let blue = limits.desired.min(limits.max_total().saturating_sub(green));
     let wanted = PerRole::<u32> {
         target: green,
-        // Blue stays whole unless green at full size needs the room (`max_unavailable`).
-        stable: limits.desired.min(limits.max_total().saturating_sub(green)),
+        stable: if switched {
+            blue.min(view.roles[Role::Stable].replicas)
+        } else {
+            blue
+        },
         ..PerRole::default()
     };
-    let switched = kind == StepKind::PostPromotion;
     // Complete only with green whole and every other environment but blue gone (blue
     // then becomes the standby).
     let target = view.roles[Role::Target];

@@ -94,6 +94,33 @@ impl World {
                     );
                     self.measures.insert(*id, metric.clone());
                 }
+                Action::Redeploy {
+                    id,
+                    instance,
+                    revision,
+                    ..
+                } => {
+                    assert_eq!(
+                        Some(revision),
+                        self.rollout.target(),
+                        "{context}: redeployed to a revision other than the target"
+                    );
+                    for (generation, table) in self.tables.range(self.acked..) {
+                        assert!(
+                            table.revision_of(instance).is_none(),
+                            "{context}: invariant 2: {instance} redeployed while table {generation} lists it"
+                        );
+                    }
+                    assert!(
+                        self.drain_asked.contains(instance),
+                        "{context}: {instance} redeployed without a drain"
+                    );
+                    // A new life: it may be listed, drained and terminated again.
+                    self.drain_asked.remove(instance);
+                    self.ever_listed.remove(instance);
+                    self.alive.remove(instance);
+                    self.provisions.insert(*id, instance.clone());
+                }
                 Action::RunHook {
                     id, hook, revision, ..
                 } => {

@@ -61,6 +61,8 @@ pub struct Summary {
     pub terminate: Vec<String>,
     /// Hooks to run, by name.
     pub hooks: Vec<String>,
+    /// Instances to redeploy in place (a reused standby).
+    pub redeploy: Vec<String>,
 }
 
 impl Summary {
@@ -90,6 +92,7 @@ impl Summary {
                 Action::Terminate { instance, .. } => summary.terminate.push(instance.to_string()),
                 Action::Measure { .. } => {}
                 Action::RunHook { hook, .. } => summary.hooks.push(hook.clone()),
+                Action::Redeploy { instance, .. } => summary.redeploy.push(instance.to_string()),
                 other => panic!("unexpected action {other:?}"),
             }
         }

@@ -27,6 +27,16 @@ pub(super) fn check(core: &Core) -> Result<(), RestoreError> {
         return refuse("rollout.rotation", why);
     }
     check_counters(core)?;
+    if let Some(id) = core
+        .recycle_to
+        .keys()
+        .find(|id| !core.retiring.contains_key(*id))
+    {
+        return refuse(
+            "rollout.recycle_to",
+            format!("instance {id} is to be redeployed but is not on its way out"),
+        );
+    }
     check_analysis(core)?;
     check_table(core)?;
     check_actions(core)?;
@@ -262,9 +272,11 @@ fn check_queue(core: &Core) -> Result<(), RestoreError> {
     for action in &core.actions {
         let pending = core.pending.get(&action.id());
         let fits = match action {
-            Action::Provision { id, instance, .. } => pending.is_some_and(|p| {
-                p.kind == ActionKind::Provision && &p.instance == instance && *id == action.id()
-            }),
+            Action::Provision { id, instance, .. } | Action::Redeploy { id, instance, .. } => {
+                pending.is_some_and(|p| {
+                    p.kind == ActionKind::Provision && &p.instance == instance && *id == action.id()
+                })
+            }
             Action::Drain { instance, .. } => pending.is_some_and(|p| {
                 p.kind == ActionKind::Drain
                     && &p.instance == instance

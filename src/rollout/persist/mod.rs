@@ -81,6 +81,9 @@ mod body {
         /// Until when the standby stays warm (format 3).
         #[serde(default)]
         pub standby_until: Option<Timestamp>,
+        /// Standby instances on their way to being redeployed (format 3).
+        #[serde(default)]
+        pub recycle_to: BTreeMap<InstanceId, Revision>,
         /// What the envelope last held back (format 3): a fact about the events already
         /// emitted, so that a restored rollout does not report it again.
         #[serde(default)]
@@ -120,6 +123,7 @@ mod body {
                 aborted_at: core.aborted_at,
                 standby_until: core.standby_until,
                 held: core.held,
+                recycle_to: core.recycle_to.clone(),
             }
         }
     }
@@ -166,6 +170,7 @@ mod body {
                 startup_index: Default::default(),
                 dirty: Default::default(),
                 held: self.held,
+                recycle_to: self.recycle_to,
                 timers: TimerTable::default(),
             };
             for (id, stage) in &core.retiring {

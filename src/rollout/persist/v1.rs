@@ -148,6 +148,7 @@ impl BodyV1 {
             aborted_at: None,
             standby_until: None,
             held: None,
+            recycle_to: Default::default(),
         }
     }
 }
