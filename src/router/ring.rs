@@ -18,8 +18,10 @@
 //! Entries name instances by *slot*, a number that stays with an instance while it is in
 //! rotation, so that one instance joining renumbers nothing.
 
-use super::race::{LOSER, POINT, POINTS, Point, Race, SLOT, entry, positions};
+use super::race::{POINT, POINTS, Point, Race, SLOT, entry, positions};
 use super::sort::{settle_ties, sort_arc};
+
+mod edit;
 
 /// Marks a bucket whose answer is not embedded: its high half is then the arena index of
 /// the first entry at or after the bucket's start.
@@ -279,352 +281,51 @@ impl Ring {
         self.fill(arc);
     }
 
-    /// Rewrites arc `arc`'s bucket answers from its entries and terminator. Branch-free
-    /// over the (random) entries: a count per bucket, then one select per bucket.
+    /// Rewrites arc `arc`'s bucket answers from its entries and terminator, in one walk
+    /// over the entries: about half the buckets hold none, so walking the entries (and
+    /// filling the empty buckets between them in runs) does a third of the work of
+    /// looking at every bucket's count.
     fn fill(&mut self, arc: usize) {
         let per_arc = 1usize << (self.arc_shift - self.shift);
         let (shift, embed) = (self.shift, self.embed);
         let base = self.bases[arc] as usize;
         let len = self.lens[arc] as usize;
         let entries = &self.arena[base..=base + len];
-        let buckets = &mut self.buckets[arc * per_arc..(arc + 1) * per_arc];
         let first_bucket = arc * per_arc;
-        let mut starts = [0u32; 34];
-        for e in &entries[..len] {
-            starts[((e >> 32) >> shift) as usize - first_bucket + 1] += 1;
-        }
-        for b in 1..starts.len() {
-            starts[b] += starts[b - 1];
-        }
+        let buckets = &mut self.buckets[first_bucket..first_bucket + per_arc];
         let owner = |e: u64| (e & SLOT) as u32;
-        for (b, answer) in buckets.iter_mut().enumerate() {
-            let at = starts[b] as usize;
-            let count = starts[b + 1] as usize - at;
-            let first = entries[at];
-            let after = entries[(at + 1).min(len)];
-            let none = embedded(u32::MAX, owner(first), owner(first));
-            let one = embedded((first >> 32) as u32, owner(first), owner(after));
-            let value = if count == 0 { none } else { one };
-            *answer = if count > 1 || !embed {
-                scan_at(base + at)
+        let bucket_of = |e: u64| ((e >> 32) >> shift) as usize - first_bucket;
+        let mut next = 0;
+        let mut i = 0;
+        while i < len {
+            let e = entries[i];
+            let b = bucket_of(e);
+            // The buckets before this entry's hold no entry: their keys all go to it.
+            let none = if embed {
+                embedded(u32::MAX, owner(e), owner(e))
             } else {
-                value
+                scan_at(base + i)
             };
-        }
-    }
-
-    /// The points in the unwrapped range `lo..=hi` (less than a lap), decreasing, except
-    /// those of `skip`.
-    fn points_in(&self, lo: i64, hi: i64, skip: u32, out: &mut Vec<Point>) {
-        let lap = 1i64 << 32;
-        let mut top = hi;
-        while top >= lo {
-            let offset = top.div_euclid(lap) * lap;
-            let bottom = lo.max(offset);
-            let (from, to) = ((bottom - offset) as u32, (top - offset) as u32);
-            for arc in (arc_of(self.arc_shift, from)..=arc_of(self.arc_shift, to)).rev() {
-                for e in self.arc(arc).iter().rev() {
-                    let at = (e >> 32) as u32;
-                    if e & super::race::POINT != 0
-                        && (from..=to).contains(&at)
-                        && (e & SLOT) as u32 != skip
-                    {
-                        out.push(Point {
-                            pos: i64::from(at) + offset,
-                            slot: (e & SLOT) as u32,
-                        });
-                    }
-                }
+            buckets[next..b].fill(none);
+            let mut j = i + 1;
+            while j < len && bucket_of(entries[j]) == b {
+                j += 1;
             }
-            top = offset - 1;
-        }
-    }
-
-    /// Replaces the entries at places `from..=to` (no wrap) with `new` (sorted, all in
-    /// range). Returns the arcs touched, or `None` if an arc ran out of room (the ring is
-    /// then partly edited: the caller rebuilds it).
-    fn replace(&mut self, from: u32, to: u32, new: &[u64]) -> Option<(usize, usize)> {
-        let (first, last) = (arc_of(self.arc_shift, from), arc_of(self.arc_shift, to));
-        let (lo, hi) = (u64::from(from) << 32, (u64::from(to) << 32) | 0xffff_ffff);
-        let mut rest = new;
-        for arc in first..=last {
-            let arc_end = if arc + 1 == self.arcs() {
-                u64::MAX
+            buckets[b] = if j == i + 1 && embed {
+                embedded((e >> 32) as u32, owner(e), owner(entries[j]))
             } else {
-                ((arc as u64 + 1) << self.arc_shift) << 32
+                scan_at(base + i)
             };
-            let split = rest.partition_point(|e| *e < arc_end);
-            let (mine, later) = rest.split_at(split);
-            rest = later;
-            let old = self.arc(arc);
-            let (cut_from, cut_to) = (
-                old.partition_point(|e| *e < lo),
-                old.partition_point(|e| *e <= hi),
-            );
-            let len = old.len() - (cut_to - cut_from) + mine.len();
-            let base = self.bases[arc] as usize;
-            // The new length plus the terminator must fit the region.
-            if base + len >= self.bases[arc + 1] as usize {
-                return None;
-            }
-            let tail = base + cut_to..base + old.len();
-            self.arena.copy_within(tail, base + cut_from + mine.len());
-            self.arena[base + cut_from..base + cut_from + mine.len()].copy_from_slice(mine);
-            self.lens[arc] = len as u32;
+            next = b + 1;
+            i = j;
         }
-        Some((first, last))
-    }
-
-    /// Updates the ring for one instance's change: slot `slot` (with id `id`) goes from
-    /// weight `old` to `new` (0: absent). `race` describes the new weights. Touches only
-    /// the arcs within reach of the instance's points. Returns `false` when the change
-    /// reaches too far or an arc ran out of room: the caller then rebuilds.
-    pub(super) fn update(
-        &mut self,
-        id: &str,
-        slot: u32,
-        (old, new): (u16, u16),
-        race: &Race<'_>,
-    ) -> bool {
-        if self.arcs() == 0 || slot as usize >= 0xffff && self.embed {
-            return false;
-        }
-        let live = race
-            .weights
-            .iter()
-            .copied()
-            .filter(|w| *w > 0)
-            .chain([old, new].into_iter().filter(|w| *w > 0));
-        let (light, heavy) = live.fold((u16::MAX, 0), |(a, b), w| (a.min(w), b.max(w)));
-        if heavy == 0 {
-            return false;
-        }
-        let mut places: Vec<u32> = positions(id).collect();
-        places.sort_unstable();
-        places.dedup();
-        let lap = 1i64 << 32;
-        if light == heavy {
-            // Equal weights before and after: the entries are the points, and only the
-            // places of this instance's points change.
-            if !self.update_points(&places, slot, new > 0, race) {
-                return false;
-            }
-            if new == 0 {
-                // Taking points away widens the gaps around them.
-                for p in &places {
-                    self.max_gap = self.max_gap.max(self.gap_around(*p));
-                }
-            }
-            return true;
-        }
-        if new == 0 {
-            // Taking points away widens the gaps around them.
-            for p in &places {
-                let p = i64::from(*p);
-                let mut around = Vec::new();
-                self.points_in(p + 1, p + self.max_gap.min(lap - 1), slot, &mut around);
-                let next = around.last().map_or(p + lap, |q| q.pos);
-                around.clear();
-                self.points_in(p - self.max_gap.min(lap - 1), p - 1, slot, &mut around);
-                let previous = around.first().map_or(p - lap, |q| q.pos);
-                self.max_gap = self.max_gap.max(next - previous);
-            }
-        }
-        let gap = self.max_gap;
-        let reach = |w: u16| (gap * i64::from(w) + i64::from(light) - 1) / i64::from(light) + 1;
-        let left = reach(old.max(new));
-        let right = reach(heavy) + 1;
-        // Windows [p - left, p], merged going round the circle.
-        let mut windows: Vec<(i64, i64)> = Vec::new();
-        for p in &places {
-            let (lo, hi) = (i64::from(*p) - left, i64::from(*p));
-            match windows.last_mut() {
-                Some(last) if lo <= last.1 + 1 => last.1 = hi,
-                _ => windows.push((lo, hi)),
-            }
-        }
-        if let (Some(first), Some(last)) = (windows.first().copied(), windows.last().copied())
-            && windows.len() > 1
-            && first.0 + lap <= last.1 + 1
-        {
-            windows.pop();
-            windows[0].0 = last.0 - lap;
-        }
-        let covered: i64 = windows.iter().map(|(lo, hi)| hi - lo + 1 + right).sum();
-        if covered >= lap / 4 {
-            return false;
-        }
-        let mut points = Vec::new();
-        let mut out = Vec::new();
-        let mut touched = Vec::new();
-        for (lo, hi) in windows {
-            points.clear();
-            self.points_in(lo, hi + right, slot, &mut points);
-            if new > 0 {
-                for offset in [-lap, 0, lap] {
-                    for p in &places {
-                        let at = i64::from(*p) + offset;
-                        if (lo..=hi + right).contains(&at) {
-                            points.push(Point { pos: at, slot });
-                        }
-                    }
-                }
-                points.sort_by_key(|p| std::cmp::Reverse(p.pos));
-            }
-            out.clear();
-            race.sweep(&points, lo, hi, &mut out);
-            let mut top = hi;
-            // Split at the top of the circle so each replaced range is increasing.
-            while top >= lo {
-                let offset = top.div_euclid(lap) * lap;
-                let bottom = lo.max(offset);
-                let mut fresh: Vec<u64> = out
-                    .iter()
-                    .filter(|(at, _)| (bottom..=top).contains(at))
-                    .map(|e| e.1)
-                    .collect();
-                fresh.reverse();
-                match self.replace((bottom - offset) as u32, (top - offset) as u32, &fresh) {
-                    Some(arcs) => touched.push(arcs),
-                    None => return false,
-                }
-                top = offset - 1;
-            }
-        }
-        let arcs: Vec<usize> = touched.into_iter().flat_map(|(a, b)| a..=b).collect();
-        self.refresh_around(arcs);
-        true
-    }
-
-    /// [`update`](Self::update) for a ring of equal weights (no cuts): adds or removes
-    /// slot `slot`'s points at `places`, settling ties by id. Returns `false` when an arc
-    /// ran out of room.
-    fn update_points(&mut self, places: &[u32], slot: u32, add: bool, race: &Race<'_>) -> bool {
-        let rank = |s: u32| race.ranks.get(s as usize).copied().unwrap_or(u32::MAX);
-        let mut touched: Vec<usize> = Vec::with_capacity(2 * places.len());
-        let mut run: Vec<u64> = Vec::new();
-        let mut slots: Vec<u32> = Vec::new();
-        for &p in places {
-            let arc = arc_of(self.arc_shift, p);
-            let (lo, hi) = (u64::from(p) << 32, (u64::from(p) << 32) | 0xffff_ffff);
-            let entries = self.arc(arc);
-            let from = entries.partition_point(|e| *e < lo);
-            let to = entries.partition_point(|e| *e <= hi);
-            slots.clear();
-            slots.extend(
-                entries[from..to]
-                    .iter()
-                    .map(|e| (e & SLOT) as u32)
-                    .filter(|s| *s != slot),
-            );
-            if add {
-                slots.push(slot);
-            }
-            slots.sort_unstable();
-            run.clear();
-            if let Some(winner) = slots.iter().copied().min_by_key(|s| rank(*s)) {
-                run.push(entry(p, POINT, winner));
-                run.extend(
-                    slots
-                        .iter()
-                        .filter(|s| **s != winner)
-                        .map(|s| entry(p, POINT | LOSER, *s)),
-                );
-            }
-            let first = self.arc(arc).first().copied();
-            if self.replace(p, p, &run).is_none() {
-                return false;
-            }
-            touched.push(arc);
-            // Arcs before this one answer with its first entry: refresh them only if it
-            // changed.
-            if self.arc(arc).first().copied() != first {
-                let arcs = self.arcs();
-                let mut before = arc;
-                for _ in 1..arcs {
-                    before = (before + arcs - 1) % arcs;
-                    touched.push(before);
-                    if self.lens[before] > 0 {
-                        break;
-                    }
-                }
-            }
-        }
-        touched.sort_unstable();
-        touched.dedup();
-        for arc in touched {
-            self.refresh(arc);
-        }
-        true
-    }
-
-    /// In a ring of points only, the width of the gap between the entries on either
-    /// side of place `p` (which holds no entry), going round.
-    fn gap_around(&self, p: u32) -> i64 {
-        let arcs = self.arcs();
-        let home = arc_of(self.arc_shift, p);
-        let key = u64::from(p) << 32;
-        let lap = 1i64 << 32;
-        if self.arc(home).iter().any(|e| e >> 32 == u64::from(p)) {
-            // Another instance's point holds the place: no gap widened.
-            return 0;
-        }
-        let mut next = None;
-        for k in 0..=arcs {
-            let arc = (home + k) % arcs;
-            let entries = self.arc(arc);
-            let found = if k == 0 {
-                entries.iter().find(|e| **e > key)
-            } else {
-                entries.first()
-            };
-            if let Some(e) = found {
-                let at = i64::from((e >> 32) as u32);
-                next = Some(if at > i64::from(p) { at } else { at + lap });
-                break;
-            }
-        }
-        let mut previous = None;
-        for k in 0..=arcs {
-            let arc = (home + arcs - k % arcs) % arcs;
-            let entries = self.arc(arc);
-            let found = if k == 0 {
-                entries.iter().rev().find(|e| **e < key)
-            } else {
-                entries.last()
-            };
-            if let Some(e) = found {
-                let at = i64::from((e >> 32) as u32);
-                previous = Some(if at < i64::from(p) { at } else { at - lap });
-                break;
-            }
-        }
-        match (previous, next) {
-            (Some(a), Some(b)) => b - a,
-            _ => lap,
-        }
-    }
-
-    /// Refreshes the arcs `touched` and, before each, the arcs up to and including the
-    /// previous non-empty one (their answers run on into the touched arc's first entry).
-    fn refresh_around(&mut self, mut touched: Vec<usize>) {
-        let arcs = self.arcs();
-        let count = touched.len();
-        for i in 0..count {
-            let mut arc = touched[i];
-            for _ in 0..arcs {
-                arc = (arc + arcs - 1) % arcs;
-                touched.push(arc);
-                if self.lens[arc] > 0 {
-                    break;
-                }
-            }
-        }
-        touched.sort_unstable();
-        touched.dedup();
-        for arc in touched {
-            self.refresh(arc);
-        }
+        let last = entries[len];
+        let none = if embed {
+            embedded(u32::MAX, owner(last), owner(last))
+        } else {
+            scan_at(base + len)
+        };
+        buckets[next..].fill(none);
     }
 
     /// Every entry in order (two rings with the same entries, under the same slot names,
@@ -726,6 +427,55 @@ mod tests {
                 ring = fresh;
             }
         }
+    }
+
+    /// Many random edits (weights close together and far apart): every edit that the
+    /// ring makes in place gives the same entries as a fresh build, and many are made in
+    /// place.
+    #[test]
+    fn random_updates_equal_fresh_builds() {
+        let mut state = 7u64;
+        let mut next = || {
+            state = mix64(state.wrapping_add(0x9e37_79b9_7f4a_7c15));
+            state
+        };
+        let mut in_place = 0;
+        let rounds = 60;
+        for round in 0..rounds {
+            let n = 3 + (next() % 120) as usize;
+            let top = [2u64, 3, 8, 256][round % 4];
+            let ids = ids(n);
+            let ranks: Vec<u32> = (0..n as u32).collect();
+            let mut weights: Vec<u16> = (0..n).map(|_| 1 + (next() % top) as u16).collect();
+            let mut ring = build(&ids, &weights, round % 5 != 0);
+            for _ in 0..4 {
+                let slot = (next() % n as u64) as usize;
+                let live = weights.iter().filter(|w| **w > 0).count();
+                let to = match next() % 3 {
+                    0 if live > 2 => 0,
+                    _ => 1 + (next() % top) as u16,
+                };
+                let from = weights[slot];
+                weights[slot] = to;
+                let race = race(&weights, &ranks);
+                let ok = ring.update(&ids[slot], slot as u32, (from, to), &race);
+                let fresh = Ring::build(
+                    ids.iter()
+                        .zip(&weights)
+                        .map(|(id, w)| (*w > 0).then_some(id.as_str())),
+                    &race,
+                    round % 5 != 0,
+                );
+                if ok {
+                    in_place += 1;
+                    assert_eq!(ring.entries(), fresh.entries(), "round {round} slot {slot}");
+                } else {
+                    ring = fresh;
+                }
+            }
+        }
+        // Wide weight ranges and small rings reach too far and rebuild; the rest do not.
+        assert!(in_place > rounds, "only {in_place} edits in place");
     }
 
     #[test]
