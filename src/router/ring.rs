@@ -19,7 +19,7 @@
 //! rotation, so that one instance joining renumbers nothing.
 
 use super::race::{POINT, POINTS, Point, Race, SLOT, entry, positions};
-use super::sort::{settle_ties, sort_arc};
+use super::sort::{Starts, settle_ties, sort_arc};
 
 mod edit;
 
@@ -99,10 +99,10 @@ impl Ring {
         // Equal weights: the points are the entries (ties settled by id).
         let points = Ring::layout(&keys, keys.len(), embed, Some(race), 0);
         drop(keys);
-        let max_gap = points.widest_gap();
         if equal {
-            return Ring { max_gap, ..points };
+            return points;
         }
+        let max_gap = points.max_gap;
         Ring::sweep_all(&points, race, embed, max_gap)
     }
 
@@ -135,27 +135,6 @@ impl Ring {
         race.sweep(&sweep, start - (1 << 32) + 1, start, &mut out);
         let entries: Vec<u64> = out.iter().map(|e| e.1).collect();
         Ring::layout(&entries, count, embed, None, max_gap)
-    }
-
-    /// The widest gap between neighbouring points (going round), for the reach of edits.
-    fn widest_gap(&self) -> i64 {
-        let mut widest = 0i64;
-        let mut first = None;
-        let mut previous = 0i64;
-        for arc in 0..self.arcs() {
-            for e in self.arc(arc) {
-                if e & POINT == 0 {
-                    continue;
-                }
-                let at = i64::from((e >> 32) as u32);
-                match first {
-                    None => first = Some(at),
-                    Some(_) => widest = widest.max(at - previous),
-                }
-                previous = at;
-            }
-        }
-        first.map_or(1 << 32, |first| widest.max(first + (1 << 32) - previous))
     }
 
     /// Lays `entries` (in any order) out in arcs and buckets, sized for `points` points.
@@ -194,16 +173,6 @@ impl Ring {
             *c += 1;
         }
         let shift = 32 - bits;
-        let per_arc = 1usize << (arc_shift - shift);
-        let mut scratch = Vec::new();
-        for arc in 0..arcs {
-            let base = bases[arc] as usize;
-            let region = &mut arena[base..base + lens[arc] as usize];
-            sort_arc(region, arc * per_arc, shift, &mut scratch);
-            if let Some(race) = settle {
-                lens[arc] = settle_ties(region, race) as u32;
-            }
-        }
         let mut ring = Ring {
             buckets: vec![0u64; 1 << bits].into(),
             shift,
@@ -214,20 +183,62 @@ impl Ring {
             embed,
             max_gap,
         };
-        // Terminators, from the last arc down: each names the next arc's first entry.
-        let mut next = (0..arcs).find_map(|k| ring.arc(k).first().copied());
-        let Some(mut first) = next.take() else {
+        let Some(first_arc) = (0..arcs).find(|k| ring.lens[*k] > 0) else {
             return Ring::empty();
         };
+        // Each arc is sorted, settled and answered in one visit, from the last arc down
+        // (an arc's answers run on into the next arc's first entry); the first arc is
+        // ordered beforehand for the last one's sake (ordering it again changes nothing).
+        let mut scratch = Vec::new();
+        let mut starts: Starts = [0; 34];
+        ring.order(first_arc, settle, &mut scratch, &mut starts);
+        let mut first = ring.arc(first_arc)[0];
+        // With bare points, the widest gap between neighbours comes with the visit.
+        let (mut widest, mut above) = (0i64, i64::from((first >> 32) as u32) + (1 << 32));
         for arc in (0..arcs).rev() {
+            let counted = ring.order(arc, settle, &mut scratch, &mut starts);
             let end = ring.bases[arc] as usize + ring.lens[arc] as usize;
             ring.arena[end] = TERMINATOR | (first & SLOT);
+            if settle.is_some() {
+                for e in ring.arc(arc).iter().rev() {
+                    let at = i64::from((e >> 32) as u32);
+                    widest = widest.max(above - at);
+                    above = at;
+                }
+            }
             if let Some(e) = ring.arc(arc).first() {
                 first = *e;
             }
-            ring.fill(arc);
+            if counted {
+                ring.fill_counted(arc, &starts);
+            } else {
+                ring.fill(arc);
+            }
+        }
+        if settle.is_some() {
+            ring.max_gap = widest.max(1);
         }
         ring
+    }
+
+    /// Sorts arc `arc` (and settles ties among bare points, with `settle`). Returns
+    /// whether `starts` still describes its buckets (settling dropped no duplicate).
+    fn order(
+        &mut self,
+        arc: usize,
+        settle: Option<&Race<'_>>,
+        scratch: &mut Vec<u64>,
+        starts: &mut Starts,
+    ) -> bool {
+        let per_arc = 1usize << (self.arc_shift - self.shift);
+        let base = self.bases[arc] as usize;
+        let len = self.lens[arc] as usize;
+        let region = &mut self.arena[base..base + len];
+        sort_arc(region, arc * per_arc, self.shift, scratch, starts);
+        if let Some(race) = settle {
+            self.lens[arc] = settle_ties(region, race) as u32;
+        }
+        self.lens[arc] as usize == len
     }
 
     /// The slot owning `point`. Always a slot of the ring for a non-empty ring.
@@ -279,6 +290,32 @@ impl Ring {
         let end = self.bases[arc] as usize + self.lens[arc] as usize;
         self.arena[end] = TERMINATOR | (next & SLOT);
         self.fill(arc);
+    }
+
+    /// [`fill`](Self::fill) for an arc just sorted, from its buckets' `starts`: one
+    /// select per bucket and no branch on the (random) entries.
+    fn fill_counted(&mut self, arc: usize, starts: &Starts) {
+        let per_arc = 1usize << (self.arc_shift - self.shift);
+        let embed = self.embed;
+        let base = self.bases[arc] as usize;
+        let len = self.lens[arc] as usize;
+        let entries = &self.arena[base..=base + len];
+        let buckets = &mut self.buckets[arc * per_arc..(arc + 1) * per_arc];
+        let owner = |e: u64| (e & SLOT) as u32;
+        for (b, answer) in buckets.iter_mut().enumerate() {
+            let at = starts[b] as usize;
+            let count = starts[b + 1] as usize - at;
+            let first = entries[at];
+            let after = entries[(at + 1).min(len)];
+            let none = embedded(u32::MAX, owner(first), owner(first));
+            let one = embedded((first >> 32) as u32, owner(first), owner(after));
+            let value = if count == 0 { none } else { one };
+            *answer = if count > 1 || !embed {
+                scan_at(base + at)
+            } else {
+                value
+            };
+        }
     }
 
     /// Rewrites arc `arc`'s bucket answers from its entries and terminator, in one walk
