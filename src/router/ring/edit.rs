@@ -129,13 +129,15 @@ impl Ring {
             points.clear();
             self.points_in(lo, end, slot, &mut points);
             if new > 0 {
+                // The instance's own places in the window (sorted: a binary search per
+                // lap, not a pass over all of them per window).
                 for offset in [-lap, 0, lap] {
-                    for p in &places {
-                        let at = i64::from(*p) + offset;
-                        if (lo..=end).contains(&at) {
-                            points.push(Point { pos: at, slot });
-                        }
-                    }
+                    let from = places.partition_point(|p| i64::from(*p) + offset < lo);
+                    let to = places.partition_point(|p| i64::from(*p) + offset <= end);
+                    points.extend(places[from..to].iter().map(|p| Point {
+                        pos: i64::from(*p) + offset,
+                        slot,
+                    }));
                 }
                 points.sort_by_key(|p| std::cmp::Reverse(p.pos));
             }
@@ -152,15 +154,19 @@ impl Ring {
                     .map(|e| e.1)
                     .collect();
                 fresh.reverse();
-                match self.replace((bottom - offset) as u32, (top - offset) as u32, &fresh) {
-                    Some(arcs) => touched.push(arcs),
-                    None => return false,
+                let (from, to) = ((bottom - offset) as u32, (top - offset) as u32);
+                let arcs = arc_of(self.arc_shift, from)..=arc_of(self.arc_shift, to);
+                let owners: Vec<Option<u64>> = arcs.clone().map(|a| self.first_owner(a)).collect();
+                if self.replace(from, to, &fresh).is_none() {
+                    return false;
+                }
+                for (arc, owner) in arcs.zip(owners) {
+                    touched.push((arc, self.first_owner(arc) != owner));
                 }
                 top = offset - 1;
             }
         }
-        let arcs: Vec<usize> = touched.into_iter().flat_map(|(a, b)| a..=b).collect();
-        self.refresh_around(arcs);
+        self.refresh_around(touched);
         true
     }
 
@@ -364,13 +370,19 @@ impl Ring {
         }
     }
 
-    /// Refreshes the arcs `touched` and, before each, the arcs up to and including the
-    /// previous non-empty one (their answers run on into the touched arc's first entry).
-    fn refresh_around(&mut self, mut touched: Vec<usize>) {
+    /// The owner of arc `arc`'s first entry, if it has one: what the arcs before it
+    /// answer with past their own entries.
+    fn first_owner(&self, arc: usize) -> Option<u64> {
+        self.arc(arc).first().map(|e| e & SLOT)
+    }
+
+    /// Refreshes the arcs `touched` and, before each whose first owner changed (`true`),
+    /// the arcs up to and including the previous non-empty one (their answers run on
+    /// into the touched arc's first entry).
+    fn refresh_around(&mut self, edited: Vec<(usize, bool)>) {
         let arcs = self.arcs();
-        let count = touched.len();
-        for i in 0..count {
-            let mut arc = touched[i];
+        let mut touched: Vec<usize> = edited.iter().map(|(arc, _)| *arc).collect();
+        for (mut arc, _) in edited.into_iter().filter(|(_, changed)| *changed) {
             for _ in 0..arcs {
                 arc = (arc + arcs - 1) % arcs;
                 touched.push(arc);
