@@ -14,12 +14,16 @@ impl Ring {
             let offset = top.div_euclid(lap) * lap;
             let bottom = lo.max(offset);
             let (from, to) = ((bottom - offset) as u32, (top - offset) as u32);
+            let (lo_key, hi_key) = (u64::from(from) << 32, (u64::from(to) << 32) | 0xffff_ffff);
             for arc in (arc_of(self.arc_shift, from)..=arc_of(self.arc_shift, to)).rev() {
-                for e in self.arc(arc).iter().rev() {
-                    let at = (e >> 32) as u32;
-                    if e & POINT != 0 && (from..=to).contains(&at) && (e & SLOT) as u32 != skip {
+                // Sorted: the range's part of the arc by two binary searches.
+                let entries = self.arc(arc);
+                let first = entries.partition_point(|e| *e < lo_key);
+                let last = entries.partition_point(|e| *e <= hi_key);
+                for e in entries[first..last].iter().rev() {
+                    if e & POINT != 0 && (e & SLOT) as u32 != skip {
                         out.push(Point {
-                            pos: i64::from(at) + offset,
+                            pos: i64::from((e >> 32) as u32) + offset,
                             slot: (e & SLOT) as u32,
                         });
                     }
@@ -208,30 +212,30 @@ impl Ring {
                 Some(q) => i64::from(*q),
                 None => i64::from(places[0]) + lap,
             };
-            near.clear();
-            self.points_in((p - span).max(before), p - 1, slot, &mut near);
-            let (mut lo, mut widest, mut seen) = (p - span, 0, 0);
-            let mut b = p;
-            let mut stopped = false;
-            for a in near.iter().map(|q| q.pos).chain([before]) {
-                if b != p && (p - b) * light >= gap * excess {
-                    stopped = true;
-                    break;
+            // Look a few mean gaps away first, further only if the walk needs it.
+            let mut reach = (8i64 << self.shift).min(span);
+            let (mut lo, mut widest, stopped) = loop {
+                near.clear();
+                let bottom = (p - reach).max(before);
+                self.points_in(bottom, p - 1, slot, &mut near);
+                let tail = (bottom == before).then_some(before);
+                match walk_left(p, &near, tail, light, excess, gap) {
+                    Some((lo, widest)) => break (lo, widest, true),
+                    None if reach >= span || bottom == before => break (p - span, 0, false),
+                    None => reach = (reach * 4).min(span),
                 }
-                seen = seen.max(b - a);
-                if b == p || (p - b) * light < (b - a) * excess {
-                    (lo, widest) = (a + 1, seen);
-                }
-                if a == before {
-                    stopped = true;
-                    break;
-                }
-                b = a;
-            }
+            };
             // The first point after p, and the gap up to it.
-            near.clear();
-            self.points_in(p + 1, (p + gap).min(after - 1), slot, &mut near);
-            let next = near.last().map_or(after, |q| q.pos);
+            let mut reach = (8i64 << self.shift).min(gap);
+            let next = loop {
+                near.clear();
+                self.points_in(p + 1, (p + reach).min(after - 1), slot, &mut near);
+                match near.last() {
+                    Some(q) => break q.pos,
+                    None if reach >= gap || p + reach >= after - 1 => break after,
+                    None => reach = (reach * 4).min(gap),
+                }
+            };
             widest = widest.max(next - p);
             // A leaving instance's gaps are not the new ring's: fall back on the bound.
             if !stopped || new == 0 || next - p > gap {
@@ -397,4 +401,33 @@ impl Ring {
             self.refresh(arc);
         }
     }
+}
+
+/// The walk left from point `p` over the points `near` (decreasing), then `tail` (the
+/// instance's previous point, if `near` reaches it): the lowest key `p` can win, and the
+/// widest gap between it and `p`. `None` if `near` runs out before the walk may stop.
+fn walk_left(
+    p: i64,
+    near: &[Point],
+    tail: Option<i64>,
+    light: i64,
+    excess: i64,
+    gap: i64,
+) -> Option<(i64, i64)> {
+    let (mut lo, mut widest, mut seen) = (p, 0, 0);
+    let mut b = p;
+    for a in near.iter().map(|q| q.pos).chain(tail) {
+        if b != p && (p - b) * light >= gap * excess {
+            return Some((lo, widest));
+        }
+        seen = seen.max(b - a);
+        if b == p || (p - b) * light < (b - a) * excess {
+            (lo, widest) = (a + 1, seen);
+        }
+        if Some(a) == tail {
+            return Some((lo, widest));
+        }
+        b = a;
+    }
+    None
 }
