@@ -212,7 +212,7 @@ impl Ring {
             if counted {
                 ring.fill_counted(arc, &starts);
             } else {
-                ring.fill(arc);
+                ring.fill(arc, 0);
             }
         }
         if settle.is_some() {
@@ -282,6 +282,12 @@ impl Ring {
     /// Rewrites arc `arc`'s terminator and bucket answers from its entries and the next
     /// non-empty arc's first entry.
     fn refresh(&mut self, arc: usize) {
+        self.refresh_from(arc, 0);
+    }
+
+    /// [`refresh`](Self::refresh) of an arc whose entries changed only from its bucket
+    /// `from` on (the answers of the buckets before it read entries before that).
+    pub(super) fn refresh_from(&mut self, arc: usize, from: usize) {
         let arcs = self.arcs();
         let next = (1..=arcs)
             .map(|k| (arc + k) % arcs)
@@ -289,7 +295,7 @@ impl Ring {
             .unwrap_or(0);
         let end = self.bases[arc] as usize + self.lens[arc] as usize;
         self.arena[end] = TERMINATOR | (next & SLOT);
-        self.fill(arc);
+        self.fill(arc, from);
     }
 
     /// [`fill`](Self::fill) for an arc just sorted, from its buckets' `starts`: one
@@ -322,7 +328,9 @@ impl Ring {
     /// over the entries: about half the buckets hold none, so walking the entries (and
     /// filling the empty buckets between them in runs) does a third of the work of
     /// looking at every bucket's count.
-    fn fill(&mut self, arc: usize) {
+    ///
+    /// Buckets before `from` are left as they are.
+    fn fill(&mut self, arc: usize, from: usize) {
         let per_arc = 1usize << (self.arc_shift - self.shift);
         let (shift, embed) = (self.shift, self.embed);
         let base = self.bases[arc] as usize;
@@ -332,8 +340,8 @@ impl Ring {
         let buckets = &mut self.buckets[first_bucket..first_bucket + per_arc];
         let owner = |e: u64| (e & SLOT) as u32;
         let bucket_of = |e: u64| ((e >> 32) >> shift) as usize - first_bucket;
-        let mut next = 0;
-        let mut i = 0;
+        let mut next = from.min(per_arc);
+        let mut i = entries[..len].partition_point(|e| bucket_of(*e) < next);
         while i < len {
             let e = entries[i];
             let b = bucket_of(e);
@@ -506,6 +514,17 @@ mod tests {
                 if ok {
                     in_place += 1;
                     assert_eq!(ring.entries(), fresh.entries(), "round {round} slot {slot}");
+                    // The bucket answers too, round every entry and in between.
+                    for e in fresh.entries() {
+                        let at = (e >> 32) as u32;
+                        for q in [at.wrapping_sub(1), at, at.wrapping_add(1)] {
+                            assert_eq!(ring.owner(q), fresh.owner(q), "round {round} at {q}");
+                        }
+                    }
+                    for _ in 0..2_000 {
+                        let q = next() as u32;
+                        assert_eq!(ring.owner(q), fresh.owner(q), "round {round} at {q}");
+                    }
                 } else {
                     ring = fresh;
                 }

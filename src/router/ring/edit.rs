@@ -161,11 +161,15 @@ impl Ring {
                 let (from, to) = ((bottom - offset) as u32, (top - offset) as u32);
                 let arcs = arc_of(self.arc_shift, from)..=arc_of(self.arc_shift, to);
                 let owners: Vec<Option<u64>> = arcs.clone().map(|a| self.first_owner(a)).collect();
+                // In the first arc, the buckets before the one holding the last entry
+                // below `from` keep their answers.
+                let kept = self.first_changed_bucket(*arcs.start(), from);
                 if self.replace(from, to, &fresh).is_none() {
                     return false;
                 }
-                for (arc, owner) in arcs.zip(owners) {
-                    touched.push((arc, self.first_owner(arc) != owner));
+                for (arc, owner) in arcs.clone().zip(owners) {
+                    let bucket = if arc == *arcs.start() { kept } else { 0 };
+                    touched.push((arc, self.first_owner(arc) != owner, bucket));
                 }
                 top = offset - 1;
             }
@@ -380,25 +384,38 @@ impl Ring {
         self.arc(arc).first().map(|e| e & SLOT)
     }
 
-    /// Refreshes the arcs `touched` and, before each whose first owner changed (`true`),
-    /// the arcs up to and including the previous non-empty one (their answers run on
-    /// into the touched arc's first entry).
-    fn refresh_around(&mut self, edited: Vec<(usize, bool)>) {
+    /// Within arc `arc`, the first bucket whose answer an edit of the places from `from`
+    /// on can change: the one holding the last entry below `from` (its answer names the
+    /// entry after it), or the arc's first if there is none.
+    fn first_changed_bucket(&self, arc: usize, from: u32) -> usize {
+        let entries = self.arc(arc);
+        let below = entries.partition_point(|e| *e < u64::from(from) << 32);
+        let per_arc = 1usize << (self.arc_shift - self.shift);
+        below.checked_sub(1).map_or(0, |i| {
+            ((entries[i] >> 32) >> self.shift) as usize - arc * per_arc
+        })
+    }
+
+    /// Refreshes the arcs `edited` (each from its first changed bucket) and, before each
+    /// whose first owner changed (`true`), the arcs up to and including the previous
+    /// non-empty one (their answers run on into the edited arc's first entry).
+    fn refresh_around(&mut self, edited: Vec<(usize, bool, usize)>) {
         let arcs = self.arcs();
-        let mut touched: Vec<usize> = edited.iter().map(|(arc, _)| *arc).collect();
-        for (mut arc, _) in edited.into_iter().filter(|(_, changed)| *changed) {
+        let mut touched: Vec<(usize, usize)> = edited.iter().map(|e| (e.0, e.2)).collect();
+        for (mut arc, _, _) in edited.into_iter().filter(|e| e.1) {
             for _ in 0..arcs {
                 arc = (arc + arcs - 1) % arcs;
-                touched.push(arc);
+                touched.push((arc, 0));
                 if self.lens[arc] > 0 {
                     break;
                 }
             }
         }
+        // Each arc once, from the lowest bucket any edit of it asks for.
         touched.sort_unstable();
-        touched.dedup();
-        for arc in touched {
-            self.refresh(arc);
+        touched.dedup_by_key(|t| t.0);
+        for (arc, from) in touched {
+            self.refresh_from(arc, from);
         }
     }
 }
