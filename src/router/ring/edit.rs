@@ -129,6 +129,8 @@ impl Ring {
         let mut points = Vec::new();
         let mut out = Vec::new();
         let mut touched = Vec::new();
+        // Buffers for every window, allocated once: an edit sweeps about one per point.
+        let (mut fresh, mut owners, mut stack) = (Vec::new(), Vec::new(), Vec::with_capacity(16));
         for (lo, hi, end) in windows {
             points.clear();
             self.points_in(lo, end, slot, &mut points);
@@ -146,28 +148,30 @@ impl Ring {
                 points.sort_by_key(|p| std::cmp::Reverse(p.pos));
             }
             out.clear();
-            race.sweep(&points, lo, hi, &mut out);
+            race.sweep_with(&points, (lo, hi), &mut out, &mut stack);
             let mut top = hi;
             // Split at the top of the circle so each replaced range is increasing.
             while top >= lo {
                 let offset = top.div_euclid(lap) * lap;
                 let bottom = lo.max(offset);
-                let mut fresh: Vec<u64> = out
-                    .iter()
-                    .filter(|(at, _)| (bottom..=top).contains(at))
-                    .map(|e| e.1)
-                    .collect();
-                fresh.reverse();
+                fresh.clear();
+                fresh.extend(
+                    out.iter()
+                        .rev()
+                        .filter(|(at, _)| (bottom..=top).contains(at))
+                        .map(|e| e.1),
+                );
                 let (from, to) = ((bottom - offset) as u32, (top - offset) as u32);
                 let arcs = arc_of(self.arc_shift, from)..=arc_of(self.arc_shift, to);
-                let owners: Vec<Option<u64>> = arcs.clone().map(|a| self.first_owner(a)).collect();
+                owners.clear();
+                owners.extend(arcs.clone().map(|a| self.first_owner(a)));
                 // In the first arc, the buckets before the one holding the last entry
                 // below `from` keep their answers.
                 let kept = self.first_changed_bucket(*arcs.start(), from);
                 if self.replace(from, to, &fresh).is_none() {
                     return false;
                 }
-                for (arc, owner) in arcs.clone().zip(owners) {
+                for (arc, owner) in arcs.clone().zip(owners.iter().copied()) {
                     let bucket = if arc == *arcs.start() { kept } else { 0 };
                     touched.push((arc, self.first_owner(arc) != owner, bucket));
                 }
