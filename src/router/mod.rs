@@ -226,9 +226,10 @@ impl std::fmt::Debug for Decision<'_> {
 /// 128 random cells per instance for the ±9% spread above, and a build touches each.
 ///
 /// **Updating.** With the rings built, [`Router::apply`] of one instance joining or
-/// leaving 1,000 equal-weight instances takes about 60 µs (14x the alias build), and of
-/// one instance going from weight 1 to 2 about 0.15 ms (35–40x): an edit rewrites only
-/// the gaps the instance's points can win given the weights, and the arcs holding them.
+/// leaving 1,000 equal-weight instances takes 40–65 µs (12–18x the alias build in the
+/// same run), and of one instance going from weight 1 to 2 0.1–0.2 ms (about 30–50x):
+/// an edit rewrites only the gaps the instance's points can win given the weights, and
+/// the buckets of the arcs holding them from the first one that can change.
 ///
 /// # Examples
 ///
