@@ -57,10 +57,39 @@ impl Picker {
 /// Builds the alias table in exact integer arithmetic: every weight is scaled by `n`,
 /// so each index's bucket holds exactly `total` units, and the only rounding is the
 /// final conversion of each cut to 32 bits.
+///
+/// The arithmetic runs in 64 bits whenever the scaled weights shifted by 32 fit (fewer
+/// than 2²³ instances of weight up to 256): a 128-bit division costs several times a
+/// 64-bit one, and one is done per instance. The two give the same table.
 fn alias_table(weights: &[u16]) -> Box<[u64]> {
-    let n = weights.len() as u128;
-    let total: u128 = weights.iter().map(|w| u128::from(*w)).sum();
-    let mut scaled: Vec<u128> = weights.iter().map(|w| u128::from(*w) * n).collect();
+    let heaviest = weights.iter().copied().max().unwrap_or(0);
+    if (u64::from(heaviest) * weights.len() as u64) < 1 << 31 {
+        alias_table_in::<u64>(weights)
+    } else {
+        alias_table_in::<u128>(weights)
+    }
+}
+
+/// [`alias_table`] in the unsigned type `T`, wide enough for a scaled weight shifted
+/// left by 32.
+fn alias_table_in<T>(weights: &[u16]) -> Box<[u64]>
+where
+    T: Copy
+        + Ord
+        + From<u16>
+        + TryFrom<usize>
+        + TryInto<u64>
+        + std::ops::Mul<Output = T>
+        + std::ops::Sub<Output = T>
+        + std::ops::SubAssign
+        + std::ops::Div<Output = T>
+        + std::ops::Shl<u32, Output = T>
+        + std::iter::Sum,
+{
+    let widen = |v: usize| T::try_from(v).unwrap_or_else(|_| T::from(0));
+    let n = widen(weights.len());
+    let total: T = weights.iter().map(|w| T::from(*w)).sum();
+    let mut scaled: Vec<T> = weights.iter().map(|w| T::from(*w) * n).collect();
     // Until paired, an index keeps its whole bucket (alias itself).
     let mut entries: Vec<u64> = (0..weights.len() as u64)
         .map(|i| (u64::from(u32::MAX) << 32) | i)
@@ -70,9 +99,10 @@ fn alias_table(weights: &[u16]) -> Box<[u64]> {
     while let (Some(&s), Some(&l)) = (small.last(), large.last()) {
         small.pop();
         // `s` keeps `scaled[s] / total` of its bucket; `l` fills the rest.
-        let keep = ((scaled[s] << 32) / total) as u64;
+        let keep: u64 = ((scaled[s] << 32) / total).try_into().unwrap_or(u64::MAX);
         entries[s] = (keep << 32) | l as u64;
-        scaled[l] -= total - scaled[s];
+        let given = total - scaled[s];
+        scaled[l] -= given;
         if scaled[l] < total {
             large.pop();
             small.push(l);
@@ -122,6 +152,15 @@ mod tests {
             let expected = f64::from(w) / total;
             assert!((share - expected).abs() < 2e-3, "{share} vs {expected}");
         }
+    }
+
+    #[test]
+    fn both_widths_build_the_same_table() {
+        let weights: Vec<u16> = (0..3_000u32).map(|i| (1 + i * 7 % 256) as u16).collect();
+        assert_eq!(
+            alias_table_in::<u64>(&weights),
+            alias_table_in::<u128>(&weights)
+        );
     }
 
     #[test]

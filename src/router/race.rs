@@ -68,8 +68,9 @@ pub(super) struct Point {
     pub(super) slot: u32,
 }
 
+/// A candidate owner while sweeping: a point's place, weight and slot.
 #[derive(Clone, Copy, Debug)]
-struct Line {
+pub(super) struct Line {
     pos: i64,
     weight: i64,
     slot: u32,
@@ -118,7 +119,19 @@ impl Race<'_> {
     /// Exact when `points` holds every point in `lo..=hi` and every point that can own a
     /// key in `lo..=hi + 1`, and the highest point is above `hi`.
     pub(super) fn sweep(&self, points: &[Point], lo: i64, hi: i64, out: &mut Vec<(i64, u64)>) {
-        let mut stack: Vec<Line> = Vec::with_capacity(16);
+        self.sweep_with(points, (lo, hi), out, &mut Vec::with_capacity(16));
+    }
+
+    /// [`sweep`](Self::sweep) with a caller's stack, so that an edit sweeping many small
+    /// windows allocates it once.
+    pub(super) fn sweep_with(
+        &self,
+        points: &[Point],
+        (lo, hi): (i64, i64),
+        out: &mut Vec<(i64, u64)>,
+        stack: &mut Vec<Line>,
+    ) {
+        stack.clear();
         let mut above = u32::MAX;
         let mut previous: Option<i64> = None;
         let mut i = 0;
@@ -130,7 +143,7 @@ impl Race<'_> {
                 .map_or(points.len(), |n| i + n);
             let group = &points[i..end];
             if let Some(previous) = previous {
-                self.gap(&mut stack, previous - 1, place + 1, above, (lo, hi), out);
+                self.gap(stack, previous - 1, place + 1, above, (lo, hi), out);
             }
             // The place itself goes to the smallest id among the points on it; keys below
             // it see the heaviest of them (then the smallest id).
@@ -158,7 +171,7 @@ impl Race<'_> {
             }
             above = winner;
             self.push(
-                &mut stack,
+                stack,
                 Line {
                     pos: place,
                     weight: self.weight(line),
@@ -169,7 +182,7 @@ impl Race<'_> {
             i = end;
         }
         if let Some(previous) = previous {
-            self.gap(&mut stack, previous - 1, lo, above, (lo, hi), out);
+            self.gap(stack, previous - 1, lo, above, (lo, hi), out);
         }
     }
 

@@ -18,8 +18,10 @@
 //! Entries name instances by *slot*, a number that stays with an instance while it is in
 //! rotation, so that one instance joining renumbers nothing.
 
-use super::race::{LOSER, POINT, POINTS, Point, Race, SLOT, entry, positions};
-use super::sort::{settle_ties, sort_arc};
+use super::race::{POINT, POINTS, Point, Race, SLOT, entry, positions};
+use super::sort::{Starts, settle_ties, sort_arc};
+
+mod edit;
 
 /// Marks a bucket whose answer is not embedded: its high half is then the arena index of
 /// the first entry at or after the bucket's start.
@@ -97,10 +99,10 @@ impl Ring {
         // Equal weights: the points are the entries (ties settled by id).
         let points = Ring::layout(&keys, keys.len(), embed, Some(race), 0);
         drop(keys);
-        let max_gap = points.widest_gap();
         if equal {
-            return Ring { max_gap, ..points };
+            return points;
         }
+        let max_gap = points.max_gap;
         Ring::sweep_all(&points, race, embed, max_gap)
     }
 
@@ -133,27 +135,6 @@ impl Ring {
         race.sweep(&sweep, start - (1 << 32) + 1, start, &mut out);
         let entries: Vec<u64> = out.iter().map(|e| e.1).collect();
         Ring::layout(&entries, count, embed, None, max_gap)
-    }
-
-    /// The widest gap between neighbouring points (going round), for the reach of edits.
-    fn widest_gap(&self) -> i64 {
-        let mut widest = 0i64;
-        let mut first = None;
-        let mut previous = 0i64;
-        for arc in 0..self.arcs() {
-            for e in self.arc(arc) {
-                if e & POINT == 0 {
-                    continue;
-                }
-                let at = i64::from((e >> 32) as u32);
-                match first {
-                    None => first = Some(at),
-                    Some(_) => widest = widest.max(at - previous),
-                }
-                previous = at;
-            }
-        }
-        first.map_or(1 << 32, |first| widest.max(first + (1 << 32) - previous))
     }
 
     /// Lays `entries` (in any order) out in arcs and buckets, sized for `points` points.
@@ -192,16 +173,6 @@ impl Ring {
             *c += 1;
         }
         let shift = 32 - bits;
-        let per_arc = 1usize << (arc_shift - shift);
-        let mut scratch = Vec::new();
-        for arc in 0..arcs {
-            let base = bases[arc] as usize;
-            let region = &mut arena[base..base + lens[arc] as usize];
-            sort_arc(region, arc * per_arc, shift, &mut scratch);
-            if let Some(race) = settle {
-                lens[arc] = settle_ties(region, race) as u32;
-            }
-        }
         let mut ring = Ring {
             buckets: vec![0u64; 1 << bits].into(),
             shift,
@@ -212,20 +183,62 @@ impl Ring {
             embed,
             max_gap,
         };
-        // Terminators, from the last arc down: each names the next arc's first entry.
-        let mut next = (0..arcs).find_map(|k| ring.arc(k).first().copied());
-        let Some(mut first) = next.take() else {
+        let Some(first_arc) = (0..arcs).find(|k| ring.lens[*k] > 0) else {
             return Ring::empty();
         };
+        // Each arc is sorted, settled and answered in one visit, from the last arc down
+        // (an arc's answers run on into the next arc's first entry); the first arc is
+        // ordered beforehand for the last one's sake (ordering it again changes nothing).
+        let mut scratch = Vec::new();
+        let mut starts: Starts = [0; 34];
+        ring.order(first_arc, settle, &mut scratch, &mut starts);
+        let mut first = ring.arc(first_arc)[0];
+        // With bare points, the widest gap between neighbours comes with the visit.
+        let (mut widest, mut above) = (0i64, i64::from((first >> 32) as u32) + (1 << 32));
         for arc in (0..arcs).rev() {
+            let counted = ring.order(arc, settle, &mut scratch, &mut starts);
             let end = ring.bases[arc] as usize + ring.lens[arc] as usize;
             ring.arena[end] = TERMINATOR | (first & SLOT);
+            if settle.is_some() {
+                for e in ring.arc(arc).iter().rev() {
+                    let at = i64::from((e >> 32) as u32);
+                    widest = widest.max(above - at);
+                    above = at;
+                }
+            }
             if let Some(e) = ring.arc(arc).first() {
                 first = *e;
             }
-            ring.fill(arc);
+            if counted {
+                ring.fill_counted(arc, &starts);
+            } else {
+                ring.fill(arc, 0);
+            }
+        }
+        if settle.is_some() {
+            ring.max_gap = widest.max(1);
         }
         ring
+    }
+
+    /// Sorts arc `arc` (and settles ties among bare points, with `settle`). Returns
+    /// whether `starts` still describes its buckets (settling dropped no duplicate).
+    fn order(
+        &mut self,
+        arc: usize,
+        settle: Option<&Race<'_>>,
+        scratch: &mut Vec<u64>,
+        starts: &mut Starts,
+    ) -> bool {
+        let per_arc = 1usize << (self.arc_shift - self.shift);
+        let base = self.bases[arc] as usize;
+        let len = self.lens[arc] as usize;
+        let region = &mut self.arena[base..base + len];
+        sort_arc(region, arc * per_arc, self.shift, scratch, starts);
+        if let Some(race) = settle {
+            self.lens[arc] = settle_ties(region, race) as u32;
+        }
+        self.lens[arc] as usize == len
     }
 
     /// The slot owning `point`. Always a slot of the ring for a non-empty ring.
@@ -269,6 +282,12 @@ impl Ring {
     /// Rewrites arc `arc`'s terminator and bucket answers from its entries and the next
     /// non-empty arc's first entry.
     fn refresh(&mut self, arc: usize) {
+        self.refresh_from(arc, 0);
+    }
+
+    /// [`refresh`](Self::refresh) of an arc whose entries changed only from its bucket
+    /// `from` on (the answers of the buckets before it read entries before that).
+    pub(super) fn refresh_from(&mut self, arc: usize, from: usize) {
         let arcs = self.arcs();
         let next = (1..=arcs)
             .map(|k| (arc + k) % arcs)
@@ -276,26 +295,18 @@ impl Ring {
             .unwrap_or(0);
         let end = self.bases[arc] as usize + self.lens[arc] as usize;
         self.arena[end] = TERMINATOR | (next & SLOT);
-        self.fill(arc);
+        self.fill(arc, from);
     }
 
-    /// Rewrites arc `arc`'s bucket answers from its entries and terminator. Branch-free
-    /// over the (random) entries: a count per bucket, then one select per bucket.
-    fn fill(&mut self, arc: usize) {
+    /// [`fill`](Self::fill) for an arc just sorted, from its buckets' `starts`: one
+    /// select per bucket and no branch on the (random) entries.
+    fn fill_counted(&mut self, arc: usize, starts: &Starts) {
         let per_arc = 1usize << (self.arc_shift - self.shift);
-        let (shift, embed) = (self.shift, self.embed);
+        let embed = self.embed;
         let base = self.bases[arc] as usize;
         let len = self.lens[arc] as usize;
         let entries = &self.arena[base..=base + len];
         let buckets = &mut self.buckets[arc * per_arc..(arc + 1) * per_arc];
-        let first_bucket = arc * per_arc;
-        let mut starts = [0u32; 34];
-        for e in &entries[..len] {
-            starts[((e >> 32) >> shift) as usize - first_bucket + 1] += 1;
-        }
-        for b in 1..starts.len() {
-            starts[b] += starts[b - 1];
-        }
         let owner = |e: u64| (e & SLOT) as u32;
         for (b, answer) in buckets.iter_mut().enumerate() {
             let at = starts[b] as usize;
@@ -313,318 +324,53 @@ impl Ring {
         }
     }
 
-    /// The points in the unwrapped range `lo..=hi` (less than a lap), decreasing, except
-    /// those of `skip`.
-    fn points_in(&self, lo: i64, hi: i64, skip: u32, out: &mut Vec<Point>) {
-        let lap = 1i64 << 32;
-        let mut top = hi;
-        while top >= lo {
-            let offset = top.div_euclid(lap) * lap;
-            let bottom = lo.max(offset);
-            let (from, to) = ((bottom - offset) as u32, (top - offset) as u32);
-            for arc in (arc_of(self.arc_shift, from)..=arc_of(self.arc_shift, to)).rev() {
-                for e in self.arc(arc).iter().rev() {
-                    let at = (e >> 32) as u32;
-                    if e & super::race::POINT != 0
-                        && (from..=to).contains(&at)
-                        && (e & SLOT) as u32 != skip
-                    {
-                        out.push(Point {
-                            pos: i64::from(at) + offset,
-                            slot: (e & SLOT) as u32,
-                        });
-                    }
-                }
-            }
-            top = offset - 1;
-        }
-    }
-
-    /// Replaces the entries at places `from..=to` (no wrap) with `new` (sorted, all in
-    /// range). Returns the arcs touched, or `None` if an arc ran out of room (the ring is
-    /// then partly edited: the caller rebuilds it).
-    fn replace(&mut self, from: u32, to: u32, new: &[u64]) -> Option<(usize, usize)> {
-        let (first, last) = (arc_of(self.arc_shift, from), arc_of(self.arc_shift, to));
-        let (lo, hi) = (u64::from(from) << 32, (u64::from(to) << 32) | 0xffff_ffff);
-        let mut rest = new;
-        for arc in first..=last {
-            let arc_end = if arc + 1 == self.arcs() {
-                u64::MAX
+    /// Rewrites arc `arc`'s bucket answers from its entries and terminator, in one walk
+    /// over the entries: about half the buckets hold none, so walking the entries (and
+    /// filling the empty buckets between them in runs) does a third of the work of
+    /// looking at every bucket's count.
+    ///
+    /// Buckets before `from` are left as they are.
+    fn fill(&mut self, arc: usize, from: usize) {
+        let per_arc = 1usize << (self.arc_shift - self.shift);
+        let (shift, embed) = (self.shift, self.embed);
+        let base = self.bases[arc] as usize;
+        let len = self.lens[arc] as usize;
+        let entries = &self.arena[base..=base + len];
+        let first_bucket = arc * per_arc;
+        let buckets = &mut self.buckets[first_bucket..first_bucket + per_arc];
+        let owner = |e: u64| (e & SLOT) as u32;
+        let bucket_of = |e: u64| ((e >> 32) >> shift) as usize - first_bucket;
+        let mut next = from.min(per_arc);
+        let mut i = entries[..len].partition_point(|e| bucket_of(*e) < next);
+        while i < len {
+            let e = entries[i];
+            let b = bucket_of(e);
+            // The buckets before this entry's hold no entry: their keys all go to it.
+            let none = if embed {
+                embedded(u32::MAX, owner(e), owner(e))
             } else {
-                ((arc as u64 + 1) << self.arc_shift) << 32
+                scan_at(base + i)
             };
-            let split = rest.partition_point(|e| *e < arc_end);
-            let (mine, later) = rest.split_at(split);
-            rest = later;
-            let old = self.arc(arc);
-            let (cut_from, cut_to) = (
-                old.partition_point(|e| *e < lo),
-                old.partition_point(|e| *e <= hi),
-            );
-            let len = old.len() - (cut_to - cut_from) + mine.len();
-            let base = self.bases[arc] as usize;
-            // The new length plus the terminator must fit the region.
-            if base + len >= self.bases[arc + 1] as usize {
-                return None;
+            buckets[next..b].fill(none);
+            let mut j = i + 1;
+            while j < len && bucket_of(entries[j]) == b {
+                j += 1;
             }
-            let tail = base + cut_to..base + old.len();
-            self.arena.copy_within(tail, base + cut_from + mine.len());
-            self.arena[base + cut_from..base + cut_from + mine.len()].copy_from_slice(mine);
-            self.lens[arc] = len as u32;
-        }
-        Some((first, last))
-    }
-
-    /// Updates the ring for one instance's change: slot `slot` (with id `id`) goes from
-    /// weight `old` to `new` (0: absent). `race` describes the new weights. Touches only
-    /// the arcs within reach of the instance's points. Returns `false` when the change
-    /// reaches too far or an arc ran out of room: the caller then rebuilds.
-    pub(super) fn update(
-        &mut self,
-        id: &str,
-        slot: u32,
-        (old, new): (u16, u16),
-        race: &Race<'_>,
-    ) -> bool {
-        if self.arcs() == 0 || slot as usize >= 0xffff && self.embed {
-            return false;
-        }
-        let live = race
-            .weights
-            .iter()
-            .copied()
-            .filter(|w| *w > 0)
-            .chain([old, new].into_iter().filter(|w| *w > 0));
-        let (light, heavy) = live.fold((u16::MAX, 0), |(a, b), w| (a.min(w), b.max(w)));
-        if heavy == 0 {
-            return false;
-        }
-        let mut places: Vec<u32> = positions(id).collect();
-        places.sort_unstable();
-        places.dedup();
-        let lap = 1i64 << 32;
-        if light == heavy {
-            // Equal weights before and after: the entries are the points, and only the
-            // places of this instance's points change.
-            if !self.update_points(&places, slot, new > 0, race) {
-                return false;
-            }
-            if new == 0 {
-                // Taking points away widens the gaps around them.
-                for p in &places {
-                    self.max_gap = self.max_gap.max(self.gap_around(*p));
-                }
-            }
-            return true;
-        }
-        if new == 0 {
-            // Taking points away widens the gaps around them.
-            for p in &places {
-                let p = i64::from(*p);
-                let mut around = Vec::new();
-                self.points_in(p + 1, p + self.max_gap.min(lap - 1), slot, &mut around);
-                let next = around.last().map_or(p + lap, |q| q.pos);
-                around.clear();
-                self.points_in(p - self.max_gap.min(lap - 1), p - 1, slot, &mut around);
-                let previous = around.first().map_or(p - lap, |q| q.pos);
-                self.max_gap = self.max_gap.max(next - previous);
-            }
-        }
-        let gap = self.max_gap;
-        let reach = |w: u16| (gap * i64::from(w) + i64::from(light) - 1) / i64::from(light) + 1;
-        let left = reach(old.max(new));
-        let right = reach(heavy) + 1;
-        // Windows [p - left, p], merged going round the circle.
-        let mut windows: Vec<(i64, i64)> = Vec::new();
-        for p in &places {
-            let (lo, hi) = (i64::from(*p) - left, i64::from(*p));
-            match windows.last_mut() {
-                Some(last) if lo <= last.1 + 1 => last.1 = hi,
-                _ => windows.push((lo, hi)),
-            }
-        }
-        if let (Some(first), Some(last)) = (windows.first().copied(), windows.last().copied())
-            && windows.len() > 1
-            && first.0 + lap <= last.1 + 1
-        {
-            windows.pop();
-            windows[0].0 = last.0 - lap;
-        }
-        let covered: i64 = windows.iter().map(|(lo, hi)| hi - lo + 1 + right).sum();
-        if covered >= lap / 4 {
-            return false;
-        }
-        let mut points = Vec::new();
-        let mut out = Vec::new();
-        let mut touched = Vec::new();
-        for (lo, hi) in windows {
-            points.clear();
-            self.points_in(lo, hi + right, slot, &mut points);
-            if new > 0 {
-                for offset in [-lap, 0, lap] {
-                    for p in &places {
-                        let at = i64::from(*p) + offset;
-                        if (lo..=hi + right).contains(&at) {
-                            points.push(Point { pos: at, slot });
-                        }
-                    }
-                }
-                points.sort_by_key(|p| std::cmp::Reverse(p.pos));
-            }
-            out.clear();
-            race.sweep(&points, lo, hi, &mut out);
-            let mut top = hi;
-            // Split at the top of the circle so each replaced range is increasing.
-            while top >= lo {
-                let offset = top.div_euclid(lap) * lap;
-                let bottom = lo.max(offset);
-                let mut fresh: Vec<u64> = out
-                    .iter()
-                    .filter(|(at, _)| (bottom..=top).contains(at))
-                    .map(|e| e.1)
-                    .collect();
-                fresh.reverse();
-                match self.replace((bottom - offset) as u32, (top - offset) as u32, &fresh) {
-                    Some(arcs) => touched.push(arcs),
-                    None => return false,
-                }
-                top = offset - 1;
-            }
-        }
-        let arcs: Vec<usize> = touched.into_iter().flat_map(|(a, b)| a..=b).collect();
-        self.refresh_around(arcs);
-        true
-    }
-
-    /// [`update`](Self::update) for a ring of equal weights (no cuts): adds or removes
-    /// slot `slot`'s points at `places`, settling ties by id. Returns `false` when an arc
-    /// ran out of room.
-    fn update_points(&mut self, places: &[u32], slot: u32, add: bool, race: &Race<'_>) -> bool {
-        let rank = |s: u32| race.ranks.get(s as usize).copied().unwrap_or(u32::MAX);
-        let mut touched: Vec<usize> = Vec::with_capacity(2 * places.len());
-        let mut run: Vec<u64> = Vec::new();
-        let mut slots: Vec<u32> = Vec::new();
-        for &p in places {
-            let arc = arc_of(self.arc_shift, p);
-            let (lo, hi) = (u64::from(p) << 32, (u64::from(p) << 32) | 0xffff_ffff);
-            let entries = self.arc(arc);
-            let from = entries.partition_point(|e| *e < lo);
-            let to = entries.partition_point(|e| *e <= hi);
-            slots.clear();
-            slots.extend(
-                entries[from..to]
-                    .iter()
-                    .map(|e| (e & SLOT) as u32)
-                    .filter(|s| *s != slot),
-            );
-            if add {
-                slots.push(slot);
-            }
-            slots.sort_unstable();
-            run.clear();
-            if let Some(winner) = slots.iter().copied().min_by_key(|s| rank(*s)) {
-                run.push(entry(p, POINT, winner));
-                run.extend(
-                    slots
-                        .iter()
-                        .filter(|s| **s != winner)
-                        .map(|s| entry(p, POINT | LOSER, *s)),
-                );
-            }
-            let first = self.arc(arc).first().copied();
-            if self.replace(p, p, &run).is_none() {
-                return false;
-            }
-            touched.push(arc);
-            // Arcs before this one answer with its first entry: refresh them only if it
-            // changed.
-            if self.arc(arc).first().copied() != first {
-                let arcs = self.arcs();
-                let mut before = arc;
-                for _ in 1..arcs {
-                    before = (before + arcs - 1) % arcs;
-                    touched.push(before);
-                    if self.lens[before] > 0 {
-                        break;
-                    }
-                }
-            }
-        }
-        touched.sort_unstable();
-        touched.dedup();
-        for arc in touched {
-            self.refresh(arc);
-        }
-        true
-    }
-
-    /// In a ring of points only, the width of the gap between the entries on either
-    /// side of place `p` (which holds no entry), going round.
-    fn gap_around(&self, p: u32) -> i64 {
-        let arcs = self.arcs();
-        let home = arc_of(self.arc_shift, p);
-        let key = u64::from(p) << 32;
-        let lap = 1i64 << 32;
-        if self.arc(home).iter().any(|e| e >> 32 == u64::from(p)) {
-            // Another instance's point holds the place: no gap widened.
-            return 0;
-        }
-        let mut next = None;
-        for k in 0..=arcs {
-            let arc = (home + k) % arcs;
-            let entries = self.arc(arc);
-            let found = if k == 0 {
-                entries.iter().find(|e| **e > key)
+            buckets[b] = if j == i + 1 && embed {
+                embedded((e >> 32) as u32, owner(e), owner(entries[j]))
             } else {
-                entries.first()
+                scan_at(base + i)
             };
-            if let Some(e) = found {
-                let at = i64::from((e >> 32) as u32);
-                next = Some(if at > i64::from(p) { at } else { at + lap });
-                break;
-            }
+            next = b + 1;
+            i = j;
         }
-        let mut previous = None;
-        for k in 0..=arcs {
-            let arc = (home + arcs - k % arcs) % arcs;
-            let entries = self.arc(arc);
-            let found = if k == 0 {
-                entries.iter().rev().find(|e| **e < key)
-            } else {
-                entries.last()
-            };
-            if let Some(e) = found {
-                let at = i64::from((e >> 32) as u32);
-                previous = Some(if at < i64::from(p) { at } else { at - lap });
-                break;
-            }
-        }
-        match (previous, next) {
-            (Some(a), Some(b)) => b - a,
-            _ => lap,
-        }
-    }
-
-    /// Refreshes the arcs `touched` and, before each, the arcs up to and including the
-    /// previous non-empty one (their answers run on into the touched arc's first entry).
-    fn refresh_around(&mut self, mut touched: Vec<usize>) {
-        let arcs = self.arcs();
-        let count = touched.len();
-        for i in 0..count {
-            let mut arc = touched[i];
-            for _ in 0..arcs {
-                arc = (arc + arcs - 1) % arcs;
-                touched.push(arc);
-                if self.lens[arc] > 0 {
-                    break;
-                }
-            }
-        }
-        touched.sort_unstable();
-        touched.dedup();
-        for arc in touched {
-            self.refresh(arc);
-        }
+        let last = entries[len];
+        let none = if embed {
+            embedded(u32::MAX, owner(last), owner(last))
+        } else {
+            scan_at(base + len)
+        };
+        buckets[next..].fill(none);
     }
 
     /// Every entry in order (two rings with the same entries, under the same slot names,
@@ -726,6 +472,66 @@ mod tests {
                 ring = fresh;
             }
         }
+    }
+
+    /// Many random edits (weights close together and far apart): every edit that the
+    /// ring makes in place gives the same entries as a fresh build, and many are made in
+    /// place.
+    #[test]
+    fn random_updates_equal_fresh_builds() {
+        let mut state = 7u64;
+        let mut next = || {
+            state = mix64(state.wrapping_add(0x9e37_79b9_7f4a_7c15));
+            state
+        };
+        let mut in_place = 0;
+        let rounds = 60;
+        for round in 0..rounds {
+            let n = 3 + (next() % 120) as usize;
+            let top = [2u64, 3, 8, 256][round % 4];
+            let ids = ids(n);
+            let ranks: Vec<u32> = (0..n as u32).collect();
+            let mut weights: Vec<u16> = (0..n).map(|_| 1 + (next() % top) as u16).collect();
+            let mut ring = build(&ids, &weights, round % 5 != 0);
+            for _ in 0..4 {
+                let slot = (next() % n as u64) as usize;
+                let live = weights.iter().filter(|w| **w > 0).count();
+                let to = match next() % 3 {
+                    0 if live > 2 => 0,
+                    _ => 1 + (next() % top) as u16,
+                };
+                let from = weights[slot];
+                weights[slot] = to;
+                let race = race(&weights, &ranks);
+                let ok = ring.update(&ids[slot], slot as u32, (from, to), &race);
+                let fresh = Ring::build(
+                    ids.iter()
+                        .zip(&weights)
+                        .map(|(id, w)| (*w > 0).then_some(id.as_str())),
+                    &race,
+                    round % 5 != 0,
+                );
+                if ok {
+                    in_place += 1;
+                    assert_eq!(ring.entries(), fresh.entries(), "round {round} slot {slot}");
+                    // The bucket answers too, round every entry and in between.
+                    for e in fresh.entries() {
+                        let at = (e >> 32) as u32;
+                        for q in [at.wrapping_sub(1), at, at.wrapping_add(1)] {
+                            assert_eq!(ring.owner(q), fresh.owner(q), "round {round} at {q}");
+                        }
+                    }
+                    for _ in 0..2_000 {
+                        let q = next() as u32;
+                        assert_eq!(ring.owner(q), fresh.owner(q), "round {round} at {q}");
+                    }
+                } else {
+                    ring = fresh;
+                }
+            }
+        }
+        // Wide weight ranges and small rings reach too far and rebuild; the rest do not.
+        assert!(in_place > rounds, "only {in_place} edits in place");
     }
 
     #[test]

@@ -20,29 +20,36 @@ pub(super) fn insertion_sort(v: &mut [u64]) {
     }
 }
 
+/// Where each bucket's entries start within an arc (index `b`, then the end at `b + 1`),
+/// for the arc's at most 32 buckets.
+pub(super) type Starts = [u32; 34];
+
 /// Sorts one arc's entries: a counting sort by bucket (at most 32 in an arc, whose first
-/// is `first_bucket`), then an insertion sort of the few buckets holding several.
+/// is `first_bucket`), then an insertion sort of the few buckets holding several. Leaves
+/// in `starts` where each bucket's entries start, which is what the bucket answers are
+/// made of.
 pub(super) fn sort_arc(
     region: &mut [u64],
     first_bucket: usize,
     shift: u32,
     scratch: &mut Vec<u64>,
+    starts: &mut Starts,
 ) {
-    if region.len() < 8 {
-        insertion_sort(region);
-        return;
-    }
     let bucket_of = |e: u64| ((e >> 32) >> shift) as usize - first_bucket;
-    let mut starts = [0u32; 34];
+    *starts = [0; 34];
     for e in region.iter() {
         starts[bucket_of(*e) + 1] += 1;
     }
     for b in 1..starts.len() {
         starts[b] += starts[b - 1];
     }
+    if region.len() < 8 {
+        insertion_sort(region);
+        return;
+    }
     scratch.clear();
     scratch.resize(region.len(), 0);
-    let mut next = starts;
+    let mut next = *starts;
     for e in region.iter() {
         let at = &mut next[bucket_of(*e)];
         scratch[*at as usize] = *e;
