@@ -190,8 +190,10 @@ impl Core {
             }
         }
         // Instances that failed while listed can be forgotten once their exit is
-        // acknowledged; ones that never made it into a table, now.
+        // acknowledged; ones that never made it into a table (an amended update took
+        // them in and out before the load balancer saw it), now: drained or reaped.
         for id in removed {
+            self.advance_retire(&id);
             self.reap(&id);
         }
     }

@@ -249,6 +249,8 @@ impl Rotation {
     }
 
     /// A rotation restored from its saved parts (the derived index rebuilt).
+    // Only documents (the `serde` feature) restore a rotation.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub fn restored(
         published: TrafficTable,
         acknowledged: u64,
@@ -269,6 +271,8 @@ impl Rotation {
     }
 
     /// Rebuilds the derived index from `leaving`.
+    // Only documents (the `serde` feature) restore a rotation.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub fn rebuild(&mut self) {
         self.leaving_at.clear();
         for (generation, ids) in &self.leaving {
@@ -279,11 +283,15 @@ impl Rotation {
     }
 
     /// Whether an instance is listed as leaving in an unacknowledged table.
+    // Only documents (the `serde` feature) restore a rotation.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub fn is_leaving(&self, id: &InstanceId) -> bool {
         self.leaving_at.contains_key(id)
     }
 
     /// Checks the bookkeeping against the table (for restored documents).
+    // Only documents (the `serde` feature) restore a rotation.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
     pub fn check(&self) -> Result<(), String> {
         if self.awaiting_ack() != self.unacknowledged_since.is_some() {
             return Err(format!(
@@ -451,6 +459,30 @@ mod tests {
         let acknowledged = rotation.acknowledge(T, 3).unwrap();
         let a = InstanceId::from("a");
         assert_eq!(acknowledged.changes, vec![(a.clone(), false), (a, true)]);
+    }
+
+    /// An update not yet sent is amended: an instance put in and taken out again within
+    /// it never reaches the load balancer, so it is clear at once (and must be drained
+    /// then, since no acknowledgement will ever say so).
+    #[test]
+    fn an_amended_update_keeps_only_the_net_change() {
+        let mut rotation = Rotation::new(TrafficTable::empty());
+        rotation
+            .publish(T, vec![add("v1", "a"), add("v1", "b")], by_count, false)
+            .unwrap();
+        let b = InstanceId::from("b");
+        let diff = rotation
+            .publish(T, vec![remove("v1", "b")], by_count, true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(diff.to_generation, 1, "the same generation, amended");
+        assert_eq!(rotation.published.generation(), 1);
+        assert!(
+            rotation.is_clear(&b, false),
+            "b never reached the load balancer"
+        );
+        let acknowledged = rotation.acknowledge(T, 1).unwrap();
+        assert_eq!(acknowledged.changes, vec![(InstanceId::from("a"), true)]);
     }
 
     #[test]

@@ -125,7 +125,7 @@ impl Default for Promotion {
 /// update, keep blue warm for an instant rollback, then scale it down or keep it as the
 /// standby.
 ///
-/// The cost is up to twice the instances ([`blue_green_peak`](crate::blue_green_peak)
+/// The cost is up to twice the instances ([`blue_green_cost`](crate::blue_green_cost)
 /// says exactly how many); `max_unavailable` trades some of that for capacity.
 ///
 /// # Examples
