@@ -4,21 +4,11 @@
 mod world;
 
 use cutover::{
-    AbortReason, Adoption, BlueGreenSpec, Checks, CommandError, Condition, Duration, EventKind,
-    HookSpec, Instance, MatchCondition, Measurement, MetricCheck, MetricSpec, PauseReason, Phase,
-    Promotion, Rollout, RolloutSpec, StepKind, StrategySpec, Timestamp, Waiting, Weight,
+    AbortReason, Adoption, Checks, CommandError, Condition, Duration, EventKind, HookSpec,
+    Instance, MatchCondition, Measurement, MetricCheck, MetricSpec, PauseReason, Phase, Promotion,
+    Rollout, RolloutSpec, StepKind, StrategySpec, Timestamp, Waiting, Weight,
 };
-use world::{World, fleet, old};
-
-fn blue_green(desired: u32, edit: impl FnOnce(&mut BlueGreenSpec)) -> RolloutSpec {
-    let mut strategy = BlueGreenSpec::default();
-    edit(&mut strategy);
-    RolloutSpec {
-        desired,
-        strategy: StrategySpec::BlueGreen(strategy),
-        ..RolloutSpec::default()
-    }
-}
+use world::{World, blue_green, fleet, old};
 
 fn hooks(names: &[&str]) -> Checks {
     Checks {

@@ -1,20 +1,14 @@
 //! Every invalid blue-green spec is refused with a `SpecError` that says what to change,
 //! from Rust and from a document.
 
-use cutover::{
-    BlueGreenSpec, Checks, Duration, HookSpec, MatchCondition, MetricCheck, MetricSpec, Quantity,
-    Rollout, RolloutSpec, SpecError, StrategySpec, Timestamp,
-};
+mod world;
 
-fn blue_green(desired: u32, edit: impl FnOnce(&mut BlueGreenSpec)) -> RolloutSpec {
-    let mut strategy = BlueGreenSpec::default();
-    edit(&mut strategy);
-    RolloutSpec {
-        desired,
-        strategy: StrategySpec::BlueGreen(strategy),
-        ..RolloutSpec::default()
-    }
-}
+use world::blue_green;
+
+use cutover::{
+    Checks, Duration, HookSpec, MatchCondition, MetricCheck, MetricSpec, Quantity, Rollout,
+    RolloutSpec, SpecError, StrategySpec, Timestamp,
+};
 
 /// A document's refusal message, whichever step refused (reading or checking).
 fn refusal(doc: &str) -> String {

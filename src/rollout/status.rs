@@ -95,6 +95,17 @@ pub struct AnalysisStatus {
     pub next_at: Option<Timestamp>,
 }
 
+impl AnalysisStatus {
+    fn of(hosted: &crate::rollout::analysis::HostedAnalysis) -> AnalysisStatus {
+        AnalysisStatus {
+            phase: hosted.run.phase(),
+            reason: hosted.run.reason(),
+            measuring: hosted.measuring.len(),
+            next_at: hosted.next_request_at(),
+        }
+    }
+}
+
 /// A step's checks, as far as they have got.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -224,12 +235,7 @@ impl Core {
             waiting_for: self.waiting_for(&plan),
             deadline_exceeded: self.deadline_exceeded,
             revert,
-            analysis: self.analysis.as_ref().map(|a| AnalysisStatus {
-                phase: a.run.phase(),
-                reason: a.run.reason(),
-                measuring: a.measuring.len(),
-                next_at: a.next_request_at(),
-            }),
+            analysis: self.analysis.as_ref().map(AnalysisStatus::of),
         }
     }
 
@@ -238,12 +244,7 @@ impl Core {
         Some(ChecksStatus {
             step: checks.step,
             hooks_waiting: checks.hooks.values().map(|h| h.name.clone()).collect(),
-            analysis: checks.analysis.as_ref().map(|a| AnalysisStatus {
-                phase: a.run.phase(),
-                reason: a.run.reason(),
-                measuring: a.measuring.len(),
-                next_at: a.next_request_at(),
-            }),
+            analysis: checks.analysis.as_ref().map(AnalysisStatus::of),
             passed: checks.verdict.map(|v| v == ChecksVerdict::Passed),
         })
     }

@@ -61,7 +61,11 @@ impl World {
         }
         let was_blue = before.traffic().weight(blue) == Weight::FULL;
         let now_green = after.traffic().weight(green) == Weight::FULL;
-        if was_blue && now_green {
+        // Blue that can no longer carry the traffic (a spec whose `max_unavailable`
+        // gives all of it up: a recreate) hands it to whatever can.
+        let floor = (after.limits().min_available() as usize).max(1);
+        let blue_carries = after.fleet().counts(blue).available >= floor;
+        if was_blue && now_green && blue_carries {
             assert!(
                 after.fleet().counts(green).available >= after.limits().desired as usize,
                 "{context}: switched to green with {} of {} available",

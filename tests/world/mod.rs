@@ -50,4 +50,4 @@ pub use scenarios::{
     counted_spec, env_count, initial_fleet, ready_fleet, spec_strategy, start_strategy,
 };
 #[allow(unused_imports)]
-pub use script::{Summary, fleet, of_revision, old, spec};
+pub use script::{Summary, blue_green, fleet, of_revision, old, spec};

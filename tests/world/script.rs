@@ -20,6 +20,17 @@ pub fn spec(desired: u32, surge: &str, unavailable: &str) -> RolloutSpec {
     RolloutSpec::rolling(desired, quantity(surge), quantity(unavailable))
 }
 
+/// A blue-green spec of `desired` instances, the strategy's defaults edited by `edit`.
+pub fn blue_green(desired: u32, edit: impl FnOnce(&mut cutover::BlueGreenSpec)) -> RolloutSpec {
+    let mut strategy = cutover::BlueGreenSpec::default();
+    edit(&mut strategy);
+    RolloutSpec {
+        desired,
+        strategy: cutover::StrategySpec::BlueGreen(strategy),
+        ..RolloutSpec::default()
+    }
+}
+
 /// `n` serving instances of `revision`, named `<revision>-old-<i>`.
 pub fn fleet(revision: &str, n: usize) -> Vec<Instance> {
     (0..n)
