@@ -640,3 +640,26 @@ fn a_fleet_lost_mid_deploy_provisions_only_the_rollouts_revisions() {
     }
     world.settle_and_check_rest(200);
 }
+
+/// Found by the random world: an adopted fleet with a second revision (v3) beside
+/// stable v1. Each v1 instance that comes up lets v3 give up some weight; the v3
+/// instance that weight no longer needs goes in the same call (a second plan, amended
+/// into the same update), not on the next unrelated input.
+#[test]
+fn a_removal_freed_by_this_calls_weights_happens_in_this_call() {
+    use world::{Index, Move};
+    let mut observed = fleet("v3", 2);
+    observed.extend(fleet("v1", 2));
+    let mut world = World::new(blue_green(4, |_| {}), observed);
+    world.ack_traffic();
+    for _ in 0..2 {
+        let name = world.provisioning()[0].clone();
+        world.bring_up(&name);
+        // A stale acknowledgement changes nothing: the world checks that it acts not.
+        world.step(&Move::AckOlder(0));
+        world.ack_traffic();
+        world.step(&Move::Replay(Index(0)));
+    }
+    world.drive(10);
+    assert_eq!(world.revisions(), ["v1"]);
+}

@@ -17,7 +17,7 @@ use crate::rollout::phase::Phase;
 use crate::rollout::rotation::Rotation;
 use crate::rollout::timers::TimerTable;
 use crate::spec::{CapacityLimits, RolloutSpec};
-use crate::strategy::{FleetView, ProgressCounts, Role, RoleCounts};
+use crate::strategy::{FleetView, ProgressCounts, Role, RoleCounts, TrafficIntent};
 use crate::time::Timestamp;
 use crate::traffic::{TrafficTable, TrafficTableBuilder};
 
@@ -301,8 +301,19 @@ impl Core {
     pub fn settle(&mut self) {
         let view = self.fleet_view();
         let before = Core::progress_counts(&view);
-        let plan = self.reconcile(view);
-        self.flush(&plan.traffic);
+        let mut plan = self.reconcile(view);
+        let mut changed = self.flush(&plan.traffic);
+        // With explicit weights, a removal the envelope held back because the published
+        // weight still needed the instance may go once this call's table has moved that
+        // weight: plan again (the update is amended, so it stays one per call).
+        for _ in 0..3 {
+            let held_down = self.held.is_some_and(|held| held.scale_down > 0);
+            if !(changed && held_down && matches!(plan.traffic, TrafficIntent::Explicit(_))) {
+                break;
+            }
+            plan = self.reconcile(self.fleet_view());
+            changed = self.flush(&plan.traffic);
+        }
         if self.check_completion(&plan) {
             // At rest, the strategy may want something else at once (a standby whose
             // warm time is already over): plan again, so that the call leaves nothing

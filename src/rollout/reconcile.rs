@@ -114,7 +114,8 @@ impl Core {
     /// Brings the table in line with the fleet and the plan's traffic intent: one
     /// update holding every instance that became eligible or stopped being eligible
     /// since the last flush, and any weight, route or mirror change.
-    pub fn flush(&mut self, intent: &TrafficIntent) {
+    /// Returns whether it published (or amended) an update.
+    pub fn flush(&mut self, intent: &TrafficIntent) -> bool {
         let dirty = std::mem::take(&mut self.dirty);
         let mut membership = Vec::new();
         let mut removed = Vec::new();
@@ -146,7 +147,7 @@ impl Core {
             && table.routes().is_empty()
             && table.mirror().is_none()
         {
-            return;
+            return false;
         }
         let floor = self.limits.min_available();
         let now = self.now;
@@ -167,6 +168,7 @@ impl Core {
         });
         let published = rotation.publish(now, membership, layout, queued.is_some());
         self.rotation = rotation;
+        let changed = matches!(published, Ok(Some(_)));
         match published {
             Ok(Some(diff)) => match queued.and_then(|i| self.actions.get_mut(i)) {
                 Some(Action::UpdateTraffic { diff: queued, .. }) => {
@@ -196,6 +198,7 @@ impl Core {
             self.advance_retire(&id);
             self.reap(&id);
         }
+        changed
     }
 
     /// Explicit weights per revision, following capacity; routes and a mirror only to
