@@ -246,37 +246,41 @@ impl Rollout {
     /// Stops making progress (instances keep being put in or out of rotation as their
     /// health changes; started drains finish). The progress deadline stops counting.
     /// A `deploy` while paused starts the new revision paused, as Kubernetes does.
+    /// Also applies over a step's own pause (which `resume` then returns to).
     ///
     /// # Errors
     ///
-    /// [`CommandError::InvalidPhase`] unless progressing.
+    /// [`CommandError::InvalidPhase`] unless progressing or paused by a step.
     pub fn pause(&mut self, now: Timestamp) -> Result<(), CommandError> {
         self.command(now, Core::pause)
     }
 
-    /// Continues a paused rollout.
+    /// Continues a paused rollout. Over an inconclusive check's pause, accepts it.
     ///
     /// # Errors
     ///
-    /// [`CommandError::InvalidPhase`] unless paused.
+    /// [`CommandError::InvalidPhase`] unless paused, or if paused by a step (a wait for
+    /// a time or a promotion: [`promote`](Rollout::promote) finishes it).
     pub fn resume(&mut self, now: Timestamp) -> Result<(), CommandError> {
         self.command(now, Core::resume)
     }
 
-    /// Finishes the current pause or step: a paused rollout goes on.
+    /// Finishes the current pause or step: a step's pause ends (blue-green switches), a
+    /// step's running checks are skipped, any other pause resumes (accepting an
+    /// inconclusive check).
     ///
     /// # Errors
     ///
     /// [`CommandError::NothingToPromote`] while progressing with nothing to finish (a
-    /// rolling update has no steps); [`CommandError::InvalidPhase`] unless progressing
-    /// or paused.
+    /// rolling update has no steps; a step waiting for instances to become available
+    /// cannot be skipped); [`CommandError::InvalidPhase`] unless progressing or paused.
     pub fn promote(&mut self, now: Timestamp) -> Result<(), CommandError> {
         self.command(now, Core::promote)
     }
 
-    /// Skips any remaining steps and pauses, going straight to the full rollout within
-    /// the capacity limits (a rolling update has no pauses, so this resumes it if
-    /// paused).
+    /// Skips any remaining steps' waits and checks, going straight to the full rollout
+    /// within the capacity limits (blue-green still switches only once green is fully
+    /// available; a rolling update has no pauses, so this resumes it if paused).
     ///
     /// # Errors
     ///
