@@ -1,6 +1,7 @@
 //! Exhaustive search over small fleets: for 1 to 3 instances and every capacity limit of
-//! a small grid (plus a spec that allows downtime, and one with `min_ready` and a
-//! progress deadline that aborts), deploy `v2`, then try every interleaving of the
+//! a small grid (plus a spec that allows downtime, one with `min_ready` and a progress
+//! deadline that aborts, and blue-green with a pre-promotion hook that may pass or fail,
+//! blue whole or one instance given up), deploy `v2`, then try every interleaving of the
 //! world's answers. At each node the world may answer any outstanding provision (ready
 //! or failed), report any starting instance healthy (or leave it slow, by doing
 //! something else), acknowledge the newest table, finish any drain or termination, or
@@ -55,6 +56,34 @@ fn specs(desired: u32) -> Vec<(String, RolloutSpec)> {
             (name, spec(desired, surge, unavailable))
         })
         .filter(|(_, spec)| spec.validate().is_ok())
+        .chain(blue_green_specs(desired))
+        .collect()
+}
+
+/// Blue-green with a pre-promotion hook, whole blue or one blue instance given up.
+fn blue_green_specs(desired: u32) -> Vec<(String, RolloutSpec)> {
+    [0, 1]
+        .into_iter()
+        .filter(|unavailable| *unavailable < desired)
+        .map(|unavailable| {
+            let spec = world::blue_green(desired, |bg| {
+                bg.max_unavailable = cutover::Quantity::Count(unavailable);
+                bg.pre_promotion = cutover::Checks {
+                    hooks: vec![cutover::HookSpec::new("smoke", Duration::from_secs(60))],
+                    analysis: None,
+                };
+            });
+            let spec = RolloutSpec {
+                provision_retry: ProvisionRetry {
+                    max_failures: 2,
+                    backoff_initial: Duration::from_secs(1),
+                    backoff_max: Duration::from_secs(2),
+                },
+                ..spec
+            };
+            let name = format!("desired {desired}, blue-green, blue may give up {unavailable}");
+            (name, spec)
+        })
         .collect()
 }
 
@@ -72,6 +101,10 @@ fn moves(world: &World) -> Vec<Move> {
     }
     if world.published() > world.acked {
         moves.push(Move::AckLatest);
+    }
+    for k in 0..world.hooks.len() {
+        moves.push(Move::Hook(Index(k), true));
+        moves.push(Move::Hook(Index(k), false));
     }
     moves.extend((0..world.drains.len()).map(|k| Move::Drained(Index(k))));
     moves.extend((0..world.terminations.len()).map(|k| Move::Terminated(Index(k))));
@@ -91,6 +124,7 @@ fn fingerprint(world: &World) -> u64 {
         &world.provisions,
         &world.drains,
         &world.terminations,
+        &world.hooks,
         world.acked,
         world.now,
     )
