@@ -228,7 +228,7 @@ mod body {
     /// let document: RolloutDocument = serde_json::from_str(r#"{"format": 99, "rollout": {}}"#).unwrap();
     /// assert_eq!(
     ///     Rollout::try_from(document).unwrap_err(),
-    ///     RestoreError::UnknownFormat { found: 99, supported: 2 }
+    ///     RestoreError::UnknownFormat { found: 99, supported: 3 }
     /// );
     /// ```
     #[derive(Debug)]
