@@ -246,7 +246,7 @@ mod body {
             impl<'de> serde::de::Visitor<'de> for Visitor {
                 type Value = RolloutDocument;
                 fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("a rollout document {\"format\": 2, \"rollout\": {...}}")
+                    f.write_str("a rollout document {\"format\": 3, \"rollout\": {...}}")
                 }
                 fn visit_map<A: serde::de::MapAccess<'de>>(
                     self,
