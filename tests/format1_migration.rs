@@ -1,9 +1,10 @@
-//! Documents written by the format-1 engine (committed as it wrote them, before the
-//! format changed) migrate on read, save again as format 2, and continue to completion.
+//! Documents written by earlier engines (committed as they wrote them, before the format
+//! changed) restore, save again in the current format, and continue to completion:
+//! format 1 (migrated on read) and format 2 (format 3 only added fields with defaults).
 
 mod world;
 
-use cutover::{Action, FORMAT_VERSION, Input, Rollout, Timestamp};
+use cutover::{Action, FORMAT_VERSION, Input, Phase, Rollout, Timestamp};
 use serde_json::{Value, json};
 use world::round_trip;
 
@@ -52,6 +53,42 @@ fn format_1_documents_migrate_and_continue() {
         assert_eq!(rollout.fleet().counts(&"v2".into()).available, 4, "{name}");
         assert_eq!(rollout.fleet().len(), 4, "{name}");
     }
+}
+
+/// A document written by the format-2 engine, in flight (a table update not yet
+/// performed), restores and runs to completion.
+#[test]
+fn a_format_2_document_restores_and_continues() {
+    let path = format!(
+        "{}/tests/fixtures/format2_in_flight.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).expect("fixture");
+    let mut rollout: Rollout = serde_json::from_str(&text).expect("format 2 restores");
+    assert_eq!(rollout.target().map(|r| r.as_str()), Some("v2"));
+    let saved = serde_json::to_value(&rollout).unwrap();
+    assert_eq!(saved["format"], serde_json::json!(FORMAT_VERSION));
+    let again: Rollout = serde_json::from_value(saved).unwrap();
+    assert_eq!(again, rollout);
+    // The table update it was saved with is still to be performed; then everything.
+    let mut now = rollout.now();
+    for _ in 0..100 {
+        if rollout.phase() == &Phase::Completed {
+            break;
+        }
+        let actions: Vec<Action> = std::iter::from_fn(|| rollout.poll_action()).collect();
+        while rollout.poll_event().is_some() {}
+        now = Timestamp::from_millis(now.as_millis() + 1_000);
+        for input in actions.into_iter().flat_map(honest_answers) {
+            rollout.handle_input(now, input);
+        }
+        if rollout.poll_timeout().is_some_and(|at| at <= now) {
+            rollout.handle_timeout(now);
+        }
+    }
+    assert_eq!(rollout.phase(), &Phase::Completed);
+    assert_eq!(rollout.stable().map(|r| r.as_str()), Some("v2"));
+    assert_eq!(rollout.fleet().counts(&"v2".into()).available, 3);
 }
 
 /// What a world would answer for the actions a format-1 document says are outstanding.
