@@ -663,3 +663,50 @@ fn a_removal_freed_by_this_calls_weights_happens_in_this_call() {
     world.drive(10);
     assert_eq!(world.revisions(), ["v1"]);
 }
+
+#[test]
+fn status_tells_a_person_where_the_rollout_is() {
+    let spec = blue_green(2, |bg| {
+        bg.promotion = Promotion::Manual;
+        bg.pre_promotion = hooks(&["smoke"]);
+        bg.preview_route = Some(MatchCondition::header_equals("x-preview", "1"));
+    });
+    let mut world = World::new(spec, fleet("v1", 2));
+    let message = |world: &World| world.rollout.status().message;
+    world.deploy("v2").unwrap();
+    assert_eq!(message(&world), "building v2 beside v1: 0/2 available (progressing)");
+    world.bring_up("v2-1");
+    assert_eq!(
+        message(&world),
+        "building v2 beside v1: 1/2 available (preview route live) (progressing)"
+    );
+    world.bring_up("v2-2");
+    world.ack_traffic();
+    assert_eq!(
+        message(&world),
+        "checking v2 before the switch: waiting for hooks smoke (progressing)"
+    );
+    let checks = world.rollout.status().checks.expect("checks running");
+    assert_eq!(checks.hooks_waiting, ["smoke"]);
+    world.advance(1_000);
+    world.hook("smoke", true);
+    assert_eq!(
+        message(&world),
+        "v2 ready and checked; waiting for promotion since t+1000ms (paused (by a step, until promoted))"
+    );
+    assert_eq!(
+        world.rollout.status().step_kind,
+        Some((StepKind::Promotion, Timestamp::from_millis(1_000)))
+    );
+    world.promote().unwrap();
+    world.ack_traffic();
+    assert_eq!(
+        message(&world),
+        "v2 rolled out and stable; v1 warm for rollback until t+31000ms"
+    );
+    let standby = world.rollout.status().standby.expect("blue is the standby");
+    assert_eq!(
+        (standby.revision.as_str(), standby.warm_until),
+        ("v1", Some(Timestamp::from_millis(31_000)))
+    );
+}

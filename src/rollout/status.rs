@@ -480,7 +480,10 @@ impl Core {
                 } else {
                     " (preview route live)"
                 };
-                format!("building {target} beside {stable}: {green} available{route}")
+                format!(
+                    "building {target} beside {stable}: {green}/{} available{route}",
+                    plan.wanted[Role::Target]
+                )
             }
             StepKind::PrePromotion => {
                 format!("checking {target} before the switch{}", waiting_checks())
