@@ -674,7 +674,10 @@ fn status_tells_a_person_where_the_rollout_is() {
     let mut world = World::new(spec, fleet("v1", 2));
     let message = |world: &World| world.rollout.status().message;
     world.deploy("v2").unwrap();
-    assert_eq!(message(&world), "building v2 beside v1: 0/2 available (progressing)");
+    assert_eq!(
+        message(&world),
+        "building v2 beside v1: 0/2 available (progressing)"
+    );
     world.bring_up("v2-1");
     assert_eq!(
         message(&world),
