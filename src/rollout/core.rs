@@ -319,7 +319,7 @@ impl Core {
             // warm time is already over): plan again, so that the call leaves nothing
             // undone. Completion needs the table acknowledged, so the first flush
             // published nothing and this stays one update per call.
-            let plan = self.reconcile(self.fleet_view());
+            plan = self.reconcile(self.fleet_view());
             self.flush(&plan.traffic);
         }
         self.forget_empty_standby();
@@ -330,7 +330,7 @@ impl Core {
                 self.made_progress();
             }
         }
-        self.refresh_timers();
+        self.refresh_timers(plan.wake_at);
     }
 
     pub fn emit(&mut self, kind: EventKind) {

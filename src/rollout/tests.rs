@@ -159,6 +159,7 @@ fn a_plan_asking_for_too_much_gets_the_safe_part_and_an_event() {
         },
         traffic: TrafficIntent::Proportional,
         step: StepProgress::default(),
+        wake_at: None,
     };
     let view = core.fleet_view();
     core.execute(&plan, &view, Mode::Rollout);

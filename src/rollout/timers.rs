@@ -8,7 +8,7 @@
 
 use crate::output::EventKind;
 use crate::rollout::core::Core;
-use crate::rollout::phase::{AbortReason, PauseReason, Phase};
+use crate::rollout::phase::{AbortReason, Phase};
 use crate::spec::OnDeadline;
 use crate::time::{Duration, Timestamp};
 
@@ -27,10 +27,9 @@ pub(crate) enum Timer {
     MinReady,
     /// The load balancer is late acknowledging the published table.
     TrafficAck,
-    /// A timed pause ends (steps; not used by the rolling strategy).
-    Pause,
-    /// A scale-down delay ends (blue-green's warm blue; canary's abort).
-    ScaleDownDelay,
+    /// The plan changes by the clock alone (a timed step ends, blue-green's warm blue
+    /// or aborted green runs out of time): the planner says when.
+    Plan,
     /// The next analysis measurement is due.
     Analysis,
     /// A hook runs out of time.
@@ -38,7 +37,7 @@ pub(crate) enum Timer {
 }
 
 impl Timer {
-    const COUNT: usize = 10;
+    const COUNT: usize = 9;
     const ALL: [Timer; Timer::COUNT] = [
         Timer::ProgressDeadline,
         Timer::ProvisionBackoff,
@@ -46,8 +45,7 @@ impl Timer {
         Timer::Startup,
         Timer::MinReady,
         Timer::TrafficAck,
-        Timer::Pause,
-        Timer::ScaleDownDelay,
+        Timer::Plan,
         Timer::Analysis,
         Timer::Hook,
     ];
@@ -86,8 +84,9 @@ fn strictly_after(from: Timestamp, by: Duration) -> Timestamp {
 }
 
 impl Core {
-    /// Recomputes every entry from the state it belongs to.
-    pub fn refresh_timers(&mut self) {
+    /// Recomputes every entry from the state it belongs to; `plan_wake` is when the
+    /// current plan changes by the clock alone.
+    pub fn refresh_timers(&mut self, plan_wake: Option<Timestamp>) {
         let progress = match (
             self.phase == Phase::Progressing,
             self.spec.progress_deadline,
@@ -107,13 +106,7 @@ impl Core {
             .map(|(since, _)| strictly_after(*since, self.spec.health.startup_timeout));
         let analysis = self.next_measurement_at();
         let hook = self.step.checks.as_ref().and_then(|c| c.next_deadline());
-        let pause = match self.phase {
-            Phase::Paused {
-                reason: PauseReason::Step { until: Some(at) },
-            } => Some(at).filter(|at| *at > self.now),
-            _ => None,
-        };
-        let scale_down = self.next_scale_down_at();
+        let plan = plan_wake.filter(|at| *at > self.now);
         let drain = self.drain_index.first().map(|(at, _)| *at);
         let min_ready = self.fleet.next_available_at();
         let table = &mut self.timers;
@@ -125,8 +118,7 @@ impl Core {
         table.set(Timer::TrafficAck, ack);
         table.set(Timer::Analysis, analysis);
         table.set(Timer::Hook, hook);
-        table.set(Timer::Pause, pause);
-        table.set(Timer::ScaleDownDelay, scale_down);
+        table.set(Timer::Plan, plan);
     }
 
     pub fn poll_timeout(&self) -> Option<Timestamp> {
@@ -149,29 +141,9 @@ impl Core {
                 Timer::Analysis => self.request_measurements(),
                 Timer::Hook => self.expire_hooks(),
                 // The planner reads the clock: settling after this re-plans the step.
-                Timer::Pause | Timer::ScaleDownDelay => {}
+                Timer::Plan => {}
             }
         }
-    }
-
-    /// When a warm standby, or an aborted target the strategy keeps for a while, is
-    /// next due to be scaled down (only while that is still ahead).
-    fn next_scale_down_at(&self) -> Option<Timestamp> {
-        let standby = self
-            .standby
-            .as_ref()
-            .and(self.standby_until)
-            .filter(|at| *at > self.now);
-        let aborted = match (&self.phase, self.aborted_at) {
-            (Phase::Aborted { .. }, Some(at)) => {
-                match crate::strategy::abort_delay(&self.spec.strategy) {
-                    Some(Some(delay)) => Some(at + delay).filter(|at| *at > self.now),
-                    _ => None,
-                }
-            }
-            _ => None,
-        };
-        standby.into_iter().chain(aborted).min()
     }
 
     fn progress_deadline_passed(&mut self) {

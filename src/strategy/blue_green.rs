@@ -196,6 +196,10 @@ fn rollout_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
             waiting: if done { None } else { waiting },
             complete: index == last && done && settled,
         },
+        wake_at: match waiting {
+            Some(StepWait::Until { at }) if !done => Some(at),
+            _ => None,
+        },
     }
 }
 
@@ -206,26 +210,29 @@ fn at_rest_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
     // What is kept beside blue (an aborted green, the standby) gets only the room blue
     // at full size leaves under the peak: blue's capacity comes first.
     let room = input.limits.max_total() - input.limits.desired;
+    let mut wake_at = None;
     if input.has_stable {
         wanted.stable = input.limits.desired;
         // Green stays after an abort for its delay (for good with `None`), never grown.
-        let keep_green = match (state.aborted_at, spec.abort_scale_down_delay) {
-            (Some(_), None) => true,
-            (Some(at), Some(delay)) => input.now < at + delay,
-            (None, _) => false,
-        };
+        let green_until = state
+            .aborted_at
+            .map(|at| spec.abort_scale_down_delay.map(|delay| at + delay));
+        let keep_green = green_until.is_some_and(|until| until.is_none_or(|u| input.now < u));
         if input.mode == Mode::Revert && keep_green {
             wanted.target = view.roles[Role::Target].replicas.min(room);
+            wake_at = green_until.flatten();
         }
     }
     let warm = state.standby_until.is_none_or(|until| input.now < until);
-    if warm {
+    if warm && view.roles[Role::Standby].replicas > 0 {
         wanted.standby = view.roles[Role::Standby].replicas.min(room);
+        wake_at = wake_at.into_iter().chain(state.standby_until).min();
     }
     Plan {
         wanted,
         traffic: TrafficIntent::Explicit(ExplicitTraffic::all_on(Role::Stable)),
         step: StepProgress::default(),
+        wake_at,
     }
 }
 

@@ -29,7 +29,7 @@ pub use rolling::{
 };
 
 use crate::spec::{Checks, StrategySpec};
-use crate::time::{Duration, Timestamp};
+use crate::time::Timestamp;
 
 /// Asks the strategy in `spec` for its desired state.
 pub(crate) fn plan(spec: &StrategySpec, input: &PlanInput) -> Plan {
@@ -60,14 +60,5 @@ pub(crate) fn standby_after_completion(
         StrategySpec::Rolling(_) => None,
         StrategySpec::BlueGreen(spec) if spec.keep_standby => Some(None),
         StrategySpec::BlueGreen(spec) => Some(Some(now + spec.scale_down_delay)),
-    }
-}
-
-/// How long the target of an aborted rollout is kept, if the strategy keeps it at all
-/// (`Some(None)`: for good).
-pub(crate) fn abort_delay(spec: &StrategySpec) -> Option<Option<Duration>> {
-    match spec {
-        StrategySpec::Rolling(_) => None,
-        StrategySpec::BlueGreen(spec) => Some(spec.abort_scale_down_delay),
     }
 }

@@ -348,4 +348,7 @@ pub struct Plan {
     pub traffic: TrafficIntent,
     /// Step bookkeeping.
     pub step: StepProgress,
+    /// When this plan changes by the clock alone (a timed wait ends, a delay runs out):
+    /// the core wakes the planner then. `None` if only inputs change it.
+    pub wake_at: Option<Timestamp>,
 }

@@ -319,6 +319,7 @@ pub fn rolling_plan(input: &PlanInput) -> Plan {
             wanted,
             traffic: TrafficIntent::Proportional,
             step: StepProgress::default(),
+            wake_at: None,
         };
     }
     for role in Role::ALL {
@@ -349,6 +350,7 @@ pub fn rolling_plan(input: &PlanInput) -> Plan {
             waiting: None,
             complete,
         },
+        wake_at: None,
     }
 }
 

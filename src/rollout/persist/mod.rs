@@ -196,7 +196,8 @@ mod body {
                     ),
                 });
             }
-            core.refresh_timers();
+            let wake = core.plan().wake_at;
+            core.refresh_timers(wake);
             Ok(core)
         }
     }
