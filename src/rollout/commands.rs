@@ -110,12 +110,16 @@ impl Core {
             Phase::Paused { .. } => {}
             _ => return Err(self.refuse("resume")),
         }
-        // Resuming over an inconclusive check accepts it, as Argo's resume does.
+        self.go_on();
+        Ok(())
+    }
+
+    /// Out of a pause: an inconclusive check is accepted (as Argo's resume does), and
+    /// the time spent paused does not count against the progress deadline.
+    fn go_on(&mut self) {
         self.accept_inconclusive();
-        // Time spent paused does not count against the progress deadline.
         self.made_progress();
         self.transition(Phase::Progressing);
-        Ok(())
     }
 
     pub fn promote(&mut self) -> Result<(), CommandError> {
@@ -133,13 +137,10 @@ impl Core {
                 Ok(())
             }
             Phase::Progressing => Err(CommandError::NothingToPromote {
-                why: match self.spec.strategy {
-                    crate::spec::StrategySpec::Rolling(_) => {
-                        "a rolling update has no pause or step to finish; it is already progressing"
-                    }
-                    _ => {
-                        "the current step waits for instances to become available, which no promotion can skip"
-                    }
+                why: if self.plan().step.count > 1 {
+                    "the current step waits for instances to become available, which no promotion can skip"
+                } else {
+                    "a rolling update has no pause or step to finish; it is already progressing"
                 },
             }),
             _ => Err(self.refuse("promote")),
@@ -149,11 +150,7 @@ impl Core {
     pub fn promote_full(&mut self) -> Result<(), CommandError> {
         match self.phase {
             Phase::Progressing => {}
-            Phase::Paused { .. } => {
-                self.accept_inconclusive();
-                self.made_progress();
-                self.transition(Phase::Progressing);
-            }
+            Phase::Paused { .. } => self.go_on(),
             _ => return Err(self.refuse("promote fully")),
         }
         if self.checks_running() {

@@ -307,13 +307,10 @@ impl Core {
                 self.checks_failed(format!("analysis failed: {reason}"));
             }
             Some(RunPhase::Inconclusive) => {
-                let step = checks.step;
-                self.set_verdict(ChecksVerdict::Inconclusive);
-                self.emit(EventKind::ChecksCompleted {
-                    step,
-                    passed: false,
-                    reason: "analysis inconclusive: promote to accept, abort to give up".to_owned(),
-                });
+                self.conclude(
+                    ChecksVerdict::Inconclusive,
+                    "analysis inconclusive: promote to accept, abort to give up".to_owned(),
+                );
                 if self.phase.is_in_flight() {
                     self.transition(Phase::Paused {
                         reason: PauseReason::AnalysisInconclusive,
@@ -322,13 +319,7 @@ impl Core {
             }
             Some(RunPhase::Running) => {}
             _ if checks.hooks.is_empty() => {
-                let step = checks.step;
-                self.set_verdict(ChecksVerdict::Passed);
-                self.emit(EventKind::ChecksCompleted {
-                    step,
-                    passed: true,
-                    reason: "every check passed".to_owned(),
-                });
+                self.conclude(ChecksVerdict::Passed, "every check passed".to_owned());
             }
             _ => {}
         }
@@ -343,18 +334,26 @@ impl Core {
         }
     }
 
+    /// Records the checks' verdict and says so.
+    fn conclude(&mut self, verdict: ChecksVerdict, reason: String) {
+        let Some(step) = self.step.checks.as_ref().map(|c| c.step) else {
+            return;
+        };
+        self.set_verdict(verdict);
+        self.emit(EventKind::ChecksCompleted {
+            step,
+            passed: verdict == ChecksVerdict::Passed,
+            reason,
+        });
+    }
+
     /// The checks failed: the rollout aborts (traffic back on the stable revision inside
     /// the envelope).
     fn checks_failed(&mut self, reason: String) {
         let Some(step) = self.step.checks.as_ref().map(|c| c.step) else {
             return;
         };
-        self.set_verdict(ChecksVerdict::Failed);
-        self.emit(EventKind::ChecksCompleted {
-            step,
-            passed: false,
-            reason,
-        });
+        self.conclude(ChecksVerdict::Failed, reason);
         if self.phase.is_in_flight() {
             self.abort(AbortReason::ChecksFailed { step });
         }
