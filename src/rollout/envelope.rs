@@ -78,7 +78,6 @@ impl Core {
     ) -> u32 {
         // Aborting a first deploy: there is no stable revision to protect capacity for.
         let unbounded = mode == Mode::Revert && self.stable.is_none();
-        let floor = self.limits.min_available();
         let mut removed = 0;
         for revision in self.revisions_of(role) {
             let unavailable: Vec<InstanceId> = self
@@ -91,9 +90,7 @@ impl Core {
                 removed += 1;
             }
             while removed < n {
-                if !unbounded
-                    && (*available <= floor || explicit.is_some_and(|e| self.carries(&revision, e)))
-                {
+                if !unbounded && !self.may_give_up(&revision, *available, explicit) {
                     break;
                 }
                 let Some(id) = self.fleet.available_ids(&revision).next().cloned() else {
@@ -105,6 +102,20 @@ impl Core {
             }
         }
         removed
+    }
+
+    /// Whether one available instance of `revision` may leave (with `available` in all):
+    /// the floor holds, and with explicit weights the revision does not need it to
+    /// carry its weight. The one statement of that rule, for removals and for standby
+    /// instances taken for reuse.
+    pub fn may_give_up(
+        &self,
+        revision: &Revision,
+        available: u32,
+        explicit: Option<&ExplicitTraffic>,
+    ) -> bool {
+        available > self.limits.min_available()
+            && !explicit.is_some_and(|e| self.carries(revision, e))
     }
 
     /// Whether `revision` needs every instance it has in the table to carry the weight

@@ -10,7 +10,7 @@
 use crate::model::{Instance, InstanceId, InstanceState, Revision};
 use crate::output::{Action, EventKind};
 use crate::rollout::core::{ActionKind, Core, Pending};
-use crate::strategy::{FleetView, Plan, Role};
+use crate::strategy::{FleetView, Plan, Role, TrafficIntent};
 
 impl Core {
     /// Turns up to as many spare standby instances (ones the plan no longer wants) as
@@ -24,7 +24,10 @@ impl Core {
         let spare = view.roles[Role::Standby]
             .replicas
             .saturating_sub(plan.wanted[Role::Standby]);
-        let floor = self.limits.min_available();
+        let explicit = match &plan.traffic {
+            TrafficIntent::Explicit(explicit) => Some(explicit),
+            TrafficIntent::Proportional => None,
+        };
         let mut available = view.available();
         let mut recycled = 0;
         for revision in self.revisions_of(Role::Standby) {
@@ -35,7 +38,7 @@ impl Core {
                 .cloned()
                 .collect();
             for id in ids {
-                if available <= floor {
+                if !self.may_give_up(&revision, available, explicit) {
                     break;
                 }
                 self.emit(EventKind::StandbyReused {

@@ -226,13 +226,15 @@ impl World {
 
     // ----- answering one instance at a time ---------------------------------------------
 
-    fn outstanding_for(
-        map: &std::collections::BTreeMap<ActionId, InstanceId>,
+    /// The outstanding action in `map` that names `name` (an instance, a hook, a
+    /// metric).
+    fn outstanding_for<V: std::borrow::Borrow<str>>(
+        map: &std::collections::BTreeMap<ActionId, V>,
         name: &str,
         what: &str,
     ) -> ActionId {
         map.iter()
-            .find(|(_, i)| i.as_str() == name)
+            .find(|(_, v)| v.borrow() == name)
             .map(|(a, _)| *a)
             .unwrap_or_else(|| panic!("no {what} outstanding for {name}"))
     }
@@ -265,12 +267,7 @@ impl World {
 
     /// Answers the outstanding hook `name`: it passed, or failed.
     pub fn hook(&mut self, name: &str, passed: bool) {
-        let action = self
-            .hooks
-            .iter()
-            .find(|(_, h)| h.as_str() == name)
-            .map(|(a, _)| *a)
-            .unwrap_or_else(|| panic!("no hook {name} outstanding"));
+        let action = Self::outstanding_for(&self.hooks, name, "hook");
         self.input(Input::HookResult {
             action,
             passed,
@@ -302,12 +299,7 @@ impl World {
 
     /// Answers the outstanding measurement of `metric`.
     pub fn measure(&mut self, metric: &str, measurement: cutover::Measurement) {
-        let action = self
-            .measures
-            .iter()
-            .find(|(_, m)| m.as_str() == metric)
-            .map(|(a, _)| *a)
-            .unwrap_or_else(|| panic!("no measurement of {metric} outstanding"));
+        let action = Self::outstanding_for(&self.measures, metric, "measurement");
         self.input(Input::Measured {
             action,
             measurement,
