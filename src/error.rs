@@ -318,6 +318,44 @@ pub enum SpecError {
         /// What is wrong and what to change.
         why: &'static str,
     },
+    /// A canary spec cannot work as written.
+    #[error("canary: {why}")]
+    InvalidCanary {
+        /// What is wrong and what to change.
+        why: &'static str,
+    },
+    /// A canary plan has more steps than [`MAX_CANARY_STEPS`](crate::MAX_CANARY_STEPS).
+    #[error(
+        "the canary plan has {count} steps, more than the {max} allowed: use fewer, larger steps"
+    )]
+    TooManySteps {
+        /// The steps the plan has (a preset's, expanded).
+        count: usize,
+        /// The most allowed.
+        max: usize,
+    },
+    /// A canary step cannot work where it is.
+    #[error("canary step {step}: {why}")]
+    InvalidCanaryStep {
+        /// The step, from 0.
+        step: usize,
+        /// What is wrong and what to change.
+        why: &'static str,
+    },
+    /// A `set_canary_scale` step asks for more canary instances than there is room for.
+    #[error(
+        "canary step {step}: set_canary_scale asks for {replicas} instances, more than {max}: {why}"
+    )]
+    CanaryScaleTooLarge {
+        /// The step, from 0.
+        step: usize,
+        /// The instances it asks for.
+        replicas: u32,
+        /// The most there is room for.
+        max: u32,
+        /// Why that is the most.
+        why: &'static str,
+    },
     /// The health rules cannot work as written.
     #[error("health: {why}")]
     InvalidHealth {

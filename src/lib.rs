@@ -218,16 +218,17 @@ pub use rollout::{
 };
 pub use router::{Decision, Request, Router};
 pub use spec::{
-    BlueGreenSpec, CapacityLimits, Checks, HealthSpec, HookSpec, MAX_DESIRED, OnDeadline,
-    Promotion, ProvisionRetry, Quantity, RollingSpec, RolloutSpec, StrategySpec,
+    BlueGreenSpec, CanaryPlan, CanarySpec, CanaryStep, CapacityLimits, Checks, HealthSpec,
+    HookSpec, MAX_CANARY_STEPS, MAX_DESIRED, OnDeadline, Promotion, ProvisionRetry, Quantity,
+    RollingSpec, RolloutSpec, StrategySpec,
 };
 pub use strategy::{
-    BLUE_GREEN_STEPS, BlueGreenCost, CanaryCounts, CanaryReplicas, CanaryScale, ExplicitTraffic,
-    FleetView, Mode, PerRole, Plan, PlanInput, ProgressCounts, ReplicaCounts, Role, RoleCounts,
-    RoutedScaling, ScaleStep, StepKind, StepProgress, StepState, StepWait, TrafficIntent,
-    blue_green_cost, blue_green_green_size, blue_green_plan, canary_basic_step,
-    canary_basic_target, canary_routed_replicas, instances_for_weight, rolling_is_complete,
-    rolling_is_progress, rolling_plan, rolling_preview, rolling_preview_from,
+    BLUE_GREEN_STEPS, BlueGreenCost, CanaryCost, CanaryCounts, CanaryReplicas, CanaryScale,
+    ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, ProgressCounts, ReplicaCounts,
+    Role, RoleCounts, RoutedScaling, ScaleStep, StepKind, StepProgress, StepState, StepWait,
+    TrafficIntent, blue_green_cost, blue_green_green_size, blue_green_plan, canary_basic_step,
+    canary_basic_target, canary_cost, canary_plan, canary_routed_replicas, instances_for_weight,
+    rolling_is_complete, rolling_is_progress, rolling_plan, rolling_preview, rolling_preview_from,
     rolling_scale_down_old, rolling_scale_up, rolling_step,
 };
 pub use time::{Duration, Timestamp};

@@ -17,6 +17,9 @@ pub enum AnalysisStart {
     /// Once this many instances of the new revision are available (there is then
     /// something to measure).
     AfterReplaced(u32),
+    /// Once a canary reaches this step (from 0): Argo's background analysis
+    /// `startingStep`. Canary steps only.
+    AtStep(u32),
 }
 
 /// What a failed analysis (or one that could not measure) does to the rollout.
@@ -30,7 +33,8 @@ pub enum OnFailure {
     Abort,
     /// Pause for a person (`promote` goes on, `abort` gives up).
     Pause,
-    /// Go back one step (canary steps only).
+    /// Go back to the weight before the current one and pause for a person (canary
+    /// steps only).
     StepBack,
 }
 
@@ -101,6 +105,9 @@ impl BackgroundAnalysis {
         }
         if self.on_failure == OnFailure::StepBack && !has_steps {
             return Err(AnalysisSpecError::StepBackWithoutSteps);
+        }
+        if matches!(self.start, AnalysisStart::AtStep(_)) && !has_steps {
+            return Err(AnalysisSpecError::AtStepWithoutSteps);
         }
         Ok(())
     }

@@ -161,6 +161,11 @@ pub enum AnalysisSpecError {
         "on_failure is step_back, but this strategy has no steps to go back through: use abort or pause (step_back is for canary steps)"
     )]
     StepBackWithoutSteps,
+    /// `start: at_step` for a strategy without steps.
+    #[error(
+        "start is at_step, but this strategy has no steps: start immediately or after_replaced instead (at_step is for canary steps)"
+    )]
+    AtStepWithoutSteps,
 }
 
 /// `Ok` when `value` is finite and at least `min` (strictly above when `strict`).

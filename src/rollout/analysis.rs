@@ -67,6 +67,7 @@ impl Core {
             crate::analysis::AnalysisStart::AfterReplaced(n) => {
                 self.fleet_view().roles[Role::Target].available >= n
             }
+            crate::analysis::AnalysisStart::AtStep(n) => self.step.index >= n,
             _ => true,
         };
         if !due {
@@ -205,8 +206,7 @@ impl Core {
         if fails {
             match spec.on_failure {
                 OnFailure::Abort => self.abort(AbortReason::Analysis),
-                // Step back is for canary steps; a rolling update has none to go back
-                // through (its spec is refused), so it pauses.
+                OnFailure::StepBack => self.step_back_and_pause(),
                 _ => self.transition(Phase::Paused {
                     reason: PauseReason::AnalysisFailed,
                 }),

@@ -12,9 +12,9 @@ use crate::rollout::envelope::follow_capacity;
 use crate::rollout::phase::{PauseReason, Phase};
 use crate::rollout::rotation::{Layout, proportional_weights};
 use crate::strategy::{
-    self, ExplicitTraffic, FleetView, Mode, Plan, PlanInput, Role, TrafficIntent,
+    self, ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, Role, TrafficIntent,
 };
-use crate::traffic::{InstanceWeight, MatchRoute, Mirror, TableChange};
+use crate::traffic::{InstanceWeight, MatchRoute, Mirror, TableChange, Weight};
 
 impl Core {
     /// What the core asks the planner for in the current phase, and whether it may act
@@ -43,7 +43,20 @@ impl Core {
             has_stable: self.stable.is_some(),
             now: self.now,
             step: self.step_state(),
+            traffic: self.published_weights(),
+            traffic_acknowledged: !self.rotation.awaiting_ack(),
         }
+    }
+
+    /// Each role's weight in the latest published table.
+    pub fn published_weights(&self) -> PerRole<Weight> {
+        let mut weights = PerRole::<Weight>::default();
+        for backend in self.rotation.published.backends() {
+            let role = self.role_of(backend.revision());
+            let sum = weights[role].basis_points() + backend.weight().basis_points();
+            weights[role] = Weight::from_basis_points(u64::from(sum)).unwrap_or(Weight::FULL);
+        }
+        weights
     }
 
     /// The strategy's desired state now (pure: status and previews call it too).
@@ -201,6 +214,25 @@ impl Core {
         changed
     }
 
+    /// The layout order that puts the target right after the stable revision, if it is
+    /// not there yet and moving it moves no key: only while the target has no weight
+    /// (a revision of weight 0 takes no room in the split). With the target beside
+    /// stable, weight moving between them moves keys only between them (the router's
+    /// monotonicity theorem).
+    fn target_next_to_stable(&self, counts: &[(Revision, usize)]) -> Option<Vec<Revision>> {
+        let (stable, target) = (self.stable.as_ref()?, self.target.as_ref()?);
+        let at = |revision: &Revision| counts.iter().position(|(r, _)| r == revision);
+        let (stable_at, target_at) = (at(stable)?, at(target)?);
+        if target_at == stable_at + 1 || !self.rotation.published.weight(target).is_zero() {
+            return None;
+        }
+        let mut order: Vec<Revision> = counts.iter().map(|(r, _)| r.clone()).collect();
+        let moved = order.remove(target_at);
+        let stable_at = order.iter().position(|r| r == stable)?;
+        order.insert(stable_at + 1, moved);
+        Some(order)
+    }
+
     /// Explicit weights per revision, following capacity; routes and a mirror only to
     /// revisions that keep an instance in rotation (dropped in the same update as their
     /// target's last instance).
@@ -244,6 +276,7 @@ impl Core {
                 .map(|(r, _)| r.clone())
         };
         Layout {
+            order: self.target_next_to_stable(counts),
             weights: follow_capacity(&wanted_bp, &capacity, floor),
             routes: explicit
                 .routes

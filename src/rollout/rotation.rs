@@ -55,6 +55,9 @@ pub(crate) struct Layout {
     pub routes: Vec<MatchRoute>,
     /// A mirror whose target keeps at least one instance.
     pub mirror: Option<Mirror>,
+    /// The revisions in a new layout order, if it changes (every revision given to the
+    /// layout, each once).
+    pub order: Option<Vec<Revision>>,
 }
 
 impl Rotation {
@@ -170,6 +173,9 @@ impl Rotation {
         }
         changes.extend(membership.iter().cloned());
         let layout = layout(&counts);
+        if let Some(order) = layout.order {
+            changes.push(TableChange::ReorderRevisions { order });
+        }
         for ((revision, n), weight) in counts.iter().zip(&layout.weights) {
             let listed = self.published.backend(revision).is_some();
             if *n > 0 && (self.published.weight(revision) != *weight || !listed) {

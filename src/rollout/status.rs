@@ -446,7 +446,7 @@ impl Core {
         }
     }
 
-    /// Where a rollout with steps (blue-green) is, in words.
+    /// Where a rollout with steps (blue-green, canary) is, in words.
     fn step_message(
         &self,
         phase: &Phase,
@@ -500,10 +500,38 @@ impl Core {
             StepKind::Switch => format!(
                 "{target} at full size: {green}/{desired} available; traffic switches from {stable} when all are"
             ),
-            _ => format!(
+            StepKind::PostPromotion => format!(
                 "traffic on {target}, {stable} warm for rollback; checking after the switch{}",
                 waiting_checks()
             ),
+            kind => {
+                let on_canary = self.published_weights().target.basis_points();
+                let at = format!(
+                    "canary {target}, step {}/{}: {}.{:02}% of traffic on it, {green} available",
+                    plan.step.index + 1,
+                    plan.step.count,
+                    on_canary / 100,
+                    on_canary % 100
+                );
+                let doing = match (kind, plan.step.waiting) {
+                    (StepKind::Pause, Some(StepWait::Until { at })) => {
+                        format!("paused until {at}")
+                    }
+                    (StepKind::Pause, _) => {
+                        format!("paused until promoted (since {})", self.step.started_at)
+                    }
+                    (StepKind::Analysis, _) => format!("analysing{}", waiting_checks()),
+                    (StepKind::Promote, _) => format!(
+                        "promoting it to all traffic; {} {stable} instance(s) left",
+                        view.roles[Role::Stable].replicas
+                    ),
+                    (kind, _) => format!(
+                        "{kind}: waiting for {} canary instance(s) to carry it",
+                        plan.wanted[Role::Target]
+                    ),
+                };
+                format!("{at}; {doing}")
+            }
         };
         format!("{step} ({phase})")
     }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::analysis::{AnalysisRun, RunPhase};
+use crate::analysis::{AnalysisRun, OnFailure, RunPhase};
 use crate::input::Input;
 use crate::output::{Action, ActionId, EventKind};
 use crate::rollout::analysis::HostedAnalysis;
@@ -62,7 +62,8 @@ pub(crate) struct RunningHook {
 pub(crate) enum ChecksVerdict {
     Passed,
     Failed,
-    /// The analysis could not decide: a person must (promote accepts it).
+    /// A person must decide (promote accepts it): the analysis could not, or it failed
+    /// under a policy that pauses.
     Inconclusive,
 }
 
@@ -172,7 +173,7 @@ impl Core {
         if self.step.checks.is_some() || self.step_state().skips_checks() || self.step.promoted {
             return;
         }
-        let Some(checks) = strategy::step_checks(&self.spec.strategy, step).cloned() else {
+        let Some(checks) = strategy::step_checks(&self.spec.strategy, self.step.index, step) else {
             return;
         };
         let Some(target) = self.target.clone() else {
@@ -349,14 +350,60 @@ impl Core {
 
     /// The checks failed: the rollout aborts (traffic back on the stable revision inside
     /// the envelope).
+    /// The checks failed: by default the rollout aborts (traffic back on the stable
+    /// revision inside the envelope); a canary analysis step may say to pause for a
+    /// person, or to step back.
     fn checks_failed(&mut self, reason: String) {
         let Some(step) = self.step.checks.as_ref().map(|c| c.step) else {
             return;
         };
-        self.conclude(ChecksVerdict::Failed, reason);
-        if self.phase.is_in_flight() {
-            self.abort(AbortReason::ChecksFailed { step });
+        match strategy::on_checks_failure(&self.spec.strategy, self.step.index) {
+            OnFailure::Pause => {
+                // A person decides, as for an inconclusive verdict: promote accepts it.
+                self.conclude(ChecksVerdict::Inconclusive, reason);
+                if self.phase.is_in_flight() {
+                    self.transition(Phase::Paused {
+                        reason: PauseReason::AnalysisFailed,
+                    });
+                }
+            }
+            OnFailure::StepBack => {
+                self.conclude(ChecksVerdict::Failed, reason);
+                if self.phase.is_in_flight() {
+                    self.step_back_and_pause();
+                }
+            }
+            _ => {
+                self.conclude(ChecksVerdict::Failed, reason);
+                if self.phase.is_in_flight() {
+                    self.abort(AbortReason::ChecksFailed { step });
+                }
+            }
         }
+    }
+
+    /// A failure that says "step back": the canary goes back to the weight before the
+    /// current one (its step starts over) and the rollout pauses for a person.
+    /// Strategies without steps to go back through just pause.
+    pub fn step_back_and_pause(&mut self) {
+        if let Some(index) = strategy::step_back(&self.spec.strategy, self.step.index) {
+            self.end_checks();
+            self.step = StepCursor {
+                index,
+                started_at: self.now,
+                full: self.step.full,
+                ..StepCursor::default()
+            };
+            let kind = self.plan().step;
+            self.emit(EventKind::StepStarted {
+                index,
+                count: kind.count,
+                step: kind.kind,
+            });
+        }
+        self.transition(Phase::Paused {
+            reason: PauseReason::AnalysisFailed,
+        });
     }
 
     /// Whether the current step's checks are running (started, no verdict yet).

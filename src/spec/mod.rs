@@ -2,12 +2,14 @@
 //! into [`SpecError`]s that say what to change.
 
 mod blue_green;
+mod canary;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
 pub use blue_green::{BlueGreenSpec, Checks, HookSpec, Promotion};
+pub use canary::{CanaryPlan, CanarySpec, CanaryStep, MAX_CANARY_STEPS};
 
 use crate::error::{SpecError, excerpt};
 use crate::time::Duration;
@@ -235,6 +237,9 @@ pub enum StrategySpec {
     Rolling(RollingSpec),
     /// Build green beside blue, check it, switch all traffic at once.
     BlueGreen(BlueGreenSpec),
+    /// Send a growing share of traffic to the new revision step by step, watch it,
+    /// then promote or abort.
+    Canary(CanarySpec),
 }
 
 impl Default for StrategySpec {
@@ -493,7 +498,16 @@ impl RolloutSpec {
             });
         }
         if let Some(analysis) = &self.background_analysis {
-            analysis.validate(false)?;
+            analysis.validate(matches!(self.strategy, StrategySpec::Canary(_)))?;
+            if let (crate::analysis::AnalysisStart::AtStep(step), StrategySpec::Canary(canary)) =
+                (analysis.start, &self.strategy)
+            {
+                if step as usize > canary.plan.len() {
+                    return Err(SpecError::InvalidCanary {
+                        why: "background_analysis starts at a step the plan does not have",
+                    });
+                }
+            }
         }
         if self.health.failure_threshold == 0 {
             return Err(SpecError::InvalidHealth {
@@ -516,6 +530,7 @@ impl RolloutSpec {
         let limits = match &self.strategy {
             StrategySpec::Rolling(rolling) => self.rolling_limits(rolling)?,
             StrategySpec::BlueGreen(blue_green) => blue_green.validate(self.desired, &analyses)?,
+            StrategySpec::Canary(canary) => canary.validate(self.desired, &analyses)?,
         };
         if limits.max_unavailable >= limits.desired && !self.allow_downtime {
             return Err(SpecError::DowntimeRequired {

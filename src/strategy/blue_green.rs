@@ -106,12 +106,12 @@ pub fn blue_green_green_size(
 /// # Examples
 ///
 /// ```
-/// use cutover::{BlueGreenSpec, CapacityLimits, FleetView, Mode, PlanInput, RoleCounts, StepState, Timestamp, blue_green_plan};
+/// use cutover::{BlueGreenSpec, CapacityLimits, FleetView, Mode, PerRole, PlanInput, RoleCounts, StepState, Timestamp, blue_green_plan};
 /// let spec = BlueGreenSpec::default();
 /// let limits = CapacityLimits { desired: 3, max_surge: 3, max_unavailable: 0 };
 /// let mut view = FleetView::default();
 /// view.roles.stable = RoleCounts { replicas: 3, available: 3, ready: 3 };
-/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default() };
+/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default(), traffic: PerRole::default(), traffic_acknowledged: true };
 /// let plan = blue_green_plan(&spec, &input);
 /// assert_eq!((plan.wanted.stable, plan.wanted.target), (3, 3)); // green beside blue
 /// ```
@@ -266,6 +266,8 @@ mod tests {
             has_stable: true,
             now: Timestamp::from_millis(10_000),
             step,
+            traffic: PerRole::default(),
+            traffic_acknowledged: true,
         }
     }
 

@@ -7,6 +7,7 @@
 //! whatever the plan asks.
 
 mod blue_green;
+mod canary;
 mod canary_counts;
 mod plan;
 mod rolling;
@@ -14,6 +15,7 @@ mod rolling;
 pub use blue_green::{
     BLUE_GREEN_STEPS, BlueGreenCost, blue_green_cost, blue_green_green_size, blue_green_plan,
 };
+pub use canary::{CanaryCost, canary_cost, canary_plan};
 pub use canary_counts::{
     CanaryCounts, CanaryReplicas, CanaryScale, RoutedScaling, canary_basic_step,
     canary_basic_target, canary_routed_replicas, instances_for_weight,
@@ -28,7 +30,8 @@ pub use rolling::{
     rolling_step,
 };
 
-use crate::spec::{Checks, StrategySpec};
+use crate::analysis::OnFailure;
+use crate::spec::{CanaryStep, Checks, StrategySpec};
 use crate::time::Timestamp;
 
 /// Asks the strategy in `spec` for its desired state.
@@ -36,17 +39,61 @@ pub(crate) fn plan(spec: &StrategySpec, input: &PlanInput) -> Plan {
     match spec {
         StrategySpec::Rolling(_) => rolling_plan(input),
         StrategySpec::BlueGreen(blue_green) => blue_green_plan(blue_green, input),
+        StrategySpec::Canary(canary) => canary_plan(canary, input),
     }
 }
 
-/// The checks a step of `spec` runs, if any.
-pub(crate) fn step_checks(spec: &StrategySpec, step: StepKind) -> Option<&Checks> {
+/// The checks step `index` (of kind `step`) of `spec` runs, if any.
+pub(crate) fn step_checks(spec: &StrategySpec, index: u32, step: StepKind) -> Option<Checks> {
     let checks = match (spec, step) {
-        (StrategySpec::BlueGreen(spec), StepKind::PrePromotion) => &spec.pre_promotion,
-        (StrategySpec::BlueGreen(spec), StepKind::PostPromotion) => &spec.post_promotion,
+        (StrategySpec::BlueGreen(spec), StepKind::PrePromotion) => spec.pre_promotion.clone(),
+        (StrategySpec::BlueGreen(spec), StepKind::PostPromotion) => spec.post_promotion.clone(),
+        (StrategySpec::Canary(spec), StepKind::Analysis) => {
+            match spec.plan.step(index as usize).as_deref() {
+                Some(CanaryStep::Analysis { analysis, .. }) => Checks {
+                    hooks: Vec::new(),
+                    analysis: Some(analysis.clone()),
+                },
+                _ => return None,
+            }
+        }
         _ => return None,
     };
     (!checks.is_empty()).then_some(checks)
+}
+
+/// What a failure of step `index`'s checks does: a canary analysis step says; every
+/// other check aborts.
+pub(crate) fn on_checks_failure(spec: &StrategySpec, index: u32) -> OnFailure {
+    match spec {
+        StrategySpec::Canary(spec) => match spec.plan.step(index as usize).as_deref() {
+            Some(CanaryStep::Analysis { on_failure, .. }) => *on_failure,
+            _ => OnFailure::Abort,
+        },
+        _ => OnFailure::Abort,
+    }
+}
+
+/// Where a canary steps back to from step `index`: the step that set the weight in
+/// force before the current one (the first step if none did). `None` for strategies
+/// with no steps to go back through.
+pub(crate) fn step_back(spec: &StrategySpec, index: u32) -> Option<u32> {
+    let StrategySpec::Canary(spec) = spec else {
+        return None;
+    };
+    let weight_steps: Vec<u32> = (0..=index)
+        .filter(|i| {
+            matches!(
+                spec.plan.step(*i as usize).as_deref(),
+                Some(CanaryStep::SetWeight(_))
+            )
+        })
+        .collect();
+    // The weight in force was set by the last of these; go back to the one before.
+    Some(match weight_steps.as_slice() {
+        [.., before, _] => *before,
+        _ => 0,
+    })
 }
 
 /// What becomes of the previous stable revision when a rollout completes at `now`:
@@ -57,7 +104,7 @@ pub(crate) fn standby_after_completion(
     now: Timestamp,
 ) -> Option<Option<Timestamp>> {
     match spec {
-        StrategySpec::Rolling(_) => None,
+        StrategySpec::Rolling(_) | StrategySpec::Canary(_) => None,
         StrategySpec::BlueGreen(spec) if spec.keep_standby => Some(None),
         StrategySpec::BlueGreen(spec) => Some(Some(now + spec.scale_down_delay)),
     }

@@ -188,6 +188,21 @@ pub enum StepKind {
     Switch,
     /// Blue-green: traffic on green; its post-promotion checks.
     PostPromotion,
+    /// Canary: a share of traffic to the canary, once it can carry it.
+    SetWeight,
+    /// Canary: a wait, for a time or a promotion.
+    Pause,
+    /// Canary: an analysis of the canary, run to its verdict.
+    Analysis,
+    /// Canary: the canary sized apart from its weight.
+    SetCanaryScale,
+    /// Canary: a match route to the canary set (or removed).
+    SetRoute,
+    /// Canary: a share of requests mirrored to the canary (or no longer).
+    SetMirror,
+    /// Canary: after the last step, all traffic to the canary and the stable revision
+    /// scaled away.
+    Promote,
 }
 
 impl std::fmt::Display for StepKind {
@@ -199,6 +214,13 @@ impl std::fmt::Display for StepKind {
             StepKind::Promotion => "promotion",
             StepKind::Switch => "switch",
             StepKind::PostPromotion => "post-promotion checks",
+            StepKind::SetWeight => "set weight",
+            StepKind::Pause => "pause",
+            StepKind::Analysis => "analysis",
+            StepKind::SetCanaryScale => "set canary scale",
+            StepKind::SetRoute => "set route",
+            StepKind::SetMirror => "set mirror",
+            StepKind::Promote => "promotion to all traffic",
         })
     }
 }
@@ -253,6 +275,10 @@ pub struct PlanInput {
     pub now: Timestamp,
     /// The step machine's state.
     pub step: StepState,
+    /// Each role's weight in the latest table published to the load balancer.
+    pub traffic: PerRole<Weight>,
+    /// Whether the load balancer has acknowledged the latest table.
+    pub traffic_acknowledged: bool,
 }
 
 /// How the split between revisions is set.

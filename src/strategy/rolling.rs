@@ -295,11 +295,11 @@ pub fn rolling_is_progress(before: ProgressCounts, after: ProgressCounts) -> boo
 /// # Examples
 ///
 /// ```
-/// use cutover::{CapacityLimits, FleetView, Mode, PlanInput, Quantity, RoleCounts, StepState, Timestamp, rolling_plan};
+/// use cutover::{CapacityLimits, FleetView, Mode, PerRole, PlanInput, Quantity, RoleCounts, StepState, Timestamp, rolling_plan};
 /// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25));
 /// let mut view = FleetView::default();
 /// view.roles.stable = RoleCounts { replicas: 10, available: 10, ready: 10 };
-/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default() };
+/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default(), traffic: PerRole::default(), traffic_acknowledged: true };
 /// let plan = rolling_plan(&input);
 /// assert_eq!((plan.wanted.target, plan.wanted.stable), (3, 8));
 /// ```

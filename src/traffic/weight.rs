@@ -63,6 +63,12 @@ impl Weight {
     pub const fn is_zero(self) -> bool {
         self.0 == 0
     }
+
+    /// The rest of the traffic: `100% - self`.
+    #[must_use]
+    pub const fn complement(self) -> Weight {
+        Weight(TOTAL_BASIS_POINTS - self.0)
+    }
 }
 
 impl TryFrom<u64> for Weight {

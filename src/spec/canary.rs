@@ -1,0 +1,418 @@
+//! The canary strategy's spec ([`CanarySpec`]): its plan of steps ([`CanaryStep`]) or
+//! a preset with AWS CodeDeploy's meaning ([`CanaryPlan`]), and how its weights are
+//! carried, with Argo Rollouts' vocabulary where the meaning is the same.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+use crate::analysis::OnFailure;
+use crate::error::{SpecError, excerpt};
+use crate::spec::{CapacityLimits, Quantity};
+use crate::strategy::{CanaryScale, canary_cost, instances_for_weight};
+use crate::time::Duration;
+use crate::traffic::{MatchCondition, Weight};
+
+/// The most steps a canary plan may have (a preset's steps included): a plan is read
+/// step by step on every call, so its length is bounded.
+pub const MAX_CANARY_STEPS: usize = 1_000;
+
+/// One step of a canary plan. After the last step the canary is promoted: all traffic
+/// moves to it and the stable revision is scaled away (a step of its own in the
+/// status, [`StepKind::Promote`](crate::StepKind::Promote)).
+///
+/// Settings (weight, scale, route, mirror) hold from their step until a later step
+/// changes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
+#[non_exhaustive]
+pub enum CanaryStep {
+    /// Send this share of traffic to the canary (in documents, basis points: `2000` is
+    /// 20%). Done once the canary instances to carry it are available and the table
+    /// that gives it is acknowledged.
+    SetWeight(Weight),
+    /// Wait: for `duration`, or until [`promote`](crate::Rollout::promote) if `None`.
+    Pause {
+        /// How long; `None` (or absent) waits for a promotion.
+        #[cfg_attr(feature = "serde", serde(default))]
+        duration: Option<Duration>,
+    },
+    /// Run a named analysis (from [`RolloutSpec::analyses`](crate::RolloutSpec::analyses))
+    /// against the canary and wait for its verdict. An inconclusive verdict pauses for
+    /// a person.
+    Analysis {
+        /// The analysis' name.
+        analysis: String,
+        /// What a failed verdict does. Default: abort.
+        #[cfg_attr(feature = "serde", serde(default))]
+        on_failure: OnFailure,
+    },
+    /// Size the canary apart from its traffic weight (Argo's `setCanaryScale`): a
+    /// count, a share of `desired`, or back to matching the weight.
+    SetCanaryScale(CanaryScale),
+    /// Send requests that match (a header, a cookie, a list of user keys) to the canary
+    /// whatever the weights, so A/B testers reach it; `None` removes the route. Needs a
+    /// traffic router.
+    SetRoute(Option<MatchCondition>),
+    /// Copy this share of requests to the canary, responses discarded (0 stops
+    /// mirroring). Needs a traffic router.
+    SetMirror(Weight),
+}
+
+/// A canary's steps, written out or as a preset with AWS CodeDeploy's meaning. A preset
+/// expands into ordinary steps (the status shows them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
+pub enum CanaryPlan {
+    /// These steps, in order.
+    Steps(Vec<CanaryStep>),
+    /// All traffic at once (CodeDeploy's `AllAtOnce`): no steps before the promotion.
+    AllAtOnce,
+    /// `weight` for `after`, then all (CodeDeploy's `Canary10Percent5Minutes`): steps
+    /// `set_weight(weight)`, `pause(after)`.
+    Canary {
+        /// The first share.
+        weight: Weight,
+        /// How long it is watched before the rest follows.
+        after: Duration,
+    },
+    /// `weight` more every `every` until all (CodeDeploy's `Linear10PercentEvery1Minute`):
+    /// `set_weight(weight)`, `pause(every)`, `set_weight(2 × weight)`, `pause(every)`, …
+    /// for every multiple below 100%.
+    Linear {
+        /// The share added each time.
+        weight: Weight,
+        /// How long each share is watched.
+        every: Duration,
+    },
+}
+
+impl Default for CanaryPlan {
+    fn default() -> Self {
+        CanaryPlan::Steps(Vec::new())
+    }
+}
+
+impl CanaryPlan {
+    /// How many steps the plan has (the promotion after them not counted).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match self {
+            CanaryPlan::Steps(steps) => steps.len(),
+            CanaryPlan::AllAtOnce => 0,
+            CanaryPlan::Canary { .. } => 2,
+            CanaryPlan::Linear { weight, .. } => 2 * linear_increments(*weight),
+        }
+    }
+
+    /// Whether the plan has no steps (all at once).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Step `index`, if there is one (a preset's steps are made on the fly).
+    #[must_use]
+    pub fn step(&self, index: usize) -> Option<Cow<'_, CanaryStep>> {
+        if index >= self.len() {
+            return None;
+        }
+        let pause = |duration: Duration| {
+            Cow::Owned(CanaryStep::Pause {
+                duration: Some(duration),
+            })
+        };
+        Some(match self {
+            CanaryPlan::Steps(steps) => Cow::Borrowed(&steps[index]),
+            CanaryPlan::AllAtOnce => return None,
+            CanaryPlan::Canary { weight, .. } if index == 0 => {
+                Cow::Owned(CanaryStep::SetWeight(*weight))
+            }
+            CanaryPlan::Canary { after, .. } => pause(*after),
+            CanaryPlan::Linear { weight, .. } if index % 2 == 0 => {
+                let times = (index / 2 + 1) as u64;
+                let bp = (u64::from(weight.basis_points()) * times).min(10_000);
+                Cow::Owned(CanaryStep::SetWeight(
+                    Weight::from_basis_points(bp).unwrap_or(Weight::FULL),
+                ))
+            }
+            CanaryPlan::Linear { every, .. } => pause(*every),
+        })
+    }
+
+    /// Every step, in order.
+    pub fn steps(&self) -> impl Iterator<Item = Cow<'_, CanaryStep>> {
+        (0..self.len()).filter_map(|i| self.step(i))
+    }
+}
+
+/// How many multiples of `weight` lie strictly below 100%: a linear preset's weight
+/// steps.
+fn increments(weight: Weight) -> usize {
+    match weight.basis_points() {
+        0 => 0,
+        bp => usize::from(10_000u16.div_ceil(bp)) - 1,
+    }
+}
+
+/// [`increments`], bounded so that a tiny weight cannot make an unbounded plan
+/// (validation refuses it).
+fn linear_increments(weight: Weight) -> usize {
+    increments(weight).min(MAX_CANARY_STEPS)
+}
+
+/// Canary: send a growing share of traffic to the new revision step by step, watch it,
+/// then promote it or abort back to the stable revision.
+///
+/// With `traffic_routing` the load balancer takes weights: the canary gets the
+/// instances its share needs ([`canary_routed_replicas`](crate::canary_routed_replicas))
+/// and the stable revision stays full (or shrinks with `dynamic_stable_scale`). Without
+/// it, a plain load balancer splits by instance count, and the weight is approximated
+/// by instance counts within `max_surge` and `max_unavailable`
+/// ([`canary_basic_target`](crate::canary_basic_target)). [`canary_cost`] gives the
+/// peak either way.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{CanaryPlan, CanarySpec, CanaryStep, Duration, RolloutSpec, StrategySpec, Weight};
+/// let spec = RolloutSpec {
+///     desired: 10,
+///     strategy: StrategySpec::Canary(CanarySpec {
+///         plan: CanaryPlan::Steps(vec![
+///             CanaryStep::SetWeight(Weight::from_percent(10).unwrap()),
+///             CanaryStep::Pause { duration: Some(Duration::from_mins(5)) },
+///             CanaryStep::SetWeight(Weight::from_percent(50).unwrap()),
+///             CanaryStep::Pause { duration: None },
+///         ]),
+///         ..CanarySpec::default()
+///     }),
+///     ..RolloutSpec::default()
+/// };
+/// // Traffic-routed, stable stays full: at the promotion the canary is full beside it.
+/// assert_eq!(spec.validate().unwrap().max_total(), 20);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct CanarySpec {
+    /// The steps, or a preset. Default: none (all at once).
+    pub plan: CanaryPlan,
+    /// Whether the load balancer takes weights (a traffic router: Envoy, HAProxy with
+    /// weights, a cloud load balancer). Without one, traffic follows instance counts.
+    /// Default true.
+    pub traffic_routing: bool,
+    /// Without a traffic router: instances allowed above `desired` (Kubernetes'
+    /// rounding). Default 25%.
+    pub max_surge: Quantity,
+    /// Instances of `desired` allowed to be unavailable. Default 25%.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::spec::max_unavailable")
+    )]
+    pub max_unavailable: Quantity,
+    /// With a traffic router: a revision with any instances has at least this many
+    /// (Argo's `minPodsPerReplicaSet`). Default 0 (no floor).
+    pub min_instances: u32,
+    /// With a traffic router: the stable revision shrinks as its share of traffic moves
+    /// to the canary, and grows back before traffic returns on an abort (Argo's
+    /// `dynamicStableScale`). Default false.
+    pub dynamic_stable_scale: bool,
+    /// With a traffic router and a full stable revision: how long the canary's
+    /// instances stay (at weight 0) after an abort, for debugging; `None` keeps them
+    /// until the next deploy. Without a traffic router, or with dynamic stable scaling,
+    /// they carry traffic by count and go as the stable revision returns. Default 30s.
+    pub abort_scale_down_delay: Option<Duration>,
+}
+
+impl Default for CanarySpec {
+    fn default() -> Self {
+        CanarySpec {
+            plan: CanaryPlan::default(),
+            traffic_routing: true,
+            max_surge: Quantity::Percent(25),
+            max_unavailable: Quantity::Percent(25),
+            min_instances: 0,
+            dynamic_stable_scale: false,
+            abort_scale_down_delay: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+impl CanarySpec {
+    /// A canary that follows `plan`, with the defaults otherwise.
+    #[must_use]
+    pub fn with_plan(plan: CanaryPlan) -> Self {
+        CanarySpec {
+            plan,
+            ..CanarySpec::default()
+        }
+    }
+
+    /// Whether a kept canary may stay after an abort: only beside a full stable revision
+    /// behind a traffic router, where it can sit at weight 0.
+    #[must_use]
+    pub fn keeps_aborted_canary(&self) -> bool {
+        self.traffic_routing && !self.dynamic_stable_scale
+    }
+
+    /// Checks the plan against `desired` and the named `analyses`, and resolves the
+    /// capacity limits: Kubernetes' fenceposts without a traffic router; the peak
+    /// [`canary_cost`] states with one.
+    pub(crate) fn validate(
+        &self,
+        desired: u32,
+        analyses: &BTreeSet<&str>,
+    ) -> Result<CapacityLimits, SpecError> {
+        let unavailable = self.max_unavailable.check_at_most_100("max_unavailable")?;
+        self.validate_plan(analyses)?;
+        if self.min_instances > desired {
+            return Err(SpecError::InvalidCanary {
+                why: "min_instances is larger than desired: no revision could have that many",
+            });
+        }
+        if !self.traffic_routing {
+            if self.max_surge.is_zero() && unavailable.is_zero() {
+                return Err(SpecError::NoProgressPossible);
+            }
+            let limits = CapacityLimits::resolve(desired, self.max_surge, unavailable);
+            let most = 2 * crate::spec::MAX_DESIRED - desired;
+            if limits.max_surge > most {
+                return Err(SpecError::SurgeTooLarge {
+                    max_surge: self.max_surge,
+                    desired,
+                    max: most,
+                });
+            }
+            self.check_scales(desired, Some(limits.max_surge))?;
+            return Ok(limits);
+        }
+        self.check_scales(desired, None)?;
+        let cost = canary_cost(self, desired);
+        Ok(CapacityLimits {
+            desired,
+            max_surge: cost.peak - desired,
+            max_unavailable: desired - cost.min_available,
+        })
+    }
+
+    fn validate_plan(&self, analyses: &BTreeSet<&str>) -> Result<(), SpecError> {
+        match self.plan {
+            CanaryPlan::Canary { weight, .. } | CanaryPlan::Linear { weight, .. }
+                if weight == Weight::ZERO || weight == Weight::FULL =>
+            {
+                return Err(SpecError::InvalidCanary {
+                    why: "a preset's weight must be above 0% and below 100%",
+                });
+            }
+            CanaryPlan::Linear { weight, .. } if 2 * increments(weight) > MAX_CANARY_STEPS => {
+                return Err(SpecError::TooManySteps {
+                    count: 2 * increments(weight),
+                    max: MAX_CANARY_STEPS,
+                });
+            }
+            CanaryPlan::Steps(ref steps) if steps.len() > MAX_CANARY_STEPS => {
+                return Err(SpecError::TooManySteps {
+                    count: steps.len(),
+                    max: MAX_CANARY_STEPS,
+                });
+            }
+            _ => {}
+        }
+        let mut full = false;
+        for (index, step) in self.plan.steps().enumerate() {
+            let invalid = |why| SpecError::InvalidCanaryStep { step: index, why };
+            match step.as_ref() {
+                CanaryStep::SetWeight(weight) => {
+                    if full && *weight != Weight::FULL {
+                        return Err(invalid(
+                            "it lowers the weight after a step sent all traffic to the canary: end the plan at 100%, or abort instead",
+                        ));
+                    }
+                    full = *weight == Weight::FULL;
+                }
+                CanaryStep::Pause { .. } => {}
+                CanaryStep::Analysis { analysis, .. } => {
+                    if !analyses.contains(analysis.as_str()) {
+                        return Err(SpecError::UnknownAnalysis {
+                            stage: "a canary analysis step",
+                            name: excerpt(analysis),
+                        });
+                    }
+                }
+                CanaryStep::SetCanaryScale(_) if full => {
+                    return Err(invalid(
+                        "it sizes the canary after a step sent it all traffic: the canary is then full size",
+                    ));
+                }
+                CanaryStep::SetCanaryScale(_) => {}
+                CanaryStep::SetRoute(route) => {
+                    if route.is_some() && !self.traffic_routing {
+                        return Err(invalid(
+                            "a match route needs a traffic router: set traffic_routing, or remove the step",
+                        ));
+                    }
+                    if route.is_some() && full {
+                        return Err(invalid(
+                            "it routes to the canary after a step sent it all traffic",
+                        ));
+                    }
+                    if let Some(route) = route {
+                        route
+                            .clone()
+                            .normalized()
+                            .map_err(|_| invalid("its header or cookie name is empty"))?;
+                    }
+                }
+                CanaryStep::SetMirror(share) => {
+                    if *share != Weight::ZERO && !self.traffic_routing {
+                        return Err(invalid(
+                            "a mirror needs a traffic router: set traffic_routing, or remove the step",
+                        ));
+                    }
+                    if *share != Weight::ZERO && full {
+                        return Err(invalid(
+                            "it mirrors to the canary after a step sent it all traffic",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a `set_canary_scale` larger than the service, or, without a traffic
+    /// router, larger than the surge (the stable revision stays full beside it).
+    fn check_scales(&self, desired: u32, surge: Option<u32>) -> Result<(), SpecError> {
+        for (index, step) in self.plan.steps().enumerate() {
+            let replicas = match step.as_ref() {
+                CanaryStep::SetCanaryScale(CanaryScale::Replicas(n)) => *n,
+                CanaryStep::SetCanaryScale(CanaryScale::Weight(w)) => {
+                    instances_for_weight(desired, *w)
+                }
+                _ => continue,
+            };
+            let max = surge.unwrap_or(desired);
+            if replicas > max {
+                return Err(SpecError::CanaryScaleTooLarge {
+                    step: index,
+                    replicas,
+                    max,
+                    why: if surge.is_some() {
+                        "without a traffic router the canary sits beside a full stable revision, within max_surge"
+                    } else {
+                        "the canary is at most the service's size"
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+}

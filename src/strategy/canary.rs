@@ -1,0 +1,356 @@
+//! The canary planner, and what a canary costs as a public function.
+//!
+//! The canary is the target revision. Its plan is the spec's steps, then a promotion
+//! step (all traffic to the canary, the stable revision scaled away). At each step the
+//! settings given so far (weight, scale, route, mirror) decide the desired state:
+//!
+//! * **With a traffic router** the weights are explicit: the canary gets the instances
+//!   its share needs ([`canary_routed_replicas`]) and the stable revision stays full (or
+//!   shrinks with dynamic stable scaling, never below what its *published* share
+//!   needs). The core publishes a weight only when the canary can carry it.
+//! * **Without one** traffic follows instance counts: the weight is approximated by
+//!   counts ([`canary_basic_target`]) and the core moves there within the surge and the
+//!   floor, stable scaled up first.
+//!
+//! **The layout rule** that keeps sticky routing monotone (see the router's theorem):
+//! the core lays the canary out next to stable, and while a superseded canary still has
+//! weight in the published table, the new canary gets none: the superseded weight goes
+//! back to stable first.
+
+use crate::spec::{CanaryPlan, CanarySpec, CanaryStep, CapacityLimits};
+use crate::strategy::canary_counts::{
+    CanaryScale, RoutedScaling, canary_basic_target, canary_routed_replicas, instances_for_weight,
+};
+use crate::strategy::plan::{
+    ExplicitTraffic, Mode, PerRole, Plan, PlanInput, Role, StepKind, StepProgress, StepWait,
+    TrafficIntent,
+};
+use crate::traffic::{MatchCondition, Weight};
+
+/// What a canary costs for a given `desired`: the most instances it runs at once and
+/// the fewest available ones it keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct CanaryCost {
+    /// The most instances at once: `desired + max_surge` without a traffic router;
+    /// with one, the full stable revision plus the largest canary (or, with dynamic
+    /// stable scaling, the largest canary beside what the stable revision's published
+    /// share still needs, at every step change).
+    pub peak: u32,
+    /// The fewest available instances the rollout itself leaves:
+    /// `desired - max_unavailable`.
+    pub min_available: u32,
+}
+
+/// The settings in force at a step: what the steps so far set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CanarySetting {
+    pub weight: Weight,
+    pub scale: Option<CanaryScale>,
+    pub route: Option<MatchCondition>,
+    pub mirror: Weight,
+}
+
+impl CanarySetting {
+    /// The promotion's setting: all traffic, full size, no route, no mirror.
+    fn promoted() -> Self {
+        CanarySetting {
+            weight: Weight::FULL,
+            ..CanarySetting::default()
+        }
+    }
+
+    /// The settings once steps `0..=index` have run.
+    pub(crate) fn at(plan: &CanaryPlan, index: usize) -> Self {
+        let mut setting = CanarySetting::default();
+        for step in (0..=index).filter_map(|i| plan.step(i)) {
+            match step.as_ref() {
+                CanaryStep::SetWeight(weight) => setting.weight = *weight,
+                CanaryStep::SetCanaryScale(CanaryScale::MatchTrafficWeight) => {
+                    setting.scale = None;
+                }
+                CanaryStep::SetCanaryScale(scale) => setting.scale = Some(*scale),
+                CanaryStep::SetRoute(route) => setting.route.clone_from(route),
+                CanaryStep::SetMirror(share) => setting.mirror = *share,
+                CanaryStep::Pause { .. } | CanaryStep::Analysis { .. } => {}
+            }
+        }
+        setting
+    }
+
+    /// Whether something routes to the canary besides its weight, so that it needs an
+    /// instance whatever the weight says.
+    fn reaches_canary(&self) -> bool {
+        self.route.is_some() || self.mirror != Weight::ZERO
+    }
+}
+
+/// The kind of step `index` of `plan` (the promotion after the last).
+#[must_use]
+pub(crate) fn canary_step_kind(plan: &CanaryPlan, index: usize) -> StepKind {
+    match plan.step(index).as_deref() {
+        None => StepKind::Promote,
+        Some(CanaryStep::SetWeight(_)) => StepKind::SetWeight,
+        Some(CanaryStep::Pause { .. }) => StepKind::Pause,
+        Some(CanaryStep::Analysis { .. }) => StepKind::Analysis,
+        Some(CanaryStep::SetCanaryScale(_)) => StepKind::SetCanaryScale,
+        Some(CanaryStep::SetRoute(_)) => StepKind::SetRoute,
+        Some(CanaryStep::SetMirror(_)) => StepKind::SetMirror,
+    }
+}
+
+/// Instances a traffic-routed canary wants for `setting`, given the weights the load
+/// balancer has (`published`).
+fn routed_counts(
+    spec: &CanarySpec,
+    desired: u32,
+    setting: &CanarySetting,
+    published: Option<PerRole<Weight>>,
+) -> (u32, u32) {
+    let scaling = RoutedScaling {
+        min_instances: spec.min_instances,
+        dynamic_stable_scale: spec.dynamic_stable_scale,
+        published,
+    };
+    let counts = canary_routed_replicas(desired, setting.weight, setting.scale, scaling);
+    let canary = if setting.reaches_canary() {
+        counts.canary.max(1)
+    } else {
+        counts.canary
+    };
+    (canary, counts.stable)
+}
+
+/// The cost of a canary of `desired` instances under `spec`.
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{CanaryPlan, CanarySpec, Duration, Weight, canary_cost};
+/// let ten = Weight::from_percent(10).unwrap();
+/// let linear = CanarySpec::with_plan(CanaryPlan::Linear { weight: ten, every: Duration::from_mins(1) });
+/// // A full stable revision, and at the promotion a full canary beside it.
+/// assert_eq!(canary_cost(&linear, 10).peak, 20);
+/// // Dynamic stable scaling: the stable revision shrinks as its traffic leaves.
+/// let dynamic = CanarySpec { dynamic_stable_scale: true, ..linear.clone() };
+/// assert_eq!(canary_cost(&dynamic, 10).peak, 11);
+/// // No traffic router: desired + max_surge (25% of 10, rounded up).
+/// let basic = CanarySpec { traffic_routing: false, ..linear };
+/// assert_eq!(canary_cost(&basic, 10).peak, 13);
+/// ```
+#[must_use]
+pub fn canary_cost(spec: &CanarySpec, desired: u32) -> CanaryCost {
+    let unavailable = spec.max_unavailable.resolve(desired, false).min(desired);
+    if !spec.traffic_routing {
+        let limits = CapacityLimits::resolve(desired, spec.max_surge, spec.max_unavailable);
+        return CanaryCost {
+            peak: limits.max_total(),
+            min_available: limits.min_available(),
+        };
+    }
+    // Walk the steps as the planner does: at each change the canary grows to its new
+    // size while the stable revision still holds what its published share needs.
+    let settings = (0..spec.plan.len())
+        .map(|i| CanarySetting::at(&spec.plan, i))
+        .chain(std::iter::once(CanarySetting::promoted()));
+    let mut published = PerRole {
+        stable: Weight::FULL,
+        ..PerRole::default()
+    };
+    let mut peak = desired;
+    for setting in settings {
+        let (canary, stable) = routed_counts(spec, desired, &setting, Some(published));
+        peak = peak.max(canary.saturating_add(stable));
+        published = PerRole {
+            stable: setting.weight.complement(),
+            target: setting.weight,
+            ..PerRole::default()
+        };
+    }
+    // An abort grows the stable revision back beside the canary as traffic returns:
+    // one instance of room at least, so that the way back never waits on itself.
+    CanaryCost {
+        peak: peak.max(desired.saturating_add(1)).min(2 * desired),
+        min_available: desired - unavailable,
+    }
+}
+
+/// The canary planner: the desired state for the current step (see the module docs),
+/// an abort (`Mode::Revert`: all traffic on stable; the canary kept at weight 0 for the
+/// abort delay beside a full stable revision behind a traffic router, otherwise scaled
+/// away as its traffic returns) or a rollout at rest (`Mode::Steady`).
+///
+/// # Examples
+///
+/// ```
+/// use cutover::{CanaryPlan, CanarySpec, CanaryStep, CapacityLimits, FleetView, Mode, PerRole, PlanInput, RoleCounts, StepState, Timestamp, Weight, canary_plan};
+/// let spec = CanarySpec::with_plan(CanaryPlan::Steps(vec![CanaryStep::SetWeight(Weight::from_percent(20).unwrap())]));
+/// let limits = CapacityLimits { desired: 10, max_surge: 10, max_unavailable: 2 };
+/// let mut view = FleetView::default();
+/// view.roles.stable = RoleCounts { replicas: 10, available: 10, ready: 10 };
+/// let traffic = PerRole { stable: Weight::FULL, ..PerRole::default() };
+/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default(), traffic, traffic_acknowledged: true };
+/// let plan = canary_plan(&spec, &input);
+/// assert_eq!((plan.wanted.stable, plan.wanted.target), (10, 2)); // two canary instances
+/// assert!(!plan.step.done); // until they carry 20%
+/// ```
+#[must_use]
+pub fn canary_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
+    match input.mode {
+        Mode::Rollout => rollout_plan(spec, input),
+        Mode::Revert | Mode::Steady => at_rest_plan(spec, input),
+    }
+}
+
+fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
+    let desired = input.limits.desired;
+    let view = input.view;
+    let state = input.step;
+    let last = spec.plan.len();
+    // A rollback, a full promotion or a first deploy goes straight to the promotion.
+    let skip = state.skips_checks() || !input.has_stable;
+    let index = if skip {
+        last
+    } else {
+        (state.index as usize).min(last)
+    };
+    let kind = canary_step_kind(&spec.plan, index);
+    let setting = if index == last {
+        CanarySetting::promoted()
+    } else {
+        CanarySetting::at(&spec.plan, index)
+    };
+    let published = input.traffic;
+    let target = view.roles[Role::Target];
+    let others_gone = view.roles[Role::Superseded].replicas == 0
+        && view.roles[Role::Standby].replicas == 0
+        && view.leaving == 0;
+    let (wanted, traffic, in_place) = if spec.traffic_routing {
+        let (canary, mut stable) = routed_counts(spec, desired, &setting, Some(published));
+        // Promoted: the stable revision goes once its traffic has left it.
+        if index == last && published.stable == Weight::ZERO {
+            stable = 0;
+        }
+        // The layout rule: a superseded canary's weight goes back to stable before the
+        // new canary gets any.
+        let weight = if published.superseded == Weight::ZERO {
+            setting.weight
+        } else {
+            Weight::ZERO
+        };
+        let mut explicit = ExplicitTraffic::all_on(Role::Stable);
+        explicit.weights.stable = weight.complement();
+        explicit.weights.target = weight;
+        if let Some(route) = setting.route.clone() {
+            explicit.routes.push((route, Role::Target));
+        }
+        if setting.mirror != Weight::ZERO {
+            explicit.mirror = Some((Role::Target, setting.mirror));
+        }
+        let in_place = target.available >= canary
+            && published.target == setting.weight
+            && published.superseded == Weight::ZERO
+            && input.traffic_acknowledged;
+        let wanted = PerRole {
+            stable,
+            target: canary,
+            ..PerRole::default()
+        };
+        (wanted, TrafficIntent::Explicit(explicit), in_place)
+    } else {
+        let counts = match setting.scale {
+            Some(CanaryScale::Replicas(n)) => (n, desired),
+            Some(CanaryScale::Weight(share)) => (instances_for_weight(desired, share), desired),
+            _ => {
+                let end = canary_basic_target(desired, setting.weight, input.limits.max_surge);
+                (end.canary, end.stable)
+            }
+        };
+        let in_place = target.replicas == counts.0
+            && target.available >= counts.0
+            && view.roles[Role::Stable].replicas == counts.1
+            && others_gone;
+        let wanted = PerRole {
+            stable: counts.1,
+            target: counts.0,
+            ..PerRole::default()
+        };
+        (wanted, TrafficIntent::Proportional, in_place)
+    };
+    let promoted = state.promoted || skip;
+    let (done, waiting) = match spec.plan.step(index).as_deref() {
+        _ if index < last && skip => (true, None),
+        None => (false, Some(StepWait::Capacity)),
+        Some(CanaryStep::Pause { .. }) if promoted => (true, None),
+        Some(CanaryStep::Pause { duration: None }) => (false, Some(StepWait::Promotion)),
+        Some(CanaryStep::Pause {
+            duration: Some(duration),
+        }) => {
+            let at = state.started_at + *duration;
+            (input.now >= at, Some(StepWait::Until { at }))
+        }
+        Some(CanaryStep::Analysis { .. }) => (
+            promoted || state.checks == Some(true),
+            Some(StepWait::Checks),
+        ),
+        Some(_) => (in_place, Some(StepWait::Capacity)),
+    };
+    let complete = index == last
+        && target.replicas == desired
+        && target.available >= desired
+        && view.roles[Role::Stable].replicas == 0
+        && others_gone
+        && (!spec.traffic_routing
+            || (published.target == Weight::FULL && input.traffic_acknowledged));
+    Plan {
+        wanted,
+        traffic,
+        step: StepProgress {
+            kind,
+            index: index as u32,
+            count: last as u32 + 1,
+            done: done || complete,
+            waiting: if done || complete { None } else { waiting },
+            complete,
+        },
+        wake_at: match waiting {
+            Some(StepWait::Until { at }) if !done => Some(at),
+            _ => None,
+        },
+    }
+}
+
+fn at_rest_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
+    let view = input.view;
+    let mut wanted = PerRole::<u32>::default();
+    let mut wake_at = None;
+    if input.has_stable {
+        wanted.stable = input.limits.desired;
+        // A canary beside a full stable revision may stay after an abort (at weight 0)
+        // for its delay, never grown, and only in the room the peak leaves.
+        let until = input
+            .step
+            .aborted_at
+            .map(|at| spec.abort_scale_down_delay.map(|delay| at + delay));
+        let keep = until.is_some_and(|until| until.is_none_or(|u| input.now < u));
+        if input.mode == Mode::Revert && keep && spec.keeps_aborted_canary() {
+            let room = input.limits.max_total() - input.limits.desired;
+            wanted.target = view.roles[Role::Target].replicas.min(room);
+            wake_at = until.flatten();
+        }
+    }
+    let traffic = if spec.traffic_routing {
+        TrafficIntent::Explicit(ExplicitTraffic::all_on(Role::Stable))
+    } else {
+        TrafficIntent::Proportional
+    };
+    Plan {
+        wanted,
+        traffic,
+        step: StepProgress::default(),
+        wake_at,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,246 @@
+use super::*;
+use crate::spec::Quantity;
+use crate::strategy::plan::{FleetView, RoleCounts, StepState};
+use crate::time::{Duration, Timestamp};
+
+fn percent(p: u64) -> Weight {
+    Weight::from_percent(p).unwrap()
+}
+
+fn counts(n: u32) -> RoleCounts {
+    RoleCounts {
+        replicas: n,
+        available: n,
+        ready: n,
+    }
+}
+
+fn split(stable: u64, target: u64, superseded: u64) -> PerRole<Weight> {
+    PerRole {
+        stable: percent(stable),
+        target: percent(target),
+        superseded: percent(superseded),
+        ..PerRole::default()
+    }
+}
+
+/// A rollout input over 10 instances at step `index`, with `canary` available canary
+/// instances and the load balancer holding `traffic`.
+fn input(spec: &CanarySpec, index: u32, canary: u32, traffic: PerRole<Weight>) -> PlanInput {
+    let mut view = FleetView::default();
+    view.roles.stable = counts(10);
+    view.roles.target = counts(canary);
+    PlanInput {
+        mode: Mode::Rollout,
+        limits: spec.validate(10, &Default::default()).unwrap(),
+        view,
+        has_stable: true,
+        now: Timestamp::from_millis(10_000),
+        step: StepState {
+            index,
+            ..StepState::default()
+        },
+        traffic,
+        traffic_acknowledged: true,
+    }
+}
+
+fn steps(steps: Vec<CanaryStep>) -> CanarySpec {
+    CanarySpec::with_plan(CanaryPlan::Steps(steps))
+}
+
+#[test]
+fn a_weight_step_is_done_only_when_the_canary_carries_it_and_the_table_says_so() {
+    let spec = steps(vec![CanaryStep::SetWeight(percent(30))]);
+    let building = canary_plan(&spec, &input(&spec, 0, 1, split(100, 0, 0)));
+    assert_eq!((building.wanted.stable, building.wanted.target), (10, 3));
+    assert!(!building.step.done);
+    let TrafficIntent::Explicit(traffic) = &building.traffic else {
+        panic!("a routed canary has explicit weights");
+    };
+    assert_eq!(traffic.weights.target, percent(30));
+    // Instances there, table not yet: still not done.
+    assert!(
+        !canary_plan(&spec, &input(&spec, 0, 3, split(100, 0, 0)))
+            .step
+            .done
+    );
+    let mut unacknowledged = input(&spec, 0, 3, split(70, 30, 0));
+    unacknowledged.traffic_acknowledged = false;
+    assert!(!canary_plan(&spec, &unacknowledged).step.done);
+    assert!(
+        canary_plan(&spec, &input(&spec, 0, 3, split(70, 30, 0)))
+            .step
+            .done
+    );
+}
+
+#[test]
+fn a_superseded_canary_gives_its_weight_back_before_the_new_one_gets_any() {
+    let spec = steps(vec![CanaryStep::SetWeight(percent(30))]);
+    let plan = canary_plan(&spec, &input(&spec, 0, 3, split(80, 0, 20)));
+    let TrafficIntent::Explicit(traffic) = &plan.traffic else {
+        panic!("explicit");
+    };
+    assert_eq!(traffic.weights.target, Weight::ZERO);
+    assert_eq!(traffic.weights.stable, Weight::FULL);
+    assert!(!plan.step.done);
+}
+
+#[test]
+fn the_stable_revision_goes_only_after_its_traffic_left_at_the_promotion() {
+    let spec = steps(vec![CanaryStep::SetWeight(percent(50))]);
+    let before = canary_plan(&spec, &input(&spec, 1, 10, split(50, 50, 0)));
+    assert_eq!(before.step.kind, StepKind::Promote);
+    assert_eq!((before.wanted.stable, before.wanted.target), (10, 10));
+    let after = canary_plan(&spec, &input(&spec, 1, 10, split(0, 100, 0)));
+    assert_eq!(after.wanted.stable, 0);
+    assert!(!after.step.complete, "stable instances are still there");
+}
+
+#[test]
+fn dynamic_stable_scale_shrinks_stable_as_its_published_share_leaves() {
+    let spec = CanarySpec {
+        dynamic_stable_scale: true,
+        ..steps(vec![CanaryStep::SetWeight(percent(40))])
+    };
+    let plan = canary_plan(&spec, &input(&spec, 0, 4, split(100, 0, 0)));
+    assert_eq!((plan.wanted.stable, plan.wanted.target), (10, 4));
+    let plan = canary_plan(&spec, &input(&spec, 0, 4, split(60, 40, 0)));
+    assert_eq!((plan.wanted.stable, plan.wanted.target), (6, 4));
+}
+
+#[test]
+fn without_a_router_the_weight_is_carried_by_instance_counts() {
+    let spec = CanarySpec {
+        traffic_routing: false,
+        max_surge: Quantity::Count(1),
+        max_unavailable: Quantity::Count(0),
+        ..steps(vec![CanaryStep::SetWeight(percent(15))])
+    };
+    let plan = canary_plan(&spec, &input(&spec, 0, 0, split(100, 0, 0)));
+    assert_eq!(plan.traffic, TrafficIntent::Proportional);
+    // 15% of 10 is 1.5 instances; two of eleven (18%) is closer than two of ten (20%)
+    // or one of ten, and the surge allows the eleventh.
+    assert_eq!((plan.wanted.stable, plan.wanted.target), (9, 2));
+}
+
+#[test]
+fn pauses_wait_for_their_time_or_a_promotion_and_analysis_for_its_verdict() {
+    let spec = steps(vec![
+        CanaryStep::Pause {
+            duration: Some(Duration::from_secs(60)),
+        },
+        CanaryStep::Pause { duration: None },
+        CanaryStep::Analysis {
+            analysis: "errors".to_owned(),
+            on_failure: crate::analysis::OnFailure::Abort,
+        },
+    ]);
+    let analyses = ["errors"].into_iter().collect();
+    let limits = spec.validate(10, &analyses).unwrap();
+    let at = |index, tweak: &dyn Fn(&mut PlanInput)| {
+        let mut input = input(&steps(Vec::new()), index, 0, split(100, 0, 0));
+        input.limits = limits;
+        tweak(&mut input);
+        canary_plan(&spec, &input)
+    };
+    let timed = at(0, &|_| {});
+    assert_eq!(
+        timed.step.waiting,
+        Some(StepWait::Until {
+            at: Timestamp::from_millis(60_000)
+        })
+    );
+    assert_eq!(timed.wake_at, Some(Timestamp::from_millis(60_000)));
+    assert!(at(0, &|i| i.now = Timestamp::from_millis(60_000)).step.done);
+    assert_eq!(at(1, &|_| {}).step.waiting, Some(StepWait::Promotion));
+    assert!(at(1, &|i| i.step.promoted = true).step.done);
+    assert_eq!(at(2, &|_| {}).step.waiting, Some(StepWait::Checks));
+    assert!(at(2, &|i| i.step.checks = Some(true)).step.done);
+    assert!(!at(2, &|i| i.step.checks = Some(false)).step.done);
+}
+
+#[test]
+fn an_abort_keeps_the_canary_beside_a_full_stable_for_its_delay_only() {
+    let spec = steps(vec![CanaryStep::SetWeight(percent(30))]);
+    let mut revert = input(&spec, 0, 3, split(100, 0, 0));
+    revert.mode = Mode::Revert;
+    revert.step.aborted_at = Some(Timestamp::from_millis(0));
+    assert_eq!(canary_plan(&spec, &revert).wanted.target, 3);
+    revert.now = Timestamp::from_millis(30_000);
+    assert_eq!(canary_plan(&spec, &revert).wanted.target, 0);
+    let dynamic = CanarySpec {
+        dynamic_stable_scale: true,
+        ..spec
+    };
+    revert.now = Timestamp::from_millis(0);
+    assert_eq!(canary_plan(&dynamic, &revert).wanted.target, 0);
+}
+
+#[test]
+fn the_routed_peak_is_the_largest_canary_beside_what_stable_still_needs() {
+    let spec = steps(vec![
+        CanaryStep::SetWeight(percent(20)),
+        CanaryStep::SetWeight(percent(60)),
+    ]);
+    assert_eq!(canary_cost(&spec, 10).peak, 20);
+    let dynamic = CanarySpec {
+        dynamic_stable_scale: true,
+        ..spec
+    };
+    // 20% -> 60%: six canary instances while stable still carries 80% (eight).
+    assert_eq!(canary_cost(&dynamic, 10).peak, 14);
+}
+
+#[test]
+fn settings_hold_until_a_later_step_changes_them() {
+    let route = MatchCondition::HeaderEquals {
+        name: "x-canary".to_owned(),
+        value: "1".to_owned(),
+    };
+    let plan = CanaryPlan::Steps(vec![
+        CanaryStep::SetRoute(Some(route.clone())),
+        CanaryStep::SetCanaryScale(CanaryScale::Replicas(2)),
+        CanaryStep::SetWeight(percent(10)),
+        CanaryStep::SetCanaryScale(CanaryScale::MatchTrafficWeight),
+        CanaryStep::SetRoute(None),
+    ]);
+    let at2 = CanarySetting::at(&plan, 2);
+    assert_eq!(at2.route, Some(route));
+    assert_eq!(at2.scale, Some(CanaryScale::Replicas(2)));
+    assert_eq!(at2.weight, percent(10));
+    let at4 = CanarySetting::at(&plan, 4);
+    assert_eq!((at4.route, at4.scale), (None, None));
+}
+
+#[test]
+fn presets_expand_into_codedeploy_steps() {
+    let linear = CanaryPlan::Linear {
+        weight: percent(30),
+        every: Duration::from_mins(1),
+    };
+    let weights: Vec<Weight> = linear
+        .steps()
+        .filter_map(|s| match s.as_ref() {
+            CanaryStep::SetWeight(w) => Some(*w),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(weights, vec![percent(30), percent(60), percent(90)]);
+    assert_eq!(linear.len(), 6);
+    assert!(CanaryPlan::AllAtOnce.is_empty());
+    let canary = CanaryPlan::Canary {
+        weight: percent(10),
+        after: Duration::from_mins(5),
+    };
+    assert_eq!(
+        canary.steps().map(|s| s.into_owned()).collect::<Vec<_>>(),
+        vec![
+            CanaryStep::SetWeight(percent(10)),
+            CanaryStep::Pause {
+                duration: Some(Duration::from_mins(5))
+            }
+        ]
+    );
+}
