@@ -303,12 +303,13 @@ impl Core {
         let before = Core::progress_counts(&view);
         let mut plan = self.reconcile(view);
         let mut changed = self.flush(&plan.traffic);
-        // With explicit weights, a removal the envelope held back because the published
-        // weight still needed the instance may go once this call's table has moved that
-        // weight: plan again (the update is amended, so it stays one per call).
+        // With explicit weights the plan reads the published table (a removal the
+        // envelope held back because the published weight still needed the instance,
+        // a canary's stable revision that goes once its weight is 0, a step done once
+        // its weight is out): once this call's table moved the weights, plan again
+        // (the update is amended, so it stays one per call).
         for _ in 0..3 {
-            let held_down = self.held.is_some_and(|held| held.scale_down > 0);
-            if !(changed && held_down && matches!(plan.traffic, TrafficIntent::Explicit(_))) {
+            if !(changed && matches!(plan.traffic, TrafficIntent::Explicit(_))) {
                 break;
             }
             plan = self.reconcile(self.fleet_view());

@@ -40,7 +40,7 @@ impl Core {
             mode,
             limits: self.limits,
             view,
-            has_stable: self.stable.is_some(),
+            has_stable: self.stable.is_some() && self.stable != self.target,
             now: self.now,
             step: self.step_state(),
             traffic: self.published_weights(),

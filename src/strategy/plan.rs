@@ -268,8 +268,9 @@ pub struct PlanInput {
     pub limits: CapacityLimits,
     /// The fleet, by role.
     pub view: FleetView,
-    /// Whether there is a stable revision at all (a first deploy has none: reverting
-    /// it removes everything, with no capacity to keep).
+    /// Whether there is a stable revision apart from the target (a first deploy has
+    /// none: reverting it removes everything, with no capacity to keep; a rollout onto
+    /// the stable revision itself has none to shift traffic from).
     pub has_stable: bool,
     /// The caller's clock.
     pub now: Timestamp,

@@ -186,8 +186,11 @@ impl World {
 
 /// Whether the spec keeps an aborted target's instances until the next deploy.
 fn keeps_aborted(spec: &cutover::RolloutSpec) -> bool {
-    matches!(
-        &spec.strategy,
-        cutover::StrategySpec::BlueGreen(bg) if bg.abort_scale_down_delay.is_none()
-    )
+    match &spec.strategy {
+        cutover::StrategySpec::BlueGreen(bg) => bg.abort_scale_down_delay.is_none(),
+        cutover::StrategySpec::Canary(c) => {
+            c.abort_scale_down_delay.is_none() && c.keeps_aborted_canary()
+        }
+        _ => false,
+    }
 }

@@ -6,6 +6,13 @@ use cutover::{
 };
 
 use super::blue_green::is_blue_green;
+
+/// Whether an aborted target may stay in the table at weight 0 (blue-green, and a
+/// canary behind a traffic router).
+fn keeps_target_at_zero(rollout: &cutover::Rollout) -> bool {
+    is_blue_green(rollout)
+        || matches!(&rollout.spec().strategy, cutover::StrategySpec::Canary(c) if c.traffic_routing)
+}
 use super::harness::{Call, World, drain_outputs, round_trip};
 use super::moves::Move;
 
@@ -29,6 +36,7 @@ impl World {
 
     fn check_state_in(&self, context: &str) {
         self.check_blue_green_state(context);
+        self.check_canary_state(context);
         let rollout = &self.rollout;
         let table = rollout.traffic();
         // Invariant 1.
@@ -137,10 +145,11 @@ impl World {
                     table.is_empty(),
                     "{context}: invariant 4: aborted first deploy still routes"
                 ),
-                // Blue-green keeps an aborted green (at weight 0) for its abort delay.
+                // Blue-green keeps an aborted green (at weight 0) for its abort delay,
+                // and so does a canary beside a full stable revision.
                 Some(stable)
                     if rollout.fleet().counts(stable).available >= floor
-                        && is_blue_green(rollout) =>
+                        && keeps_target_at_zero(rollout) =>
                 {
                     assert_eq!(
                         table.weight(stable),
@@ -295,6 +304,7 @@ impl World {
         }
         self.check_capacity(before, mv, context);
         self.check_blue_green_step(before, mv, context);
+        self.check_canary_step(before, context);
         self.check_abort_step(before, mv, context);
         // A refused command changes nothing (the clock aside).
         if refused {

@@ -31,6 +31,7 @@
 #![allow(dead_code)]
 
 mod blue_green;
+mod canary;
 mod harness;
 mod honest;
 mod interpret;
@@ -50,4 +51,4 @@ pub use scenarios::{
     counted_spec, env_count, initial_fleet, ready_fleet, spec_strategy, start_strategy,
 };
 #[allow(unused_imports)]
-pub use script::{Summary, blue_green, fleet, of_revision, old, spec};
+pub use script::{Summary, blue_green, canary, fleet, of_revision, old, spec};

@@ -1,8 +1,9 @@
 //! Starting points: valid specs and initial fleets.
 
 use cutover::{
-    BlueGreenSpec, Checks, Duration, HookSpec, Instance, InstanceState, MatchCondition, OnDeadline,
-    Promotion, ProvisionRetry, Quantity, RollingSpec, RolloutSpec, StrategySpec,
+    BlueGreenSpec, CanaryPlan, CanaryScale, CanarySpec, CanaryStep, Checks, Duration, HookSpec,
+    Instance, InstanceState, MatchCondition, OnDeadline, Promotion, ProvisionRetry, Quantity,
+    RollingSpec, RolloutSpec, StrategySpec, Weight,
 };
 use proptest::prelude::*;
 
@@ -54,10 +55,63 @@ fn blue_green_strategy() -> impl Strategy<Value = StrategySpec> {
         )
 }
 
+/// A canary step of any kind but analysis (the random world does not run named
+/// analyses): weights, timed and untimed pauses, scales, routes and mirrors.
+fn canary_step() -> impl Strategy<Value = CanaryStep> {
+    let percent = |p: u64| Weight::from_percent(p).expect("a percentage");
+    prop_oneof![
+        4 => prop::sample::select(vec![1u64, 10, 25, 50, 75, 100]).prop_map(move |p| CanaryStep::SetWeight(percent(p))),
+        2 => prop::sample::select(vec![Some(0u64), Some(1_000), Some(30_000), None])
+            .prop_map(|d| CanaryStep::Pause { duration: d.map(Duration::from_millis) }),
+        1 => prop_oneof![
+            (0u32..=2).prop_map(CanaryScale::Replicas),
+            Just(CanaryScale::Weight(percent(50))),
+            Just(CanaryScale::MatchTrafficWeight),
+        ].prop_map(CanaryStep::SetCanaryScale),
+        1 => prop::bool::ANY.prop_map(|on| CanaryStep::SetRoute(on.then(|| MatchCondition::header_equals("x-canary", "1")))),
+        1 => prop::sample::select(vec![0u64, 10]).prop_map(move |p| CanaryStep::SetMirror(percent(p))),
+    ]
+}
+
+/// A canary strategy with every knob that changes the engine's path: routed or by
+/// instance count, dynamic stable scale, steps or a preset.
+fn canary_strategy() -> impl Strategy<Value = StrategySpec> {
+    let plan = prop_oneof![
+        4 => prop::collection::vec(canary_step(), 0..=6).prop_map(CanaryPlan::Steps),
+        1 => Just(CanaryPlan::AllAtOnce),
+        1 => Just(CanaryPlan::Canary { weight: Weight::from_percent(20).expect("20%"), after: Duration::from_millis(1_000) }),
+        1 => Just(CanaryPlan::Linear { weight: Weight::from_percent(34).expect("34%"), every: Duration::from_millis(500) }),
+    ];
+    (
+        plan,
+        prop::bool::weighted(0.6),
+        prop::bool::weighted(0.3),
+        (0u32..=2, 0u32..=2, 0u32..=2),
+        prop::sample::select(vec![Some(0u64), Some(30_000), None]),
+    )
+        .prop_map(
+            |(plan, routed, dynamic, (surge, unavailable, min), abort_delay)| {
+                StrategySpec::Canary(CanarySpec {
+                    plan,
+                    traffic_routing: routed,
+                    dynamic_stable_scale: dynamic,
+                    max_surge: Quantity::Count(surge),
+                    max_unavailable: Quantity::Count(unavailable),
+                    min_instances: min,
+                    abort_scale_down_delay: abort_delay.map(Duration::from_millis),
+                })
+            },
+        )
+}
+
 /// A valid spec for 1..=6 instances, with every knob that changes the engine's path:
-/// rolling mostly, blue-green a third of the time.
+/// rolling mostly, blue-green and canary a third of the time each.
 pub fn spec_strategy() -> impl Strategy<Value = RolloutSpec> {
-    let blue_green = prop::option::weighted(0.35, blue_green_strategy());
+    let blue_green = prop_oneof![
+        1 => Just(None),
+        1 => blue_green_strategy().prop_map(Some),
+        1 => canary_strategy().prop_map(Some),
+    ];
     let quantity = || {
         prop_oneof![
             (0u32..=3).prop_map(Quantity::Count),

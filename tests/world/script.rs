@@ -31,6 +31,22 @@ pub fn blue_green(desired: u32, edit: impl FnOnce(&mut cutover::BlueGreenSpec)) 
     }
 }
 
+/// A canary spec of `desired` instances following `steps`, the strategy's defaults
+/// edited by `edit`.
+pub fn canary(
+    desired: u32,
+    steps: Vec<cutover::CanaryStep>,
+    edit: impl FnOnce(&mut cutover::CanarySpec),
+) -> RolloutSpec {
+    let mut strategy = cutover::CanarySpec::with_plan(cutover::CanaryPlan::Steps(steps));
+    edit(&mut strategy);
+    RolloutSpec {
+        desired,
+        strategy: cutover::StrategySpec::Canary(strategy),
+        ..RolloutSpec::default()
+    }
+}
+
 /// `n` serving instances of `revision`, named `<revision>-old-<i>`.
 pub fn fleet(revision: &str, n: usize) -> Vec<Instance> {
     (0..n)
