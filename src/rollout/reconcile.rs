@@ -80,6 +80,12 @@ impl Core {
         }
         if acts {
             self.execute(&plan, &input.view, mode);
+        } else if let TrafficIntent::Explicit(explicit) = &mut plan.traffic {
+            // Paused or halted: explicit weights stay where they are (capacity may
+            // still take them down), as Argo's paused canary keeps its weight.
+            if !self.rotation.published.is_empty() {
+                explicit.weights = self.published_weights();
+            }
         }
         plan
     }

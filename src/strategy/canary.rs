@@ -231,12 +231,16 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
         if index == last && published.stable == Weight::ZERO {
             stable = 0;
         }
-        // The layout rule: a superseded canary's weight goes back to stable before the
-        // new canary gets any.
-        let weight = if published.superseded == Weight::ZERO {
-            setting.weight
-        } else {
+        // A larger weight is asked for only once the canary instances to carry it are
+        // available: the previous weight holds until then (a smaller one goes at once:
+        // traffic leaves first). And the layout rule: a superseded canary's weight goes
+        // back to stable before the new canary gets any.
+        let weight = if published.superseded != Weight::ZERO {
             Weight::ZERO
+        } else if setting.weight > published.target && target.available < canary {
+            published.target
+        } else {
+            setting.weight
         };
         let mut explicit = ExplicitTraffic::all_on(Role::Stable);
         explicit.weights.stable = weight.complement();
