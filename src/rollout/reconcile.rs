@@ -80,11 +80,17 @@ impl Core {
         }
         if acts {
             self.execute(&plan, &input.view, mode);
-        } else if let TrafficIntent::Explicit(explicit) = &mut plan.traffic {
-            // Paused or halted: explicit weights stay where they are (capacity may
-            // still take them down), as Argo's paused canary keeps its weight.
-            if !self.rotation.published.is_empty() {
-                explicit.weights = self.published_weights();
+        } else if let (TrafficIntent::Explicit(explicit), true) = (
+            &mut plan.traffic,
+            matches!(self.spec.strategy, crate::spec::StrategySpec::Canary(_)),
+        ) {
+            // A paused or halted canary does not grow its share, as Argo's paused canary
+            // keeps its weight (capacity may still take it down); stable takes the rest.
+            let held = self.published_weights().target;
+            if explicit.weights.target > held {
+                explicit.weights.stable = held.complement();
+                explicit.weights.target = held;
+                explicit.weights.superseded = Weight::ZERO;
             }
         }
         plan
@@ -220,22 +226,23 @@ impl Core {
         changed
     }
 
-    /// The layout order that puts the target right after the stable revision, if it is
-    /// not there yet and moving it moves no key: only while the target has no weight
-    /// (a revision of weight 0 takes no room in the split). With the target beside
-    /// stable, weight moving between them moves keys only between them (the router's
-    /// monotonicity theorem).
-    fn target_next_to_stable(&self, counts: &[(Revision, usize)]) -> Option<Vec<Revision>> {
-        let (stable, target) = (self.stable.as_ref()?, self.target.as_ref()?);
-        let at = |revision: &Revision| counts.iter().position(|(r, _)| r == revision);
-        let (stable_at, target_at) = (at(stable)?, at(target)?);
-        if target_at == stable_at + 1 || !self.rotation.published.weight(target).is_zero() {
+    /// The layout order that puts the target last, if it is not there yet and moving
+    /// it moves no key: only while the target has no weight (a revision of weight 0
+    /// takes no room in the split). The split lays revisions out from the start of the
+    /// key space, so the last one's keys depend on its own weight alone: whatever
+    /// happens to the weights before it (a superseded revision's weight returning to
+    /// stable, capacity moving weight between them after a fault), no key leaves the
+    /// target while its share does not shrink. With superseded weights at 0, the target
+    /// is next to stable, as the router's monotonicity theorem asks.
+    fn target_last(&self, counts: &[(Revision, usize)]) -> Option<Vec<Revision>> {
+        let target = self.target.as_ref()?;
+        let at = counts.iter().position(|(r, _)| r == target)?;
+        if at + 1 == counts.len() || !self.rotation.published.weight(target).is_zero() {
             return None;
         }
         let mut order: Vec<Revision> = counts.iter().map(|(r, _)| r.clone()).collect();
-        let moved = order.remove(target_at);
-        let stable_at = order.iter().position(|r| r == stable)?;
-        order.insert(stable_at + 1, moved);
+        let moved = order.remove(at);
+        order.push(moved);
         Some(order)
     }
 
@@ -282,7 +289,7 @@ impl Core {
                 .map(|(r, _)| r.clone())
         };
         Layout {
-            order: self.target_next_to_stable(counts),
+            order: self.target_last(counts),
             weights: follow_capacity(&wanted_bp, &capacity, floor),
             routes: explicit
                 .routes

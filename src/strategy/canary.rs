@@ -13,9 +13,10 @@
 //!   floor, stable scaled up first.
 //!
 //! **The layout rule** that keeps sticky routing monotone (see the router's theorem):
-//! the core lays the canary out next to stable, and while a superseded canary still has
-//! weight in the published table, the new canary gets none: the superseded weight goes
-//! back to stable first.
+//! the core lays the canary out last in the table (so its keys depend on its own weight
+//! alone), and while a superseded canary still has weight in the published table, the
+//! new canary gets none: the superseded weight goes back to stable first, so that the
+//! canary grows next to stable.
 
 use crate::spec::{CanaryPlan, CanarySpec, CanaryStep, CapacityLimits};
 use crate::strategy::canary_counts::{
@@ -100,10 +101,15 @@ pub(crate) fn canary_step_kind(plan: &CanaryPlan, index: usize) -> StepKind {
 }
 
 /// Instances a traffic-routed canary wants for `setting`, given the weights the load
-/// balancer has (`published`).
+/// balancer has (`published`) and the floor (`min_available`).
+///
+/// A `set_canary_scale` smaller than the weight can carry is raised to what carries it
+/// at the floor (the core never publishes a share its instances cannot carry, so the
+/// step could not finish otherwise), and a route or a mirror needs one instance.
 fn routed_counts(
     spec: &CanarySpec,
     desired: u32,
+    min_available: u32,
     setting: &CanarySetting,
     published: Option<PerRole<Weight>>,
 ) -> (u32, u32) {
@@ -113,11 +119,15 @@ fn routed_counts(
         published,
     };
     let counts = canary_routed_replicas(desired, setting.weight, setting.scale, scaling);
-    let canary = if setting.reaches_canary() {
-        counts.canary.max(1)
+    let carries = if setting.weight.is_zero() {
+        0
     } else {
-        counts.canary
+        instances_for_weight(min_available, setting.weight).max(1)
     };
+    let mut canary = counts.canary.max(carries);
+    if setting.reaches_canary() {
+        canary = canary.max(1);
+    }
     (canary, counts.stable)
 }
 
@@ -158,8 +168,10 @@ pub fn canary_cost(spec: &CanarySpec, desired: u32) -> CanaryCost {
         ..PerRole::default()
     };
     let mut peak = desired;
+    let min_available = desired - unavailable;
     for setting in settings {
-        let (canary, stable) = routed_counts(spec, desired, &setting, Some(published));
+        let (canary, stable) =
+            routed_counts(spec, desired, min_available, &setting, Some(published));
         peak = peak.max(canary.saturating_add(stable));
         published = PerRole {
             stable: setting.weight.complement(),
@@ -171,7 +183,7 @@ pub fn canary_cost(spec: &CanarySpec, desired: u32) -> CanaryCost {
     // one instance of room at least, so that the way back never waits on itself.
     CanaryCost {
         peak: peak.max(desired.saturating_add(1)).min(2 * desired),
-        min_available: desired - unavailable,
+        min_available,
     }
 }
 
@@ -226,7 +238,8 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
         && view.roles[Role::Standby].replicas == 0
         && view.leaving == 0;
     let (wanted, traffic, in_place) = if spec.traffic_routing {
-        let (canary, mut stable) = routed_counts(spec, desired, &setting, Some(published));
+        let floor = input.limits.min_available();
+        let (canary, mut stable) = routed_counts(spec, desired, floor, &setting, Some(published));
         // Promoted: the stable revision goes once its traffic has left it.
         if index == last && published.stable == Weight::ZERO {
             stable = 0;

@@ -55,10 +55,14 @@ fn a_weight_step_is_done_only_when_the_canary_carries_it_and_the_table_says_so()
     let building = canary_plan(&spec, &input(&spec, 0, 1, split(100, 0, 0)));
     assert_eq!((building.wanted.stable, building.wanted.target), (10, 3));
     assert!(!building.step.done);
-    let TrafficIntent::Explicit(traffic) = &building.traffic else {
-        panic!("a routed canary has explicit weights");
+    let target_weight = |plan: &Plan| match &plan.traffic {
+        TrafficIntent::Explicit(traffic) => traffic.weights.target,
+        TrafficIntent::Proportional => panic!("a routed canary has explicit weights"),
     };
-    assert_eq!(traffic.weights.target, percent(30));
+    // The previous weight holds until the three instances for 30% are available.
+    assert_eq!(target_weight(&building), Weight::ZERO);
+    let ready = canary_plan(&spec, &input(&spec, 0, 3, split(100, 0, 0)));
+    assert_eq!(target_weight(&ready), percent(30));
     // Instances there, table not yet: still not done.
     assert!(
         !canary_plan(&spec, &input(&spec, 0, 3, split(100, 0, 0)))
