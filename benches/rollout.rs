@@ -2,14 +2,16 @@
 //! update against a world that answers at once.
 //!
 //! Targets (issue 3): `rollout/event/10000` within 1.5x of `rollout/event/100`;
-//! `rollout/full_rolling/10000` under 250 ms.
+//! `rollout/full_rolling/10000` under 250 ms. `rollout/full_canary/{100,10000}` (issue
+//! 10) runs a traffic-routed canary's five steps (three weights, two timed pauses) and
+//! its promotion.
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use cutover::{
-    Action, Input, Instance, InstanceId, Phase, Quantity, RollingSpec, Rollout, RolloutSpec,
-    StrategySpec, Timestamp,
+    Action, CanaryPlan, CanarySpec, CanaryStep, Duration, Input, Instance, InstanceId, Phase,
+    Quantity, RollingSpec, Rollout, RolloutSpec, StrategySpec, Timestamp, Weight,
 };
 
 fn spec(desired: u32) -> RolloutSpec {
@@ -128,5 +130,51 @@ fn full_rolling(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, event, full_rolling);
+/// A five-step canary: 10%, a minute, 50%, a minute, 90%; then the promotion.
+fn canary_spec(desired: u32) -> RolloutSpec {
+    let weight = |p| CanaryStep::SetWeight(Weight::from_percent(p).expect("a percentage"));
+    let pause = || CanaryStep::Pause {
+        duration: Some(Duration::from_mins(1)),
+    };
+    RolloutSpec {
+        desired,
+        strategy: StrategySpec::Canary(CanarySpec::with_plan(CanaryPlan::Steps(vec![
+            weight(10),
+            pause(),
+            weight(50),
+            pause(),
+            weight(90),
+        ]))),
+        ..RolloutSpec::default()
+    }
+}
+
+fn full_canary(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rollout/full_canary");
+    group.sample_size(10);
+    for n in [100usize, 10_000] {
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            b.iter_batched(
+                || Rollout::new(Timestamp::ZERO, canary_spec(n as u32), fleet(n)).unwrap(),
+                |mut rollout| {
+                    let mut now = answer_everything(&mut rollout, Timestamp::ZERO);
+                    rollout.deploy(now, "v2").unwrap();
+                    // Answer everything; when nothing is asked, let the pause run out.
+                    while rollout.phase() != &Phase::Completed {
+                        now = answer_everything(&mut rollout, now);
+                        if let Some(at) = rollout.poll_timeout() {
+                            now = now.max(at);
+                            rollout.handle_timeout(now);
+                        }
+                    }
+                    rollout
+                },
+                criterion::BatchSize::PerIteration,
+            );
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, event, full_rolling, full_canary);
 criterion_main!(benches);

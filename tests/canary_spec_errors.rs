@@ -7,8 +7,8 @@ use world::canary;
 
 use cutover::{
     AnalysisSpecError, AnalysisStart, BackgroundAnalysis, CanaryPlan, CanaryScale, CanaryStep,
-    Condition, Duration, MatchCondition, MetricCheck, MetricSpec, Quantity, RolloutSpec,
-    SpecError, StrategySpec, Weight,
+    Condition, Duration, MatchCondition, MetricCheck, MetricSpec, Quantity, RolloutSpec, SpecError,
+    StrategySpec, Weight,
 };
 
 /// A document's refusal message, whichever step refused (reading or checking).
@@ -74,7 +74,8 @@ fn a_document_reads_steps_and_presets_and_writes_back_the_same() {
 
 #[test]
 fn a_weight_over_100_percent() {
-    let doc = r#"{"desired": 3, "strategy": {"canary": {"plan": {"steps": [{"set_weight": 10001}]}}}}"#;
+    let doc =
+        r#"{"desired": 3, "strategy": {"canary": {"plan": {"steps": [{"set_weight": 10001}]}}}}"#;
     assert_says(&refusal(doc), &["10001"]);
 }
 
@@ -122,10 +123,15 @@ fn a_route_or_mirror_without_a_router() {
     }
     let empty = canary(
         4,
-        vec![CanaryStep::SetRoute(Some(MatchCondition::header_equals("", "1")))],
+        vec![CanaryStep::SetRoute(Some(MatchCondition::header_equals(
+            "", "1",
+        )))],
         |_| {},
     );
-    assert_says(&empty.validate().unwrap_err().to_string(), &["name is empty"]);
+    assert_says(
+        &empty.validate().unwrap_err().to_string(),
+        &["name is empty"],
+    );
 }
 
 #[test]
@@ -222,7 +228,10 @@ fn limits_and_background_analysis_that_cannot_work() {
     });
     assert_eq!(no_progress.validate(), Err(SpecError::NoProgressPossible));
     let min = canary(3, Vec::new(), |c| c.min_instances = 4);
-    assert!(matches!(min.validate(), Err(SpecError::InvalidCanary { .. })));
+    assert!(matches!(
+        min.validate(),
+        Err(SpecError::InvalidCanary { .. })
+    ));
     let check = MetricCheck::Threshold {
         success: Some(Condition::Below(0.05)),
         failure: None,
@@ -231,7 +240,10 @@ fn limits_and_background_analysis_that_cannot_work() {
     background.start = AnalysisStart::AtStep(3);
     let mut late = canary(3, vec![CanaryStep::SetWeight(percent(10))], |_| {});
     late.background_analysis = Some(background.clone());
-    assert!(matches!(late.validate(), Err(SpecError::InvalidCanary { .. })));
+    assert!(matches!(
+        late.validate(),
+        Err(SpecError::InvalidCanary { .. })
+    ));
     // At a step is for canaries only.
     let mut rolling = world::spec(3, "1", "0");
     rolling.background_analysis = Some(background);

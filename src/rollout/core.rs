@@ -303,17 +303,23 @@ impl Core {
         let before = Core::progress_counts(&view);
         let mut plan = self.reconcile(view);
         let mut changed = self.flush(&plan.traffic);
-        // With explicit weights the plan reads the published table (a removal the
-        // envelope held back because the published weight still needed the instance,
-        // a canary's stable revision that goes once its weight is 0, a step done once
-        // its weight is out): once this call's table moved the weights, plan again
-        // (the update is amended, so it stays one per call).
-        for _ in 0..3 {
-            if !(changed && matches!(plan.traffic, TrafficIntent::Explicit(_))) {
+        let mut planned_from = view;
+        // Plan until nothing changes. With explicit weights the plan reads the
+        // published table (a removal the envelope held back because the published
+        // weight still needed the instance, a canary's stable revision that goes once
+        // its weight is 0, a step done once its weight is out); and a publish can reap
+        // instances that a removal no longer needs to wait for. The update is amended,
+        // so it stays one per call.
+        for _ in 0..4 {
+            let now = self.fleet_view();
+            let explicit = matches!(plan.traffic, TrafficIntent::Explicit(_));
+            if !(changed && explicit) && now == planned_from {
                 break;
             }
-            plan = self.reconcile(self.fleet_view());
-            changed = self.flush(&plan.traffic);
+            let before = (self.next_action, self.held);
+            plan = self.reconcile(now);
+            planned_from = now;
+            changed = self.flush(&plan.traffic) || before != (self.next_action, self.held);
         }
         if self.check_completion(&plan) {
             // At rest, the strategy may want something else at once (a standby whose

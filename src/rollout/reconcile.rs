@@ -181,6 +181,7 @@ impl Core {
         let layout = |counts: &[(Revision, usize)]| match intent {
             TrafficIntent::Proportional => Layout {
                 weights: proportional_weights(counts),
+                order: self.target_last(counts),
                 ..Layout::default()
             },
             TrafficIntent::Explicit(explicit) => self.explicit_layout(explicit, counts, floor),
