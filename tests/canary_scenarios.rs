@@ -457,3 +457,32 @@ fn background_analysis_starts_at_its_step() {
     world.drive(10);
     assert!(world.saw(|e| matches!(e, EventKind::AnalysisStarted { .. })));
 }
+
+#[test]
+fn a_stable_revision_returning_to_the_table_goes_before_the_canary() {
+    // The random world found sticky keys moving from the canary back to stable at an
+    // unchanged share after the stable revision left the table and came back. This
+    // script pins the rule that prevents it: a revision coming back goes before the
+    // canary, which stays last.
+    let steps = vec![set_weight(50), pause(None)];
+    let mut world = World::new(canary(2, steps, |_| {}), fleet("v1", 2));
+    world.deploy("v2").unwrap();
+    world.drive(30);
+    assert_eq!(world.rollout.traffic().weight(&"v2".into()), percent(50));
+    for name in ["v1-old-0", "v1-old-1"] {
+        for _ in 0..3 {
+            world.health(name, false);
+        }
+    }
+    world.ack_traffic();
+    world.drive(30);
+    let order: Vec<String> = world
+        .rollout
+        .traffic()
+        .backends()
+        .iter()
+        .map(|b| b.revision().to_string())
+        .collect();
+    assert_eq!(order.last().map(String::as_str), Some("v2"), "{order:?}");
+    assert_eq!(world.rollout.traffic().weight(&"v2".into()), percent(50));
+}

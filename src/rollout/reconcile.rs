@@ -235,10 +235,18 @@ impl Core {
     /// stable, capacity moving weight between them after a fault), no key leaves the
     /// target while its share does not shrink. With superseded weights at 0, the target
     /// is next to stable, as the router's monotonicity theorem asks.
+    ///
+    /// A revision that comes (back) into the table while the target has weight (the
+    /// stable revision returning after all its instances failed) goes before it: it
+    /// held no keys, so placing it there moves none.
     fn target_last(&self, counts: &[(Revision, usize)]) -> Option<Vec<Revision>> {
         let target = self.target.as_ref()?;
         let at = counts.iter().position(|(r, _)| r == target)?;
-        if at + 1 == counts.len() || !self.rotation.published.weight(target).is_zero() {
+        let table = &self.rotation.published;
+        let keyless = |revision: &Revision| table.weight(revision).is_zero();
+        if at + 1 == counts.len()
+            || !(keyless(target) || counts[at + 1..].iter().all(|(r, _)| keyless(r)))
+        {
             return None;
         }
         let mut order: Vec<Revision> = counts.iter().map(|(r, _)| r.clone()).collect();
