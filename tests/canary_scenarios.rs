@@ -486,3 +486,24 @@ fn a_stable_revision_returning_to_the_table_goes_before_the_canary() {
     assert_eq!(order.last().map(String::as_str), Some("v2"), "{order:?}");
     assert_eq!(world.rollout.traffic().weight(&"v2".into()), percent(50));
 }
+
+#[test]
+fn a_full_promotion_with_dynamic_stable_scale_moves_weight_as_the_canary_grows() {
+    // Found by the soak: `promote_full` jumps to all traffic, but the peak left room for
+    // only three of four canary instances beside a stable revision still carrying all
+    // traffic; holding the weight until all four were available waited forever.
+    let steps = vec![set_weight(75), pause(None), set_weight(100)];
+    let spec = canary(4, steps, |c| {
+        c.dynamic_stable_scale = true;
+        c.max_unavailable = Quantity::Count(0);
+    });
+    let mut world = World::new(spec, fleet("v1", 4));
+    assert_eq!(peak(&world), 7);
+    world.deploy("v2").unwrap();
+    world.promote_full().unwrap();
+    world.drive(40);
+    assert_eq!(world.phase(), Phase::Completed);
+    assert_eq!(world.revisions(), ["v2"]);
+    let steps = weight_steps(&world, "v2");
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
+}

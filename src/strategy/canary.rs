@@ -246,11 +246,17 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
         }
         // A larger weight is asked for only once the canary instances to carry it are
         // available: the previous weight holds until then (a smaller one goes at once:
-        // traffic leaves first). And the layout rule: a superseded canary's weight goes
-        // back to stable before the new canary gets any.
+        // traffic leaves first). With dynamic stable scaling the room for the canary may
+        // come only from stable shrinking behind its traffic (a jump to full weight by
+        // `promote_full`), so the weight follows the canary's capacity step by step
+        // instead. And the layout rule: a superseded canary's weight goes back to stable
+        // before the new canary gets any.
         let weight = if published.superseded != Weight::ZERO {
             Weight::ZERO
-        } else if setting.weight > published.target && target.available < canary {
+        } else if setting.weight > published.target
+            && target.available < canary
+            && !spec.dynamic_stable_scale
+        {
             published.target
         } else {
             setting.weight
