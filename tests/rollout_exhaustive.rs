@@ -57,6 +57,44 @@ fn specs(desired: u32) -> Vec<(String, RolloutSpec)> {
         })
         .filter(|(_, spec)| spec.validate().is_ok())
         .chain(blue_green_specs(desired))
+        .chain(canary_specs(desired))
+        .collect()
+}
+
+/// A canary of one weight step and a timed pause over two instances, with a traffic
+/// router (stable full) and without one (instance counts within one surge). Other
+/// sizes are left to the random world: each canary spec doubles the search's time.
+fn canary_specs(desired: u32) -> Vec<(String, RolloutSpec)> {
+    [true, false]
+        .into_iter()
+        .filter(|_| desired == 2)
+        .map(|routed| {
+            let steps = vec![
+                cutover::CanaryStep::SetWeight(cutover::Weight::from_percent(50).unwrap()),
+                cutover::CanaryStep::Pause {
+                    duration: Some(Duration::from_secs(1)),
+                },
+            ];
+            let spec = world::canary(desired, steps, |c| {
+                c.traffic_routing = routed;
+                c.max_surge = cutover::Quantity::Count(1);
+                c.max_unavailable = cutover::Quantity::Count(0);
+            });
+            let spec = RolloutSpec {
+                provision_retry: ProvisionRetry {
+                    max_failures: 2,
+                    backoff_initial: Duration::from_secs(1),
+                    backoff_max: Duration::from_secs(2),
+                },
+                ..spec
+            };
+            let how = if routed {
+                "routed"
+            } else {
+                "by instance count"
+            };
+            (format!("desired {desired}, canary {how}"), spec)
+        })
         .collect()
 }
 
