@@ -432,3 +432,49 @@ fn an_abort_without_surge_stops_a_serving_instance_only_when_it_must() {
         "the abort emptied the table while v1 cannot serve"
     );
 }
+
+/// Found by the soak: an adopted fleet whose table lists the canary's revision first
+/// (with weight). The core read the table it was editing as empty, so it moved the
+/// canary last, and sticky keys moved from it back to stable as its share grew. The
+/// world's invariant 7 check (through the router on every published table) fails here
+/// without the fix.
+#[test]
+fn a_canary_serving_first_in_an_adopted_table_keeps_its_keys_as_it_grows() {
+    let spec = world::canary(3, Vec::new(), |c| {
+        c.plan = cutover::CanaryPlan::Linear {
+            weight: Weight::from_percent(34).unwrap(),
+            every: cutover::Duration::from_millis(500),
+        };
+        c.traffic_routing = false;
+        c.max_surge = cutover::Quantity::Count(1);
+        c.max_unavailable = cutover::Quantity::Count(0);
+    });
+    let fleet = vec![
+        Instance::serving("v3-old-0", "v3"),
+        Instance::serving("v3-old-1", "v3"),
+        Instance::serving("v1-old-2", "v1"),
+    ];
+    let scenario = Scenario {
+        spec,
+        fleet,
+        deploy_first: false,
+        moves: vec![
+            Move::Command(Command::Deploy(0)),
+            Move::ProvisionOk(Index(0)),
+            Move::ProvisionOk(Index(0)),
+            Move::AckLatest,
+            Move::ProvisionOk(Index(0)),
+        ],
+    };
+    let (mut world, _) = start(&scenario, false);
+    assert_eq!(
+        world.rollout.traffic().backends()[0].revision().as_str(),
+        "v1",
+        "the adopted table lists the canary first"
+    );
+    for step in &scenario.moves {
+        world.play(step);
+    }
+    world.settle_and_check_rest(200);
+    assert_eq!(world.rollout.phase(), &Phase::Completed);
+}

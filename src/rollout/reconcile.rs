@@ -178,21 +178,33 @@ impl Core {
         let now = self.now;
         // The layout reads the core while the rotation is edited: split the borrow.
         let mut rotation = std::mem::take(&mut self.rotation);
-        let layout = |counts: &[(Revision, usize)]| match intent {
-            TrafficIntent::Proportional => Layout {
-                weights: proportional_weights(counts),
-                order: self.target_last(counts),
-                ..Layout::default()
-            },
-            TrafficIntent::Explicit(explicit) => self.explicit_layout(explicit, counts, floor),
-        };
-        // An update still queued has not reached the load balancer: fold this one into
-        // it, so that one call (or one unpolled batch) sends one table update.
         let queued = self.actions.iter().rposition(|a| {
             matches!(a, Action::UpdateTraffic { generation, .. }
                 if *generation == rotation.published.generation() && *generation > rotation.acknowledged)
         });
-        let published = rotation.publish(now, membership, layout, queued.is_some());
+        let amend = queued.is_some();
+        // Revisions holding keys in the table the load balancer has (when not amending).
+        let weighted: Vec<Revision> = rotation
+            .published
+            .backends()
+            .iter()
+            .filter(|b| !b.weight().is_zero())
+            .map(|b| b.revision().clone())
+            .collect();
+        let sent = (!amend).then_some(weighted.as_slice());
+        let layout = |counts: &[(Revision, usize)]| match intent {
+            TrafficIntent::Proportional => Layout {
+                weights: proportional_weights(counts),
+                order: self.target_last(counts, sent),
+                ..Layout::default()
+            },
+            TrafficIntent::Explicit(explicit) => {
+                self.explicit_layout(explicit, counts, floor, sent)
+            }
+        };
+        // An update still queued has not reached the load balancer: fold this one into
+        // it, so that one call (or one unpolled batch) sends one table update.
+        let published = rotation.publish(now, membership, layout, amend);
         self.rotation = rotation;
         let changed = matches!(published, Ok(Some(_)));
         match published {
@@ -239,11 +251,19 @@ impl Core {
     /// A revision that comes (back) into the table while the target has weight (the
     /// stable revision returning after all its instances failed) goes before it: it
     /// held no keys, so placing it there moves none.
-    fn target_last(&self, counts: &[(Revision, usize)]) -> Option<Vec<Revision>> {
+    ///
+    /// `sent` lists the revisions with weight in the table the load balancer has; it is
+    /// `None` while an update is amended (the load balancer has not seen the weights
+    /// it moved), and then nothing is moved.
+    fn target_last(
+        &self,
+        counts: &[(Revision, usize)],
+        sent: Option<&[Revision]>,
+    ) -> Option<Vec<Revision>> {
+        let sent = sent?;
         let target = self.target.as_ref()?;
         let at = counts.iter().position(|(r, _)| r == target)?;
-        let table = &self.rotation.published;
-        let keyless = |revision: &Revision| table.weight(revision).is_zero();
+        let keyless = |revision: &Revision| !sent.contains(revision);
         if at + 1 == counts.len()
             || !(keyless(target) || counts[at + 1..].iter().all(|(r, _)| keyless(r)))
         {
@@ -263,6 +283,7 @@ impl Core {
         explicit: &ExplicitTraffic,
         counts: &[(Revision, usize)],
         floor: u32,
+        sent: Option<&[Revision]>,
     ) -> Layout {
         let superseded_total: usize = counts
             .iter()
@@ -298,7 +319,7 @@ impl Core {
                 .map(|(r, _)| r.clone())
         };
         Layout {
-            order: self.target_last(counts),
+            order: self.target_last(counts, sent),
             weights: follow_capacity(&wanted_bp, &capacity, floor),
             routes: explicit
                 .routes
