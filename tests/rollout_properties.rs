@@ -478,3 +478,49 @@ fn a_canary_serving_first_in_an_adopted_table_keeps_its_keys_as_it_grows() {
     world.settle_and_check_rest(200);
     assert_eq!(world.rollout.phase(), &Phase::Completed);
 }
+
+/// Found by the soak: a deploy of a revision that already serves from the middle of
+/// the table (between the stable revision and a superseded canary). When the stable
+/// revision regained capacity and took the superseded weight, the new target's keys
+/// shifted back to stable at an unchanged share. A new rollout now lays its target out
+/// last in its first table (moving its keys once, as it starts).
+#[test]
+fn a_deploy_of_a_revision_serving_mid_table_lays_it_out_last_first() {
+    let spec = world::canary(4, Vec::new(), |c| {
+        c.max_surge = cutover::Quantity::Count(0);
+        c.max_unavailable = cutover::Quantity::Count(0);
+    });
+    let fleet = vec![
+        Instance::serving("v0-old-0", "v0"),
+        Instance::serving("v1-old-1", "v1"),
+        Instance::serving("v0-old-2", "v0"),
+    ];
+    let scenario = Scenario {
+        spec,
+        fleet,
+        deploy_first: true,
+        moves: vec![
+            Move::ProvisionOk(Index(58)),
+            Move::ProvisionFail(Index(0)),
+            Move::ProvisionFail(Index(17)),
+            Move::Health(Index(29), true),
+            Move::Command(Command::Deploy(0)),
+        ],
+    };
+    let (mut world, _) = start(&scenario, false);
+    for step in &scenario.moves {
+        world.play(step);
+    }
+    let last = world
+        .rollout
+        .traffic()
+        .backends()
+        .last()
+        .map(|b| b.revision().clone());
+    assert_eq!(
+        last.as_ref(),
+        world.rollout.target(),
+        "the new target is laid out last"
+    );
+    world.settle_and_check_rest(200);
+}

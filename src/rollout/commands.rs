@@ -78,6 +78,7 @@ impl Core {
         self.aborted_at = None;
         self.target = Some(revision.clone());
         self.last_target = Some(revision);
+        self.relayout = true;
         self.is_rollback = is_rollback;
         self.provision_failures = 0;
         self.backoff_until = None;

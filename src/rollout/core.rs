@@ -112,6 +112,11 @@ pub(crate) struct Core {
     /// Whether the last abort found the stable revision able to carry all traffic at
     /// once (else the way back is a reverse rolling update).
     pub revert_one_update: bool,
+    /// Set by a deploy: the next flush lays the new target out last even if it already
+    /// holds keys (an adopted table listing it in the middle), moving them once as the
+    /// rollout starts, so that from then on its keys depend on its own weight alone.
+    /// Never outlives the call that set it, so it is not persisted.
+    pub relayout: bool,
     pub next_action: u64,
     pub next_instance: u64,
     pub actions: VecDeque<Action>,
@@ -209,6 +214,7 @@ impl Core {
             deadline_exceeded: false,
             ack_overdue: false,
             revert_one_update: false,
+            relayout: false,
             next_action: 1,
             next_instance: 1,
             dirty: fleet.iter().map(|i| i.id.clone()).collect(),

@@ -168,6 +168,7 @@ impl Core {
         // mirror to drop, there is nothing to publish (the common case, kept cheap).
         let table = &self.rotation.published;
         if membership.is_empty()
+            && !self.relayout
             && matches!(intent, TrafficIntent::Proportional)
             && table.routes().is_empty()
             && table.mirror().is_none()
@@ -192,14 +193,15 @@ impl Core {
             .map(|b| b.revision().clone())
             .collect();
         let sent = (!amend).then_some(weighted.as_slice());
+        let relayout = std::mem::take(&mut self.relayout);
         let layout = |counts: &[(Revision, usize)]| match intent {
             TrafficIntent::Proportional => Layout {
                 weights: proportional_weights(counts),
-                order: self.target_last(counts, sent),
+                order: self.target_last(counts, sent, relayout),
                 ..Layout::default()
             },
             TrafficIntent::Explicit(explicit) => {
-                self.explicit_layout(explicit, counts, floor, sent)
+                self.explicit_layout(explicit, counts, floor, sent, relayout)
             }
         };
         // An update still queued has not reached the load balancer: fold this one into
@@ -255,19 +257,27 @@ impl Core {
     /// `sent` lists the revisions with weight in the table the load balancer has; it is
     /// `None` while an update is amended (the load balancer has not seen the weights
     /// it moved), and then nothing is moved.
+    ///
+    /// `relayout` (the first flush of a new rollout) moves the target last whatever it
+    /// holds: an adopted table may list it in the middle, where any weight moving
+    /// between the revisions beside it would move its keys for the whole rollout.
     fn target_last(
         &self,
         counts: &[(Revision, usize)],
         sent: Option<&[Revision]>,
+        relayout: bool,
     ) -> Option<Vec<Revision>> {
-        let sent = sent?;
         let target = self.target.as_ref()?;
         let at = counts.iter().position(|(r, _)| r == target)?;
-        let keyless = |revision: &Revision| !sent.contains(revision);
-        if at + 1 == counts.len()
-            || !(keyless(target) || counts[at + 1..].iter().all(|(r, _)| keyless(r)))
-        {
+        if at + 1 == counts.len() {
             return None;
+        }
+        if !relayout {
+            let sent = sent?;
+            let keyless = |revision: &Revision| !sent.contains(revision);
+            if !(keyless(target) || counts[at + 1..].iter().all(|(r, _)| keyless(r))) {
+                return None;
+            }
         }
         let mut order: Vec<Revision> = counts.iter().map(|(r, _)| r.clone()).collect();
         let moved = order.remove(at);
@@ -284,6 +294,7 @@ impl Core {
         counts: &[(Revision, usize)],
         floor: u32,
         sent: Option<&[Revision]>,
+        relayout: bool,
     ) -> Layout {
         let superseded_total: usize = counts
             .iter()
@@ -319,7 +330,7 @@ impl Core {
                 .map(|(r, _)| r.clone())
         };
         Layout {
-            order: self.target_last(counts, sent),
+            order: self.target_last(counts, sent, relayout),
             weights: follow_capacity(&wanted_bp, &capacity, floor),
             routes: explicit
                 .routes

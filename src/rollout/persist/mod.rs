@@ -158,6 +158,7 @@ mod body {
                 deadline_exceeded: self.deadline_exceeded,
                 ack_overdue: self.ack_overdue,
                 revert_one_update: self.revert_one_update,
+                relayout: false,
                 next_action: self.next_action,
                 next_instance: self.next_instance,
                 actions: self.actions,
