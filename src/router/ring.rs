@@ -21,6 +21,7 @@
 use super::race::{LAP, LOSER, POINT, Point, Race, SLOT, Scratch, entry, positions};
 use super::sort::sort_by_place;
 
+mod build;
 mod edit;
 
 /// Marks a bucket whose answer is not embedded: its high half is then the arena index of
@@ -91,47 +92,49 @@ impl Ring {
         if keys.is_empty() {
             return Ring::empty();
         }
-        let mut scratch = Vec::new();
-        sort_by_place(&mut keys, &mut scratch);
-        let max_gap = widest_gap(&keys);
+        let bits = bucket_bits(keys.len());
         let mut live = race.weights.iter().copied().filter(|w| *w > 0);
         let first = live.next();
-        let (light, heavy) = live.fold((first.unwrap_or(1), first.unwrap_or(1)), |(a, b), w| {
-            (a.min(w), b.max(w))
-        });
-        let mut entries = scratch;
-        entries.clear();
-        if light == heavy {
-            equal_entries(&keys, race, &mut entries);
-        } else {
-            // Every point within reach of the circle, a lap below or above it as needed:
-            // the owner of a key lies within `heavy / light` half-gaps of it.
-            let (light, heavy) = (i64::from(light), i64::from(heavy));
-            let reach = (max_gap * heavy / light + max_gap + 2).min(LAP);
-            let point = |k: &u64, offset: i64| Point {
-                pos: i64::from((k >> 32) as u32) + offset,
-                slot: (k & SLOT) as u32,
-            };
-            let below = keys.partition_point(|k| i64::from((k >> 32) as u32) < LAP - reach);
-            let above = keys.partition_point(|k| i64::from((k >> 32) as u32) <= reach);
-            let points: Vec<Point> = keys[below..]
-                .iter()
-                .map(|k| point(k, -LAP))
-                .chain(keys.iter().map(|k| point(k, 0)))
-                .chain(keys[..above].iter().map(|k| point(k, LAP)))
-                .collect();
-            let mut out = Vec::with_capacity(2 * keys.len());
-            race.sweep(&points, (0, LAP - 1), &mut out, &mut Scratch::default());
-            entries.extend(out.iter().map(|e| e.1));
+        if live.all(|w| Some(w) == first) {
+            return Ring::build_equal(&keys, bits, race, embed);
         }
+        Ring::build_swept(keys, race, embed)
+    }
+
+    /// [`build`](Self::build) for any weights: the points are sorted, and the races of
+    /// [`Race::sweep`] settle the whole circle.
+    fn build_swept(mut keys: Vec<u64>, race: &Race<'_>, embed: bool) -> Ring {
+        let mut entries = Vec::new();
+        sort_by_place(&mut keys, &mut entries);
+        let max_gap = widest_gap(&keys);
+        let live = race.weights.iter().copied().filter(|w| *w > 0);
+        let (light, heavy) = live.fold((u16::MAX, 1), |(a, b), w| (a.min(w), b.max(w)));
+        // Every point within reach of the circle, a lap below or above it as needed: the
+        // owner of a key lies within `heavy / light` half-gaps of it.
+        let (light, heavy) = (i64::from(light.min(heavy)), i64::from(heavy));
+        let reach = (max_gap * heavy / light + max_gap + 2).min(LAP);
+        let point = |k: &u64, offset: i64| Point {
+            pos: i64::from((k >> 32) as u32) + offset,
+            slot: (k & SLOT) as u32,
+        };
+        let below = keys.partition_point(|k| i64::from((k >> 32) as u32) < LAP - reach);
+        let above = keys.partition_point(|k| i64::from((k >> 32) as u32) <= reach);
+        let points: Vec<Point> = keys[below..]
+            .iter()
+            .map(|k| point(k, -LAP))
+            .chain(keys.iter().map(|k| point(k, 0)))
+            .chain(keys[..above].iter().map(|k| point(k, LAP)))
+            .collect();
+        let mut out = Vec::with_capacity(2 * keys.len());
+        race.sweep(&points, (0, LAP - 1), &mut out, &mut Scratch::default());
+        entries.clear();
+        entries.extend(out.iter().map(|e| e.1));
         Ring::layout(&entries, keys.len(), embed, max_gap)
     }
 
     /// Lays `entries` (sorted) out in arcs and buckets, sized for `points` points.
     fn layout(entries: &[u64], points: usize, embed: bool, max_gap: i64) -> Ring {
-        // Twice as many buckets as points (a power of two), at most 2^23.
-        let bits =
-            (usize::BITS - (2 * points).max(2).next_power_of_two().leading_zeros() - 1).min(23);
+        let bits = bucket_bits(points);
         let arc_bits = bits.saturating_sub(ARC_BUCKET_BITS);
         let arcs = 1usize << arc_bits;
         let arc_shift = 32 - arc_bits;
@@ -331,88 +334,9 @@ fn widest_gap(keys: &[u64]) -> i64 {
         .fold(wrap, i64::max)
 }
 
-/// The entries of a ring of equal weights from its points (sorted by place): each key
-/// goes to the nearest place, so between two places of different owners there is one
-/// cut, at the midpoint (a key exactly halfway goes to the smaller id). The same entries
-/// as [`Race::sweep`] gives, without the races.
-fn equal_entries(keys: &[u64], race: &Race<'_>, out: &mut Vec<u64>) {
-    let place = |k: u64| i64::from((k >> 32) as u32);
-    let slot = |k: u64| (k & SLOT) as u32;
-    // The last place before a key exactly halfway between `a` and `b` goes to `wa`.
-    let cut = |a: i64, wa: u32, b: i64, wb: u32| {
-        if wa == wb {
-            return None;
-        }
-        let n = a + b;
-        let last = if n % 2 == 0 && race.rank(wa) < race.rank(wb) {
-            n / 2
-        } else {
-            (n - 1).div_euclid(2)
-        };
-        (last > a).then_some(last)
-    };
-    let winner = |group: &[u64]| {
-        group
-            .iter()
-            .map(|k| slot(*k))
-            .min_by_key(|s| race.rank(*s))
-            .unwrap_or(0)
-    };
-    let group_end = |i: usize| {
-        let mut end = i + 1;
-        while end < keys.len() && keys[end] >> 32 == keys[i] >> 32 {
-            end += 1;
-        }
-        end
-    };
-    let (Some(&first), Some(&last)) = (keys.first(), keys.last()) else {
-        return;
-    };
-    let first_winner = winner(&keys[..group_end(0)]);
-    let mut last_start = keys.len() - 1;
-    while last_start > 0 && keys[last_start - 1] >> 32 == last >> 32 {
-        last_start -= 1;
-    }
-    let last_winner = winner(&keys[last_start..]);
-    let wrap = cut(place(last), last_winner, place(first) + LAP, first_winner);
-    if let Some(x) = wrap.filter(|x| *x >= LAP) {
-        out.push(entry((x - LAP) as u32, 0, last_winner));
-    }
-    let mut i = 0;
-    let mut slots = Vec::new();
-    while i < keys.len() {
-        let end = group_end(i);
-        let at = (keys[i] >> 32) as u32;
-        let w = if end == i + 1 {
-            slot(keys[i])
-        } else {
-            let w = winner(&keys[i..end]);
-            slots.clear();
-            slots.extend(keys[i..end].iter().map(|k| slot(*k)).filter(|s| *s != w));
-            slots.sort_unstable();
-            slots.dedup();
-            w
-        };
-        out.push(entry(at, POINT, w));
-        if end > i + 1 {
-            out.extend(slots.iter().map(|s| entry(at, POINT | LOSER, *s)));
-        }
-        if let Some(&next) = keys.get(end) {
-            let next_end = group_end(end);
-            let wb = if next_end == end + 1 {
-                slot(next)
-            } else {
-                winner(&keys[end..next_end])
-            };
-            if let Some(x) = cut(i64::from(at), w, place(next), wb) {
-                out.push(entry(x as u32, 0, w));
-            }
-        }
-        i = end;
-    }
-    if let Some(x) = wrap.filter(|x| *x < LAP) {
-        out.push(entry(x as u32, 0, last_winner));
-    }
+/// Twice as many buckets as points (a power of two), at most 2^23, as a bit count.
+fn bucket_bits(points: usize) -> u32 {
+    (usize::BITS - (2 * points).max(2).next_power_of_two().leading_zeros() - 1).min(23)
 }
 
 /// A bucket that sends its keys to a scan from arena index `index`.
@@ -562,6 +486,44 @@ mod tests {
         assert!(in_place > rounds, "only {in_place} edits in place");
     }
 
+    /// With equal weights the quick build gives the same entries and the same answers as
+    /// the races, ties included.
+    #[test]
+    fn equal_builds_agree_with_the_races() {
+        for (n, spread) in [(2usize, u32::MAX), (7, u32::MAX), (40, u32::MAX), (300, u32::MAX), (5, 1 << 10), (30, 1 << 14)] {
+            let weights = vec![3u16; n];
+            let ranks: Vec<u32> = (0..n as u32).rev().collect();
+            let race = race(&weights, &ranks);
+            // Squeezed into the low `spread` places: ties and adjacent places.
+            let keys: Vec<u64> = ids(n)
+                .iter()
+                .enumerate()
+                .flat_map(|(slot, id)| {
+                    positions(id)
+                        .map(move |p| entry(p % spread, POINT, slot as u32))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            for embed in [true, false] {
+                let quick = Ring::build_equal(&keys, bucket_bits(keys.len()), &race, embed);
+                let swept = Ring::build_swept(keys.clone(), &race, embed);
+                assert_eq!(quick.entries(), swept.entries(), "{n} {spread}");
+                assert_eq!(quick.max_gap, swept.max_gap);
+                let mut q = 11u32;
+                for _ in 0..20_000 {
+                    assert_eq!(quick.owner(q), swept.owner(q), "{n} {spread} at {q}");
+                    q = q.wrapping_add(214_748_369) % spread.max(1 << 20);
+                }
+                for e in swept.entries() {
+                    let at = (e >> 32) as u32;
+                    for x in [at.wrapping_sub(1), at, at.wrapping_add(1)] {
+                        assert_eq!(quick.owner(x), swept.owner(x), "{n} {spread} at {x}");
+                    }
+                }
+            }
+        }
+    }
+
     /// The bench's re-weight: one instance of 1,000 equal ones going to weight 2 is an
     /// edit, not a rebuild.
     #[test]
@@ -593,5 +555,62 @@ mod tests {
             .count();
         let share = heavy as f64 / n as f64;
         assert!((0.68..0.82).contains(&share), "{share}");
+    }
+}
+#[cfg(test)]
+mod timing {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn time_edits() {
+        let mut ids: Vec<String> = (0..1000).map(|i| format!("web-{i:04}")).collect();
+        ids.push("web-new".into());
+        let mut weights = vec![1u16; 1001];
+        weights[1000] = 0;
+        let ranks: Vec<u32> = (0..1001).collect();
+        let ring = Ring::build(ids.iter().zip(&weights).map(|(s, w)| (*w > 0).then_some(s.as_str())), &Race { weights: &weights, ranks: &ranks }, true);
+        for (name, slot, from, to) in [("join", 1000usize, 0u16, 1u16), ("reweight", 5, 1, 2)] {
+            let mut r = ring.clone();
+            let (mut there, mut back) = (weights.clone(), weights.clone());
+            there[slot] = to;
+            back[slot] = from;
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..200 {
+                let t = std::time::Instant::now();
+                assert!(r.update(&ids[slot], slot as u32, (from, to), &Race { weights: &there, ranks: &ranks }));
+                assert!(r.update(&ids[slot], slot as u32, (to, from), &Race { weights: &back, ranks: &ranks }));
+                total += t.elapsed();
+            }
+            eprintln!("{name} and back: {:?}", total / 200);
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn time_phases() {
+        let ids: Vec<String> = (0..1000).map(|i| format!("web-{i:04}")).collect();
+        let weights = vec![1u16; 1000];
+        let ranks: Vec<u32> = (0..1000).collect();
+        let race = Race { weights: &weights, ranks: &ranks };
+        for _ in 0..40 {
+            let t = std::time::Instant::now();
+            let mut keys: Vec<u64> = Vec::new();
+            for (slot, id) in ids.iter().enumerate() {
+                keys.extend(positions(id).map(|p| entry(p, POINT, slot as u32)));
+            }
+            let t1 = t.elapsed();
+            let t2 = t.elapsed();
+            let t3 = t.elapsed();
+            let ring = Ring::build_equal(&keys, bucket_bits(keys.len()), &race, true);
+            let t4 = t.elapsed();
+            let mut v = keys.clone();
+            let t5 = std::time::Instant::now();
+            v.sort_unstable();
+            let t6 = t5.elapsed();
+            let _ = (t1, t2, t3, t4, t6, &ring);
+            continue;
+            #[allow(unreachable_code)]
+            eprintln!("gen {t1:?} sort {:?} entries {:?} layout {:?} | std sort {t6:?} | {}", t2 - t1, t3 - t2, t4 - t3, ring.bytes());
+        }
     }
 }

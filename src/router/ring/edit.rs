@@ -9,7 +9,8 @@
 //! the edit sweeps those gaps again and nothing else. With equal weights that is the gap
 //! between the point's two neighbours.
 
-use super::super::race::{LAP, POINT, Point, Race, SLOT, Scratch, positions};
+use super::super::race::{LAP, LOSER, POINT, Point, Race, SLOT, Scratch, entry, positions};
+use super::build::midpoint;
 use super::{Ring, arc_of};
 
 /// One window of an edit: the keys strictly between two places of other instances
@@ -142,13 +143,28 @@ impl Ring {
         let mut places: Vec<u32> = positions(id).collect();
         places.sort_unstable();
         places.dedup();
+        let mut out = Vec::new();
+        let mut fresh = Vec::new();
+        let mut touched = Vec::new();
+        if light == heavy {
+            // Equal weights: each point changes only the gap between its neighbours.
+            if let Some(windows) = self.equal_windows(&places, slot, new > 0, race, &mut out) {
+                for (lo, hi, from, to) in windows {
+                    if !self.rewrite((lo, hi), &out[from..to], &mut fresh, &mut touched) {
+                        return false;
+                    }
+                    if new == 0 {
+                        self.max_gap = self.max_gap.max(hi - lo);
+                    }
+                }
+                self.refresh_around(touched);
+                return true;
+            }
+        }
         let Some(windows) = self.windows(&places, slot, old.max(new), (light, heavy)) else {
             return false;
         };
         let mut points = Vec::new();
-        let mut out = Vec::new();
-        let mut fresh = Vec::new();
-        let mut touched = Vec::new();
         let mut scratch = Scratch::default();
         for Window { lo, hi, margin } in windows {
             points.clear();
@@ -168,33 +184,152 @@ impl Ring {
             }
             out.clear();
             race.sweep(&points, (lo + 1, hi - 1), &mut out, &mut scratch);
-            // Split at the top of the circle so each replaced range is increasing.
-            let mut bottom = lo + 1;
-            while bottom < hi {
-                let offset = bottom.div_euclid(LAP) * LAP;
-                let top = (hi - 1).min(offset + LAP - 1);
-                let first = out.partition_point(|e| e.0 < bottom);
-                let last = out.partition_point(|e| e.0 <= top);
-                fresh.clear();
-                fresh.extend(out[first..last].iter().map(|e| e.1));
-                let (from, to) = ((bottom - offset) as u32, (top - offset) as u32);
-                let arcs = arc_of(self.arc_shift, from)..=arc_of(self.arc_shift, to);
-                let owners: Vec<Option<u64>> = arcs.clone().map(|a| self.first_owner(a)).collect();
-                // In the first arc, the buckets before the one holding the last entry
-                // below `from` keep their answers.
-                let kept = self.first_changed_bucket(*arcs.start(), from);
-                if self.replace(from, to, &fresh).is_none() {
-                    return false;
-                }
-                for (arc, owner) in arcs.clone().zip(owners) {
-                    let bucket = if arc == *arcs.start() { kept } else { 0 };
-                    touched.push((arc, self.first_owner(arc) != owner, bucket));
-                }
-                bottom = offset + LAP;
+            if !self.rewrite((lo, hi), &out, &mut fresh, &mut touched) {
+                return false;
             }
         }
         self.refresh_around(touched);
         true
+    }
+
+    /// Replaces the entries strictly between the unwrapped places `lo` and `hi` with `out`
+    /// (unwrapped, increasing), noting the arcs touched. Returns `false` if an arc ran out
+    /// of room (the ring is then partly edited: the caller rebuilds it).
+    fn rewrite(
+        &mut self,
+        (lo, hi): (i64, i64),
+        out: &[(i64, u64)],
+        fresh: &mut Vec<u64>,
+        touched: &mut Vec<(usize, bool, usize)>,
+    ) -> bool {
+        // Split at the top of the circle so each replaced range is increasing.
+        let mut bottom = lo + 1;
+        while bottom < hi {
+            let offset = bottom.div_euclid(LAP) * LAP;
+            let top = (hi - 1).min(offset + LAP - 1);
+            let first = out.partition_point(|e| e.0 < bottom);
+            let last = out.partition_point(|e| e.0 <= top);
+            fresh.clear();
+            fresh.extend(out[first..last].iter().map(|e| e.1));
+            let (from, to) = ((bottom - offset) as u32, (top - offset) as u32);
+            let (start, end) = (arc_of(self.arc_shift, from), arc_of(self.arc_shift, to));
+            let before = touched.len();
+            for arc in start..=end {
+                touched.push((arc, false, 0));
+            }
+            let owners: Vec<Option<u64>> = (start..=end).map(|a| self.first_owner(a)).collect();
+            // In the first arc, the buckets before the one holding the last entry below
+            // `from` keep their answers.
+            let kept = self.first_changed_bucket(start, from);
+            if self.replace(from, to, fresh).is_none() {
+                return false;
+            }
+            for (t, owner) in touched[before..].iter_mut().zip(owners) {
+                t.1 = self.first_owner(t.0) != owner;
+                t.2 = if t.0 == start { kept } else { 0 };
+            }
+            bottom = offset + LAP;
+        }
+        true
+    }
+
+    /// With equal weights before and after: for each of the instance's places, the
+    /// nearest places of other instances either side (unwrapped) and the new entries
+    /// between them, as `(lo, hi, from, to)` with the entries at `out[from..to]`. `None`
+    /// where a place is shared or two of the instance's points share a gap: the general
+    /// edit then takes over.
+    fn equal_windows(
+        &self,
+        places: &[u32],
+        slot: u32,
+        add: bool,
+        race: &Race<'_>,
+        out: &mut Vec<(i64, u64)>,
+    ) -> Option<Vec<(i64, i64, usize, usize)>> {
+        out.clear();
+        let mut windows = Vec::with_capacity(places.len());
+        for &p in places {
+            let (below, w_below) = self.neighbour(p, slot, true)?;
+            let (above, w_above) = self.neighbour(p, slot, false)?;
+            let from = out.len();
+            let p = i64::from(p);
+            let at = |x: i64| x.rem_euclid(LAP) as u32;
+            if add {
+                if let Some(x) = midpoint(race, (below, w_below), (p, slot)) {
+                    out.push((x, entry(at(x), 0, w_below)));
+                }
+                out.push((p, entry(at(p), POINT, slot)));
+                if let Some(x) = midpoint(race, (p, slot), (above, w_above)) {
+                    out.push((x, entry(at(x), 0, slot)));
+                }
+            } else if let Some(x) = midpoint(race, (below, w_below), (above, w_above)) {
+                out.push((x, entry(at(x), 0, w_below)));
+            }
+            windows.push((below, above, from, out.len()));
+        }
+        Some(windows)
+    }
+
+    /// The nearest place below (`down`) or above place `p` that holds another instance's
+    /// point, unwrapped round `p`, and that point's slot. `None` if that place holds
+    /// several points, if another of `slot`'s points comes first, or if `p` itself holds
+    /// another instance's point.
+    fn neighbour(&self, p: u32, slot: u32, down: bool) -> Option<(i64, u32)> {
+        let arcs = self.arcs();
+        let home = arc_of(self.arc_shift, p);
+        let entries = self.arc(home);
+        let (lo, hi) = (u64::from(p) << 32, (u64::from(p) << 32) | 0xffff_ffff);
+        let (start, end) = (
+            entries.partition_point(|e| *e < lo),
+            entries.partition_point(|e| *e <= hi),
+        );
+        if entries[start..end]
+            .iter()
+            .any(|e| *e & POINT != 0 && (*e & SLOT) as u32 != slot)
+        {
+            return None;
+        }
+        let mut arc = home;
+        let mut offset = 0i64;
+        for step in 0..=arcs {
+            let entries = self.arc(arc);
+            let range = match (step, down) {
+                (0, true) => &entries[..start],
+                (0, false) => &entries[end..],
+                _ => entries,
+            };
+            let found = if down {
+                range.iter().rev().position(|e| *e & POINT != 0).map(|i| range.len() - 1 - i)
+            } else {
+                range.iter().position(|e| *e & POINT != 0)
+            };
+            if let Some(i) = found {
+                let e = range[i];
+                let tied = if down {
+                    e & LOSER != 0
+                } else {
+                    range.get(i + 1).is_some_and(|n| n >> 32 == e >> 32)
+                };
+                if tied || (e & SLOT) as u32 == slot {
+                    return None;
+                }
+                return Some((i64::from((e >> 32) as u32) + offset, (e & SLOT) as u32));
+            }
+            if down {
+                if arc == 0 {
+                    offset -= LAP;
+                    arc = arcs - 1;
+                } else {
+                    arc -= 1;
+                }
+            } else if arc + 1 == arcs {
+                offset += LAP;
+                arc = 0;
+            } else {
+                arc += 1;
+            }
+        }
+        None
     }
 
     /// The windows an update of the instance at `places` (slot `slot`, weight `weight`
