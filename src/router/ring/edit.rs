@@ -51,33 +51,27 @@ impl Ring {
         }
     }
 
-    /// The distinct places of other instances' points within `span` of `p` on one side
-    /// (`down`: below it), nearest first.
-    fn places_near(&self, p: i64, slot: u32, span: i64, down: bool, out: &mut Vec<i64>) {
-        let mut points = Vec::new();
-        if down {
-            self.points_in(p - span, p - 1, slot, &mut points);
-            points.reverse();
+    /// The distinct places holding other instances' points, going down (`down`) or up
+    /// from place `p` (exclusive), unwrapped round `p`, nearest first, at most a lap.
+    fn others(&self, p: i64, slot: u32, down: bool) -> Others<'_> {
+        let at = p.rem_euclid(LAP);
+        let arc = arc_of(self.arc_shift, at as u32);
+        let entries = self.arc(arc);
+        let key = (at as u64) << 32;
+        let index = if down {
+            entries.partition_point(|e| *e < key)
         } else {
-            self.points_in(p + 1, p + span, slot, &mut points);
-        }
-        out.clear();
-        out.extend(points.iter().map(|q| q.pos));
-        out.dedup();
-    }
-
-    /// The nearest place of another instance's point on one side of `p`, if any.
-    fn nearest(&self, p: i64, slot: u32, down: bool, near: &mut Vec<i64>) -> Option<i64> {
-        let mut span = 8i64 << self.shift;
-        loop {
-            self.places_near(p, slot, span.min(LAP - 1), down, near);
-            if let Some(q) = near.first() {
-                return Some(*q);
-            }
-            if span >= LAP - 1 {
-                return None;
-            }
-            span *= 4;
+            entries.partition_point(|e| *e <= key | 0xffff_ffff)
+        };
+        Others {
+            ring: self,
+            slot,
+            down,
+            arc,
+            index,
+            offset: p - at,
+            steps: 0,
+            last: None,
         }
     }
 
@@ -267,6 +261,12 @@ impl Ring {
             }
             windows.push((below, above, from, out.len()));
         }
+        // A joining instance is not in the ring yet: two of its points may share a gap.
+        let mut gaps: Vec<i64> = windows.iter().map(|w| w.0.rem_euclid(LAP)).collect();
+        gaps.sort_unstable();
+        if gaps.windows(2).any(|pair| pair[0] == pair[1]) {
+            return None;
+        }
         Some(windows)
     }
 
@@ -343,7 +343,6 @@ impl Ring {
         (light, heavy): (u16, u16),
     ) -> Option<Vec<Window>> {
         let (w, light, heavy) = (i64::from(weight), i64::from(light), i64::from(heavy));
-        let mut near = Vec::new();
         // Each point's neighbours among the other instances, and the widest gap between
         // other instances' points (those between two of this instance's points are not
         // the ring's gaps).
@@ -351,8 +350,8 @@ impl Ring {
         let mut widest = self.max_gap;
         for &p in places {
             let p = i64::from(p);
-            let below = self.nearest(p, slot, true, &mut near)?;
-            let above = self.nearest(p, slot, false, &mut near)?;
+            let below = self.others(p, slot, true).next()?;
+            let above = self.others(p, slot, false).next()?;
             widest = widest.max(above - below);
             sides.push((p, below, above));
         }
@@ -364,14 +363,12 @@ impl Ring {
             return None;
         }
         let mut windows: Vec<Window> = Vec::with_capacity(places.len());
-        let mut walked = Vec::new();
         for (p, below, above) in sides {
             let mut gap = above - below;
             let (mut lo, mut hi) = (below, above);
             if light != heavy {
                 for down in [true, false] {
-                    self.places_near(p, slot, reach + widest + 1, down, &mut walked);
-                    let (edge, wide) = walk(p, &walked, w, light, widest)?;
+                    let (edge, wide) = walk(p, self.others(p, slot, down), w, light, widest)?;
                     gap = gap.max(wide);
                     if down {
                         lo = edge;
@@ -382,11 +379,11 @@ impl Ring {
             }
             // End on places where the instance has no point.
             while own(lo) {
-                lo = self.nearest(lo, slot, true, &mut near)?;
+                lo = self.others(lo, slot, true).next()?;
                 gap = gap.max(widest);
             }
             while own(hi) {
-                hi = self.nearest(hi, slot, false, &mut near)?;
+                hi = self.others(hi, slot, false).next()?;
                 gap = gap.max(widest);
             }
             let margin = (heavy * gap) / (2 * light) + 2;
@@ -471,22 +468,93 @@ impl Ring {
     }
 }
 
+/// The distinct places holding other instances' points on one side of a place, nearest
+/// first: see [`Ring::others`].
+struct Others<'a> {
+    ring: &'a Ring,
+    slot: u32,
+    down: bool,
+    arc: usize,
+    /// Down: the entries before this index in `arc` are still to come; up: from it on.
+    index: usize,
+    offset: i64,
+    steps: usize,
+    last: Option<i64>,
+}
+
+impl Iterator for Others<'_> {
+    type Item = i64;
+
+    fn next(&mut self) -> Option<i64> {
+        let arcs = self.ring.arcs();
+        while self.steps <= arcs {
+            let entries = self.ring.arc(self.arc);
+            let e = if self.down {
+                self.index.checked_sub(1).map(|i| {
+                    self.index = i;
+                    entries[i]
+                })
+            } else {
+                entries.get(self.index).map(|e| {
+                    self.index += 1;
+                    *e
+                })
+            };
+            let Some(e) = e else {
+                self.steps += 1;
+                if self.down {
+                    if self.arc == 0 {
+                        self.offset -= LAP;
+                        self.arc = arcs - 1;
+                    } else {
+                        self.arc -= 1;
+                    }
+                    self.index = self.ring.arc(self.arc).len();
+                } else {
+                    if self.arc + 1 == arcs {
+                        self.offset += LAP;
+                        self.arc = 0;
+                    } else {
+                        self.arc += 1;
+                    }
+                    self.index = 0;
+                }
+                continue;
+            };
+            if e & POINT == 0 || (e & SLOT) as u32 == self.slot {
+                continue;
+            }
+            let at = i64::from((e >> 32) as u32) + self.offset;
+            if self.last != Some(at) {
+                self.last = Some(at);
+                return Some(at);
+            }
+        }
+        None
+    }
+}
+
 /// The walk away from point `p` over the other instances' places `near` (nearest first):
 /// the furthest place whose gap towards `p` the point (weight `w`) can reach into, and the
-/// widest gap walked over. `None` if `near` runs out before the walk may stop.
-fn walk(p: i64, near: &[i64], w: i64, light: i64, widest: i64) -> Option<(i64, i64)> {
-    let (mut edge, mut wide) = (*near.first()?, 0);
-    for pair in near.windows(2) {
-        let (b, a) = (pair[0], pair[1]);
+/// widest gap between it and `p`. `None` if `near` runs out before the walk may stop.
+fn walk(
+    p: i64,
+    mut near: impl Iterator<Item = i64>,
+    w: i64,
+    light: i64,
+    widest: i64,
+) -> Option<(i64, i64)> {
+    let mut b = near.next()?;
+    let (mut edge, mut wide, mut seen) = (b, 0, 0);
+    for a in near {
         if (p - b).abs() * 2 * light > w * widest {
             return Some((edge, wide));
         }
-        wide = wide.max((b - a).abs());
+        seen = seen.max((b - a).abs());
         if (p - b).abs() * 2 * light <= w * (b - a).abs() {
-            edge = a;
+            (edge, wide) = (a, seen);
         }
+        b = a;
     }
-    // The last place is past reach too: nothing beyond it can be reached.
-    let last = *near.last()?;
-    ((p - last).abs() * 2 * light > w * widest).then_some((edge, wide))
+    None
 }
