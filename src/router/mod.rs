@@ -143,14 +143,16 @@ impl std::fmt::Debug for Decision<'_> {
 ///   the one that shrinks into the one that grows. With two revisions every change is of
 ///   this kind: while a canary's share only grows, no key ever flaps back to stable.
 /// * **Instance.** A weighted consistent-hash ring over the revision's instances, indexed
-///   by the low 32 bits of `h`. Every instance puts 128 points on the ring whatever its
-///   weight, and a key goes to the point `p` at or after it with the smallest
-///   `(p − key) / weight` (equal weights: simply the next point). Which instance owns a
-///   key therefore depends only on the *set* of instances and their weights, so taking
-///   an instance out of rotation moves only the keys it held, putting one in moves keys
-///   only onto it, and changing one's weight moves keys only onto or off it, for any
-///   weights in 1..=256: about 1/N of the keys for N equal instances. Shares follow the
-///   weights to within about ±9% (one standard deviation: see *Cost*).
+///   by the low 32 bits of `h`. Every instance puts 64 points on the ring whatever its
+///   weight, and a key goes to the point `p` with the smallest `d(p, key) / weight`, `d`
+///   the distance round the ring *in either direction* (equal weights: simply the nearest
+///   point; equal scores go to the smaller id). Which instance owns a key therefore
+///   depends only on the *set* of instances and their weights, so taking an instance out
+///   of rotation moves only the keys it held, putting one in moves keys only onto it, and
+///   changing one's weight moves keys only onto or off it, for any weights in 1..=256:
+///   about 1/N of the keys for N equal instances. A point owns half of each gap beside
+///   it, so shares follow the weights to within about ±9% (one standard deviation: see
+///   *Cost*) with half the points a "next point clockwise" ring needs.
 /// * **Mirror.** A key is mirrored when a fixed remix of `h` falls in the mirror's share
 ///   (independently of its revision and instance), so a key is either always or never
 ///   mirrored, and growing the share only adds keys.

@@ -3,17 +3,19 @@
 //!
 //! The ring is a sorted list of *entries* (points, and cuts where the owner changes
 //! between two points); a key belongs to the first entry at or after it, wrapping round.
-//! The circle is cut into *arcs* of about 16 entries, each stored in its own region of one
+//! The circle is cut into *arcs* of about 16 points (32 entries), each stored in its own region of one
 //! arena with a little room to grow (so an edit rewrites only the arcs it touches and
-//! nothing shifts), and into *buckets*, about two per point. A bucket with at most one
-//! entry stores its answer (one comparison picks between the entry's owner and the next
-//! one's); the others (about one in ten) store where their entries start in the arena,
-//! and a short scan finds the owner.
+//! nothing shifts), and into *buckets*, about one per point. Only *boundaries* matter to
+//! a lookup (entries whose owner differs from the next one's: with equal weights, the cut
+//! at each midpoint, not the points themselves), so a bucket with at most one boundary
+//! stores its answer (one comparison picks between two owners); the others (about one in
+//! four) store where their entries start in the arena, and a short scan finds the owner.
 //!
-//! A build never sorts the whole ring: points are scattered into their arcs (one pass,
-//! the arcs' cursors fit in L1) and each arc of about 16 is sorted on its own. With equal
-//! weights the points *are* the entries (the race reduces to the plain ring), so the sweep
-//! of [`race`](super::race) runs only for revisions with unequal weights.
+//! A build never sorts the whole ring with comparisons. With equal weights (the common
+//! case) the entries come straight from the points in order, one walk round the circle
+//! ([`build`]); otherwise the points are radix-sorted and the races of
+//! [`race`](super::race) settle the circle. Building is bound by memory traffic, which is
+//! why a bucket covers a point, not half of one.
 //!
 //! Entries name instances by *slot*, a number that stays with an instance while it is in
 //! rotation, so that one instance joining renumbers nothing.
@@ -28,8 +30,8 @@ mod edit;
 /// the first entry at or after the bucket's start.
 const SCAN: u32 = u32::MAX;
 
-/// Buckets per arc, as a power of two (32 buckets: about 16 entries).
-const ARC_BUCKET_BITS: u32 = 5;
+/// Buckets per arc, as a power of two (16 buckets: about 16 points, 32 entries).
+const ARC_BUCKET_BITS: u32 = 4;
 
 /// An arc's last entry: past every place, naming (in its slot bits) the owner of the
 /// first entry after the arc, wrapping round.
