@@ -205,33 +205,36 @@ impl std::fmt::Debug for Decision<'_> {
 ///
 /// | equal-weight instances | keys | sticky share, one standard deviation |
 /// |---|---|---|
-/// | 10 | 2²⁰ | ±5.6% |
-/// | 100 | 2²⁰ | ±9.1% |
-/// | 1,000 | 2²² | ±9.1% |
+/// | 10 | 2²⁰ | ±8.5% |
+/// | 100 | 2²⁰ | ±8.3% |
+/// | 1,000 | 2²² | ±8.6% |
 ///
 /// (Key sampling alone contributes 0.3%, 1% and 1.6%.) With its sticky rings built, a
-/// router holds about 3.6 KB per instance at 1,000 instances and 5.0 KB at 10,000 (its
+/// router holds about 1.9 KB per instance at 1,000 instances and 2.3 KB at 10,000 (its
 /// rings, alias tables and targets, besides its copy of the table and the id strings),
-/// whatever the instance weights: the ring has 128 points per instance, in arcs with a
-/// little room to grow, and about two 8-byte buckets per point.
+/// whatever the instance weights: the ring has 64 points per instance and about as many
+/// cuts, in arcs with a little room to grow, and about one 8-byte bucket per point.
 ///
 /// **Building.** [`Router::new`] builds what random routing needs: O(instances), about
-/// 0.26 ms at 1,000 instances. The sticky ring of a revision (128 points per instance) is
-/// built the first time a sticky pick needs it, or for every revision at once by
-/// [`Router::prepare_sticky`]: about 5 ms at 1,000 instances on the (shared) machine the
-/// benchmarks ran on, some 1,300 times rand_distr's alias build of the same weights in
-/// the same run (`cargo bench --bench router -- compile`), so a proxy serving sticky
-/// traffic calls `prepare_sticky` before it puts the router into service. A ring is never
-/// sorted as a whole: points are scattered into arcs of about 16, and each arc is sorted,
-/// settled and given its bucket answers in one visit; with equal instance weights the
-/// race needs no sweep at all. The cost is one of size, not of method: a ring needs about
-/// 128 random cells per instance for the ±9% spread above, and a build touches each.
+/// 0.25 ms at 1,000 instances (most of it copying the table and the id strings). The
+/// sticky ring of a revision (64 points per instance) is built the first time a sticky
+/// pick needs it, or for every revision at once by [`Router::prepare_sticky`]: about 4 ms
+/// at 1,000 equal-weight instances on the (shared) machine the benchmarks ran on, some
+/// 900–1,200 times rand_distr's alias build of the same weights in the same run (`cargo
+/// bench --bench router -- compile`), so a proxy serving sticky traffic calls
+/// `prepare_sticky` before it puts the router into service. With equal weights the
+/// entries come from the points in one walk round the circle, after each arc of about 16
+/// points is sorted on its own; unequal weights add a radix sort and the races' sweep.
+/// The cost is one of size, not of method: a ring needs about 64 random points per
+/// instance for the ±9% spread above (a build writes about 2 MB at 1,000 instances), and
+/// the alias build it is measured against stays in the first-level cache.
 ///
 /// **Updating.** With the rings built, [`Router::apply`] of one instance joining or
-/// leaving 1,000 equal-weight instances takes 40–65 µs (12–18x the alias build in the
-/// same run), and of one instance going from weight 1 to 2 0.1–0.2 ms (about 30–50x):
-/// an edit rewrites only the gaps the instance's points can win given the weights, and
-/// the buckets of the arcs holding them from the first one that can change.
+/// leaving 1,000 equal-weight instances takes 40–70 µs (about 10–17x the alias build in
+/// the same run): each of its points changes only the gap between its two neighbours.
+/// One instance going from weight 1 to 2 takes 0.18–0.21 ms (about 45–55x): a point
+/// reaches into every gap either side that is wider than its distance from the point,
+/// and ruling that out takes a walk out to the ring's widest gap on both sides.
 ///
 /// # Examples
 ///
@@ -315,8 +318,8 @@ const NOWHERE: usize = usize::MAX;
 
 impl Router {
     /// Compiles `table` (a copy of it is kept, for [`Router::apply`]). Costs
-    /// O(instances): the sticky rings (128 points per instance whatever its weight,
-    /// about 3.6 KB per instance) are built on the first sticky pick that needs one, or
+    /// O(instances): the sticky rings (64 points per instance whatever its weight,
+    /// about 2 KB per instance) are built on the first sticky pick that needs one, or
     /// all at once by [`Router::prepare_sticky`] (see [`Router`]'s section on cost).
     /// Routing then costs O(1).
     #[must_use]
@@ -354,7 +357,7 @@ impl Router {
 
     /// Builds the keyed (sticky) instance structure of every revision now, instead of on
     /// the first sticky pick that needs it, and keeps it built through
-    /// [`Router::apply`]. Costs O(instances × 128); see [`Router`]'s section on cost.
+    /// [`Router::apply`]. Costs O(instances × 64); see [`Router`]'s section on cost.
     ///
     /// A proxy that serves sticky traffic calls this before it puts the router into
     /// service (for example on the thread that compiled it), so that no request pays for

@@ -480,7 +480,11 @@ mod tests {
             // A cut only where the owner changes.
             for e in entries.iter().filter(|e| *e & POINT == 0) {
                 let at = (*e >> 32) as u32;
-                assert_ne!(owner(at), owner(at.wrapping_add(1)), "round {round} cut {at}");
+                assert_ne!(
+                    owner(at),
+                    owner(at.wrapping_add(1)),
+                    "round {round} cut {at}"
+                );
             }
         }
     }

@@ -253,7 +253,8 @@ impl Ring {
         let bucket_of = |e: u64| ((e >> 32) >> shift) as usize - first_bucket;
         let owner = |e: u64| (e & SLOT) as u32;
         let start = entries[..len].partition_point(|e| bucket_of(*e) < from);
-        let first_in = |b: usize| start + entries[start..len].partition_point(|e| bucket_of(*e) < b);
+        let first_in =
+            |b: usize| start + entries[start..len].partition_point(|e| bucket_of(*e) < b);
         if !embed {
             for (b, answer) in buckets.iter_mut().enumerate().skip(from) {
                 *answer = scan_at(base + first_in(b));
@@ -492,7 +493,14 @@ mod tests {
     /// the races, ties included.
     #[test]
     fn equal_builds_agree_with_the_races() {
-        for (n, spread) in [(2usize, u32::MAX), (7, u32::MAX), (40, u32::MAX), (300, u32::MAX), (5, 1 << 10), (30, 1 << 14)] {
+        for (n, spread) in [
+            (2usize, u32::MAX),
+            (7, u32::MAX),
+            (40, u32::MAX),
+            (300, u32::MAX),
+            (5, 1 << 10),
+            (30, 1 << 14),
+        ] {
             let weights = vec![3u16; n];
             let ranks: Vec<u32> = (0..n as u32).rev().collect();
             let race = race(&weights, &ranks);
@@ -537,7 +545,9 @@ mod tests {
             weights[n] = 0;
             let fresh = |weights: &[u16]| {
                 Ring::build(
-                    ids.iter().zip(weights).map(|(id, w)| (*w > 0).then_some(id.as_str())),
+                    ids.iter()
+                        .zip(weights)
+                        .map(|(id, w)| (*w > 0).then_some(id.as_str())),
                     &race(weights, &ranks),
                     true,
                 )

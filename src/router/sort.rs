@@ -1,6 +1,7 @@
-//! Ordering a ring's points by place: a least-significant-digit radix sort, three passes
-//! of 11 bits over the place (the high half of an entry). A comparison sort of 64 points
-//! per instance costs several times the rest of a build.
+//! Ordering a ring's points by place for the races of unequal weights: a
+//! least-significant-digit radix sort, three passes of 11 bits over the place (the high
+//! half of an entry), in linear time where a comparison sort of the whole ring would
+//! cost a logarithmic factor more.
 
 /// Digits of the place, lowest first: (shift, bits).
 const DIGITS: [(u32, u32); 3] = [(32, 11), (43, 11), (54, 10)];

@@ -299,7 +299,11 @@ impl Ring {
                 _ => entries,
             };
             let found = if down {
-                range.iter().rev().position(|e| *e & POINT != 0).map(|i| range.len() - 1 - i)
+                range
+                    .iter()
+                    .rev()
+                    .position(|e| *e & POINT != 0)
+                    .map(|i| range.len() - 1 - i)
             } else {
                 range.iter().position(|e| *e & POINT != 0)
             };
