@@ -2,12 +2,16 @@
 //! keys within reach of the instance's points are swept again.
 //!
 //! A point `p` of weight `w` can own a key `x` only if it beats the nearest other point,
-//! whose score is at most half the gap round `x` over the lightest weight: so `p` reaches
-//! into a gap `(a, b]` to its left only if `(p − b) × 2 × light ≤ w × (b − a)`, and no
-//! further than `w × G / (2 × light)`, `G` the widest gap. Every key that changes owner is
-//! in such a gap of some point of the instance (it is the instance's before or after), so
+//! whose score is at most `d / light`, `d` the distance from `x` to it: no more than the
+//! distance to either end of the gap `(a, b)` round `x`, nor than half the gap. As
+//! `p − x = (p − b) + (b − x)` and `b − x ≥ d`, `p` reaches into a gap to its left only if
+//! `(p − b) × 2 × light ≤ (w − light) × (b − a)`, and so no further than
+//! `(w − light) × G / (2 × light)`, `G` the widest gap. Every key that changes owner is in
+//! such a gap of some point of the instance (it is the instance's before or after), so
 //! the edit sweeps those gaps again and nothing else. With equal weights that is the gap
-//! between the point's two neighbours.
+//! between the point's two neighbours. The same reasoning bounds which points can own a
+//! key of a window `(lo, hi)` (both places): none further out than
+//! `(heavy − light) × W / (2 × light)`, `W` the widest gap inside it.
 
 use super::super::race::{LAP, LOSER, POINT, Point, Race, SLOT, Scratch, entry, positions};
 use super::build::midpoint;
@@ -362,7 +366,7 @@ impl Ring {
         // Whether the instance has a point at (unwrapped) place `q`: its entries change,
         // so a window may not end there.
         let own = |q: i64| places.binary_search(&(q.rem_euclid(LAP) as u32)).is_ok();
-        let reach = (w * widest) / (2 * light) + 1;
+        let reach = ((w - light) * widest) / (2 * light) + 1;
         if reach > LAP / 8 {
             return None;
         }
@@ -390,7 +394,7 @@ impl Ring {
                 hi = self.others(hi, slot, false).next()?;
                 gap = gap.max(widest);
             }
-            let margin = (heavy * gap) / (2 * light) + 2;
+            let margin = ((heavy - light) * gap) / (2 * light) + 2;
             let shift = lo.div_euclid(LAP) * LAP;
             windows.push(Window {
                 lo: lo - shift,
@@ -551,11 +555,11 @@ fn walk(
     let mut b = near.next()?;
     let (mut edge, mut wide, mut seen) = (b, 0, 0);
     for a in near {
-        if (p - b).abs() * 2 * light > w * widest {
+        if (p - b).abs() * 2 * light > (w - light) * widest {
             return Some((edge, wide));
         }
         seen = seen.max((b - a).abs());
-        if (p - b).abs() * 2 * light <= w * (b - a).abs() {
+        if (p - b).abs() * 2 * light <= (w - light) * (b - a).abs() {
             (edge, wide) = (a, seen);
         }
         b = a;
