@@ -178,7 +178,7 @@ impl Ring {
                         slot,
                     }));
                 }
-                points.sort_by_key(|p| p.pos);
+                points.sort_unstable_by_key(|p| p.pos);
             }
             out.clear();
             race.sweep(&points, (lo + 1, hi - 1), &mut out, &mut scratch);
@@ -402,7 +402,7 @@ impl Ring {
                 margin,
             });
         }
-        windows.sort_by_key(|w| w.lo);
+        windows.sort_unstable_by_key(|w| w.lo);
         let mut merged: Vec<Window> = Vec::with_capacity(windows.len());
         for w in windows {
             match merged.last_mut() {
