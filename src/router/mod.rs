@@ -210,10 +210,10 @@ impl std::fmt::Debug for Decision<'_> {
 /// | 1,000 | 2²² | ±8.6% |
 ///
 /// (Key sampling alone contributes 0.3%, 1% and 1.6%.) With its sticky rings built, a
-/// router holds about 1.9 KB per instance at 1,000 instances and 2.3 KB at 10,000 (its
+/// router holds about 2.6 KB per instance at 1,000 instances and 3.4 KB at 10,000 (its
 /// rings, alias tables and targets, besides its copy of the table and the id strings),
 /// whatever the instance weights: the ring has 64 points per instance and about as many
-/// cuts, in arcs with a little room to grow, and about one 8-byte bucket per point.
+/// cuts, in arcs with a little room to grow, and about two 8-byte buckets per point.
 ///
 /// **Building.** [`Router::new`] builds what random routing needs: O(instances), about
 /// 0.25 ms at 1,000 instances (most of it copying the table and the id strings). The
@@ -223,10 +223,10 @@ impl std::fmt::Debug for Decision<'_> {
 /// 900–1,200 times rand_distr's alias build of the same weights in the same run (`cargo
 /// bench --bench router -- compile`), so a proxy serving sticky traffic calls
 /// `prepare_sticky` before it puts the router into service. With equal weights the
-/// entries come from the points in one walk round the circle, after each arc of about 16
+/// entries come from the points in one walk round the circle, after each arc of about 8
 /// points is sorted on its own; unequal weights add a radix sort and the races' sweep.
 /// The cost is one of size, not of method: a ring needs about 64 random points per
-/// instance for the ±9% spread above (a build writes about 2 MB at 1,000 instances), and
+/// instance for the ±9% spread above (a build writes about 3 MB at 1,000 instances), and
 /// the alias build it is measured against stays in the first-level cache.
 ///
 /// **Updating.** With the rings built, [`Router::apply`] of one instance joining or
@@ -319,7 +319,7 @@ const NOWHERE: usize = usize::MAX;
 impl Router {
     /// Compiles `table` (a copy of it is kept, for [`Router::apply`]). Costs
     /// O(instances): the sticky rings (64 points per instance whatever its weight,
-    /// about 2 KB per instance) are built on the first sticky pick that needs one, or
+    /// about 2.6 KB per instance) are built on the first sticky pick that needs one, or
     /// all at once by [`Router::prepare_sticky`] (see [`Router`]'s section on cost).
     /// Routing then costs O(1).
     #[must_use]

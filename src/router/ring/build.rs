@@ -5,7 +5,7 @@
 //! [`race`](super::super::race) gives, without the races.
 //!
 //! The points are scattered into their arcs (one pass: the arcs' counts fit in L2), each
-//! arc of about 16 is put in order by an insertion sort, and one walk along the circle
+//! arc of about 8 is put in order by an insertion sort, and one walk along the circle
 //! writes each entry straight into its arc's region and each bucket's answer as soon as
 //! the next boundary is known. A comparison sort of the whole ring, or a second walk for
 //! the buckets, costs as much as all of this together.
@@ -266,7 +266,7 @@ pub(super) fn midpoint(race: &Race<'_>, (a, wa): (i64, u32), (b, wb): (i64, u32)
     (last > a).then_some(last)
 }
 
-/// Sorts a short slice (an arc's worth, about 16) in place.
+/// Sorts a short slice (an arc's worth, about 8) in place.
 fn insertion_sort(v: &mut [u64]) {
     for i in 1..v.len() {
         let x = v[i];
