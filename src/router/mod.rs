@@ -216,12 +216,12 @@ impl std::fmt::Debug for Decision<'_> {
 /// cuts, in arcs with a little room to grow, and about two 8-byte buckets per point.
 ///
 /// **Building.** [`Router::new`] builds what random routing needs: O(instances), about
-/// 0.25 ms at 1,000 instances (most of it copying the table and the id strings). The
-/// sticky ring of a revision (64 points per instance) is built the first time a sticky
-/// pick needs it, or for every revision at once by [`Router::prepare_sticky`]: about 4 ms
-/// at 1,000 equal-weight instances on the (shared) machine the benchmarks ran on, some
-/// 900–1,200 times rand_distr's alias build of the same weights in the same run (`cargo
-/// bench --bench router -- compile`), so a proxy serving sticky traffic calls
+/// 0.25–0.33 ms at 1,000 instances (most of it copying the table and the id strings).
+/// The sticky ring of a revision (64 points per instance) is built the first time a
+/// sticky pick needs it, or for every revision at once by [`Router::prepare_sticky`]:
+/// 4–5 ms at 1,000 equal-weight instances on the (shared) machine the benchmarks ran on,
+/// some 1,100–1,400 times rand_distr's alias build of the same weights in the same run
+/// (`cargo bench --bench router -- compile`), so a proxy serving sticky traffic calls
 /// `prepare_sticky` before it puts the router into service. With equal weights the
 /// entries come from the points in one walk round the circle, after each arc of about 8
 /// points is sorted on its own; unequal weights add a radix sort and the races' sweep.
@@ -230,11 +230,12 @@ impl std::fmt::Debug for Decision<'_> {
 /// the alias build it is measured against stays in the first-level cache.
 ///
 /// **Updating.** With the rings built, [`Router::apply`] of one instance joining or
-/// leaving 1,000 equal-weight instances takes 40–70 µs (about 10–17x the alias build in
+/// leaving 1,000 equal-weight instances takes 30–60 µs (about 8–15x the alias build in
 /// the same run): each of its points changes only the gap between its two neighbours.
-/// One instance going from weight 1 to 2 takes 0.18–0.21 ms (about 45–55x): a point
-/// reaches into every gap either side that is wider than its distance from the point,
-/// and ruling that out takes a walk out to the ring's widest gap on both sides.
+/// One instance going from weight 1 to 2 takes 0.09–0.13 ms (about 22–37x): a point
+/// reaches into a gap beside it only if the gap is at least twice as wide as its
+/// distance from the point, and ruling that out takes a walk out to half the ring's
+/// widest gap on both sides.
 ///
 /// # Examples
 ///
