@@ -21,8 +21,9 @@ impl Router {
     /// share cost O(revisions + routes) and rebuild no instance structure. One instance
     /// joining, leaving or changing weight rewrites only the part of its revision's ring
     /// (if it is built: see [`Router::prepare_sticky`]) that its own points can win: for
-    /// each point, the gaps to its left whose keys it could take given the weights (one
-    /// or two gaps when the weights are close together; more when they are far apart),
+    /// each point, the gaps either side whose keys it could take given the weights (with
+    /// equal weights, the gap between its two neighbours; a few more when the weights
+    /// differ, more when they are far apart),
     /// plus its revision's alias table and an O(instances) copy of the target list. A
     /// diff that changes many instances of a revision, or one whose reach would cover a
     /// quarter of the ring, rebuilds that revision.

@@ -143,14 +143,16 @@ impl std::fmt::Debug for Decision<'_> {
 ///   the one that shrinks into the one that grows. With two revisions every change is of
 ///   this kind: while a canary's share only grows, no key ever flaps back to stable.
 /// * **Instance.** A weighted consistent-hash ring over the revision's instances, indexed
-///   by the low 32 bits of `h`. Every instance puts 128 points on the ring whatever its
-///   weight, and a key goes to the point `p` at or after it with the smallest
-///   `(p − key) / weight` (equal weights: simply the next point). Which instance owns a
-///   key therefore depends only on the *set* of instances and their weights, so taking
-///   an instance out of rotation moves only the keys it held, putting one in moves keys
-///   only onto it, and changing one's weight moves keys only onto or off it, for any
-///   weights in 1..=256: about 1/N of the keys for N equal instances. Shares follow the
-///   weights to within about ±9% (one standard deviation: see *Cost*).
+///   by the low 32 bits of `h`. Every instance puts 64 points on the ring whatever its
+///   weight, and a key goes to the point `p` with the smallest `d(p, key) / weight`, `d`
+///   the distance round the ring *in either direction* (equal weights: simply the nearest
+///   point; equal scores go to the smaller id). Which instance owns a key therefore
+///   depends only on the *set* of instances and their weights, so taking an instance out
+///   of rotation moves only the keys it held, putting one in moves keys only onto it, and
+///   changing one's weight moves keys only onto or off it, for any weights in 1..=256:
+///   about 1/N of the keys for N equal instances. A point owns half of each gap beside
+///   it, so shares follow the weights to within about ±9% (one standard deviation: see
+///   *Cost*) with half the points a "next point clockwise" ring needs.
 /// * **Mirror.** A key is mirrored when a fixed remix of `h` falls in the mirror's share
 ///   (independently of its revision and instance), so a key is either always or never
 ///   mirrored, and growing the share only adds keys.
@@ -203,33 +205,37 @@ impl std::fmt::Debug for Decision<'_> {
 ///
 /// | equal-weight instances | keys | sticky share, one standard deviation |
 /// |---|---|---|
-/// | 10 | 2²⁰ | ±5.6% |
-/// | 100 | 2²⁰ | ±9.1% |
-/// | 1,000 | 2²² | ±9.1% |
+/// | 10 | 2²⁰ | ±8.5% |
+/// | 100 | 2²⁰ | ±8.3% |
+/// | 1,000 | 2²² | ±8.6% |
 ///
 /// (Key sampling alone contributes 0.3%, 1% and 1.6%.) With its sticky rings built, a
-/// router holds about 3.6 KB per instance at 1,000 instances and 5.0 KB at 10,000 (its
+/// router holds about 2.6 KB per instance at 1,000 instances and 3.4 KB at 10,000 (its
 /// rings, alias tables and targets, besides its copy of the table and the id strings),
-/// whatever the instance weights: the ring has 128 points per instance, in arcs with a
-/// little room to grow, and about two 8-byte buckets per point.
+/// whatever the instance weights: the ring has 64 points per instance and about as many
+/// cuts, in arcs with a little room to grow, and about two 8-byte buckets per point.
 ///
 /// **Building.** [`Router::new`] builds what random routing needs: O(instances), about
-/// 0.26 ms at 1,000 instances. The sticky ring of a revision (128 points per instance) is
-/// built the first time a sticky pick needs it, or for every revision at once by
-/// [`Router::prepare_sticky`]: about 5 ms at 1,000 instances on the (shared) machine the
-/// benchmarks ran on, some 1,300 times rand_distr's alias build of the same weights in
-/// the same run (`cargo bench --bench router -- compile`), so a proxy serving sticky
-/// traffic calls `prepare_sticky` before it puts the router into service. A ring is never
-/// sorted as a whole: points are scattered into arcs of about 16, and each arc is sorted,
-/// settled and given its bucket answers in one visit; with equal instance weights the
-/// race needs no sweep at all. The cost is one of size, not of method: a ring needs about
-/// 128 random cells per instance for the ±9% spread above, and a build touches each.
+/// 0.25–0.33 ms at 1,000 instances (most of it copying the table and the id strings).
+/// The sticky ring of a revision (64 points per instance) is built the first time a
+/// sticky pick needs it, or for every revision at once by [`Router::prepare_sticky`]:
+/// 4–5 ms at 1,000 equal-weight instances on the (shared) machine the benchmarks ran on,
+/// some 1,100–1,400 times rand_distr's alias build of the same weights in the same run
+/// (`cargo bench --bench router -- compile`), so a proxy serving sticky traffic calls
+/// `prepare_sticky` before it puts the router into service. With equal weights the
+/// entries come from the points in one walk round the circle, after each arc of about 8
+/// points is sorted on its own; unequal weights add a radix sort and the races' sweep.
+/// The cost is one of size, not of method: a ring needs about 64 random points per
+/// instance for the ±9% spread above (a build writes about 3 MB at 1,000 instances), and
+/// the alias build it is measured against stays in the first-level cache.
 ///
 /// **Updating.** With the rings built, [`Router::apply`] of one instance joining or
-/// leaving 1,000 equal-weight instances takes 40–65 µs (12–18x the alias build in the
-/// same run), and of one instance going from weight 1 to 2 0.1–0.2 ms (about 30–50x):
-/// an edit rewrites only the gaps the instance's points can win given the weights, and
-/// the buckets of the arcs holding them from the first one that can change.
+/// leaving 1,000 equal-weight instances takes 30–60 µs (about 8–15x the alias build in
+/// the same run): each of its points changes only the gap between its two neighbours.
+/// One instance going from weight 1 to 2 takes 0.09–0.13 ms (about 22–37x): a point
+/// reaches into a gap beside it only if the gap is at least twice as wide as its
+/// distance from the point, and ruling that out takes a walk out to half the ring's
+/// widest gap on both sides.
 ///
 /// # Examples
 ///
@@ -313,8 +319,8 @@ const NOWHERE: usize = usize::MAX;
 
 impl Router {
     /// Compiles `table` (a copy of it is kept, for [`Router::apply`]). Costs
-    /// O(instances): the sticky rings (128 points per instance whatever its weight,
-    /// about 3.6 KB per instance) are built on the first sticky pick that needs one, or
+    /// O(instances): the sticky rings (64 points per instance whatever its weight,
+    /// about 2.6 KB per instance) are built on the first sticky pick that needs one, or
     /// all at once by [`Router::prepare_sticky`] (see [`Router`]'s section on cost).
     /// Routing then costs O(1).
     #[must_use]
@@ -352,7 +358,7 @@ impl Router {
 
     /// Builds the keyed (sticky) instance structure of every revision now, instead of on
     /// the first sticky pick that needs it, and keeps it built through
-    /// [`Router::apply`]. Costs O(instances × 128); see [`Router`]'s section on cost.
+    /// [`Router::apply`]. Costs O(instances × 64); see [`Router`]'s section on cost.
     ///
     /// A proxy that serves sticky traffic calls this before it puts the router into
     /// service (for example on the thread that compiled it), so that no request pays for

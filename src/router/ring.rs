@@ -3,32 +3,36 @@
 //!
 //! The ring is a sorted list of *entries* (points, and cuts where the owner changes
 //! between two points); a key belongs to the first entry at or after it, wrapping round.
-//! The circle is cut into *arcs* of about 16 entries, each stored in its own region of one
-//! arena with a little room to grow (so an edit rewrites only the arcs it touches and
-//! nothing shifts), and into *buckets*, about two per point. A bucket with at most one
-//! entry stores its answer (one comparison picks between the entry's owner and the next
-//! one's); the others (about one in ten) store where their entries start in the arena,
-//! and a short scan finds the owner.
+//! The circle is cut into *arcs* of about 8 points (16 entries), each stored in its own
+//! region of one arena with a little room to grow (so an edit rewrites only the arcs it
+//! touches and nothing shifts), and into *buckets*, about two per point. Only
+//! *boundaries* matter to a lookup (entries whose owner differs from the next one's: with equal weights, the cut
+//! at each midpoint, not the points themselves), so a bucket with at most one boundary
+//! stores its answer (one comparison picks between two owners); the others (about one in
+//! ten) store where their entries start in the arena, and a short scan finds the owner.
 //!
-//! A build never sorts the whole ring: points are scattered into their arcs (one pass,
-//! the arcs' cursors fit in L1) and each arc of about 16 is sorted on its own. With equal
-//! weights the points *are* the entries (the race reduces to the plain ring), so the sweep
-//! of [`race`](super::race) runs only for revisions with unequal weights.
+//! A build never sorts the whole ring with comparisons. With equal weights (the common
+//! case) the entries come straight from the points in order, one walk round the circle
+//! ([`build`]); otherwise the points are radix-sorted and the races of
+//! [`race`](super::race) settle the circle. Building is bound by memory traffic: one
+//! bucket per point would build about a tenth faster, but a quarter of the lookups would
+//! scan.
 //!
 //! Entries name instances by *slot*, a number that stays with an instance while it is in
 //! rotation, so that one instance joining renumbers nothing.
 
-use super::race::{POINT, POINTS, Point, Race, SLOT, entry, positions};
-use super::sort::{Starts, settle_ties, sort_arc};
+use super::race::{LAP, LOSER, POINT, Point, Race, SLOT, Scratch, entry, positions};
+use super::sort::sort_by_place;
 
+mod build;
 mod edit;
 
 /// Marks a bucket whose answer is not embedded: its high half is then the arena index of
 /// the first entry at or after the bucket's start.
 const SCAN: u32 = u32::MAX;
 
-/// Buckets per arc, as a power of two (32 buckets: about 16 entries).
-const ARC_BUCKET_BITS: u32 = 5;
+/// Buckets per arc, as a power of two (16 buckets: about 8 points, 16 entries).
+const ARC_BUCKET_BITS: u32 = 4;
 
 /// An arc's last entry: past every place, naming (in its slot bits) the owner of the
 /// first entry after the arc, wrapping round.
@@ -82,81 +86,64 @@ impl Ring {
         race: &Race<'_>,
         embed: bool,
     ) -> Ring {
-        let ids: Vec<(u32, &str)> = ids
-            .enumerate()
-            .filter_map(|(slot, id)| id.map(|id| (slot as u32, id)))
-            .collect();
-        let mut keys: Vec<u64> = Vec::with_capacity(ids.len() * POINTS);
-        for (slot, id) in &ids {
-            keys.extend(positions(id).map(|p| entry(p, POINT, *slot)));
+        let mut keys: Vec<u64> = Vec::new();
+        for (slot, id) in ids.enumerate() {
+            if let Some(id) = id {
+                keys.extend(positions(id).map(|p| entry(p, POINT, slot as u32)));
+            }
         }
         if keys.is_empty() {
             return Ring::empty();
         }
+        let bits = bucket_bits(keys.len());
         let mut live = race.weights.iter().copied().filter(|w| *w > 0);
         let first = live.next();
-        let equal = live.all(|w| Some(w) == first);
-        // Equal weights: the points are the entries (ties settled by id).
-        let points = Ring::layout(&keys, keys.len(), embed, Some(race), 0);
-        drop(keys);
-        if equal {
-            return points;
+        if live.all(|w| Some(w) == first) {
+            return Ring::build_equal(&keys, bits, race, embed);
         }
-        let max_gap = points.max_gap;
-        Ring::sweep_all(&points, race, embed, max_gap)
+        Ring::build_swept(keys, race, embed)
     }
 
-    /// The weighted ring from a ring of bare points: one sweep round the whole circle.
-    fn sweep_all(points: &Ring, race: &Race<'_>, embed: bool, max_gap: i64) -> Ring {
-        let keys = points.entries();
-        let count = keys.len();
-        // Start from a heaviest point: nothing to its right can own a key below it, so
-        // one lap from there is exact.
-        let weight = |k: &u64| race.weights.get((k & SLOT) as usize).copied().unwrap_or(0);
-        let heaviest = keys.iter().map(weight).max().unwrap_or(1);
-        let start_index = keys.iter().position(|k| weight(k) == heaviest).unwrap_or(0);
-        let start = i64::from((keys[start_index] >> 32) as u32);
-        // Decreasing unwrapped places: the start and everything below it, then the rest
-        // a lap lower.
-        let sweep: Vec<Point> = keys[..=start_index]
+    /// [`build`](Self::build) for any weights: the points are sorted, and the races of
+    /// [`Race::sweep`] settle the whole circle.
+    fn build_swept(mut keys: Vec<u64>, race: &Race<'_>, embed: bool) -> Ring {
+        let mut entries = Vec::new();
+        sort_by_place(&mut keys, &mut entries);
+        let max_gap = widest_gap(&keys);
+        let live = race.weights.iter().copied().filter(|w| *w > 0);
+        let (light, heavy) = live.fold((u16::MAX, 1), |(a, b), w| (a.min(w), b.max(w)));
+        // Every point within reach of the circle, a lap below or above it as needed: the
+        // owner of a key lies within `heavy / light` half-gaps of it.
+        let (light, heavy) = (i64::from(light.min(heavy)), i64::from(heavy));
+        let reach = (max_gap * heavy / light + max_gap + 2).min(LAP);
+        let point = |k: &u64, offset: i64| Point {
+            pos: i64::from((k >> 32) as u32) + offset,
+            slot: (k & SLOT) as u32,
+        };
+        let below = keys.partition_point(|k| i64::from((k >> 32) as u32) < LAP - reach);
+        let above = keys.partition_point(|k| i64::from((k >> 32) as u32) <= reach);
+        let points: Vec<Point> = keys[below..]
             .iter()
-            .rev()
-            .map(|k| Point {
-                pos: i64::from((k >> 32) as u32),
-                slot: (k & SLOT) as u32,
-            })
-            .chain(keys[start_index + 1..].iter().rev().map(|k| Point {
-                pos: i64::from((k >> 32) as u32) - (1 << 32),
-                slot: (k & SLOT) as u32,
-            }))
+            .map(|k| point(k, -LAP))
+            .chain(keys.iter().map(|k| point(k, 0)))
+            .chain(keys[..above].iter().map(|k| point(k, LAP)))
             .collect();
-        drop(keys);
-        let mut out = Vec::with_capacity(count + count / 8);
-        race.sweep(&sweep, start - (1 << 32) + 1, start, &mut out);
-        let entries: Vec<u64> = out.iter().map(|e| e.1).collect();
-        Ring::layout(&entries, count, embed, None, max_gap)
+        let mut out = Vec::with_capacity(2 * keys.len());
+        race.sweep(&points, (0, LAP - 1), &mut out, &mut Scratch::default());
+        entries.clear();
+        entries.extend(out.iter().map(|e| e.1));
+        Ring::layout(&entries, keys.len(), embed, max_gap)
     }
 
-    /// Lays `entries` (in any order) out in arcs and buckets, sized for `points` points.
-    /// With `settle`, the entries are bare points: duplicates go, and of the points on
-    /// one place the smallest id wins it (the others are marked [`LOSER`]).
-    fn layout(
-        entries: &[u64],
-        points: usize,
-        embed: bool,
-        settle: Option<&Race<'_>>,
-        max_gap: i64,
-    ) -> Ring {
-        // Twice as many buckets as points (a power of two), at most 2^23.
-        let bits =
-            (usize::BITS - (2 * points).max(2).next_power_of_two().leading_zeros() - 1).min(23);
+    /// Lays `entries` (sorted) out in arcs and buckets, sized for `points` points.
+    fn layout(entries: &[u64], points: usize, embed: bool, max_gap: i64) -> Ring {
+        let bits = bucket_bits(points);
         let arc_bits = bits.saturating_sub(ARC_BUCKET_BITS);
         let arcs = 1usize << arc_bits;
         let arc_shift = 32 - arc_bits;
-        let arc_of = |e: u64| ((e >> 32) >> arc_shift) as usize;
         let mut lens = vec![0u32; arcs];
         for e in entries {
-            lens[arc_of(*e)] += 1;
+            lens[((e >> 32) >> arc_shift) as usize] += 1;
         }
         let mut bases = Vec::with_capacity(arcs + 1);
         let mut total = 0usize;
@@ -166,16 +153,16 @@ impl Ring {
         }
         bases.push(total as u32);
         let mut arena = vec![0u64; total];
-        let mut cursor: Vec<u32> = bases[..arcs].to_vec();
-        for e in entries {
-            let c = &mut cursor[arc_of(*e)];
-            arena[*c as usize] = *e;
-            *c += 1;
+        let mut rest = entries;
+        for (arc, len) in lens.iter().enumerate() {
+            let (mine, later) = rest.split_at(*len as usize);
+            let base = bases[arc] as usize;
+            arena[base..base + mine.len()].copy_from_slice(mine);
+            rest = later;
         }
-        let shift = 32 - bits;
         let mut ring = Ring {
             buckets: vec![0u64; 1 << bits].into(),
-            shift,
+            shift: 32 - bits,
             arc_shift,
             arena: arena.into(),
             bases: bases.into(),
@@ -183,62 +170,19 @@ impl Ring {
             embed,
             max_gap,
         };
-        let Some(first_arc) = (0..arcs).find(|k| ring.lens[*k] > 0) else {
+        let Some(mut first) = entries.first().copied() else {
             return Ring::empty();
         };
-        // Each arc is sorted, settled and answered in one visit, from the last arc down
-        // (an arc's answers run on into the next arc's first entry); the first arc is
-        // ordered beforehand for the last one's sake (ordering it again changes nothing).
-        let mut scratch = Vec::new();
-        let mut starts: Starts = [0; 34];
-        ring.order(first_arc, settle, &mut scratch, &mut starts);
-        let mut first = ring.arc(first_arc)[0];
-        // With bare points, the widest gap between neighbours comes with the visit.
-        let (mut widest, mut above) = (0i64, i64::from((first >> 32) as u32) + (1 << 32));
+        // From the last arc down: an arc's answers run on into the next one's first entry.
         for arc in (0..arcs).rev() {
-            let counted = ring.order(arc, settle, &mut scratch, &mut starts);
             let end = ring.bases[arc] as usize + ring.lens[arc] as usize;
             ring.arena[end] = TERMINATOR | (first & SLOT);
-            if settle.is_some() {
-                for e in ring.arc(arc).iter().rev() {
-                    let at = i64::from((e >> 32) as u32);
-                    widest = widest.max(above - at);
-                    above = at;
-                }
-            }
             if let Some(e) = ring.arc(arc).first() {
                 first = *e;
             }
-            if counted {
-                ring.fill_counted(arc, &starts);
-            } else {
-                ring.fill(arc, 0);
-            }
-        }
-        if settle.is_some() {
-            ring.max_gap = widest.max(1);
+            ring.fill(arc, 0);
         }
         ring
-    }
-
-    /// Sorts arc `arc` (and settles ties among bare points, with `settle`). Returns
-    /// whether `starts` still describes its buckets (settling dropped no duplicate).
-    fn order(
-        &mut self,
-        arc: usize,
-        settle: Option<&Race<'_>>,
-        scratch: &mut Vec<u64>,
-        starts: &mut Starts,
-    ) -> bool {
-        let per_arc = 1usize << (self.arc_shift - self.shift);
-        let base = self.bases[arc] as usize;
-        let len = self.lens[arc] as usize;
-        let region = &mut self.arena[base..base + len];
-        sort_arc(region, arc * per_arc, self.shift, scratch, starts);
-        if let Some(race) = settle {
-            self.lens[arc] = settle_ties(region, race) as u32;
-        }
-        self.lens[arc] as usize == len
     }
 
     /// The slot owning `point`. Always a slot of the ring for a non-empty ring.
@@ -279,14 +223,9 @@ impl Ring {
         self.arena.get(start..start + len).unwrap_or_default()
     }
 
-    /// Rewrites arc `arc`'s terminator and bucket answers from its entries and the next
-    /// non-empty arc's first entry.
-    fn refresh(&mut self, arc: usize) {
-        self.refresh_from(arc, 0);
-    }
-
-    /// [`refresh`](Self::refresh) of an arc whose entries changed only from its bucket
-    /// `from` on (the answers of the buckets before it read entries before that).
+    /// Rewrites arc `arc`'s terminator (from the next non-empty arc's first entry) and its
+    /// bucket answers from bucket `from` on (the answers of the buckets before it read
+    /// entries that did not change).
     pub(super) fn refresh_from(&mut self, arc: usize, from: usize) {
         let arcs = self.arcs();
         let next = (1..=arcs)
@@ -298,36 +237,10 @@ impl Ring {
         self.fill(arc, from);
     }
 
-    /// [`fill`](Self::fill) for an arc just sorted, from its buckets' `starts`: one
-    /// select per bucket and no branch on the (random) entries.
-    fn fill_counted(&mut self, arc: usize, starts: &Starts) {
-        let per_arc = 1usize << (self.arc_shift - self.shift);
-        let embed = self.embed;
-        let base = self.bases[arc] as usize;
-        let len = self.lens[arc] as usize;
-        let entries = &self.arena[base..=base + len];
-        let buckets = &mut self.buckets[arc * per_arc..(arc + 1) * per_arc];
-        let owner = |e: u64| (e & SLOT) as u32;
-        for (b, answer) in buckets.iter_mut().enumerate() {
-            let at = starts[b] as usize;
-            let count = starts[b + 1] as usize - at;
-            let first = entries[at];
-            let after = entries[(at + 1).min(len)];
-            let none = embedded(u32::MAX, owner(first), owner(first));
-            let one = embedded((first >> 32) as u32, owner(first), owner(after));
-            let value = if count == 0 { none } else { one };
-            *answer = if count > 1 || !embed {
-                scan_at(base + at)
-            } else {
-                value
-            };
-        }
-    }
-
-    /// Rewrites arc `arc`'s bucket answers from its entries and terminator, in one walk
-    /// over the entries: about half the buckets hold none, so walking the entries (and
-    /// filling the empty buckets between them in runs) does a third of the work of
-    /// looking at every bucket's count.
+    /// Rewrites arc `arc`'s bucket answers from its entries and terminator, in one walk.
+    /// Only *boundaries* count (an entry whose owner differs from the next one's: a point
+    /// inside a run of its own keys does not), so a bucket with at most one boundary
+    /// answers by itself.
     ///
     /// Buckets before `from` are left as they are.
     fn fill(&mut self, arc: usize, from: usize) {
@@ -338,43 +251,69 @@ impl Ring {
         let entries = &self.arena[base..=base + len];
         let first_bucket = arc * per_arc;
         let buckets = &mut self.buckets[first_bucket..first_bucket + per_arc];
-        let owner = |e: u64| (e & SLOT) as u32;
         let bucket_of = |e: u64| ((e >> 32) >> shift) as usize - first_bucket;
-        let mut next = from.min(per_arc);
-        let mut i = entries[..len].partition_point(|e| bucket_of(*e) < next);
-        while i < len {
-            let e = entries[i];
-            let b = bucket_of(e);
-            // The buckets before this entry's hold no entry: their keys all go to it.
-            let none = if embed {
-                embedded(u32::MAX, owner(e), owner(e))
-            } else {
-                scan_at(base + i)
-            };
-            buckets[next..b].fill(none);
-            let mut j = i + 1;
-            while j < len && bucket_of(entries[j]) == b {
-                j += 1;
+        let owner = |e: u64| (e & SLOT) as u32;
+        let start = entries[..len].partition_point(|e| bucket_of(*e) < from);
+        let first_in =
+            |b: usize| start + entries[start..len].partition_point(|e| bucket_of(*e) < b);
+        if !embed {
+            for (b, answer) in buckets.iter_mut().enumerate().skip(from) {
+                *answer = scan_at(base + first_in(b));
             }
-            buckets[b] = if j == i + 1 && embed {
-                embedded((e >> 32) as u32, owner(e), owner(entries[j]))
-            } else {
-                scan_at(base + i)
-            };
-            next = b + 1;
-            i = j;
+            return;
         }
-        let last = entries[len];
-        let none = if embed {
-            embedded(u32::MAX, owner(last), owner(last))
-        } else {
-            scan_at(base + len)
+        // Losers are never the first entry at or after a key: skip them.
+        let next_visible = |mut k: usize| {
+            k += 1;
+            while k < len && entries[k] & LOSER != 0 {
+                k += 1;
+            }
+            k
         };
-        buckets[next..].fill(none);
+        // The first boundary at or after index `k`, and the next visible entry after it.
+        let boundary = |mut k: usize| {
+            while k < len {
+                if entries[k] & LOSER != 0 {
+                    k += 1;
+                    continue;
+                }
+                let j = next_visible(k);
+                if owner(entries[k]) != owner(entries[j]) {
+                    return Some((k, j));
+                }
+                k = j;
+            }
+            None
+        };
+        let mut b = from;
+        let mut found = boundary(start);
+        while b < per_arc {
+            let Some((k, j)) = found else {
+                let last = owner(entries[len]);
+                buckets[b..].fill(embedded(u32::MAX, last, last));
+                break;
+            };
+            let e = entries[k];
+            let at = bucket_of(e);
+            buckets[b..at].fill(embedded(u32::MAX, owner(e), owner(e)));
+            let mut next = boundary(j);
+            buckets[at] = match next {
+                Some((k2, _)) if bucket_of(entries[k2]) == at => scan_at(base + first_in(at)),
+                _ => embedded((e >> 32) as u32, owner(e), owner(entries[j])),
+            };
+            while let Some((k2, j2)) = next
+                && bucket_of(entries[k2]) == at
+            {
+                next = boundary(j2);
+            }
+            found = next;
+            b = at + 1;
+        }
     }
 
     /// Every entry in order (two rings with the same entries, under the same slot names,
     /// route identically).
+    #[cfg(test)]
     pub(super) fn entries(&self) -> Vec<u64> {
         (0..self.arcs())
             .flat_map(|a| self.arc(a).to_vec())
@@ -385,6 +324,23 @@ impl Ring {
     pub(super) fn bytes(&self) -> usize {
         8 * (self.buckets.len() + self.arena.len()) + 4 * (self.lens.len() + self.bases.len())
     }
+}
+
+/// The widest gap between neighbouring places of `keys` (sorted by place), going round.
+fn widest_gap(keys: &[u64]) -> i64 {
+    let place = |k: &u64| i64::from((k >> 32) as u32);
+    let (Some(first), Some(last)) = (keys.first(), keys.last()) else {
+        return LAP;
+    };
+    let wrap = place(first) + LAP - place(last);
+    keys.windows(2)
+        .map(|w| place(&w[1]) - place(&w[0]))
+        .fold(wrap, i64::max)
+}
+
+/// Twice as many buckets as points (a power of two), at most 2^23, as a bit count.
+fn bucket_bits(points: usize) -> u32 {
+    (usize::BITS - (2 * points).max(2).next_power_of_two().leading_zeros() - 1).min(23)
 }
 
 /// A bucket that sends its keys to a scan from arena index `index`.
@@ -532,6 +488,102 @@ mod tests {
         }
         // Wide weight ranges and small rings reach too far and rebuild; the rest do not.
         assert!(in_place > rounds, "only {in_place} edits in place");
+    }
+
+    /// With equal weights the quick build gives the same entries and the same answers as
+    /// the races, ties included.
+    #[test]
+    fn equal_builds_agree_with_the_races() {
+        for (n, spread) in [
+            (2usize, u32::MAX),
+            (7, u32::MAX),
+            (40, u32::MAX),
+            (300, u32::MAX),
+            (5, 1 << 10),
+            (30, 1 << 14),
+        ] {
+            let weights = vec![3u16; n];
+            let ranks: Vec<u32> = (0..n as u32).rev().collect();
+            let race = race(&weights, &ranks);
+            // Squeezed into the low `spread` places: ties and adjacent places.
+            let keys: Vec<u64> = ids(n)
+                .iter()
+                .enumerate()
+                .flat_map(|(slot, id)| {
+                    positions(id)
+                        .map(move |p| entry(p % spread, POINT, slot as u32))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            for embed in [true, false] {
+                let quick = Ring::build_equal(&keys, bucket_bits(keys.len()), &race, embed);
+                let swept = Ring::build_swept(keys.clone(), &race, embed);
+                assert_eq!(quick.entries(), swept.entries(), "{n} {spread}");
+                assert_eq!(quick.max_gap, swept.max_gap);
+                let mut q = 11u32;
+                for _ in 0..20_000 {
+                    assert_eq!(quick.owner(q), swept.owner(q), "{n} {spread} at {q}");
+                    q = q.wrapping_add(214_748_369) % spread.max(1 << 20);
+                }
+                for e in swept.entries() {
+                    let at = (e >> 32) as u32;
+                    for x in [at.wrapping_sub(1), at, at.wrapping_add(1)] {
+                        assert_eq!(quick.owner(x), swept.owner(x), "{n} {spread} at {x}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Instances joining and leaving rings of equal weights, small and large: the same
+    /// answers as fresh builds.
+    #[test]
+    fn equal_joins_and_leaves_equal_fresh_builds() {
+        for n in [2usize, 3, 7, 20, 150] {
+            let ids = ids(n + 1);
+            let ranks: Vec<u32> = (0..=n as u32).collect();
+            let mut weights = vec![1u16; n + 1];
+            weights[n] = 0;
+            let fresh = |weights: &[u16]| {
+                Ring::build(
+                    ids.iter()
+                        .zip(weights)
+                        .map(|(id, w)| (*w > 0).then_some(id.as_str())),
+                    &race(weights, &ranks),
+                    true,
+                )
+            };
+            let mut ring = fresh(&weights);
+            for (slot, from, to) in [(n, 0u16, 1u16), (0, 1, 0), (0, 0, 1), (n, 1, 0)] {
+                weights[slot] = to;
+                let ok = ring.update(&ids[slot], slot as u32, (from, to), &race(&weights, &ranks));
+                let want = fresh(&weights);
+                if !ok {
+                    ring = want;
+                    continue;
+                }
+                assert_eq!(ring.entries(), want.entries(), "{n}: {slot} to {to}");
+                let mut q = 5u32;
+                for _ in 0..50_000 {
+                    assert_eq!(ring.owner(q), want.owner(q), "{n}: {slot} to {to} at {q}");
+                    q = q.wrapping_add(85_899_343);
+                }
+            }
+        }
+    }
+
+    /// The bench's re-weight: one instance of 1,000 equal ones going to weight 2 is an
+    /// edit, not a rebuild.
+    #[test]
+    fn one_reweight_in_a_large_ring_is_an_edit() {
+        let ids = ids(1_000);
+        let mut weights = vec![1u16; 1_000];
+        let mut ring = build(&ids, &weights, true);
+        weights[5] = 2;
+        let ranks: Vec<u32> = (0..1_000).collect();
+        assert!(ring.update(&ids[5], 5, (1, 2), &race(&weights, &ranks)));
+        let fresh = build(&ids, &weights, true);
+        assert_eq!(ring.entries(), fresh.entries());
     }
 
     #[test]

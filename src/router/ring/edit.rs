@@ -1,35 +1,81 @@
 //! Edits to a built ring for one instance joining, leaving or changing weight: only the
-//! arcs within reach of the instance's points are rewritten.
+//! keys within reach of the instance's points are swept again.
+//!
+//! A point `p` of weight `w` can own a key `x` only if it beats the nearest other point,
+//! whose score is at most `d / light`, `d` the distance from `x` to it: no more than the
+//! distance to either end of the gap `(a, b)` round `x`, nor than half the gap. As
+//! `p − x = (p − b) + (b − x)` and `b − x ≥ d`, `p` reaches into a gap to its left only if
+//! `(p − b) × 2 × light ≤ (w − light) × (b − a)`, and so no further than
+//! `(w − light) × G / (2 × light)`, `G` the widest gap. Every key that changes owner is in
+//! such a gap of some point of the instance (it is the instance's before or after), so
+//! the edit sweeps those gaps again and nothing else. With equal weights that is the gap
+//! between the point's two neighbours. The same reasoning bounds which points can own a
+//! key of a window `(lo, hi)` (both places): none further out than
+//! `(heavy − light) × W / (2 × light)`, `W` the widest gap inside it.
 
-use super::super::race::{LOSER, POINT, Point, Race, SLOT, entry, positions};
+use super::super::race::{LAP, LOSER, POINT, Point, Race, SLOT, Scratch, entry, positions};
+use super::build::midpoint;
 use super::{Ring, arc_of};
 
+/// One window of an edit: the keys strictly between two places of other instances
+/// (`lo` and `hi`, unwrapped), and how far from them a point can own one of its keys.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    lo: i64,
+    hi: i64,
+    margin: i64,
+}
+
 impl Ring {
-    /// The points in the unwrapped range `lo..=hi` (less than a lap), decreasing, except
-    /// those of `skip`.
+    /// The points at places in the unwrapped range `lo..=hi` (less than a lap),
+    /// increasing, except those of `skip`.
     fn points_in(&self, lo: i64, hi: i64, skip: u32, out: &mut Vec<Point>) {
-        let lap = 1i64 << 32;
-        let mut top = hi;
-        while top >= lo {
-            let offset = top.div_euclid(lap) * lap;
-            let bottom = lo.max(offset);
+        let mut bottom = lo;
+        while bottom <= hi {
+            let offset = bottom.div_euclid(LAP) * LAP;
+            let top = hi.min(offset + LAP - 1);
             let (from, to) = ((bottom - offset) as u32, (top - offset) as u32);
             let (lo_key, hi_key) = (u64::from(from) << 32, (u64::from(to) << 32) | 0xffff_ffff);
-            for arc in (arc_of(self.arc_shift, from)..=arc_of(self.arc_shift, to)).rev() {
+            for arc in arc_of(self.arc_shift, from)..=arc_of(self.arc_shift, to) {
                 // Sorted: the range's part of the arc by two binary searches.
                 let entries = self.arc(arc);
                 let first = entries.partition_point(|e| *e < lo_key);
                 let last = entries.partition_point(|e| *e <= hi_key);
-                for e in entries[first..last].iter().rev() {
-                    if e & POINT != 0 && (e & SLOT) as u32 != skip {
-                        out.push(Point {
+                out.extend(
+                    entries[first..last]
+                        .iter()
+                        .filter(|e| *e & POINT != 0 && (*e & SLOT) as u32 != skip)
+                        .map(|e| Point {
                             pos: i64::from((e >> 32) as u32) + offset,
                             slot: (e & SLOT) as u32,
-                        });
-                    }
-                }
+                        }),
+                );
             }
-            top = offset - 1;
+            bottom = offset + LAP;
+        }
+    }
+
+    /// The distinct places holding other instances' points, going down (`down`) or up
+    /// from place `p` (exclusive), unwrapped round `p`, nearest first, at most a lap.
+    fn others(&self, p: i64, slot: u32, down: bool) -> Others<'_> {
+        let at = p.rem_euclid(LAP);
+        let arc = arc_of(self.arc_shift, at as u32);
+        let entries = self.arc(arc);
+        let key = (at as u64) << 32;
+        let index = if down {
+            entries.partition_point(|e| *e < key)
+        } else {
+            entries.partition_point(|e| *e <= key | 0xffff_ffff)
+        };
+        Others {
+            ring: self,
+            slot,
+            down,
+            arc,
+            index,
+            offset: p - at,
+            steps: 0,
+            last: None,
         }
     }
 
@@ -70,7 +116,7 @@ impl Ring {
 
     /// Updates the ring for one instance's change: slot `slot` (with id `id`) goes from
     /// weight `old` to `new` (0: absent). `race` describes the new weights. Touches only
-    /// the arcs within reach of the instance's points. Returns `false` when the change
+    /// the keys within reach of the instance's points. Returns `false` when the change
     /// reaches too far or an arc ran out of room: the caller then rebuilds.
     pub(in crate::router) fn update(
         &mut self,
@@ -95,291 +141,297 @@ impl Ring {
         let mut places: Vec<u32> = positions(id).collect();
         places.sort_unstable();
         places.dedup();
-        let lap = 1i64 << 32;
+        let mut out = Vec::new();
+        let mut fresh = Vec::new();
+        let mut touched = Vec::new();
         if light == heavy {
-            // Equal weights before and after: the entries are the points, and only the
-            // places of this instance's points change.
-            if !self.update_points(&places, slot, new > 0, race) {
-                return false;
-            }
-            if new == 0 {
-                // Taking points away widens the gaps around them.
-                for p in &places {
-                    self.max_gap = self.max_gap.max(self.gap_around(*p));
+            // Equal weights: each point changes only the gap between its neighbours.
+            if let Some(windows) = self.equal_windows(&places, slot, new > 0, race, &mut out) {
+                for (lo, hi, from, to) in windows {
+                    if !self.rewrite((lo, hi), &out[from..to], &mut fresh, &mut touched) {
+                        return false;
+                    }
+                    if new == 0 {
+                        self.max_gap = self.max_gap.max(hi - lo);
+                    }
                 }
-            }
-            return true;
-        }
-        if new == 0 {
-            // Taking points away widens the gaps around them.
-            for p in &places {
-                let p = i64::from(*p);
-                let mut around = Vec::new();
-                self.points_in(p + 1, p + self.max_gap.min(lap - 1), slot, &mut around);
-                let next = around.last().map_or(p + lap, |q| q.pos);
-                around.clear();
-                self.points_in(p - self.max_gap.min(lap - 1), p - 1, slot, &mut around);
-                let previous = around.first().map_or(p - lap, |q| q.pos);
-                self.max_gap = self.max_gap.max(next - previous);
+                self.refresh_around(touched);
+                return true;
             }
         }
-        let Some(windows) = self.windows(&places, slot, (old, new), (light, heavy)) else {
+        let Some(windows) = self.windows(&places, slot, old.max(new), (light, heavy)) else {
             return false;
         };
         let mut points = Vec::new();
-        let mut out = Vec::new();
-        let mut touched = Vec::new();
-        // Buffers for every window, allocated once: an edit sweeps about one per point.
-        let (mut fresh, mut owners, mut stack) = (Vec::new(), Vec::new(), Vec::with_capacity(16));
-        for (lo, hi, end) in windows {
+        let mut scratch = Scratch::default();
+        for Window { lo, hi, margin } in windows {
             points.clear();
-            self.points_in(lo, end, slot, &mut points);
+            self.points_in(lo - margin, hi + margin, slot, &mut points);
             if new > 0 {
-                // The instance's own places in the window (sorted: a binary search per
+                // The instance's own places near the window (sorted: a binary search per
                 // lap, not a pass over all of them per window).
-                for offset in [-lap, 0, lap] {
-                    let from = places.partition_point(|p| i64::from(*p) + offset < lo);
-                    let to = places.partition_point(|p| i64::from(*p) + offset <= end);
+                for offset in [-LAP, 0, LAP] {
+                    let from = places.partition_point(|p| i64::from(*p) + offset < lo - margin);
+                    let to = places.partition_point(|p| i64::from(*p) + offset <= hi + margin);
                     points.extend(places[from..to].iter().map(|p| Point {
                         pos: i64::from(*p) + offset,
                         slot,
                     }));
                 }
-                points.sort_by_key(|p| std::cmp::Reverse(p.pos));
+                points.sort_unstable_by_key(|p| p.pos);
             }
             out.clear();
-            race.sweep_with(&points, (lo, hi), &mut out, &mut stack);
-            let mut top = hi;
-            // Split at the top of the circle so each replaced range is increasing.
-            while top >= lo {
-                let offset = top.div_euclid(lap) * lap;
-                let bottom = lo.max(offset);
-                fresh.clear();
-                fresh.extend(
-                    out.iter()
-                        .rev()
-                        .filter(|(at, _)| (bottom..=top).contains(at))
-                        .map(|e| e.1),
-                );
-                let (from, to) = ((bottom - offset) as u32, (top - offset) as u32);
-                let arcs = arc_of(self.arc_shift, from)..=arc_of(self.arc_shift, to);
-                owners.clear();
-                owners.extend(arcs.clone().map(|a| self.first_owner(a)));
-                // In the first arc, the buckets before the one holding the last entry
-                // below `from` keep their answers.
-                let kept = self.first_changed_bucket(*arcs.start(), from);
-                if self.replace(from, to, &fresh).is_none() {
-                    return false;
-                }
-                for (arc, owner) in arcs.clone().zip(owners.iter().copied()) {
-                    let bucket = if arc == *arcs.start() { kept } else { 0 };
-                    touched.push((arc, self.first_owner(arc) != owner, bucket));
-                }
-                top = offset - 1;
+            race.sweep(&points, (lo + 1, hi - 1), &mut out, &mut scratch);
+            if !self.rewrite((lo, hi), &out, &mut fresh, &mut touched) {
+                return false;
             }
         }
         self.refresh_around(touched);
         true
     }
 
-    /// The windows `(lo, hi, end)` an update must sweep: keys in `lo..=hi` may change
-    /// owner, and the points up to `end` can own them. `None` when they would cover too
-    /// much of the circle (a rebuild is then cheaper).
-    ///
-    /// A point `p` of weight `w` can own a key `x` in a gap `(a, b]` to its left only if
-    /// it beats `b`: `p − b < (b − a) × (w − light) / light`. So the walk left from `p`
-    /// stops at the instance's previous point (which owns anything further first) or
-    /// once `p − b` passes what the widest gap allows, and keeps only the gaps that pass
-    /// the test: with weights close together that is one or two gaps, not the reach of
-    /// the widest gap of the whole ring. Likewise a point right of the first point `r`
-    /// after `p` can own a key of the window only within `G × (heavy − light) / light`
-    /// of `r`, `G` the widest gap the window spans.
-    fn windows(
-        &self,
-        places: &[u32],
-        slot: u32,
-        (old, new): (u16, u16),
-        (light, heavy): (u16, u16),
-    ) -> Option<Vec<(i64, i64, i64)>> {
-        let lap = 1i64 << 32;
-        let gap = self.max_gap;
-        let (light, heavy) = (i64::from(light), i64::from(heavy));
-        let excess = i64::from(old.max(new)) - light;
-        // How far left a walk may need to look.
-        let span = (gap * excess + light - 1) / light + gap + 1;
-        let mut windows: Vec<(i64, i64, i64)> = Vec::with_capacity(places.len());
-        let mut near = Vec::new();
-        for (i, &p) in places.iter().enumerate() {
-            let p = i64::from(p);
-            // The instance's neighbouring points, unwrapped round p.
-            let before = match i {
-                0 => i64::from(places[places.len() - 1]) - lap,
-                _ => i64::from(places[i - 1]),
-            };
-            let after = match places.get(i + 1) {
-                Some(q) => i64::from(*q),
-                None => i64::from(places[0]) + lap,
-            };
-            // Look a few mean gaps away first, further only if the walk needs it.
-            let mut reach = (8i64 << self.shift).min(span);
-            let (mut lo, mut widest, stopped) = loop {
-                near.clear();
-                let bottom = (p - reach).max(before);
-                self.points_in(bottom, p - 1, slot, &mut near);
-                let tail = (bottom == before).then_some(before);
-                match walk_left(p, &near, tail, light, excess, gap) {
-                    Some((lo, widest)) => break (lo, widest, true),
-                    None if reach >= span || bottom == before => break (p - span, 0, false),
-                    None => reach = (reach * 4).min(span),
-                }
-            };
-            // The first point after p, and the gap up to it.
-            let mut reach = (8i64 << self.shift).min(gap);
-            let next = loop {
-                near.clear();
-                self.points_in(p + 1, (p + reach).min(after - 1), slot, &mut near);
-                match near.last() {
-                    Some(q) => break q.pos,
-                    None if reach >= gap || p + reach >= after - 1 => break after,
-                    None => reach = (reach * 4).min(gap),
-                }
-            };
-            widest = widest.max(next - p);
-            // A leaving instance's gaps are not the new ring's: fall back on the bound.
-            if !stopped || new == 0 || next - p > gap {
-                lo = lo.min(p - span);
-                widest = gap;
+    /// Replaces the entries strictly between the unwrapped places `lo` and `hi` with `out`
+    /// (unwrapped, increasing), noting the arcs touched. Returns `false` if an arc ran out
+    /// of room (the ring is then partly edited: the caller rebuilds it).
+    fn rewrite(
+        &mut self,
+        (lo, hi): (i64, i64),
+        out: &[(i64, u64)],
+        fresh: &mut Vec<u64>,
+        touched: &mut Vec<(usize, bool, usize)>,
+    ) -> bool {
+        // Split at the top of the circle so each replaced range is increasing.
+        let mut bottom = lo + 1;
+        while bottom < hi {
+            let offset = bottom.div_euclid(LAP) * LAP;
+            let top = (hi - 1).min(offset + LAP - 1);
+            let first = out.partition_point(|e| e.0 < bottom);
+            let last = out.partition_point(|e| e.0 <= top);
+            fresh.clear();
+            fresh.extend(out[first..last].iter().map(|e| e.1));
+            let (from, to) = ((bottom - offset) as u32, (top - offset) as u32);
+            let (start, end) = (arc_of(self.arc_shift, from), arc_of(self.arc_shift, to));
+            let before = touched.len();
+            for arc in start..=end {
+                touched.push((arc, false, 0));
             }
-            let end = next + (widest * (heavy - light) + light - 1) / light + 1;
-            match windows.last_mut() {
-                Some(last) if lo <= last.1 + 1 => {
-                    last.0 = last.0.min(lo);
-                    last.1 = p;
-                    last.2 = last.2.max(end);
-                }
-                _ => windows.push((lo, p, end)),
-            }
-        }
-        // Merge the last window into the first across the top of the circle.
-        if let (Some(first), Some(last)) = (windows.first().copied(), windows.last().copied())
-            && windows.len() > 1
-            && first.0 + lap <= last.1 + 1
-        {
-            windows.pop();
-            windows[0].0 = last.0 - lap;
-            windows[0].2 = windows[0].2.max(last.2 - lap);
-        }
-        let covered: i64 = windows.iter().map(|(lo, _, end)| end - lo + 1).sum();
-        (covered < lap / 4).then_some(windows)
-    }
-
-    /// [`update`](Self::update) for a ring of equal weights (no cuts): adds or removes
-    /// slot `slot`'s points at `places`, settling ties by id. Returns `false` when an arc
-    /// ran out of room.
-    fn update_points(&mut self, places: &[u32], slot: u32, add: bool, race: &Race<'_>) -> bool {
-        let rank = |s: u32| race.ranks.get(s as usize).copied().unwrap_or(u32::MAX);
-        let mut touched: Vec<usize> = Vec::with_capacity(2 * places.len());
-        let mut run: Vec<u64> = Vec::new();
-        let mut slots: Vec<u32> = Vec::new();
-        for &p in places {
-            let arc = arc_of(self.arc_shift, p);
-            let (lo, hi) = (u64::from(p) << 32, (u64::from(p) << 32) | 0xffff_ffff);
-            let entries = self.arc(arc);
-            let from = entries.partition_point(|e| *e < lo);
-            let to = entries.partition_point(|e| *e <= hi);
-            slots.clear();
-            slots.extend(
-                entries[from..to]
-                    .iter()
-                    .map(|e| (e & SLOT) as u32)
-                    .filter(|s| *s != slot),
-            );
-            if add {
-                slots.push(slot);
-            }
-            slots.sort_unstable();
-            run.clear();
-            if let Some(winner) = slots.iter().copied().min_by_key(|s| rank(*s)) {
-                run.push(entry(p, POINT, winner));
-                run.extend(
-                    slots
-                        .iter()
-                        .filter(|s| **s != winner)
-                        .map(|s| entry(p, POINT | LOSER, *s)),
-                );
-            }
-            let first = self.arc(arc).first().copied();
-            if self.replace(p, p, &run).is_none() {
+            let owners: Vec<Option<u64>> = (start..=end).map(|a| self.first_owner(a)).collect();
+            // In the first arc, the buckets before the one holding the last entry below
+            // `from` keep their answers.
+            let kept = self.first_changed_bucket(start, from);
+            if self.replace(from, to, fresh).is_none() {
                 return false;
             }
-            touched.push(arc);
-            // Arcs before this one answer with its first entry: refresh them only if it
-            // changed.
-            if self.arc(arc).first().copied() != first {
-                let arcs = self.arcs();
-                let mut before = arc;
-                for _ in 1..arcs {
-                    before = (before + arcs - 1) % arcs;
-                    touched.push(before);
-                    if self.lens[before] > 0 {
-                        break;
-                    }
-                }
+            for (t, owner) in touched[before..].iter_mut().zip(owners) {
+                t.1 = self.first_owner(t.0) != owner;
+                t.2 = if t.0 == start { kept } else { 0 };
             }
-        }
-        touched.sort_unstable();
-        touched.dedup();
-        for arc in touched {
-            self.refresh(arc);
+            bottom = offset + LAP;
         }
         true
     }
 
-    /// In a ring of points only, the width of the gap between the entries on either
-    /// side of place `p` (which holds no entry), going round.
-    fn gap_around(&self, p: u32) -> i64 {
+    /// With equal weights before and after: for each of the instance's places, the
+    /// nearest places of other instances either side (unwrapped) and the new entries
+    /// between them, as `(lo, hi, from, to)` with the entries at `out[from..to]`. `None`
+    /// where a place is shared or two of the instance's points share a gap: the general
+    /// edit then takes over.
+    fn equal_windows(
+        &self,
+        places: &[u32],
+        slot: u32,
+        add: bool,
+        race: &Race<'_>,
+        out: &mut Vec<(i64, u64)>,
+    ) -> Option<Vec<(i64, i64, usize, usize)>> {
+        out.clear();
+        let mut windows = Vec::with_capacity(places.len());
+        for &p in places {
+            let (below, w_below) = self.neighbour(p, slot, true)?;
+            let (above, w_above) = self.neighbour(p, slot, false)?;
+            let from = out.len();
+            let p = i64::from(p);
+            let at = |x: i64| x.rem_euclid(LAP) as u32;
+            if add {
+                if let Some(x) = midpoint(race, (below, w_below), (p, slot)) {
+                    out.push((x, entry(at(x), 0, w_below)));
+                }
+                out.push((p, entry(at(p), POINT, slot)));
+                if let Some(x) = midpoint(race, (p, slot), (above, w_above)) {
+                    out.push((x, entry(at(x), 0, slot)));
+                }
+            } else if let Some(x) = midpoint(race, (below, w_below), (above, w_above)) {
+                out.push((x, entry(at(x), 0, w_below)));
+            }
+            windows.push((below, above, from, out.len()));
+        }
+        // A joining instance is not in the ring yet: two of its points may share a gap.
+        let mut gaps: Vec<i64> = windows.iter().map(|w| w.0.rem_euclid(LAP)).collect();
+        gaps.sort_unstable();
+        if gaps.windows(2).any(|pair| pair[0] == pair[1]) {
+            return None;
+        }
+        Some(windows)
+    }
+
+    /// The nearest place below (`down`) or above place `p` that holds another instance's
+    /// point, unwrapped round `p`, and that point's slot. `None` if that place holds
+    /// several points, if another of `slot`'s points comes first, or if `p` itself holds
+    /// another instance's point.
+    fn neighbour(&self, p: u32, slot: u32, down: bool) -> Option<(i64, u32)> {
         let arcs = self.arcs();
         let home = arc_of(self.arc_shift, p);
-        let key = u64::from(p) << 32;
-        let lap = 1i64 << 32;
-        if self.arc(home).iter().any(|e| e >> 32 == u64::from(p)) {
-            // Another instance's point holds the place: no gap widened.
-            return 0;
+        let entries = self.arc(home);
+        let (lo, hi) = (u64::from(p) << 32, (u64::from(p) << 32) | 0xffff_ffff);
+        let (start, end) = (
+            entries.partition_point(|e| *e < lo),
+            entries.partition_point(|e| *e <= hi),
+        );
+        if entries[start..end]
+            .iter()
+            .any(|e| *e & POINT != 0 && (*e & SLOT) as u32 != slot)
+        {
+            return None;
         }
-        let mut next = None;
-        for k in 0..=arcs {
-            let arc = (home + k) % arcs;
+        let mut arc = home;
+        let mut offset = 0i64;
+        for step in 0..=arcs {
             let entries = self.arc(arc);
-            let found = if k == 0 {
-                entries.iter().find(|e| **e > key)
-            } else {
-                entries.first()
+            let range = match (step, down) {
+                (0, true) => &entries[..start],
+                (0, false) => &entries[end..],
+                _ => entries,
             };
-            if let Some(e) = found {
-                let at = i64::from((e >> 32) as u32);
-                next = Some(if at > i64::from(p) { at } else { at + lap });
-                break;
+            let found = if down {
+                range
+                    .iter()
+                    .rev()
+                    .position(|e| *e & POINT != 0)
+                    .map(|i| range.len() - 1 - i)
+            } else {
+                range.iter().position(|e| *e & POINT != 0)
+            };
+            if let Some(i) = found {
+                let e = range[i];
+                let tied = if down {
+                    e & LOSER != 0
+                } else {
+                    range.get(i + 1).is_some_and(|n| n >> 32 == e >> 32)
+                };
+                if tied || (e & SLOT) as u32 == slot {
+                    return None;
+                }
+                return Some((i64::from((e >> 32) as u32) + offset, (e & SLOT) as u32));
+            }
+            if down {
+                if arc == 0 {
+                    offset -= LAP;
+                    arc = arcs - 1;
+                } else {
+                    arc -= 1;
+                }
+            } else if arc + 1 == arcs {
+                offset += LAP;
+                arc = 0;
+            } else {
+                arc += 1;
             }
         }
-        let mut previous = None;
-        for k in 0..=arcs {
-            let arc = (home + arcs - k % arcs) % arcs;
-            let entries = self.arc(arc);
-            let found = if k == 0 {
-                entries.iter().rev().find(|e| **e < key)
-            } else {
-                entries.last()
-            };
-            if let Some(e) = found {
-                let at = i64::from((e >> 32) as u32);
-                previous = Some(if at < i64::from(p) { at } else { at - lap });
-                break;
+        None
+    }
+
+    /// The windows an update of the instance at `places` (slot `slot`, weight `weight`
+    /// before or after, whichever is larger) must sweep, merged where they overlap. `None`
+    /// when they would cover too much of the circle (a rebuild is then cheaper).
+    fn windows(
+        &mut self,
+        places: &[u32],
+        slot: u32,
+        weight: u16,
+        (light, heavy): (u16, u16),
+    ) -> Option<Vec<Window>> {
+        let (w, light, heavy) = (i64::from(weight), i64::from(light), i64::from(heavy));
+        // Each point's neighbours among the other instances, and the widest gap between
+        // other instances' points (those between two of this instance's points are not
+        // the ring's gaps).
+        let mut sides = Vec::with_capacity(places.len());
+        let mut widest = self.max_gap;
+        for &p in places {
+            let p = i64::from(p);
+            let below = self.others(p, slot, true).next()?;
+            let above = self.others(p, slot, false).next()?;
+            widest = widest.max(above - below);
+            sides.push((p, below, above));
+        }
+        // Whether the instance has a point at (unwrapped) place `q`: its entries change,
+        // so a window may not end there.
+        let own = |q: i64| places.binary_search(&(q.rem_euclid(LAP) as u32)).is_ok();
+        let reach = ((w - light) * widest) / (2 * light) + 1;
+        if reach > LAP / 8 {
+            return None;
+        }
+        let mut windows: Vec<Window> = Vec::with_capacity(places.len());
+        for (p, below, above) in sides {
+            let mut gap = above - below;
+            let (mut lo, mut hi) = (below, above);
+            if light != heavy {
+                for down in [true, false] {
+                    let (edge, wide) = walk(p, self.others(p, slot, down), w, light, widest)?;
+                    gap = gap.max(wide);
+                    if down {
+                        lo = edge;
+                    } else {
+                        hi = edge;
+                    }
+                }
+            }
+            // End on places where the instance has no point.
+            while own(lo) {
+                lo = self.others(lo, slot, true).next()?;
+                gap = gap.max(widest);
+            }
+            while own(hi) {
+                hi = self.others(hi, slot, false).next()?;
+                gap = gap.max(widest);
+            }
+            let margin = ((heavy - light) * gap) / (2 * light) + 2;
+            let shift = lo.div_euclid(LAP) * LAP;
+            windows.push(Window {
+                lo: lo - shift,
+                hi: hi - shift,
+                margin,
+            });
+        }
+        windows.sort_unstable_by_key(|w| w.lo);
+        let mut merged: Vec<Window> = Vec::with_capacity(windows.len());
+        for w in windows {
+            match merged.last_mut() {
+                Some(last) if w.lo < last.hi => {
+                    last.hi = last.hi.max(w.hi);
+                    last.margin = last.margin.max(w.margin);
+                }
+                _ => merged.push(w),
             }
         }
-        match (previous, next) {
-            (Some(a), Some(b)) => b - a,
-            _ => lap,
+        // The last window may run past the top of the circle into the first.
+        if let (Some(first), Some(last)) = (merged.first().copied(), merged.last().copied())
+            && merged.len() > 1
+            && last.hi > first.lo + LAP
+        {
+            merged.remove(0);
+            let end = merged.len() - 1;
+            merged[end].hi = merged[end].hi.max(first.hi + LAP);
+            merged[end].margin = merged[end].margin.max(first.margin);
+            if merged.len() > 1 && merged[end].hi > merged[0].lo + LAP {
+                return None;
+            }
         }
+        let covered: i64 = merged.iter().map(|w| w.hi - w.lo).sum();
+        if covered >= LAP / 4 {
+            return None;
+        }
+        self.max_gap = widest;
+        Some(merged)
     }
 
     /// The owner of arc `arc`'s first entry, if it has one: what the arcs before it
@@ -424,29 +476,91 @@ impl Ring {
     }
 }
 
-/// The walk left from point `p` over the points `near` (decreasing), then `tail` (the
-/// instance's previous point, if `near` reaches it): the lowest key `p` can win, and the
+/// The distinct places holding other instances' points on one side of a place, nearest
+/// first: see [`Ring::others`].
+struct Others<'a> {
+    ring: &'a Ring,
+    slot: u32,
+    down: bool,
+    arc: usize,
+    /// Down: the entries before this index in `arc` are still to come; up: from it on.
+    index: usize,
+    offset: i64,
+    steps: usize,
+    last: Option<i64>,
+}
+
+impl Iterator for Others<'_> {
+    type Item = i64;
+
+    fn next(&mut self) -> Option<i64> {
+        let arcs = self.ring.arcs();
+        while self.steps <= arcs {
+            let entries = self.ring.arc(self.arc);
+            let e = if self.down {
+                self.index.checked_sub(1).map(|i| {
+                    self.index = i;
+                    entries[i]
+                })
+            } else {
+                entries.get(self.index).map(|e| {
+                    self.index += 1;
+                    *e
+                })
+            };
+            let Some(e) = e else {
+                self.steps += 1;
+                if self.down {
+                    if self.arc == 0 {
+                        self.offset -= LAP;
+                        self.arc = arcs - 1;
+                    } else {
+                        self.arc -= 1;
+                    }
+                    self.index = self.ring.arc(self.arc).len();
+                } else {
+                    if self.arc + 1 == arcs {
+                        self.offset += LAP;
+                        self.arc = 0;
+                    } else {
+                        self.arc += 1;
+                    }
+                    self.index = 0;
+                }
+                continue;
+            };
+            if e & POINT == 0 || (e & SLOT) as u32 == self.slot {
+                continue;
+            }
+            let at = i64::from((e >> 32) as u32) + self.offset;
+            if self.last != Some(at) {
+                self.last = Some(at);
+                return Some(at);
+            }
+        }
+        None
+    }
+}
+
+/// The walk away from point `p` over the other instances' places `near` (nearest first):
+/// the furthest place whose gap towards `p` the point (weight `w`) can reach into, and the
 /// widest gap between it and `p`. `None` if `near` runs out before the walk may stop.
-fn walk_left(
+fn walk(
     p: i64,
-    near: &[Point],
-    tail: Option<i64>,
+    mut near: impl Iterator<Item = i64>,
+    w: i64,
     light: i64,
-    excess: i64,
-    gap: i64,
+    widest: i64,
 ) -> Option<(i64, i64)> {
-    let (mut lo, mut widest, mut seen) = (p, 0, 0);
-    let mut b = p;
-    for a in near.iter().map(|q| q.pos).chain(tail) {
-        if b != p && (p - b) * light >= gap * excess {
-            return Some((lo, widest));
+    let mut b = near.next()?;
+    let (mut edge, mut wide, mut seen) = (b, 0, 0);
+    for a in near {
+        if (p - b).abs() * 2 * light > (w - light) * widest {
+            return Some((edge, wide));
         }
-        seen = seen.max(b - a);
-        if b == p || (p - b) * light < (b - a) * excess {
-            (lo, widest) = (a + 1, seen);
-        }
-        if Some(a) == tail {
-            return Some((lo, widest));
+        seen = seen.max((b - a).abs());
+        if (p - b).abs() * 2 * light <= (w - light) * (b - a).abs() {
+            (edge, wide) = (a, seen);
         }
         b = a;
     }
