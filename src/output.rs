@@ -441,11 +441,14 @@ impl fmt::Display for EventKind {
                 hooks,
                 analysis,
             } => {
-                write!(f, "{step} started: hooks [{}]", hooks.join(", "))?;
-                if let Some(analysis) = analysis {
-                    write!(f, ", analysis {analysis}")?;
+                let mut parts = Vec::new();
+                if !hooks.is_empty() {
+                    parts.push(format!("hooks {}", hooks.join(", ")));
                 }
-                Ok(())
+                if let Some(analysis) = analysis {
+                    parts.push(format!("analysis {analysis}"));
+                }
+                write!(f, "{step} started: {}", parts.join("; "))
             }
             EventKind::HookFinished {
                 hook,
@@ -496,6 +499,23 @@ mod tests {
             },
         };
         assert_eq!(event.to_string(), "t+1500ms: rolling out v2 over v1");
+        let checks = |hooks: &[&str], analysis: Option<&str>| {
+            EventKind::ChecksStarted {
+                step: crate::strategy::StepKind::Analysis,
+                hooks: hooks.iter().map(|h| (*h).to_owned()).collect(),
+                analysis: analysis.map(str::to_owned),
+            }
+            .to_string()
+        };
+        // A canary's analysis step has no hooks, and says nothing of them.
+        assert_eq!(
+            checks(&[], Some("errors")),
+            "analysis started: analysis errors"
+        );
+        assert_eq!(
+            checks(&["smoke", "db"], Some("errors")),
+            "analysis started: hooks smoke, db; analysis errors"
+        );
     }
 
     #[cfg(feature = "serde")]
