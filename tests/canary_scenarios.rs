@@ -360,8 +360,17 @@ fn verbs_answer_in_every_canary_step() {
     world.pause().unwrap();
     world.resume().unwrap();
     world.drive(10);
-    // promote_full skips the rest: straight to all traffic.
+    // promote_full skips the rest: straight to all traffic, through the steps between
+    // (each reported as started, so the status and the audit log show where it is).
     world.promote_full().unwrap();
+    assert_eq!(world.rollout.status().step, Some((2, 3)));
+    assert!(world.saw(|e| matches!(
+        e,
+        EventKind::StepStarted {
+            step: StepKind::Promote,
+            ..
+        }
+    )));
     world.drive(30);
     assert_eq!(world.phase(), Phase::Completed);
     assert!(world.abort().is_err() && world.promote().is_err() && world.retry().is_err());

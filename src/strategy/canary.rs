@@ -219,15 +219,12 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
     let view = input.view;
     let state = input.step;
     let last = spec.plan.len();
-    // A rollback, a full promotion or a first deploy goes straight to the promotion.
+    // A rollback, a full promotion or a first deploy goes straight to the promotion:
+    // every step before it is done at once (the core walks through them).
     let skip = state.skips_checks() || !input.has_stable;
-    let index = if skip {
-        last
-    } else {
-        (state.index as usize).min(last)
-    };
+    let index = (state.index as usize).min(last);
     let kind = canary_step_kind(&spec.plan, index);
-    let setting = if index == last {
+    let setting = if index == last || skip {
         CanarySetting::promoted()
     } else {
         CanarySetting::at(&spec.plan, index)
