@@ -516,3 +516,25 @@ fn a_full_promotion_with_dynamic_stable_scale_moves_weight_as_the_canary_grows()
     let steps = weight_steps(&world, "v2");
     assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
 }
+
+#[test]
+fn a_new_canary_over_a_superseded_one_with_dynamic_stable_scale_grows_stable_back_first() {
+    // Found by the CI soak: the superseded canary kept 75% because stable, shrunk to
+    // one instance, was sized for the new canary's 75% rather than for the superseded
+    // weight it had to take back first; the new canary took the room and got no weight.
+    let steps = vec![set_weight(75), pause(None)];
+    let spec = canary(3, steps, |c| {
+        c.dynamic_stable_scale = true;
+        c.max_unavailable = Quantity::Count(0);
+    });
+    let mut world = World::new(spec, fleet("v1", 3));
+    world.deploy("v2").unwrap();
+    world.drive(30);
+    assert_eq!(world.rollout.traffic().weight(&"v2".into()), percent(75));
+    assert_eq!(live(&world, "v1"), 1, "stable shrank behind its share");
+    world.deploy("v3").unwrap();
+    world.drive(40);
+    assert_eq!(world.rollout.traffic().weight(&"v3".into()), percent(75));
+    assert!(world.rollout.traffic().backend(&"v2".into()).is_none());
+    assert!(world.watermarks.peak_live <= peak(&world) as usize);
+}

@@ -237,10 +237,6 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
     let (wanted, traffic, in_place) = if spec.traffic_routing {
         let floor = input.limits.min_available();
         let (canary, mut stable) = routed_counts(spec, desired, floor, &setting, Some(published));
-        // Promoted: the stable revision goes once its traffic has left it.
-        if index == last && published.stable == Weight::ZERO {
-            stable = 0;
-        }
         // A larger weight is asked for only once the canary instances to carry it are
         // available: the previous weight holds until then (a smaller one goes at once:
         // traffic leaves first). With dynamic stable scaling the room for the canary may
@@ -258,6 +254,20 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
         } else {
             setting.weight
         };
+        // With dynamic stable scaling, stable is sized for the share it is to carry now:
+        // while a superseded canary's weight comes back to it, all of it (it takes the
+        // room first: the core scales stable up before the target).
+        if spec.dynamic_stable_scale && weight < setting.weight {
+            let now = CanarySetting {
+                weight,
+                ..setting.clone()
+            };
+            stable = routed_counts(spec, desired, floor, &now, Some(published)).1;
+        }
+        // Promoted: the stable revision goes once its traffic has left it.
+        if index == last && published.stable == Weight::ZERO && weight == Weight::FULL {
+            stable = 0;
+        }
         let mut explicit = ExplicitTraffic::all_on(Role::Stable);
         explicit.weights.stable = weight.complement();
         explicit.weights.target = weight;
