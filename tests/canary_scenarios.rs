@@ -538,3 +538,23 @@ fn a_new_canary_over_a_superseded_one_with_dynamic_stable_scale_grows_stable_bac
     assert!(world.rollout.traffic().backend(&"v2".into()).is_none());
     assert!(world.watermarks.peak_live <= peak(&world) as usize);
 }
+
+#[test]
+fn a_canary_scale_too_small_for_the_weight_is_raised_to_carry_it() {
+    // Found by the random world: a scale of 0 followed by a weight left the step
+    // waiting for a share no instance could carry.
+    let steps = vec![
+        CanaryStep::SetCanaryScale(CanaryScale::Replicas(0)),
+        set_weight(75),
+        pause(None),
+    ];
+    let mut world = World::new(canary(2, steps, |_| {}), fleet("v1", 2));
+    world.deploy("v2").unwrap();
+    world.drive(30);
+    assert_eq!(world.rollout.traffic().weight(&"v2".into()), percent(75));
+    assert_eq!(
+        live(&world, "v2"),
+        2,
+        "two instances carry 75% at a floor of two"
+    );
+}
