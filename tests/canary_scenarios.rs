@@ -558,3 +558,24 @@ fn a_canary_scale_too_small_for_the_weight_is_raised_to_carry_it() {
         "two instances carry 75% at a floor of two"
     );
 }
+
+#[test]
+fn a_new_first_deploy_over_an_unfinished_one_takes_its_weight_with_no_stable_to_return_it_to() {
+    // Found by the CI soak: with no stable revision, the superseded first deploy's
+    // weight had nowhere to go first, and the new canary waited for it forever.
+    let spec = canary(4, vec![set_weight(25)], |c| {
+        c.dynamic_stable_scale = true;
+        c.max_unavailable = Quantity::Count(0);
+        c.min_instances = 2;
+    });
+    let mut world = World::new(spec, Vec::new());
+    world.deploy("v2").unwrap();
+    world.provision_all();
+    world.health_all();
+    assert_eq!(world.rollout.traffic().weight(&"v2".into()), Weight::FULL);
+    assert_eq!(world.phase(), Phase::Progressing, "not acknowledged yet");
+    world.deploy("v3").unwrap();
+    world.drive(40);
+    assert_eq!(world.phase(), Phase::Completed);
+    assert_eq!(world.revisions(), ["v3"]);
+}

@@ -244,7 +244,9 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
         // `promote_full`), so the weight follows the canary's capacity step by step
         // instead. And the layout rule: a superseded canary's weight goes back to stable
         // before the new canary gets any.
-        let weight = if published.superseded != Weight::ZERO {
+        // (Without a stable revision there is nothing to return it to: it goes straight
+        // to the new canary.)
+        let weight = if published.superseded != Weight::ZERO && input.has_stable {
             Weight::ZERO
         } else if setting.weight > published.target
             && target.available < canary
