@@ -35,15 +35,20 @@ use std::hash::{Hash, Hasher};
 use cutover::{Duration, InstanceState, OnDeadline, Phase, ProvisionRetry, RolloutSpec};
 use world::{Command, Index, Move, World, counted_spec, env_count, ready_fleet, round_trip};
 
-fn spec(desired: u32, surge: u32, unavailable: u32) -> RolloutSpec {
+/// `spec` with two provision retries, so the search meets retries, backoff and giving up.
+fn with_retries(spec: RolloutSpec) -> RolloutSpec {
     RolloutSpec {
         provision_retry: ProvisionRetry {
             max_failures: 2,
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(2),
         },
-        ..counted_spec(desired, surge, unavailable)
+        ..spec
     }
+}
+
+fn spec(desired: u32, surge: u32, unavailable: u32) -> RolloutSpec {
+    with_retries(counted_spec(desired, surge, unavailable))
 }
 
 /// Every (surge, unavailable) of the grid that validates for `desired` without
@@ -80,14 +85,7 @@ fn canary_specs(desired: u32) -> Vec<(String, RolloutSpec)> {
                 c.max_surge = cutover::Quantity::Count(1);
                 c.max_unavailable = cutover::Quantity::Count(0);
             });
-            let spec = RolloutSpec {
-                provision_retry: ProvisionRetry {
-                    max_failures: 2,
-                    backoff_initial: Duration::from_secs(1),
-                    backoff_max: Duration::from_secs(2),
-                },
-                ..spec
-            };
+            let spec = with_retries(spec);
             let how = if routed {
                 "routed"
             } else {
@@ -111,14 +109,7 @@ fn blue_green_specs(desired: u32) -> Vec<(String, RolloutSpec)> {
                     analysis: None,
                 };
             });
-            let spec = RolloutSpec {
-                provision_retry: ProvisionRetry {
-                    max_failures: 2,
-                    backoff_initial: Duration::from_secs(1),
-                    backoff_max: Duration::from_secs(2),
-                },
-                ..spec
-            };
+            let spec = with_retries(spec);
             let name = format!("desired {desired}, blue-green, blue may give up {unavailable}");
             (name, spec)
         })
