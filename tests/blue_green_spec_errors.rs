@@ -3,29 +3,12 @@
 
 mod world;
 
-use world::blue_green;
+use world::{assert_says, blue_green, refusal};
 
 use cutover::{
     Checks, Duration, HookSpec, MatchCondition, MetricCheck, MetricSpec, Quantity, Rollout,
     RolloutSpec, SpecError, StrategySpec, Timestamp,
 };
-
-/// A document's refusal message, whichever step refused (reading or checking).
-fn refusal(doc: &str) -> String {
-    match serde_json::from_str::<RolloutSpec>(doc) {
-        Err(error) => error.to_string(),
-        Ok(spec) => match spec.validate() {
-            Err(error) => error.to_string(),
-            Ok(limits) => panic!("{doc} was accepted: {limits:?}"),
-        },
-    }
-}
-
-fn assert_says(message: &str, parts: &[&str]) {
-    for part in parts {
-        assert!(message.contains(part), "{message:?} does not say {part:?}");
-    }
-}
 
 fn hook(name: &str, timeout: Duration) -> Checks {
     Checks {

@@ -3,30 +3,13 @@
 
 mod world;
 
-use world::canary;
+use world::{assert_says, canary, refusal};
 
 use cutover::{
     AnalysisSpecError, AnalysisStart, BackgroundAnalysis, CanaryPlan, CanaryScale, CanaryStep,
     Condition, Duration, MatchCondition, MetricCheck, MetricSpec, Quantity, RolloutSpec, SpecError,
     StrategySpec, Weight,
 };
-
-/// A document's refusal message, whichever step refused (reading or checking).
-fn refusal(doc: &str) -> String {
-    match serde_json::from_str::<RolloutSpec>(doc) {
-        Err(error) => error.to_string(),
-        Ok(spec) => match spec.validate() {
-            Err(error) => error.to_string(),
-            Ok(limits) => panic!("{doc} was accepted: {limits:?}"),
-        },
-    }
-}
-
-fn assert_says(message: &str, parts: &[&str]) {
-    for part in parts {
-        assert!(message.contains(part), "{message:?} does not say {part:?}");
-    }
-}
 
 fn percent(p: u64) -> Weight {
     Weight::from_percent(p).unwrap()

@@ -51,4 +51,6 @@ pub use scenarios::{
     counted_spec, env_count, initial_fleet, ready_fleet, spec_strategy, start_strategy,
 };
 #[allow(unused_imports)]
-pub use script::{Summary, blue_green, canary, fleet, of_revision, old, spec};
+pub use script::{
+    Summary, assert_says, blue_green, canary, fleet, of_revision, old, refusal, spec,
+};

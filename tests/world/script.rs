@@ -20,6 +20,25 @@ pub fn spec(desired: u32, surge: &str, unavailable: &str) -> RolloutSpec {
     RolloutSpec::rolling(desired, quantity(surge), quantity(unavailable))
 }
 
+/// Reads a spec document and checks it, as a controller loading its config would; the
+/// refusal's message, whichever step refused. Panics if the document is accepted.
+pub fn refusal(doc: &str) -> String {
+    match serde_json::from_str::<RolloutSpec>(doc) {
+        Err(error) => error.to_string(),
+        Ok(spec) => match spec.validate() {
+            Err(error) => error.to_string(),
+            Ok(limits) => panic!("{doc} was accepted: {limits:?}"),
+        },
+    }
+}
+
+/// Asserts that a refusal's `message` says each of `parts`.
+pub fn assert_says(message: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(message.contains(part), "{message:?} does not say {part:?}");
+    }
+}
+
 /// A blue-green spec of `desired` instances, the strategy's defaults edited by `edit`.
 pub fn blue_green(desired: u32, edit: impl FnOnce(&mut cutover::BlueGreenSpec)) -> RolloutSpec {
     let mut strategy = cutover::BlueGreenSpec::default();
