@@ -24,20 +24,11 @@ fn names(prefix: &str, range: std::ops::RangeInclusive<usize>) -> Vec<String> {
     range.map(|i| format!("{prefix}-{i}")).collect()
 }
 
-/// Each published table's weight for `revision`, by generation (acknowledged or not).
-fn weights(world: &World, revision: &str) -> Vec<u16> {
-    world
-        .tables
-        .values()
-        .map(|t| t.weight(&revision.into()).basis_points())
-        .collect()
-}
-
 /// Generations in which all traffic moved between blue and green at once, and none
 /// in which it was split.
 fn assert_switched_once(world: &World, blue: &str, green: &str) {
-    let blue = weights(world, blue);
-    let green = weights(world, green);
+    let blue = world.weights(blue);
+    let green = world.weights(green);
     for (b, g) in blue.iter().zip(&green) {
         assert!(
             (*b == 10_000 && *g == 0) || (*b == 0 && *g == 10_000) || (*b == 0 && *g == 0),
@@ -188,7 +179,7 @@ fn a_failing_pre_promotion_hook_never_switches_and_cleans_green_up() {
     world.drive(10);
     assert_eq!(world.revisions(), ["v1"]);
     // No table ever gave green any weight.
-    assert!(weights(&world, "v2").iter().all(|w| *w == 0));
+    assert!(world.weights("v2").iter().all(|w| *w == 0));
 }
 
 #[test]
@@ -390,7 +381,7 @@ fn a_new_revision_during_preview_discards_the_old_green() {
     );
     assert_eq!(world.rollout.stable().map(|r| r.as_str()), Some("v3"));
     assert!(!world.revisions().contains(&"v2".to_owned()));
-    assert!(weights(&world, "v2").iter().all(|w| *w == 0));
+    assert!(world.weights("v2").iter().all(|w| *w == 0));
 }
 
 #[test]
@@ -438,7 +429,7 @@ fn pre_promotion_analysis_gates_the_switch() {
             assert_eq!(world.rollout.traffic().weight(&"v2".into()), Weight::FULL);
         } else {
             assert!(matches!(world.phase(), Phase::Aborted { .. }));
-            assert!(weights(&world, "v2").iter().all(|w| *w == 0));
+            assert!(world.weights("v2").iter().all(|w| *w == 0));
         }
     }
 }

@@ -26,18 +26,9 @@ fn pause(ms: Option<u64>) -> CanaryStep {
     }
 }
 
-/// Each published table's weight for `revision`, in basis points, by generation.
-fn weights(world: &World, revision: &str) -> Vec<u16> {
-    world
-        .tables
-        .values()
-        .map(|t| t.weight(&revision.into()).basis_points())
-        .collect()
-}
-
 /// `weights` with repeats removed: the distinct weights in the order they came.
 fn weight_steps(world: &World, revision: &str) -> Vec<u16> {
-    let mut steps = weights(world, revision);
+    let mut steps = world.weights(revision);
     steps.dedup();
     steps
 }

@@ -465,6 +465,15 @@ impl World {
             .map_or(0, |b| b.instance_count())
     }
 
+    /// Each published table's weight for `revision`, in basis points, by generation
+    /// (acknowledged or not).
+    pub fn weights(&self, revision: &str) -> Vec<u16> {
+        self.tables
+            .values()
+            .map(|t| t.weight(&Revision::from(revision)).basis_points())
+            .collect()
+    }
+
     /// Instances of `revision` in the published table.
     pub fn table_count(&self, revision: &str) -> usize {
         self.rollout
