@@ -279,18 +279,7 @@ impl CanarySpec {
             });
         }
         if !self.traffic_routing {
-            if self.max_surge.is_zero() && unavailable.is_zero() {
-                return Err(SpecError::NoProgressPossible);
-            }
-            let limits = CapacityLimits::resolve(desired, self.max_surge, unavailable);
-            let most = 2 * crate::spec::MAX_DESIRED - desired;
-            if limits.max_surge > most {
-                return Err(SpecError::SurgeTooLarge {
-                    max_surge: self.max_surge,
-                    desired,
-                    max: most,
-                });
-            }
+            let limits = crate::spec::surge_limits(desired, self.max_surge, unavailable)?;
             self.check_scales(desired, Some(limits.max_surge))?;
             return Ok(limits);
         }

@@ -570,25 +570,34 @@ impl RolloutSpec {
 
     /// A rolling update's limits, with Kubernetes' rules.
     fn rolling_limits(&self, rolling: &RollingSpec) -> Result<CapacityLimits, SpecError> {
-        let surge = rolling.max_surge;
         let unavailable = rolling
             .max_unavailable
             .check_at_most_100("max_unavailable")?;
-        if surge.is_zero() && unavailable.is_zero() {
-            return Err(SpecError::NoProgressPossible);
-        }
-        let limits = CapacityLimits::resolve(self.desired, surge, unavailable);
-        // desired <= MAX_DESIRED, so this neither underflows nor leaves u32.
-        let max_surge = 2 * MAX_DESIRED - self.desired;
-        if limits.max_surge > max_surge {
-            return Err(SpecError::SurgeTooLarge {
-                max_surge: surge,
-                desired: self.desired,
-                max: max_surge,
-            });
-        }
-        Ok(limits)
+        surge_limits(self.desired, rolling.max_surge, unavailable)
     }
+}
+
+/// Limits from a surge and an unavailability (checked to be at most 100%), with
+/// Kubernetes' rules: a rolling update's, and a canary's without a traffic router.
+pub(crate) fn surge_limits(
+    desired: u32,
+    surge: Quantity,
+    unavailable: Quantity,
+) -> Result<CapacityLimits, SpecError> {
+    if surge.is_zero() && unavailable.is_zero() {
+        return Err(SpecError::NoProgressPossible);
+    }
+    let limits = CapacityLimits::resolve(desired, surge, unavailable);
+    // desired <= MAX_DESIRED, so this neither underflows nor leaves u32.
+    let max_surge = 2 * MAX_DESIRED - desired;
+    if limits.max_surge > max_surge {
+        return Err(SpecError::SurgeTooLarge {
+            max_surge: surge,
+            desired,
+            max: max_surge,
+        });
+    }
+    Ok(limits)
 }
 
 #[cfg(test)]
