@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::FleetError;
-use crate::model::{Instance, InstanceId, InstanceState, Revision};
+use crate::model::{Instance, InstanceGroup, InstanceId, InstanceState, Revision};
 use crate::time::{Duration, Timestamp};
 
-/// The instances of one revision, by state, availability and rotation. An instance is
-/// either wanted (indexed by its state) or leaving, never both.
+/// The instances of one group of one revision, by state, availability and rotation. An
+/// instance is either wanted (indexed by its state) or leaving, never both.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct RevisionIndex {
     by_state: [BTreeSet<InstanceId>; 6],
@@ -36,6 +36,26 @@ pub struct RevisionCounts {
     /// Instances a load balancer has acknowledged in rotation.
     pub in_rotation: usize,
 }
+
+impl RevisionIndex {
+    fn is_empty(&self) -> bool {
+        self.by_state.iter().all(BTreeSet::is_empty) && self.leaving.is_empty()
+    }
+
+    fn counts(&self) -> RevisionCounts {
+        let mut counts = RevisionCounts::default();
+        for (n, ids) in counts.by_state.iter_mut().zip(&self.by_state) {
+            *n = ids.len();
+        }
+        counts.available = self.available.len();
+        counts.in_rotation = self.in_rotation.len();
+        counts.leaving = self.leaving.len();
+        counts
+    }
+}
+
+/// A revision's instances, one index per [`InstanceGroup`].
+type Groups = [RevisionIndex; 2];
 
 impl RevisionCounts {
     /// Instances in `state`.
@@ -109,7 +129,7 @@ impl RevisionCounts {
 pub struct Fleet {
     min_ready: Duration,
     instances: BTreeMap<InstanceId, Instance>,
-    revisions: BTreeMap<Revision, RevisionIndex>,
+    revisions: BTreeMap<Revision, Groups>,
     /// Ready but not yet available instances, by the time they become available.
     pending_available: BTreeSet<(Timestamp, InstanceId)>,
 }
@@ -152,7 +172,8 @@ impl Fleet {
                 instance: instance.id,
             });
         }
-        let index = self.revisions.entry(instance.revision.clone()).or_default();
+        let index = &mut self.revisions.entry(instance.revision.clone()).or_default()
+            [instance.group.index()];
         index.by_state[instance.state.index()].insert(instance.id.clone());
         if instance.in_rotation {
             index.in_rotation.insert(instance.id.clone());
@@ -216,10 +237,10 @@ impl Fleet {
         if previous == state {
             return Some(previous);
         }
-        let index = self
+        let index = &mut self
             .revisions
             .get_mut(&instance.revision)
-            .expect("every instance's revision is indexed");
+            .expect("every instance's revision is indexed")[instance.group.index()];
         instance.state = state;
         if index.leaving.contains(id) {
             // A leaving instance is never capacity again; once gone it is history.
@@ -252,10 +273,10 @@ impl Fleet {
         let Some(instance) = self.instances.get_mut(id) else {
             return false;
         };
-        let index = self
+        let index = &mut self
             .revisions
             .get_mut(&instance.revision)
-            .expect("every instance's revision is indexed");
+            .expect("every instance's revision is indexed")[instance.group.index()];
         if instance.state.is_final() || !index.leaving.insert(id.clone()) {
             return false;
         }
@@ -270,7 +291,7 @@ impl Fleet {
         self.instances.get(id).is_some_and(|instance| {
             self.revisions
                 .get(&instance.revision)
-                .is_some_and(|index| index.leaving.contains(id))
+                .is_some_and(|groups| groups[instance.group.index()].leaving.contains(id))
         })
     }
 
@@ -281,10 +302,10 @@ impl Fleet {
             return false;
         };
         instance.in_rotation = in_rotation;
-        let index = self
+        let index = &mut self
             .revisions
             .get_mut(&instance.revision)
-            .expect("every instance's revision is indexed");
+            .expect("every instance's revision is indexed")[instance.group.index()];
         if in_rotation {
             index.in_rotation.insert(id.clone());
         } else {
@@ -296,10 +317,10 @@ impl Fleet {
     /// Forgets an instance entirely (after it is terminated or failed for good).
     pub fn remove(&mut self, id: &InstanceId) -> Option<Instance> {
         let instance = self.instances.remove(id)?;
-        let index = self
+        let index = &mut self
             .revisions
             .get_mut(&instance.revision)
-            .expect("every instance's revision is indexed");
+            .expect("every instance's revision is indexed")[instance.group.index()];
         index.by_state[instance.state.index()].remove(id);
         index.leaving.remove(id);
         index.available.remove(id);
@@ -309,7 +330,10 @@ impl Fleet {
             self.pending_available
                 .remove(&(since + self.min_ready, id.clone()));
         }
-        if index.by_state.iter().all(BTreeSet::is_empty) && index.leaving.is_empty() {
+        if self.revisions[&instance.revision]
+            .iter()
+            .all(RevisionIndex::is_empty)
+        {
             self.revisions.remove(&instance.revision);
         }
         Some(instance)
@@ -326,7 +350,8 @@ impl Fleet {
             let (_, id) = self.pending_available.pop_first().expect("checked first");
             if let Some(instance) = self.instances.get_mut(&id) {
                 instance.available = true;
-                if let Some(index) = self.revisions.get_mut(&instance.revision) {
+                if let Some(groups) = self.revisions.get_mut(&instance.revision) {
+                    let index = &mut groups[instance.group.index()];
                     index.fresh.remove(&id);
                     index.available.insert(id.clone());
                 }
@@ -342,20 +367,24 @@ impl Fleet {
         self.pending_available.first().map(|(due, _)| *due)
     }
 
-    /// Head counts for `revision` (all zero if it has no instances).
+    /// Head counts for `revision`, every group together (all zero if it has no
+    /// instances): what its row of the traffic table holds.
     #[must_use]
     pub fn counts(&self, revision: &Revision) -> RevisionCounts {
+        let mut total = RevisionCounts::default();
+        for group in InstanceGroup::ALL {
+            total.add(&self.group_counts(revision, group));
+        }
+        total
+    }
+
+    /// Head counts for one group of `revision`'s instances.
+    #[must_use]
+    pub fn group_counts(&self, revision: &Revision, group: InstanceGroup) -> RevisionCounts {
         self.revisions
             .get(revision)
-            .map_or_else(RevisionCounts::default, |index| {
-                let mut counts = RevisionCounts::default();
-                for (n, ids) in counts.by_state.iter_mut().zip(&index.by_state) {
-                    *n = ids.len();
-                }
-                counts.available = index.available.len();
-                counts.in_rotation = index.in_rotation.len();
-                counts.leaving = index.leaving.len();
-                counts
+            .map_or_else(RevisionCounts::default, |groups| {
+                groups[group.index()].counts()
             })
     }
 
@@ -369,50 +398,57 @@ impl Fleet {
         total
     }
 
-    /// The ids in one of `revision`'s index sets (none if it has no instances).
+    /// The ids in one of the index sets of `group` of `revision` (none if it has no
+    /// instances).
     fn index_ids<'a>(
         &'a self,
         revision: &Revision,
+        group: InstanceGroup,
         set: impl Fn(&'a RevisionIndex) -> &'a BTreeSet<InstanceId> + 'a,
     ) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
         self.revisions
             .get(revision)
             .into_iter()
-            .flat_map(move |index| set(index).iter())
+            .flat_map(move |groups| set(&groups[group.index()]).iter())
     }
 
-    /// The ids of `revision`'s wanted (not leaving) instances in `state`, in id order.
+    /// The ids of the wanted (not leaving) instances of `group` of `revision` in
+    /// `state`, in id order.
     pub fn ids_in_state<'a>(
         &'a self,
         revision: &Revision,
+        group: InstanceGroup,
         state: InstanceState,
     ) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
-        self.index_ids(revision, move |index| &index.by_state[state.index()])
+        self.index_ids(revision, group, move |index| &index.by_state[state.index()])
     }
 
-    /// The ids of `revision`'s available instances, in id order.
+    /// The ids of the available instances of `group` of `revision`, in id order.
     pub fn available_ids<'a>(
         &'a self,
         revision: &Revision,
+        group: InstanceGroup,
     ) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
-        self.index_ids(revision, |index| &index.available)
+        self.index_ids(revision, group, |index| &index.available)
     }
 
-    /// The ids of `revision`'s ready instances that are not yet available (still inside
-    /// `min_ready`), in id order.
+    /// The ids of the ready instances of `group` of `revision` that are not yet
+    /// available (still inside `min_ready`), in id order.
     pub fn fresh_ids<'a>(
         &'a self,
         revision: &Revision,
+        group: InstanceGroup,
     ) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
-        self.index_ids(revision, |index| &index.fresh)
+        self.index_ids(revision, group, |index| &index.fresh)
     }
 
-    /// The ids of `revision`'s instances in rotation, in id order.
+    /// The ids of the instances of `group` of `revision` in rotation, in id order.
     pub fn in_rotation_ids<'a>(
         &'a self,
         revision: &Revision,
+        group: InstanceGroup,
     ) -> impl DoubleEndedIterator<Item = &'a InstanceId> + 'a {
-        self.index_ids(revision, |index| &index.in_rotation)
+        self.index_ids(revision, group, |index| &index.in_rotation)
     }
 }
 
@@ -529,27 +565,29 @@ mod tests {
     }
 
     proptest! {
-        /// The indexes always agree with a scan of the instances.
+        /// The indexes always agree with a scan of the instances, per revision and per
+        /// group.
         #[test]
         fn counts_match_a_scan(ops in prop::collection::vec((0u8..8, 0u8..4, 0usize..7, 0u64..50), 1..200)) {
             let mut fleet = Fleet::new(Duration::from_millis(10));
             let mut now = 0;
             for (id, revision, state, dt) in ops {
                 now += dt;
+                let group = InstanceGroup::ALL[usize::from(id % 3 == 0)];
                 let id = InstanceId::new(format!("i{id}"));
                 let revision = Revision::new(format!("v{revision}"));
                 match state {
-                    0 => { let _ = fleet.insert(t(now), Instance::new(id, revision, InstanceState::Provisioning)); }
+                    0 => { let _ = fleet.insert(t(now), Instance { group, ..Instance::new(id, revision, InstanceState::Provisioning) }); }
                     1 => { fleet.set_in_rotation(&id, dt % 2 == 0); }
                     2 => { fleet.remove(&id); }
                     3 => { fleet.set_leaving(&id); }
                     _ => { fleet.set_state(t(now), &id, InstanceState::ALL[(dt as usize) % 6]); }
                 }
                 fleet.refresh(t(now));
-                let mut expected: BTreeMap<Revision, RevisionCounts> = BTreeMap::new();
+                let mut expected: BTreeMap<(Revision, InstanceGroup), RevisionCounts> = BTreeMap::new();
                 for instance in fleet.iter() {
                     let leaving = fleet.is_leaving(&instance.id);
-                    let counts = expected.entry(instance.revision.clone()).or_default();
+                    let counts = expected.entry((instance.revision.clone(), instance.group)).or_default();
                     if leaving {
                         prop_assert!(instance.state.is_live(), "a gone instance is not leaving");
                         counts.leaving += 1;
@@ -561,15 +599,22 @@ mod tests {
                     prop_assert_eq!(instance.available, !leaving && instance.state == InstanceState::Ready
                         && instance.ready_since.is_some_and(|s| s + Duration::from_millis(10) <= t(now)));
                 }
-                for (revision, counts) in &expected {
-                    prop_assert_eq!(&fleet.counts(revision), counts);
-                    let fresh: Vec<_> = fleet.fresh_ids(revision).cloned().collect();
+                for ((revision, group), counts) in &expected {
+                    prop_assert_eq!(&fleet.group_counts(revision, *group), counts);
+                    let fresh: Vec<_> = fleet.fresh_ids(revision, *group).cloned().collect();
                     let scanned: Vec<_> = fleet.iter()
-                        .filter(|i| &i.revision == revision && i.state == InstanceState::Ready && !i.available && !fleet.is_leaving(&i.id))
+                        .filter(|i| &i.revision == revision && i.group == *group && i.state == InstanceState::Ready && !i.available && !fleet.is_leaving(&i.id))
                         .map(|i| i.id.clone()).collect();
                     prop_assert_eq!(fresh, scanned);
                 }
-                prop_assert_eq!(fleet.revisions().count(), expected.len());
+                let mut by_revision: BTreeMap<Revision, RevisionCounts> = BTreeMap::new();
+                for ((revision, _), counts) in &expected {
+                    by_revision.entry(revision.clone()).or_default().add(counts);
+                }
+                for (revision, counts) in &by_revision {
+                    prop_assert_eq!(&fleet.counts(revision), counts);
+                }
+                prop_assert_eq!(fleet.revisions().count(), by_revision.len());
             }
         }
     }

@@ -208,7 +208,7 @@ pub use analysis::{
 pub use error::{CommandError, DurationError, FleetError, RestoreError, SpecError, TrafficError};
 pub use fleet::{Fleet, RevisionCounts};
 pub use input::Input;
-pub use model::{Instance, InstanceId, InstanceState, Revision};
+pub use model::{Instance, InstanceGroup, InstanceId, InstanceState, Revision};
 pub use output::{Action, ActionId, Event, EventKind, HeldBack};
 #[cfg(feature = "serde")]
 pub use rollout::RolloutDocument;

@@ -145,6 +145,49 @@ impl fmt::Display for InstanceState {
     }
 }
 
+/// Which group of its revision an instance belongs to. Groups let a rollout run
+/// instances of one revision for different purposes: they serve in their revision's
+/// row of the traffic table alike, and are counted, sized and removed apart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum InstanceGroup {
+    /// The revision's own instances: the ones its role sizes.
+    #[default]
+    Main,
+    /// A canary experiment's baseline: fresh instances of the stable revision, as many
+    /// as the canary has, so that the canary is judged against instances as young as
+    /// itself rather than long-running ones (Spinnaker's advice). They serve stable
+    /// traffic beside the stable instances and go when the experiment step ends.
+    Baseline,
+}
+
+impl InstanceGroup {
+    /// Every group, in index order.
+    pub const ALL: [InstanceGroup; 2] = [InstanceGroup::Main, InstanceGroup::Baseline];
+
+    /// A dense index in `0..2`, matching [`InstanceGroup::ALL`].
+    #[must_use]
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether this is the main group (documents leave it out).
+    #[must_use]
+    pub fn is_main(&self) -> bool {
+        *self == InstanceGroup::Main
+    }
+}
+
+impl fmt::Display for InstanceGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InstanceGroup::Main => "main",
+            InstanceGroup::Baseline => "baseline",
+        })
+    }
+}
+
 /// Everything known about one instance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -154,6 +197,12 @@ pub struct Instance {
     pub id: InstanceId,
     /// The revision it runs.
     pub revision: Revision,
+    /// The group of its revision it belongs to (documents leave out the main group).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "InstanceGroup::is_main")
+    )]
+    pub group: InstanceGroup,
     /// Where it is in its lifecycle.
     pub state: InstanceState,
     /// When it last became ready; `None` unless `state` is `Ready`.
@@ -165,7 +214,7 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// An instance in `state`, not yet available and not in rotation.
+    /// An instance of the main group in `state`, not yet available and not in rotation.
     #[must_use]
     pub fn new(
         id: impl Into<InstanceId>,
@@ -175,6 +224,7 @@ impl Instance {
         Instance {
             id: id.into(),
             revision: revision.into(),
+            group: InstanceGroup::Main,
             state,
             ready_since: None,
             available: false,

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::model::{InstanceId, Revision};
+use crate::model::{InstanceGroup, InstanceId, Revision};
 use crate::time::{Duration, Timestamp};
 use crate::traffic::TableDiff;
 
@@ -37,6 +37,13 @@ pub enum Action {
         instance: InstanceId,
         /// What it should run.
         revision: Revision,
+        /// The group it belongs to: label it so, for the metrics that tell a canary
+        /// experiment's baseline from the rest (documents leave out the main group).
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "InstanceGroup::is_main")
+        )]
+        group: InstanceGroup,
     },
     /// Change the load balancer's table; answer with `TrafficApplied { generation }`.
     ///
@@ -78,6 +85,13 @@ pub enum Action {
         revision: Revision,
         /// The revision to compare against (the stable one), if any.
         baseline: Option<Revision>,
+        /// Which of the baseline revision's instances to measure: all of them (the main
+        /// group, left out of documents), or only a canary experiment's baseline group.
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, skip_serializing_if = "InstanceGroup::is_main")
+        )]
+        baseline_group: InstanceGroup,
         /// The start of the window (the previous measurement, or the analysis' start).
         from: Timestamp,
         /// The end of the window (now).

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use crate::analysis::{AnalysisRun, Measurement, OnFailure, OnInconclusive, RunPhase};
 use crate::input::Input;
+use crate::model::InstanceGroup;
 use crate::output::{Action, ActionId, EventKind};
 use crate::rollout::core::Core;
 use crate::rollout::phase::{AbortReason, PauseReason, Phase};
-use crate::strategy::Role;
+use crate::strategy::{Role, StepKind};
 use crate::time::Timestamp;
 
 /// Where a hosted analysis lives: beside the rollout, or in the current step's checks.
@@ -121,6 +122,13 @@ impl Core {
         let Some(target) = self.target.clone() else {
             return;
         };
+        // A canary experiment's checks judge the canary against the fresh baseline.
+        let baseline_group = match (slot, self.step.checks.as_ref()) {
+            (Slot::Checks, Some(checks)) if checks.step == StepKind::Experiment => {
+                InstanceGroup::Baseline
+            }
+            _ => InstanceGroup::Main,
+        };
         let Some(hosted) = self.hosted(slot) else {
             return;
         };
@@ -148,6 +156,7 @@ impl Core {
                 metric,
                 revision: target.clone(),
                 baseline: self.stable.clone(),
+                baseline_group,
                 from,
                 to: now,
             });

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::error::SpecError;
 use crate::fleet::Fleet;
-use crate::model::{Instance, InstanceId, InstanceState, Revision};
+use crate::model::{Instance, InstanceGroup, InstanceId, InstanceState, Revision};
 use crate::output::{Action, ActionId, Event, EventKind};
 use crate::rollout::phase::Phase;
 use crate::rollout::rotation::Rotation;
@@ -264,11 +264,16 @@ impl Core {
                 // name (a provisioner treats that as "make sure it exists") so it has
                 // an answer to wait for. Unwanted: make sure it is gone.
                 InstanceState::Provisioning => {
-                    let Some(revision) = self.fleet.get(&id).map(|i| i.revision.clone()) else {
+                    let Some(instance) = self.fleet.get(&id) else {
                         continue;
                     };
-                    if matches!(self.role_of(&revision), Role::Stable | Role::Target) {
-                        self.request_provision(id, revision);
+                    let revision = instance.revision.clone();
+                    // A baseline belongs to an experiment step, which a new rollout is not
+                    // in.
+                    if instance.group.is_main()
+                        && matches!(self.role_of(&revision), Role::Stable | Role::Target)
+                    {
+                        self.request_provision(id, revision, InstanceGroup::Main);
                     } else {
                         self.fleet.set_leaving(&id);
                         self.terminate(id);
@@ -430,6 +435,23 @@ impl Core {
                 .filter(|r| self.role_of(r) == Role::Superseded)
                 .cloned()
                 .collect(),
+            // Any revision's baseline instances are the baseline's to remove; new ones
+            // are the stable revision's (`provision_revision`).
+            Role::Baseline => self
+                .fleet
+                .revisions()
+                .filter(|r| self.fleet.group_counts(r, InstanceGroup::Baseline).live() > 0)
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The revision new instances of `role` run: the baseline is made of the stable
+    /// revision (a rollout onto the stable revision itself has no baseline to make).
+    pub fn provision_revision(&self, role: Role) -> Option<Revision> {
+        match role {
+            Role::Baseline => self.revisions_of(Role::Stable).into_iter().next(),
+            _ => self.revisions_of(role).into_iter().next(),
         }
     }
 
@@ -438,12 +460,17 @@ impl Core {
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let mut view = FleetView::default();
         for revision in self.fleet.revisions() {
-            let counts = self.fleet.counts(revision);
-            let role = self.role_of(revision);
-            view.roles[role].replicas += count(counts.pending() + counts.ready());
-            view.roles[role].available += count(counts.available);
-            view.roles[role].ready += count(counts.ready());
-            view.leaving += count(counts.leaving);
+            for group in InstanceGroup::ALL {
+                let counts = self.fleet.group_counts(revision, group);
+                let role = match group {
+                    InstanceGroup::Main => self.role_of(revision),
+                    InstanceGroup::Baseline => Role::Baseline,
+                };
+                view.roles[role].replicas += count(counts.pending() + counts.ready());
+                view.roles[role].available += count(counts.available);
+                view.roles[role].ready += count(counts.ready());
+                view.leaving += count(counts.leaving);
+            }
         }
         // Standby instances being redeployed for the target are on their way in, not
         // out.
@@ -491,7 +518,12 @@ impl Core {
     }
 
     /// Asks the caller to create `instance` of `revision`.
-    pub fn request_provision(&mut self, instance: InstanceId, revision: Revision) {
+    pub fn request_provision(
+        &mut self,
+        instance: InstanceId,
+        revision: Revision,
+        group: InstanceGroup,
+    ) {
         let id = self.next_action_id();
         self.pending.insert(
             id,
@@ -504,6 +536,7 @@ impl Core {
             id,
             instance,
             revision,
+            group,
         });
     }
 }

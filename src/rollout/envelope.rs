@@ -4,7 +4,7 @@
 //! instances in rotation can carry (invariant 5). A plan that asks for more gets the
 //! safe part of it, and a [`HeldBack`] event says what was held back.
 
-use crate::model::{InstanceId, InstanceState, Revision};
+use crate::model::{InstanceGroup, InstanceId, InstanceState, Revision};
 use crate::output::{EventKind, HeldBack};
 use crate::rollout::core::Core;
 use crate::strategy::{ExplicitTraffic, FleetView, Mode, Plan, Role, TrafficIntent};
@@ -45,13 +45,13 @@ impl Core {
             if deficit == 0 || role == Role::Superseded || backing_off {
                 continue;
             }
-            let Some(revision) = self.revisions_of(role).into_iter().next() else {
+            let Some(revision) = self.provision_revision(role) else {
                 continue;
             };
             let room = peak.saturating_sub(live);
             let allowed = deficit.min(room);
             for _ in 0..allowed {
-                self.provision(revision.clone());
+                self.provision(revision.clone(), role.group());
             }
             live += allowed;
             held.scale_up += deficit - allowed;
@@ -81,7 +81,7 @@ impl Core {
         let mut removed = 0;
         for revision in self.revisions_of(role) {
             let unavailable: Vec<InstanceId> = self
-                .unavailable_ids(&revision)
+                .unavailable_ids(&revision, role.group())
                 .take((n - removed) as usize)
                 .cloned()
                 .collect();
@@ -93,7 +93,12 @@ impl Core {
                 if !unbounded && !self.may_give_up(&revision, *available, explicit) {
                     break;
                 }
-                let Some(id) = self.fleet.available_ids(&revision).next().cloned() else {
+                let Some(id) = self
+                    .fleet
+                    .available_ids(&revision, role.group())
+                    .next()
+                    .cloned()
+                else {
                     break;
                 };
                 self.retire(&id);
@@ -164,14 +169,15 @@ impl Core {
     fn unavailable_ids<'a>(
         &'a self,
         revision: &'a Revision,
+        group: InstanceGroup,
     ) -> impl Iterator<Item = &'a InstanceId> + 'a {
         NOT_YET_SERVING
             .into_iter()
-            .flat_map(move |state| self.fleet.ids_in_state(revision, state))
-            .chain(self.fleet.fresh_ids(revision))
+            .flat_map(move |state| self.fleet.ids_in_state(revision, group, state))
+            .chain(self.fleet.fresh_ids(revision, group))
     }
 
-    fn provision(&mut self, revision: Revision) {
+    fn provision(&mut self, revision: Revision, group: InstanceGroup) {
         let instance = loop {
             let candidate = InstanceId::new(format!("{revision}-{}", self.next_instance));
             self.next_instance += 1;
@@ -179,15 +185,18 @@ impl Core {
                 break candidate;
             }
         };
-        let record = crate::model::Instance::new(
-            instance.clone(),
-            revision.clone(),
-            InstanceState::Provisioning,
-        );
+        let record = crate::model::Instance {
+            group,
+            ..crate::model::Instance::new(
+                instance.clone(),
+                revision.clone(),
+                InstanceState::Provisioning,
+            )
+        };
         if self.fleet.insert(self.now, record).is_err() {
             return;
         }
-        self.request_provision(instance, revision);
+        self.request_provision(instance, revision, group);
     }
 }
 

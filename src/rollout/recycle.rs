@@ -7,7 +7,7 @@
 //! While on its way, it counts as a replica of the target, not as leaving, so that the
 //! target's deficit is not provisioned twice.
 
-use crate::model::{Instance, InstanceId, InstanceState, Revision};
+use crate::model::{Instance, InstanceGroup, InstanceId, InstanceState, Revision};
 use crate::output::{Action, EventKind};
 use crate::rollout::core::{ActionKind, Core, Pending};
 use crate::strategy::{FleetView, Plan, Role, TrafficIntent};
@@ -33,7 +33,7 @@ impl Core {
         for revision in self.revisions_of(Role::Standby) {
             let ids: Vec<InstanceId> = self
                 .fleet
-                .available_ids(&revision)
+                .available_ids(&revision, InstanceGroup::Main)
                 .take(short.min(spare) as usize)
                 .cloned()
                 .collect();

@@ -521,6 +521,24 @@ impl Core {
                         format!("paused until promoted (since {})", self.step.started_at)
                     }
                     (StepKind::Analysis, _) => format!("analysing{}", waiting_checks()),
+                    (StepKind::Experiment, waiting) => {
+                        let baseline = view.roles[Role::Baseline];
+                        let sized = format!(
+                            "experiment: baseline of {stable} {}/{} available",
+                            baseline.available,
+                            plan.wanted[Role::Baseline]
+                        );
+                        match waiting {
+                            Some(StepWait::Until { at }) => {
+                                format!("{sized}, side by side until {at}")
+                            }
+                            Some(StepWait::Capacity) => format!("{sized}, starting"),
+                            _ => format!(
+                                "{sized}, judging the canary against it{}",
+                                waiting_checks()
+                            ),
+                        }
+                    }
                     (StepKind::Promote, _) => format!(
                         "promoting it to all traffic; {} {stable} instance(s) left",
                         view.roles[Role::Stable].replicas

@@ -28,6 +28,8 @@ pub(crate) struct StepCursor {
     pub full: bool,
     /// The current step's checks, once started.
     pub checks: Option<HostedChecks>,
+    /// When the current step's instances were first in place.
+    pub in_place_at: Option<Timestamp>,
 }
 
 /// A step's checks in progress (or decided).
@@ -99,6 +101,7 @@ impl Core {
             is_rollback: self.is_rollback,
             aborted_at: self.aborted_at,
             standby_until: self.standby_until,
+            in_place_at: self.step.in_place_at,
         }
     }
 
@@ -128,7 +131,12 @@ impl Core {
                 step: plan.step.kind,
             });
         }
-        if !plan.step.done {
+        // A step's checks judge it in place: not before its instances are there.
+        let in_place = plan.step.waiting != Some(StepWait::Capacity);
+        if in_place && self.step.in_place_at.is_none() {
+            self.step.in_place_at = Some(self.now);
+        }
+        if !plan.step.done && in_place {
             self.start_checks(plan.step.kind);
         }
         self.follow_step_wait(&plan);

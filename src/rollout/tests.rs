@@ -152,10 +152,8 @@ fn a_plan_asking_for_too_much_gets_the_safe_part_and_an_event() {
     // Everything at once: 10 more v2, no v1 at all.
     let plan = Plan {
         wanted: PerRole {
-            stable: 0,
             target: 12,
-            standby: 0,
-            superseded: 0,
+            ..PerRole::default()
         },
         traffic: TrafficIntent::Proportional,
         step: StepProgress::default(),

@@ -60,6 +60,30 @@ pub enum CanaryStep {
     /// Copy this share of requests to the canary, responses discarded (0 stops
     /// mirroring). Needs a traffic router.
     SetMirror(Weight),
+    /// Start a baseline beside the canary: fresh instances of the stable revision, as
+    /// many as the canary has, serving stable traffic (instances of
+    /// [`InstanceGroup::Baseline`](crate::InstanceGroup::Baseline)), so that the named
+    /// analysis judges the canary against instances as young as itself rather than
+    /// long-running ones, as Spinnaker's canary analysis recommends (Argo's
+    /// `experiment` step with a baseline template). Its measurements ask for the
+    /// baseline group ([`Action::Measure`](crate::Action::Measure)'s `baseline_group`).
+    ///
+    /// The duration counts, and the analysis starts, once the baseline and the canary
+    /// are in place; the step is done when the duration is over *and* the analysis has
+    /// passed (either may be left out, not both). The baseline is removed as the step
+    /// ends, whatever ends it (the next step, a promotion, an abort, a new deploy).
+    Experiment {
+        /// How long the baseline and the canary run side by side.
+        #[cfg_attr(feature = "serde", serde(default))]
+        duration: Option<Duration>,
+        /// The analysis' name (from
+        /// [`RolloutSpec::analyses`](crate::RolloutSpec::analyses)).
+        #[cfg_attr(feature = "serde", serde(default))]
+        analysis: Option<String>,
+        /// What a failed verdict does. Default: abort.
+        #[cfg_attr(feature = "serde", serde(default))]
+        on_failure: OnFailure,
+    },
 }
 
 /// A canary's steps, written out or as a preset with AWS CodeDeploy's meaning. A preset
@@ -278,12 +302,15 @@ impl CanarySpec {
                 why: "min_instances is larger than desired: no revision could have that many",
             });
         }
-        if !self.traffic_routing {
+        let surge = if self.traffic_routing {
+            None
+        } else {
             let limits = crate::spec::surge_limits(desired, self.max_surge, unavailable)?;
-            self.check_scales(desired, Some(limits.max_surge))?;
-            return Ok(limits);
-        }
-        self.check_scales(desired, None)?;
+            Some(limits.max_surge)
+        };
+        self.check_scales(desired, surge)?;
+        // The peak: Kubernetes' surge without a traffic router, and room for the largest
+        // experiment baseline either way.
         let cost = canary_cost(self, desired);
         Ok(CapacityLimits {
             desired,
@@ -316,6 +343,8 @@ impl CanarySpec {
             _ => {}
         }
         let mut full = false;
+        // Whether anything reaches the canary besides its weight (a route, a mirror).
+        let (mut weighted, mut routed, mut mirrored) = (false, false, false);
         for (index, step) in self.plan.steps().enumerate() {
             let invalid = |why| SpecError::InvalidCanaryStep { step: index, why };
             match step.as_ref() {
@@ -326,8 +355,36 @@ impl CanarySpec {
                         ));
                     }
                     full = *weight == Weight::FULL;
+                    weighted = *weight != Weight::ZERO;
                 }
                 CanaryStep::Pause { .. } => {}
+                CanaryStep::Experiment {
+                    duration, analysis, ..
+                } => {
+                    if duration.is_none() && analysis.is_none() {
+                        return Err(invalid(
+                            "an experiment needs a duration or an analysis to end it",
+                        ));
+                    }
+                    if full {
+                        return Err(invalid(
+                            "it runs an experiment after a step sent all traffic to the canary: the baseline would serve nothing",
+                        ));
+                    }
+                    if !(weighted || routed || mirrored) {
+                        return Err(invalid(
+                            "it runs an experiment while no traffic reaches the canary: set a weight, a route or a mirror first",
+                        ));
+                    }
+                    if let Some(analysis) = analysis {
+                        if !analyses.contains(analysis.as_str()) {
+                            return Err(SpecError::UnknownAnalysis {
+                                stage: "a canary experiment step",
+                                name: excerpt(analysis),
+                            });
+                        }
+                    }
+                }
                 CanaryStep::Analysis { analysis, .. } => {
                     if !analyses.contains(analysis.as_str()) {
                         return Err(SpecError::UnknownAnalysis {
@@ -359,6 +416,7 @@ impl CanarySpec {
                             .normalized()
                             .map_err(|_| invalid("its header or cookie name is empty"))?;
                     }
+                    routed = route.is_some();
                 }
                 CanaryStep::SetMirror(share) => {
                     if *share != Weight::ZERO && !self.traffic_routing {
@@ -371,6 +429,7 @@ impl CanarySpec {
                             "it mirrors to the canary after a step sent it all traffic",
                         ));
                     }
+                    mirrored = *share != Weight::ZERO;
                 }
             }
         }

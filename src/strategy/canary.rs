@@ -41,6 +41,8 @@ pub struct CanaryCost {
     /// The fewest available instances the rollout itself leaves:
     /// `desired - max_unavailable`.
     pub min_available: u32,
+    /// The largest experiment baseline (0 without experiment steps), counted in `peak`.
+    pub baseline: u32,
 }
 
 /// The settings in force at a step: what the steps so far set.
@@ -73,7 +75,9 @@ impl CanarySetting {
                 CanaryStep::SetCanaryScale(scale) => setting.scale = Some(*scale),
                 CanaryStep::SetRoute(route) => setting.route.clone_from(route),
                 CanaryStep::SetMirror(share) => setting.mirror = *share,
-                CanaryStep::Pause { .. } | CanaryStep::Analysis { .. } => {}
+                CanaryStep::Pause { .. }
+                | CanaryStep::Analysis { .. }
+                | CanaryStep::Experiment { .. } => {}
             }
         }
         setting
@@ -97,6 +101,7 @@ pub(crate) fn canary_step_kind(plan: &CanaryPlan, index: usize) -> StepKind {
         Some(CanaryStep::SetCanaryScale(_)) => StepKind::SetCanaryScale,
         Some(CanaryStep::SetRoute(_)) => StepKind::SetRoute,
         Some(CanaryStep::SetMirror(_)) => StepKind::SetMirror,
+        Some(CanaryStep::Experiment { .. }) => StepKind::Experiment,
     }
 }
 
@@ -131,12 +136,35 @@ fn routed_counts(
     (canary, counts.stable)
 }
 
+/// The limits a canary without a traffic router moves within: Kubernetes' rounding of
+/// the spec's surge and unavailability.
+fn basic_limits(spec: &CanarySpec, desired: u32) -> CapacityLimits {
+    CapacityLimits::resolve(desired, spec.max_surge, spec.max_unavailable)
+}
+
+/// The (canary, stable) instance counts a canary without a traffic router moves to
+/// for `setting`.
+fn basic_counts(spec: &CanarySpec, desired: u32, setting: &CanarySetting) -> (u32, u32) {
+    match setting.scale {
+        Some(CanaryScale::Replicas(n)) => (n, desired),
+        Some(CanaryScale::Weight(share)) => (instances_for_weight(desired, share), desired),
+        _ => {
+            let surge = basic_limits(spec, desired).max_surge;
+            let end = canary_basic_target(desired, setting.weight, surge);
+            (end.canary, end.stable)
+        }
+    }
+}
+
 /// The cost of a canary of `desired` instances under `spec`.
+///
+/// An experiment step's baseline is as large as the canary at that step, and comes on
+/// top: `baseline` is the largest, and `peak` counts it.
 ///
 /// # Examples
 ///
 /// ```
-/// use cutover::{CanaryPlan, CanarySpec, Duration, Weight, canary_cost};
+/// use cutover::{CanaryPlan, CanarySpec, CanaryStep, Duration, Weight, canary_cost};
 /// let ten = Weight::from_percent(10).unwrap();
 /// let linear = CanarySpec::with_plan(CanaryPlan::Linear { weight: ten, every: Duration::from_mins(1) });
 /// // A full stable revision, and at the promotion a full canary beside it.
@@ -147,32 +175,53 @@ fn routed_counts(
 /// // No traffic router: desired + max_surge (25% of 10, rounded up).
 /// let basic = CanarySpec { traffic_routing: false, ..linear };
 /// assert_eq!(canary_cost(&basic, 10).peak, 13);
+/// // An experiment at 30%: a baseline of 3 beside 3 canary instances.
+/// let experiment = CanarySpec {
+///     plan: CanaryPlan::Steps(vec![
+///         CanaryStep::SetWeight(Weight::from_percent(30).unwrap()),
+///         CanaryStep::Experiment { duration: Some(Duration::from_mins(10)), analysis: None, on_failure: Default::default() },
+///     ]),
+///     ..basic
+/// };
+/// assert_eq!((canary_cost(&experiment, 10).baseline, canary_cost(&experiment, 10).peak), (3, 16));
 /// ```
 #[must_use]
 pub fn canary_cost(spec: &CanarySpec, desired: u32) -> CanaryCost {
     let unavailable = spec.max_unavailable.resolve(desired, false).min(desired);
+    let steps = (0..spec.plan.len()).map(|i| {
+        let experiment = canary_step_kind(&spec.plan, i) == StepKind::Experiment;
+        (CanarySetting::at(&spec.plan, i), experiment)
+    });
     if !spec.traffic_routing {
-        let limits = CapacityLimits::resolve(desired, spec.max_surge, spec.max_unavailable);
+        let limits = basic_limits(spec, desired);
+        let baseline = steps
+            .filter(|(_, experiment)| *experiment)
+            .map(|(setting, _)| basic_counts(spec, desired, &setting).0)
+            .max()
+            .unwrap_or(0);
         return CanaryCost {
-            peak: limits.max_total(),
+            peak: limits.max_total().saturating_add(baseline),
             min_available: limits.min_available(),
+            baseline,
         };
     }
     // Walk the steps as the planner does: at each change the canary grows to its new
     // size while the stable revision still holds what its published share needs.
-    let settings = (0..spec.plan.len())
-        .map(|i| CanarySetting::at(&spec.plan, i))
-        .chain(std::iter::once(CanarySetting::promoted()));
+    let steps = steps.chain(std::iter::once((CanarySetting::promoted(), false)));
     let mut published = PerRole {
         stable: Weight::FULL,
         ..PerRole::default()
     };
-    let mut peak = desired;
+    let (mut peak, mut baseline, mut with_baseline) = (desired, 0, 0);
     let min_available = desired - unavailable;
-    for setting in settings {
+    for (setting, experiment) in steps {
         let (canary, stable) =
             routed_counts(spec, desired, min_available, &setting, Some(published));
         peak = peak.max(canary.saturating_add(stable));
+        if experiment {
+            baseline = baseline.max(canary);
+            with_baseline = with_baseline.max(canary.saturating_mul(2).saturating_add(stable));
+        }
         published = PerRole {
             stable: setting.weight.complement(),
             target: setting.weight,
@@ -182,8 +231,12 @@ pub fn canary_cost(spec: &CanarySpec, desired: u32) -> CanaryCost {
     // An abort grows the stable revision back beside the canary as traffic returns:
     // one instance of room at least, so that the way back never waits on itself.
     CanaryCost {
-        peak: peak.max(desired.saturating_add(1)).min(2 * desired),
+        peak: peak
+            .max(desired.saturating_add(1))
+            .min(2 * desired)
+            .max(with_baseline),
         min_available,
+        baseline,
     }
 }
 
@@ -290,14 +343,8 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
         };
         (wanted, TrafficIntent::Explicit(explicit), in_place)
     } else {
-        let counts = match setting.scale {
-            Some(CanaryScale::Replicas(n)) => (n, desired),
-            Some(CanaryScale::Weight(share)) => (instances_for_weight(desired, share), desired),
-            _ => {
-                let end = canary_basic_target(desired, setting.weight, input.limits.max_surge);
-                (end.canary, end.stable)
-            }
-        };
+        // The spec's own surge: the limits' also make room for experiments.
+        let counts = basic_counts(spec, desired, &setting);
         let in_place = target.replicas == counts.0
             && target.available >= counts.0
             && view.roles[Role::Stable].replicas == counts.1
@@ -309,6 +356,12 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
         };
         (wanted, TrafficIntent::Proportional, in_place)
     };
+    let mut wanted = wanted;
+    let experiment = !skip && kind == StepKind::Experiment;
+    if experiment {
+        wanted.baseline = wanted.target;
+    }
+    let baseline = view.roles[Role::Baseline];
     let promoted = state.promoted || skip;
     let (done, waiting) = match spec.plan.step(index).as_deref() {
         _ if index < last && skip => (true, None),
@@ -325,12 +378,32 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
             promoted || state.checks == Some(true),
             Some(StepWait::Checks),
         ),
+        Some(CanaryStep::Experiment { .. }) if promoted => (true, None),
+        Some(CanaryStep::Experiment {
+            duration, analysis, ..
+        }) => {
+            let baseline_in_place = baseline.available >= wanted.baseline;
+            match state.in_place_at {
+                // Once in place, the clock runs: a later fault does not restart it.
+                None if !(in_place && baseline_in_place) => (false, Some(StepWait::Capacity)),
+                since => {
+                    let since = since.unwrap_or(input.now);
+                    let at = duration.map(|d| since + d);
+                    let judged = analysis.is_none() || state.checks == Some(true);
+                    match at {
+                        Some(at) if input.now < at => (false, Some(StepWait::Until { at })),
+                        _ => (judged, Some(StepWait::Checks)),
+                    }
+                }
+            }
+        }
         Some(_) => (in_place, Some(StepWait::Capacity)),
     };
     let complete = index == last
         && target.replicas == desired
         && target.available >= desired
         && view.roles[Role::Stable].replicas == 0
+        && baseline.replicas == 0
         && others_gone
         && (!spec.traffic_routing
             || (published.target == Weight::FULL && input.traffic_acknowledged));

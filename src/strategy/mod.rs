@@ -48,11 +48,15 @@ pub(crate) fn step_checks(spec: &StrategySpec, index: u32, step: StepKind) -> Op
     let checks = match (spec, step) {
         (StrategySpec::BlueGreen(spec), StepKind::PrePromotion) => spec.pre_promotion.clone(),
         (StrategySpec::BlueGreen(spec), StepKind::PostPromotion) => spec.post_promotion.clone(),
-        (StrategySpec::Canary(spec), StepKind::Analysis) => {
+        (StrategySpec::Canary(spec), StepKind::Analysis | StepKind::Experiment) => {
             match spec.plan.step(index as usize).as_deref() {
                 Some(CanaryStep::Analysis { analysis, .. }) => Checks {
                     hooks: Vec::new(),
                     analysis: Some(analysis.clone()),
+                },
+                Some(CanaryStep::Experiment { analysis, .. }) => Checks {
+                    hooks: Vec::new(),
+                    analysis: analysis.clone(),
                 },
                 _ => return None,
             }
@@ -67,7 +71,9 @@ pub(crate) fn step_checks(spec: &StrategySpec, index: u32, step: StepKind) -> Op
 pub(crate) fn on_checks_failure(spec: &StrategySpec, index: u32) -> OnFailure {
     match spec {
         StrategySpec::Canary(spec) => match spec.plan.step(index as usize).as_deref() {
-            Some(CanaryStep::Analysis { on_failure, .. }) => *on_failure,
+            Some(
+                CanaryStep::Analysis { on_failure, .. } | CanaryStep::Experiment { on_failure, .. },
+            ) => *on_failure,
             _ => OnFailure::Abort,
         },
         _ => OnFailure::Abort,

@@ -6,6 +6,7 @@
 
 use std::ops::{Index, IndexMut};
 
+use crate::model::InstanceGroup;
 use crate::spec::CapacityLimits;
 use crate::time::Timestamp;
 use crate::traffic::{MatchCondition, Weight};
@@ -25,15 +26,41 @@ pub enum Role {
     /// An earlier target replaced by a newer deploy (or a revision found in the fleet
     /// that plays no other part): weight 0 first, removed first.
     Superseded,
+    /// A canary experiment's baseline: instances of the stable revision in the
+    /// [`InstanceGroup::Baseline`](crate::InstanceGroup::Baseline) group (any revision's
+    /// instances of that group count here). They have no row of their own in the
+    /// traffic table: they serve in their revision's row, so a baseline weight is never
+    /// read.
+    Baseline,
 }
 
 impl Role {
     /// Every role, in the order the core scales instances up.
-    pub const ALL: [Role; 4] = [Role::Stable, Role::Target, Role::Standby, Role::Superseded];
+    pub const ALL: [Role; 5] = [
+        Role::Stable,
+        Role::Target,
+        Role::Baseline,
+        Role::Standby,
+        Role::Superseded,
+    ];
 
     /// The order the core removes instances in: the most disposable first.
-    pub const REMOVAL_ORDER: [Role; 4] =
-        [Role::Superseded, Role::Standby, Role::Target, Role::Stable];
+    pub const REMOVAL_ORDER: [Role; 5] = [
+        Role::Superseded,
+        Role::Baseline,
+        Role::Standby,
+        Role::Target,
+        Role::Stable,
+    ];
+
+    /// The group of instances that plays this role.
+    #[must_use]
+    pub fn group(self) -> InstanceGroup {
+        match self {
+            Role::Baseline => InstanceGroup::Baseline,
+            _ => InstanceGroup::Main,
+        }
+    }
 }
 
 impl std::fmt::Display for Role {
@@ -43,6 +70,7 @@ impl std::fmt::Display for Role {
             Role::Target => "target",
             Role::Standby => "standby",
             Role::Superseded => "superseded",
+            Role::Baseline => "baseline",
         })
     }
 }
@@ -59,6 +87,9 @@ pub struct PerRole<T> {
     pub standby: T,
     /// All superseded revisions' value together.
     pub superseded: T,
+    /// The experiment baseline's value.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub baseline: T,
 }
 
 impl<T> Index<Role> for PerRole<T> {
@@ -69,6 +100,7 @@ impl<T> Index<Role> for PerRole<T> {
             Role::Target => &self.target,
             Role::Standby => &self.standby,
             Role::Superseded => &self.superseded,
+            Role::Baseline => &self.baseline,
         }
     }
 }
@@ -80,6 +112,7 @@ impl<T> IndexMut<Role> for PerRole<T> {
             Role::Target => &mut self.target,
             Role::Standby => &mut self.standby,
             Role::Superseded => &mut self.superseded,
+            Role::Baseline => &mut self.baseline,
         }
     }
 }
@@ -198,6 +231,9 @@ pub enum StepKind {
     SetCanaryScale,
     /// Canary: a match route to the canary set (or removed).
     SetRoute,
+    /// Canary: an experiment: a fresh baseline of the stable revision beside the
+    /// canary, the canary judged against it, the baseline removed at the step's end.
+    Experiment,
     /// Canary: a share of requests mirrored to the canary (or no longer).
     SetMirror,
     /// Canary: after the last step, all traffic to the canary and the stable revision
@@ -219,6 +255,7 @@ impl std::fmt::Display for StepKind {
             StepKind::Analysis => "analysis",
             StepKind::SetCanaryScale => "set canary scale",
             StepKind::SetRoute => "set route",
+            StepKind::Experiment => "experiment",
             StepKind::SetMirror => "set mirror",
             StepKind::Promote => "promotion to all traffic",
         })
@@ -249,6 +286,10 @@ pub struct StepState {
     pub aborted_at: Option<Timestamp>,
     /// Until when the standby revision stays warm; `None` keeps it.
     pub standby_until: Option<Timestamp>,
+    /// When the current step's instances were first in place (the first time its
+    /// planner stopped waiting for capacity); `None` before. A canary experiment's
+    /// duration counts from then.
+    pub in_place_at: Option<Timestamp>,
 }
 
 impl StepState {

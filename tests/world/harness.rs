@@ -56,6 +56,8 @@ pub struct World {
     pub terminations: BTreeMap<ActionId, InstanceId>,
     /// Measurements asked for, by action: the metric.
     pub measures: BTreeMap<ActionId, String>,
+    /// The metrics asked for against an experiment's baseline group, in order.
+    pub baseline_measures: Vec<String>,
     /// Hooks asked for, by action: the hook's name.
     pub hooks: BTreeMap<ActionId, String>,
     /// Every table published (and the caller's table at the start), by generation.
@@ -198,6 +200,7 @@ impl World {
             drains: BTreeMap::new(),
             terminations: BTreeMap::new(),
             measures: BTreeMap::new(),
+            baseline_measures: Vec::new(),
             hooks: BTreeMap::new(),
             tables: BTreeMap::from([(0, initial)]),
             acked: 0,

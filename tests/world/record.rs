@@ -20,7 +20,21 @@ impl World {
                     id,
                     instance,
                     revision,
+                    group,
                 } => {
+                    // A baseline is the stable revision's, made for an experiment step.
+                    if !group.is_main() {
+                        assert_eq!(
+                            Some(revision),
+                            self.rollout.stable(),
+                            "{context}: a baseline of {revision}, not of the stable revision"
+                        );
+                        assert_eq!(
+                            self.rollout.status().step_kind.map(|s| s.0),
+                            Some(cutover::StepKind::Experiment),
+                            "{context}: a baseline provisioned outside an experiment"
+                        );
+                    }
                     assert!(
                         self.names.insert(instance.clone())
                             || self.adopted_provisioning.remove(instance),
@@ -97,6 +111,8 @@ impl World {
                     id,
                     metric,
                     revision,
+                    baseline,
+                    baseline_group,
                     ..
                 } => {
                     assert_eq!(
@@ -104,6 +120,20 @@ impl World {
                         self.rollout.target(),
                         "{context}: measured a revision other than the target"
                     );
+                    assert_eq!(
+                        baseline.as_ref(),
+                        self.rollout.stable(),
+                        "{context}: compared with a revision other than stable"
+                    );
+                    // Only an experiment's own checks compare with its baseline.
+                    if !baseline_group.is_main() {
+                        assert_eq!(
+                            self.rollout.status().step_kind.map(|s| s.0),
+                            Some(cutover::StepKind::Experiment),
+                            "{context}: measured against a baseline outside an experiment"
+                        );
+                        self.baseline_measures.push(metric.clone());
+                    }
                     self.measures.insert(*id, metric.clone());
                 }
                 Action::Redeploy {

@@ -56,7 +56,8 @@ fn blue_green_strategy() -> impl Strategy<Value = StrategySpec> {
 }
 
 /// A canary step of any kind but analysis (the random world does not run named
-/// analyses): weights, timed and untimed pauses, scales, routes and mirrors.
+/// analyses): weights, timed and untimed pauses, scales, routes, mirrors and timed
+/// experiments (a baseline beside the canary).
 fn canary_step() -> impl Strategy<Value = CanaryStep> {
     let percent = |p: u64| Weight::from_percent(p).expect("a percentage");
     prop_oneof![
@@ -70,6 +71,11 @@ fn canary_step() -> impl Strategy<Value = CanaryStep> {
         ].prop_map(CanaryStep::SetCanaryScale),
         1 => prop::bool::ANY.prop_map(|on| CanaryStep::SetRoute(on.then(|| MatchCondition::header_equals("x-canary", "1")))),
         1 => prop::sample::select(vec![0u64, 10]).prop_map(move |p| CanaryStep::SetMirror(percent(p))),
+        1 => prop::sample::select(vec![0u64, 1_000]).prop_map(|ms| CanaryStep::Experiment {
+            duration: Some(Duration::from_millis(ms)),
+            analysis: None,
+            on_failure: Default::default(),
+        }),
     ]
 }
 

@@ -4,8 +4,8 @@
 //! [`World::take`] summarizes what the rollout asked for since the last look.
 
 use cutover::{
-    Action, ActionId, CommandError, EventKind, Input, Instance, InstanceId, InstanceState, Phase,
-    Revision, RolloutSpec, TableChange, TrafficTable,
+    Action, ActionId, CommandError, EventKind, Input, Instance, InstanceGroup, InstanceId,
+    InstanceState, Phase, Revision, RolloutSpec, TableChange, TrafficTable,
 };
 
 use super::harness::World;
@@ -482,11 +482,21 @@ impl World {
             .map_or(0, |b| b.instance_count())
     }
 
-    /// Names of `revision`'s instances in `state`, in id order.
+    /// Names of `revision`'s main instances in `state`, in id order.
     pub fn ids(&self, revision: &str, state: InstanceState) -> Vec<String> {
+        self.group_ids(revision, InstanceGroup::Main, state)
+    }
+
+    /// Names of the instances of `group` of `revision` in `state`, in id order.
+    pub fn group_ids(
+        &self,
+        revision: &str,
+        group: InstanceGroup,
+        state: InstanceState,
+    ) -> Vec<String> {
         self.rollout
             .fleet()
-            .ids_in_state(&Revision::from(revision), state)
+            .ids_in_state(&Revision::from(revision), group, state)
             .map(ToString::to_string)
             .collect()
     }
