@@ -27,6 +27,7 @@ fn a_document_reads_steps_and_presets_and_writes_back_the_same() {
             {"set_route": {"match": "header_equals", "name": "x-canary", "value": "1"}},
             {"set_mirror": 500},
             {"analysis": {"analysis": "errors", "on_failure": "pause"}},
+            {"experiment": {"duration": "10m", "analysis": "errors", "on_failure": "step_back"}},
             {"pause": {}}
         ]},
         "dynamic_stable_scale": true
@@ -36,7 +37,7 @@ fn a_document_reads_steps_and_presets_and_writes_back_the_same() {
     let StrategySpec::Canary(c) = &spec.strategy else {
         panic!("{spec:?}");
     };
-    assert_eq!(c.plan.len(), 7);
+    assert_eq!(c.plan.len(), 8);
     assert!(c.traffic_routing, "a traffic router by default");
     assert_eq!(c.abort_scale_down_delay, Some(Duration::from_secs(30)));
     let written = serde_json::to_string(&spec).unwrap();
@@ -69,6 +70,11 @@ fn steps_after_all_traffic_that_make_no_sense() {
         CanaryStep::SetCanaryScale(CanaryScale::Replicas(1)),
         CanaryStep::SetRoute(Some(MatchCondition::header_equals("x", "1"))),
         CanaryStep::SetMirror(percent(10)),
+        CanaryStep::Experiment {
+            duration: Some(Duration::from_mins(5)),
+            analysis: None,
+            on_failure: Default::default(),
+        },
     ] {
         let spec = canary(4, vec![CanaryStep::SetWeight(Weight::FULL), step], |_| {});
         let error = spec.validate().unwrap_err();
@@ -233,5 +239,54 @@ fn limits_and_background_analysis_that_cannot_work() {
     assert_eq!(
         rolling.validate(),
         Err(SpecError::Analysis(AnalysisSpecError::AtStepWithoutSteps))
+    );
+}
+
+#[test]
+fn experiments_that_could_not_end_or_compare_anything() {
+    let experiment = |duration: Option<u64>, analysis: Option<&str>| CanaryStep::Experiment {
+        duration: duration.map(Duration::from_millis),
+        analysis: analysis.map(String::from),
+        on_failure: Default::default(),
+    };
+    // Nothing ends it.
+    let spec = canary(
+        4,
+        vec![CanaryStep::SetWeight(percent(10)), experiment(None, None)],
+        |_| {},
+    );
+    let error = spec.validate().unwrap_err();
+    assert!(
+        matches!(error, SpecError::InvalidCanaryStep { step: 1, .. }),
+        "{error}"
+    );
+    assert_says(&error.to_string(), &["duration or an analysis"]);
+    // No traffic reaches the canary yet (a route would do).
+    let spec = canary(4, vec![experiment(Some(1_000), None)], |_| {});
+    assert_says(
+        &spec.validate().unwrap_err().to_string(),
+        &["canary step 0", "no traffic reaches the canary"],
+    );
+    let routed = canary(
+        4,
+        vec![
+            CanaryStep::SetRoute(Some(MatchCondition::header_equals("x", "1"))),
+            experiment(Some(1_000), None),
+        ],
+        |_| {},
+    );
+    routed.validate().unwrap();
+    // An analysis the spec does not define.
+    let spec = canary(
+        4,
+        vec![
+            CanaryStep::SetWeight(percent(10)),
+            experiment(None, Some("latency")),
+        ],
+        |_| {},
+    );
+    assert_says(
+        &spec.validate().unwrap_err().to_string(),
+        &["latency", "experiment"],
     );
 }

@@ -71,7 +71,7 @@ fn canary_step() -> impl Strategy<Value = CanaryStep> {
         ].prop_map(CanaryStep::SetCanaryScale),
         1 => prop::bool::ANY.prop_map(|on| CanaryStep::SetRoute(on.then(|| MatchCondition::header_equals("x-canary", "1")))),
         1 => prop::sample::select(vec![0u64, 10]).prop_map(move |p| CanaryStep::SetMirror(percent(p))),
-        1 => prop::sample::select(vec![0u64, 1_000]).prop_map(|ms| CanaryStep::Experiment {
+        3 => prop::sample::select(vec![0u64, 1_000]).prop_map(|ms| CanaryStep::Experiment {
             duration: Some(Duration::from_millis(ms)),
             analysis: None,
             on_failure: Default::default(),

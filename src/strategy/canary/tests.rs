@@ -1,4 +1,5 @@
 use super::*;
+use crate::analysis::OnFailure;
 use crate::spec::Quantity;
 use crate::strategy::plan::{FleetView, RoleCounts, StepState};
 use crate::time::{Duration, Timestamp};
@@ -138,7 +139,7 @@ fn pauses_wait_for_their_time_or_a_promotion_and_analysis_for_its_verdict() {
         CanaryStep::Pause { duration: None },
         CanaryStep::Analysis {
             analysis: "errors".to_owned(),
-            on_failure: crate::analysis::OnFailure::Abort,
+            on_failure: OnFailure::Abort,
         },
     ]);
     let analyses = ["errors"].into_iter().collect();
@@ -195,6 +196,95 @@ fn the_routed_peak_is_the_largest_canary_beside_what_stable_still_needs() {
     };
     // 20% -> 60%: six canary instances while stable still carries 80% (eight).
     assert_eq!(canary_cost(&dynamic, 10).peak, 14);
+}
+
+#[test]
+fn an_experiment_wants_a_baseline_like_the_canary_and_its_clock_starts_once_in_place() {
+    let spec = steps(vec![
+        CanaryStep::SetWeight(percent(20)),
+        CanaryStep::Experiment {
+            duration: Some(Duration::from_millis(1_000)),
+            analysis: None,
+            on_failure: OnFailure::Abort,
+        },
+    ]);
+    let mut at = input(&spec, 1, 2, split(80, 20, 0));
+    let plan = canary_plan(&spec, &at);
+    assert_eq!((plan.wanted.target, plan.wanted.baseline), (2, 2));
+    assert_eq!(
+        plan.step.waiting,
+        Some(StepWait::Capacity),
+        "no baseline yet"
+    );
+    at.view.roles.baseline = counts(2);
+    let plan = canary_plan(&spec, &at);
+    assert_eq!(
+        plan.step.waiting,
+        Some(StepWait::Until {
+            at: Timestamp::from_millis(11_000)
+        })
+    );
+    // The clock runs from when the core saw it in place, not from the step's start.
+    at.step.in_place_at = Some(Timestamp::from_millis(9_500));
+    at.now = Timestamp::from_millis(10_499);
+    assert!(!canary_plan(&spec, &at).step.done);
+    at.now = Timestamp::from_millis(10_500);
+    assert!(canary_plan(&spec, &at).step.done);
+    // The next step, an abort, or a promotion past it: no baseline.
+    assert_eq!(
+        canary_plan(&spec, &input(&spec, 2, 2, split(80, 20, 0)))
+            .wanted
+            .baseline,
+        0
+    );
+    at.mode = Mode::Revert;
+    assert_eq!(canary_plan(&spec, &at).wanted.baseline, 0);
+}
+
+#[test]
+fn an_experiments_baseline_comes_on_top_of_the_peak() {
+    let experiment = CanaryStep::Experiment {
+        duration: None,
+        analysis: Some("errors".into()),
+        on_failure: OnFailure::Abort,
+    };
+    let spec = steps(vec![CanaryStep::SetWeight(percent(20)), experiment.clone()]);
+    // Routed, full stable: the promotion (ten beside ten) is still the peak.
+    assert_eq!(
+        canary_cost(&spec, 10),
+        CanaryCost {
+            peak: 20,
+            min_available: 8,
+            baseline: 2
+        }
+    );
+    // Dynamic stable scale, in steps of 20%: at most twelve at each change, and
+    // fourteen at an experiment at 40% (six stable, four canary, four baseline).
+    let dynamic = |plan: Vec<u64>| {
+        let steps = plan
+            .into_iter()
+            .map(|p| match p {
+                0 => experiment.clone(),
+                p => CanaryStep::SetWeight(percent(p)),
+            })
+            .collect();
+        CanarySpec {
+            dynamic_stable_scale: true,
+            ..self::steps(steps)
+        }
+    };
+    assert_eq!(
+        canary_cost(&dynamic(vec![20, 40, 60, 80, 100]), 10).peak,
+        12
+    );
+    let with_experiment = canary_cost(&dynamic(vec![20, 40, 0, 60, 80, 100]), 10);
+    assert_eq!((with_experiment.peak, with_experiment.baseline), (14, 4));
+    // By instance count: desired + max_surge (three), and the baseline.
+    let basic = CanarySpec {
+        traffic_routing: false,
+        ..spec
+    };
+    assert_eq!(canary_cost(&basic, 10).peak, 10 + 3 + 2);
 }
 
 #[test]
