@@ -1,6 +1,7 @@
 //! A canary of ten instances from `v1` to `v2` behind a traffic router, driven against a
-//! small fake world on a virtual clock: 10% for a minute, an error-rate analysis, 50%
-//! until an operator promotes, then all traffic. Provisioning takes 2 s, health checks
+//! small fake world on a virtual clock: 10% for a minute, then an experiment (a fresh
+//! baseline of `v1` beside the canary for five minutes, the canary's error rate judged
+//! against it), 50% until an operator promotes, then all traffic. Provisioning takes 2 s, health checks
 //! pass 3 s later, the load balancer applies a table in 100 ms, drains take 1 s,
 //! terminations 0.5 s, and every error-rate measurement reads 1%.
 //!
@@ -49,8 +50,19 @@ impl FakeWorld {
             Action::Terminate { id, .. } => {
                 self.schedule(after(500), Input::Terminated { action: id });
             }
-            Action::Measure { id, metric, .. } => {
-                println!("{now}: measuring {metric}: 1%");
+            Action::Measure {
+                id,
+                metric,
+                revision,
+                baseline,
+                baseline_group,
+                ..
+            } => {
+                let against = baseline.map(|b| format!(" against {b} ({baseline_group} group)"));
+                println!(
+                    "{now}: measuring {metric} of {revision}{}: 1%",
+                    against.unwrap_or_default()
+                );
                 let measured = Input::Measured {
                     action: id,
                     measurement: Measurement::Value(0.01),
@@ -71,8 +83,11 @@ fn main() {
             CanaryStep::Pause {
                 duration: Some(Duration::from_mins(1)),
             },
-            CanaryStep::Analysis {
-                analysis: "errors".into(),
+            // A fresh baseline of v1 beside the canary for five minutes, the canary's
+            // error rate judged against it.
+            CanaryStep::Experiment {
+                duration: Some(Duration::from_mins(5)),
+                analysis: Some("errors".into()),
                 on_failure: Default::default(),
             },
             CanaryStep::SetWeight(percent(50)),
