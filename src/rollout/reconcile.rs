@@ -80,18 +80,6 @@ impl Core {
         }
         if acts {
             self.execute(&plan, &input.view, mode);
-        } else if let (TrafficIntent::Explicit(explicit), true) = (
-            &mut plan.traffic,
-            matches!(self.spec.strategy, crate::spec::StrategySpec::Canary(_)),
-        ) {
-            // A paused or halted canary does not grow its share, as Argo's paused canary
-            // keeps its weight (capacity may still take it down); stable takes the rest.
-            let held = self.published_weights().target;
-            if explicit.weights.target > held {
-                explicit.weights.stable = held.complement();
-                explicit.weights.target = held;
-                explicit.weights.superseded = Weight::ZERO;
-            }
         }
         plan
     }

@@ -99,6 +99,7 @@ impl Core {
             full: self.step.full,
             checks,
             is_rollback: self.is_rollback,
+            held: !self.mode().1,
             aborted_at: self.aborted_at,
             standby_until: self.standby_until,
             in_place_at: self.step.in_place_at,

@@ -299,11 +299,12 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
         // before the new canary gets any.
         // (Without a stable revision there is nothing to return it to: it goes straight
         // to the new canary.)
+        // And a held rollout (paused, halted) never grows the canary's share, as Argo's
+        // paused canary keeps its weight (capacity may still take it down).
         let weight = if published.superseded != Weight::ZERO && input.has_stable {
             Weight::ZERO
         } else if setting.weight > published.target
-            && target.available < canary
-            && !spec.dynamic_stable_scale
+            && (state.held || (target.available < canary && !spec.dynamic_stable_scale))
         {
             published.target
         } else {

@@ -282,6 +282,9 @@ pub struct StepState {
     pub checks: Option<bool>,
     /// The rollout goes back to a known-good revision: no checks, no waits.
     pub is_rollback: bool,
+    /// An operator or a check paused the rollout, or it halted: the core moves no
+    /// instance until it goes on, and only keeps the plan's traffic in line.
+    pub held: bool,
     /// When the rollout was aborted (an abort's scale-down delay counts from it).
     pub aborted_at: Option<Timestamp>,
     /// Until when the standby revision stays warm; `None` keeps it.
