@@ -25,6 +25,9 @@
 //! - `invariants`: the checks of every state ([`World::check_state`]) and every step.
 //! - `script`: verbs by name for scenario scripts ([`World::take`], [`Summary`],
 //!   [`spec`], [`fleet`]).
+//! - `documents`: a rollout saved mid-way ([`mid_rollout`], [`document`]) and how a
+//!   refused document reads ([`refused`], [`assert_refused_with`]), and a whole rollout
+//!   scripted ([`scripted_rollout`]), for the persistence tests.
 //! - `honest`: honest answers and where a rollout comes to rest ([`World::play`],
 //!   [`World::answer_all`], [`World::settle_and_check_rest`], [`World::health`]).
 
@@ -32,6 +35,7 @@
 
 mod blue_green;
 mod canary;
+mod documents;
 mod harness;
 mod honest;
 mod interpret;
@@ -42,6 +46,10 @@ mod scenarios;
 mod script;
 
 // Each test file uses only some of these.
+#[allow(unused_imports)]
+pub use documents::{
+    assert_refused_with, document, inconsistent, instance, mid_rollout, refused, scripted_rollout,
+};
 #[allow(unused_imports)]
 pub use harness::{Step, Watermarks, World, round_trip};
 #[allow(unused_imports)]
