@@ -6,11 +6,10 @@
 mod world;
 
 use cutover::{
-    AbortReason, CanaryStep, Condition, Duration, InstanceGroup, InstanceState, Measurement,
-    MetricCheck, MetricSpec, OnFailure, PauseReason, Phase, Quantity, RolloutSpec, StepKind,
-    StrategySpec, Weight, canary_cost,
+    AbortReason, CanaryStep, Duration, InstanceGroup, InstanceState, Measurement, OnFailure,
+    PauseReason, Phase, Quantity, StepKind, Weight,
 };
-use world::{World, canary, fleet};
+use world::{World, canary, fleet, with_errors_analysis};
 
 fn set_weight(p: u64) -> CanaryStep {
     CanaryStep::SetWeight(Weight::from_percent(p).unwrap())
@@ -28,17 +27,6 @@ fn wait_for_promotion() -> CanaryStep {
     CanaryStep::Pause { duration: None }
 }
 
-/// A canary spec with an `errors` analysis (error rate below 5%) to name in steps.
-fn with_errors_analysis(mut spec: RolloutSpec) -> RolloutSpec {
-    let check = MetricCheck::Threshold {
-        success: Some(Condition::Below(0.05)),
-        failure: None,
-    };
-    spec.analyses
-        .insert("errors".into(), vec![MetricSpec::new("error-rate", check)]);
-    spec
-}
-
 /// Instances of `group` of `revision` that exist and are not on their way out.
 fn wanted(world: &World, revision: &str, group: InstanceGroup) -> usize {
     let counts = world.rollout.fleet().group_counts(&revision.into(), group);
@@ -53,17 +41,6 @@ fn main_live(world: &World, revision: &str) -> usize {
     wanted(world, revision, InstanceGroup::Main)
 }
 
-fn step_kind(world: &World) -> Option<StepKind> {
-    world.rollout.status().step_kind.map(|s| s.0)
-}
-
-fn peak(world: &World) -> u32 {
-    let StrategySpec::Canary(spec) = &world.rollout.spec().strategy else {
-        panic!("a canary");
-    };
-    canary_cost(spec, world.rollout.limits().desired).peak
-}
-
 #[test]
 fn an_experiment_judges_the_canary_against_a_baseline_of_its_size_then_removes_it() {
     let steps = vec![
@@ -75,7 +52,7 @@ fn an_experiment_judges_the_canary_against_a_baseline_of_its_size_then_removes_i
     let mut world = World::new(spec, fleet("v1", 4));
     world.deploy("v2").unwrap();
     // The weight step: two canary instances carry 50%.
-    while step_kind(&world) != Some(StepKind::Experiment) {
+    while world.step_kind() != Some(StepKind::Experiment) {
         world.round();
     }
     // The experiment's baseline: two fresh v1 instances, asked for as the baseline
@@ -105,23 +82,23 @@ fn an_experiment_judges_the_canary_against_a_baseline_of_its_size_then_removes_i
     assert_eq!(world.baseline_measures, ["error-rate"]);
     world.measure("error-rate", Measurement::Value(0.01));
     assert_eq!(
-        step_kind(&world),
+        world.step_kind(),
         Some(StepKind::Experiment),
         "the duration runs"
     );
     world.advance(999);
-    assert_eq!(step_kind(&world), Some(StepKind::Experiment));
+    assert_eq!(world.step_kind(), Some(StepKind::Experiment));
     world.advance(1);
     // Done: the baseline goes, the plan goes on; the stable instances stay.
     world.drive(30);
-    assert_eq!(step_kind(&world), Some(StepKind::Pause));
+    assert_eq!(world.step_kind(), Some(StepKind::Pause));
     assert_eq!(baseline(&world, "v1"), 0);
     assert_eq!(main_live(&world, "v1"), 4);
     world.promote().unwrap();
     world.drive(30);
     assert_eq!(world.phase(), Phase::Completed);
     assert_eq!(world.revisions(), ["v2"]);
-    assert!(world.watermarks.peak_live <= peak(&world) as usize);
+    assert!(world.watermarks.peak_live <= world.canary_peak() as usize);
 }
 
 #[test]
@@ -138,11 +115,11 @@ fn an_experiment_without_a_router_runs_its_baseline_on_top_of_the_surge() {
     });
     let mut world = World::new(spec, fleet("v1", 4));
     // desired + max_surge, and a baseline as large as the canary at 50% (two).
-    assert_eq!(peak(&world), 4 + 1 + 2);
+    assert_eq!(world.canary_peak(), 4 + 1 + 2);
     assert_eq!(world.rollout.limits().max_total(), 7);
     world.deploy("v2").unwrap();
     world.drive(30);
-    assert_eq!(step_kind(&world), Some(StepKind::Pause));
+    assert_eq!(world.step_kind(), Some(StepKind::Pause));
     assert_eq!(baseline(&world, "v1"), 0, "removed at the step's end");
     // The baseline ran beside two canary and two stable instances, and the surge held
     // outside it.
@@ -163,7 +140,7 @@ fn an_experiment_failure_follows_its_policy_and_leaves_no_baseline() {
         let mut world = World::new(spec, fleet("v1", 4));
         world.deploy("v2").unwrap();
         world.drive(30);
-        assert_eq!(step_kind(&world), Some(StepKind::Experiment));
+        assert_eq!(world.step_kind(), Some(StepKind::Experiment));
         assert_eq!(baseline(&world, "v1"), 2);
         world.measure("error-rate", Measurement::Value(0.5));
         match policy {
@@ -200,7 +177,7 @@ fn an_experiment_failure_follows_its_policy_and_leaves_no_baseline() {
                 assert_eq!(first.len(), 2);
                 world.resume().unwrap();
                 world.drive(30);
-                assert_eq!(step_kind(&world), Some(StepKind::Experiment));
+                assert_eq!(world.step_kind(), Some(StepKind::Experiment));
                 let second = world.group_ids("v1", InstanceGroup::Baseline, InstanceState::Ready);
                 assert_eq!(second.len(), 2);
                 assert!(
@@ -234,7 +211,7 @@ fn promote_ends_an_experiment_and_a_new_deploy_removes_its_baseline() {
     assert_eq!(world.baseline_measures, ["error-rate"]);
     world.promote().unwrap();
     world.drive(30);
-    assert_eq!(step_kind(&world), Some(StepKind::Pause));
+    assert_eq!(world.step_kind(), Some(StepKind::Pause));
     assert_eq!(baseline(&world, "v1"), 0);
     world.advance(60_000);
     assert_eq!(
@@ -250,7 +227,7 @@ fn promote_ends_an_experiment_and_a_new_deploy_removes_its_baseline() {
     world.deploy("v3").unwrap();
     world.drive(30);
     // v3 starts from the first step: no baseline until its own experiment.
-    assert_eq!(step_kind(&world), Some(StepKind::Experiment));
+    assert_eq!(world.step_kind(), Some(StepKind::Experiment));
     assert_eq!(
         world.rollout.target().map(ToString::to_string),
         Some("v3".into())
@@ -273,18 +250,18 @@ fn an_experiments_duration_counts_from_when_its_baseline_is_in_place() {
     ];
     let mut world = World::new(canary(4, steps, |_| {}), fleet("v1", 4));
     world.deploy("v2").unwrap();
-    while step_kind(&world) != Some(StepKind::Experiment) {
+    while world.step_kind() != Some(StepKind::Experiment) {
         world.round();
     }
     world.provision_all();
     // Slow instances: the baseline takes 5 s to start.
     world.advance(5_000);
-    assert_eq!(step_kind(&world), Some(StepKind::Experiment));
+    assert_eq!(world.step_kind(), Some(StepKind::Experiment));
     world.health_all();
     world.ack_traffic();
     world.advance(999);
-    assert_eq!(step_kind(&world), Some(StepKind::Experiment));
+    assert_eq!(world.step_kind(), Some(StepKind::Experiment));
     world.advance(1);
     world.drive(30);
-    assert_eq!(step_kind(&world), Some(StepKind::Pause));
+    assert_eq!(world.step_kind(), Some(StepKind::Pause));
 }

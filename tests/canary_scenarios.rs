@@ -7,10 +7,9 @@ mod world;
 use cutover::{
     AbortReason, AnalysisStart, BackgroundAnalysis, CanaryPlan, CanaryScale, CanaryStep,
     CommandError, Condition, Duration, EventKind, MatchCondition, Measurement, MetricCheck,
-    MetricSpec, OnFailure, PauseReason, Phase, Quantity, Router, StepKind, StrategySpec, Waiting,
-    Weight, canary_cost,
+    MetricSpec, OnFailure, PauseReason, Phase, Quantity, Router, StepKind, Waiting, Weight,
 };
-use world::{World, canary, fleet};
+use world::{World, canary, fleet, with_errors_analysis};
 
 fn percent(p: u64) -> Weight {
     Weight::from_percent(p).unwrap()
@@ -33,27 +32,9 @@ fn weight_steps(world: &World, revision: &str) -> Vec<u16> {
     steps
 }
 
-fn error_rate_spec(desired: u32, steps: Vec<CanaryStep>) -> cutover::RolloutSpec {
-    let mut spec = canary(desired, steps, |_| {});
-    let check = MetricCheck::Threshold {
-        success: Some(Condition::Below(0.05)),
-        failure: None,
-    };
-    spec.analyses
-        .insert("errors".into(), vec![MetricSpec::new("error-rate", check)]);
-    spec
-}
-
 /// Instances of `revision` that exist and are not on their way out.
 fn live(world: &World, revision: &str) -> usize {
     world.rollout.fleet().counts(&revision.into()).live()
-}
-
-fn peak(world: &World) -> u32 {
-    let StrategySpec::Canary(spec) = &world.rollout.spec().strategy else {
-        panic!("a canary");
-    };
-    canary_cost(spec, world.rollout.limits().desired).peak
 }
 
 #[test]
@@ -73,10 +54,7 @@ fn a_routed_canary_follows_its_weights_then_moves_all_traffic_and_scales_stable_
     world.health("v2-1", true);
     assert_eq!(world.rollout.traffic().weight(&"v2".into()), percent(25));
     world.ack_traffic();
-    assert_eq!(
-        world.rollout.status().step_kind.map(|s| s.0),
-        Some(StepKind::Pause)
-    );
+    assert_eq!(world.step_kind(), Some(StepKind::Pause));
     assert!(matches!(
         world.phase(),
         Phase::Paused {
@@ -105,8 +83,8 @@ fn a_routed_canary_follows_its_weights_then_moves_all_traffic_and_scales_stable_
     assert_eq!(world.revisions(), ["v2"]);
     assert_eq!(weight_steps(&world, "v2"), [0, 2_500, 5_000, 10_000]);
     // The stable revision left only after its weight did.
-    assert!(world.watermarks.peak_live <= peak(&world) as usize);
-    assert_eq!(peak(&world), 8);
+    assert!(world.watermarks.peak_live <= world.canary_peak() as usize);
+    assert_eq!(world.canary_peak(), 8);
 }
 
 #[test]
@@ -136,7 +114,7 @@ fn dynamic_stable_scale_shrinks_stable_behind_its_traffic_and_an_abort_grows_it_
     let steps = vec![set_weight(50), pause(None)];
     let spec = canary(4, steps, |c| c.dynamic_stable_scale = true);
     let mut world = World::new(spec, fleet("v1", 4));
-    assert_eq!(peak(&world), 6);
+    assert_eq!(world.canary_peak(), 6);
     world.deploy("v2").unwrap();
     world.drive(30);
     assert_eq!(world.rollout.traffic().weight(&"v2".into()), percent(50));
@@ -188,13 +166,13 @@ fn analysis_steps_go_on_abort_pause_or_step_back_as_their_policy_says() {
                 on_failure: policy.unwrap_or_default(),
             },
         ];
-        let mut world = World::new(error_rate_spec(4, steps), fleet("v1", 4));
+        let mut world = World::new(
+            with_errors_analysis(canary(4, steps, |_| {})),
+            fleet("v1", 4),
+        );
         world.deploy("v2").unwrap();
         world.drive(30);
-        assert_eq!(
-            world.rollout.status().step_kind.map(|s| s.0),
-            Some(StepKind::Analysis)
-        );
+        assert_eq!(world.step_kind(), Some(StepKind::Analysis));
         let value = if policy.is_none() { 0.01 } else { 0.5 };
         world.measure("error-rate", Measurement::Value(value));
         match policy {
@@ -498,7 +476,7 @@ fn a_full_promotion_with_dynamic_stable_scale_moves_weight_as_the_canary_grows()
         c.max_unavailable = Quantity::Count(0);
     });
     let mut world = World::new(spec, fleet("v1", 4));
-    assert_eq!(peak(&world), 7);
+    assert_eq!(world.canary_peak(), 7);
     world.deploy("v2").unwrap();
     world.promote_full().unwrap();
     world.drive(40);
@@ -527,7 +505,7 @@ fn a_new_canary_over_a_superseded_one_with_dynamic_stable_scale_grows_stable_bac
     world.drive(40);
     assert_eq!(world.rollout.traffic().weight(&"v3".into()), percent(75));
     assert!(world.rollout.traffic().backend(&"v2".into()).is_none());
-    assert!(world.watermarks.peak_live <= peak(&world) as usize);
+    assert!(world.watermarks.peak_live <= world.canary_peak() as usize);
 }
 
 #[test]

@@ -14,6 +14,14 @@ pub(super) fn is_canary(rollout: &Rollout) -> bool {
 }
 
 impl World {
+    /// The peak [`canary_cost`] states for this world's canary spec.
+    pub fn canary_peak(&self) -> u32 {
+        let StrategySpec::Canary(spec) = &self.rollout.spec().strategy else {
+            panic!("not a canary: {:?}", self.rollout.spec().strategy);
+        };
+        canary_cost(spec, self.rollout.limits().desired).peak
+    }
+
     /// Of every state: the peak and floor the envelope enforces are the ones the public
     /// arithmetic states.
     pub(super) fn check_canary_state(&self, context: &str) {

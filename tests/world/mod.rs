@@ -61,4 +61,5 @@ pub use scenarios::{
 #[allow(unused_imports)]
 pub use script::{
     Summary, assert_says, blue_green, canary, fleet, of_revision, old, refusal, spec,
+    with_errors_analysis,
 };

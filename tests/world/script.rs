@@ -20,6 +20,20 @@ pub fn spec(desired: u32, surge: &str, unavailable: &str) -> RolloutSpec {
     RolloutSpec::rolling(desired, quantity(surge), quantity(unavailable))
 }
 
+/// `spec` with an analysis named `errors` (the `error-rate` metric, below 5% to pass)
+/// for analysis and experiment steps to name.
+pub fn with_errors_analysis(mut spec: RolloutSpec) -> RolloutSpec {
+    let check = cutover::MetricCheck::Threshold {
+        success: Some(cutover::Condition::Below(0.05)),
+        failure: None,
+    };
+    spec.analyses.insert(
+        "errors".into(),
+        vec![cutover::MetricSpec::new("error-rate", check)],
+    );
+    spec
+}
+
 /// Reads a spec document and checks it, as a controller loading its config would; the
 /// refusal's message, whichever step refused. Panics if the document is accepted.
 pub fn refusal(doc: &str) -> String {
@@ -156,6 +170,13 @@ impl Summary {
     /// Whether nothing was asked.
     pub fn is_empty(&self) -> bool {
         *self == Summary::default()
+    }
+}
+
+impl World {
+    /// The kind of the step the rollout is in, if it has steps.
+    pub fn step_kind(&self) -> Option<cutover::StepKind> {
+        self.rollout.status().step_kind.map(|(kind, _)| kind)
     }
 }
 
