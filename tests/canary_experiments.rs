@@ -265,3 +265,54 @@ fn an_experiments_duration_counts_from_when_its_baseline_is_in_place() {
     world.drive(30);
     assert_eq!(world.step_kind(), Some(StepKind::Pause));
 }
+
+#[test]
+fn verbs_answer_in_an_experiment_step() {
+    let steps = vec![
+        set_weight(50),
+        experiment(None, Some("errors"), OnFailure::Abort),
+    ];
+    let spec = with_errors_analysis(canary(4, steps, |_| {}));
+    let mut world = World::new(spec.clone(), fleet("v1", 4));
+    world.deploy("v2").unwrap();
+    world.drive(30);
+    assert_eq!(world.step_kind(), Some(StepKind::Experiment));
+    // Paused, nothing moves: the baseline stays, the weight holds.
+    world.pause().unwrap();
+    world.drive(10);
+    assert_eq!(baseline(&world, "v1"), 2);
+    assert_eq!(
+        world.rollout.traffic().weight(&"v2".into()),
+        Weight::from_percent(50).unwrap()
+    );
+    world.resume().unwrap();
+    // promote_full skips the experiment: the baseline goes, all traffic to v2.
+    world.promote_full().unwrap();
+    world.drive(30);
+    assert_eq!(world.phase(), Phase::Completed);
+    assert_eq!(world.revisions(), ["v2"]);
+    assert_eq!(world.baseline_measures, ["error-rate"]);
+
+    // abort removes the baseline; retry starts over, into a new experiment.
+    let mut world = World::new(spec, fleet("v1", 4));
+    world.deploy("v2").unwrap();
+    world.drive(30);
+    let first = world.group_ids("v1", InstanceGroup::Baseline, InstanceState::Ready);
+    world.abort().unwrap();
+    world.drive(30);
+    assert_eq!(baseline(&world, "v1"), 0);
+    world.retry().unwrap();
+    world.drive(30);
+    assert_eq!(world.step_kind(), Some(StepKind::Experiment));
+    let second = world.group_ids("v1", InstanceGroup::Baseline, InstanceState::Ready);
+    assert_eq!(second.len(), 2);
+    assert!(
+        first.iter().all(|id| !second.contains(id)),
+        "a fresh baseline"
+    );
+    assert_eq!(
+        world.baseline_measures.len(),
+        2,
+        "its own analysis, from the start"
+    );
+}
