@@ -316,3 +316,35 @@ fn verbs_answer_in_an_experiment_step() {
         "its own analysis, from the start"
     );
 }
+
+/// Found by the soak: a baseline that came into place while an operator had paused the
+/// rollout kept the experiment's end one duration ahead of every call, so a timer was
+/// always set and the paused rollout never came to rest. The clock now starts when the
+/// baseline is in place, paused or not, and a paused rollout rests once it has run out.
+#[test]
+fn a_baseline_in_place_during_an_operator_pause_starts_the_clock_once() {
+    let steps = vec![
+        set_weight(50),
+        experiment(Some(1_000), None, OnFailure::Abort),
+    ];
+    let mut world = World::new(canary(4, steps, |_| {}), fleet("v1", 4));
+    world.deploy("v2").unwrap();
+    while world.step_kind() != Some(StepKind::Experiment) {
+        world.round();
+    }
+    world.pause().unwrap();
+    world.provision_all();
+    world.health_all();
+    world.ack_traffic();
+    world.settle_and_check_rest(20);
+    assert_eq!(
+        world.phase(),
+        Phase::Paused {
+            reason: PauseReason::Operator
+        }
+    );
+    // Resumed after its duration: the experiment is over at once.
+    world.resume().unwrap();
+    world.drive(30);
+    assert_eq!(world.phase(), Phase::Completed);
+}
