@@ -287,7 +287,7 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
     let others_gone = view.roles[Role::Superseded].replicas == 0
         && view.roles[Role::Standby].replicas == 0
         && view.leaving == 0;
-    let (wanted, traffic, in_place) = if spec.traffic_routing {
+    let (mut wanted, traffic, in_place) = if spec.traffic_routing {
         let floor = input.limits.min_available();
         let (canary, mut stable) = routed_counts(spec, desired, floor, &setting, Some(published));
         // A larger weight is asked for only once the canary instances to carry it are
@@ -357,9 +357,8 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
         };
         (wanted, TrafficIntent::Proportional, in_place)
     };
-    let mut wanted = wanted;
-    let experiment = !skip && kind == StepKind::Experiment;
-    if experiment {
+    // An experiment's baseline is as large as the canary, for as long as the step lasts.
+    if !skip && kind == StepKind::Experiment {
         wanted.baseline = wanted.target;
     }
     let baseline = view.roles[Role::Baseline];
