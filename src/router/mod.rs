@@ -12,7 +12,6 @@ mod pool;
 mod race;
 mod request;
 mod ring;
-mod sort;
 mod split;
 
 use rand::Rng;
