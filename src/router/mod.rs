@@ -14,6 +14,8 @@ mod request;
 mod ring;
 mod split;
 
+use std::sync::Arc;
+
 use rand::Rng;
 
 pub use request::Request;
@@ -75,7 +77,7 @@ impl<'r> Decision<'r> {
         if self.flags & MIRRORED == 0 {
             None
         } else {
-            self.target.mirror.as_ref()
+            self.target.mirror.as_deref()
         }
     }
 
@@ -298,13 +300,14 @@ pub struct Router {
     prepared: bool,
 }
 
-/// An instance and the revision it serves (a copy of the pool's name: a decision then
-/// needs one address, not two), and the table's mirror (copied for the same reason).
+/// An instance and the revision it serves (the pool's name, shared: a decision then
+/// needs one address, not two, and a build copies one string per instance, not three),
+/// and the table's mirror (shared for the same reason).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Target {
     instance: InstanceId,
-    revision: Revision,
-    mirror: Option<Revision>,
+    revision: Arc<Revision>,
+    mirror: Option<Arc<Revision>>,
 }
 
 #[derive(Clone, Debug)]
@@ -330,7 +333,7 @@ impl Router {
     /// Compiles `table`, keeping it (no copy): the same router as [`Router::new`].
     #[must_use]
     pub fn from_table(table: TrafficTable) -> Router {
-        let mirror = effective_mirror(&table).cloned();
+        let mirror = effective_mirror(&table).cloned().map(Arc::new);
         let mut targets = Vec::with_capacity(table.instance_count());
         let (live, idle): (Vec<&Backend>, Vec<&Backend>) =
             table.backends().iter().partition(|b| !b.weight().is_zero());
