@@ -15,6 +15,9 @@
 //!   a warm router over 1000 instances (sticky rings built, so they are updated too): a canary weight step, one instance joining, one
 //!   leaving, one going from weight 1 to 2.
 //!
+//! * `floor/{table_clone,points_sorted}/1000`: what any build of 1000 instances with
+//!   64-point rings must do at least: copy the table, and make and sort 64,000 points.
+//!
 //! Every RNG-driven bench uses the same seeded `Xoshiro256PlusPlus`, so ratios compare
 //! the routing work and not the generators.
 
@@ -30,6 +33,7 @@ use rand::distr::weighted::WeightedIndex;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::weighted::WeightedAliasIndex;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 const SIZES: [usize; 4] = [2, 10, 100, 1_000];
 const KEYS: usize = 4_096;
@@ -168,6 +172,65 @@ fn compile(c: &mut Criterion) {
         });
     }
     group.finish();
+    // What any build of a 64-point ring over 1,000 instances must do at least, whatever
+    // its layout: keep its copy of the table, and make and order the points.
+    let mut group = c.benchmark_group("floor");
+    let table = table(1_000, |_| 1);
+    group.bench_function(BenchmarkId::new("table_clone", 1_000), |b| {
+        b.iter(|| black_box(&table).clone());
+    });
+    let ids: Vec<String> = (0..1_000).map(|i| format!("web-{i:04}")).collect();
+    group.bench_function(BenchmarkId::new("points_sorted", 1_000), |b| {
+        b.iter(|| {
+            let mut points: Vec<u64> = Vec::with_capacity(64 * ids.len());
+            for (slot, id) in black_box(&ids).iter().enumerate() {
+                let mut state = xxh3_64_with_seed(id.as_bytes(), 7);
+                for _ in 0..32 {
+                    state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                    let bits = mix64(state);
+                    points.push((bits & !0xffff_ffff) | slot as u64);
+                    points.push((bits << 32) | slot as u64);
+                }
+            }
+            sort_by_top_bits(&points)
+        });
+    });
+    group.finish();
+}
+
+/// A counting pass into 2^16 bins by the top bits, then an insertion sort (a linear-time
+/// sort of random keys; the ring's own is the same).
+fn sort_by_top_bits(keys: &[u64]) -> Vec<u64> {
+    let mut starts = vec![0u32; (1 << 16) + 1];
+    for k in keys {
+        starts[(k >> 48) as usize + 1] += 1;
+    }
+    for b in 0..1 << 16 {
+        starts[b + 1] += starts[b];
+    }
+    let mut sorted = vec![0u64; keys.len()];
+    for k in keys {
+        let at = &mut starts[(k >> 48) as usize];
+        sorted[*at as usize] = *k;
+        *at += 1;
+    }
+    for i in 1..sorted.len() {
+        let x = sorted[i];
+        let mut j = i;
+        while j > 0 && sorted[j - 1] > x {
+            sorted[j] = sorted[j - 1];
+            j -= 1;
+        }
+        sorted[j] = x;
+    }
+    sorted
+}
+
+/// splitmix64's finaliser, as the ring uses it.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn apply(c: &mut Criterion) {

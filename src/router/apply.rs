@@ -2,6 +2,7 @@
 //! follows the change, not the fleet.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use super::pool::{Pool, Shift};
 use super::{Router, Target, effective_mirror};
@@ -69,7 +70,7 @@ impl Router {
                 }
             }
         }
-        let mirror = effective_mirror(&self.table).cloned();
+        let mirror = effective_mirror(&self.table).cloned().map(Arc::new);
         for backend in self.table.backends() {
             if !self.pools.iter().any(|p| &p.revision == backend.revision()) {
                 let start = self.targets.len();
@@ -119,7 +120,7 @@ impl Router {
     }
 
     /// Rebuilds one revision's pool from the table, in place in the target list.
-    fn rebuild_pool(&mut self, revision: &Revision, mirror: Option<&Revision>) {
+    fn rebuild_pool(&mut self, revision: &Revision, mirror: Option<&Arc<Revision>>) {
         let (Some(k), Some(backend)) = (
             self.pools.iter().position(|p| &p.revision == revision),
             self.table.backend(revision),

@@ -12,8 +12,9 @@ mod pool;
 mod race;
 mod request;
 mod ring;
-mod sort;
 mod split;
+
+use std::sync::Arc;
 
 use rand::Rng;
 
@@ -76,7 +77,7 @@ impl<'r> Decision<'r> {
         if self.flags & MIRRORED == 0 {
             None
         } else {
-            self.target.mirror.as_ref()
+            self.target.mirror.as_deref()
         }
     }
 
@@ -210,32 +211,34 @@ impl std::fmt::Debug for Decision<'_> {
 /// | 1,000 | 2²² | ±8.6% |
 ///
 /// (Key sampling alone contributes 0.3%, 1% and 1.6%.) With its sticky rings built, a
-/// router holds about 2.6 KB per instance at 1,000 instances and 3.4 KB at 10,000 (its
+/// router holds about 2.7 KB per instance at 1,000 instances and 3.5 KB at 10,000 (its
 /// rings, alias tables and targets, besides its copy of the table and the id strings),
 /// whatever the instance weights: the ring has 64 points per instance and about as many
-/// cuts, in arcs with a little room to grow, and about two 8-byte buckets per point.
+/// cuts, in arcs with room for a quarter more, and about two 8-byte buckets per point.
 ///
 /// **Building.** [`Router::new`] builds what random routing needs: O(instances), about
-/// 0.25–0.33 ms at 1,000 instances (most of it copying the table and the id strings).
-/// The sticky ring of a revision (64 points per instance) is built the first time a
-/// sticky pick needs it, or for every revision at once by [`Router::prepare_sticky`]:
-/// 4–5 ms at 1,000 equal-weight instances on the (shared) machine the benchmarks ran on,
-/// some 1,100–1,400 times rand_distr's alias build of the same weights in the same run
-/// (`cargo bench --bench router -- compile`), so a proxy serving sticky traffic calls
-/// `prepare_sticky` before it puts the router into service. With equal weights the
-/// entries come from the points in one walk round the circle, after each arc of about 8
-/// points is sorted on its own; unequal weights add a radix sort and the races' sweep.
-/// The cost is one of size, not of method: a ring needs about 64 random points per
-/// instance for the ±9% spread above (a build writes about 3 MB at 1,000 instances), and
-/// the alias build it is measured against stays in the first-level cache.
+/// 0.2–0.25 ms at 1,000 instances (most of it copying the table and the id strings; the
+/// targets share their revision's name). The sticky ring of a revision (64 points per
+/// instance) is built the first time a sticky pick needs it, or for every revision at
+/// once by [`Router::prepare_sticky`]: 3.5–5 ms at 1,000 equal-weight instances on the
+/// (shared, busy) machine the benchmarks ran on, some 900–1,200 times rand_distr's alias
+/// build of the same weights in the same run (`cargo bench --bench router -- compile`),
+/// so a proxy serving sticky traffic calls `prepare_sticky` before it puts the router
+/// into service. The points are binned by the top bits of their places and put in order
+/// by one insertion sort; with equal weights the entries then come from the points in
+/// one pass, and every bucket's answer from one more. The cost is one of size, not of
+/// method: a ring needs about 64 random points per instance for the ±9% spread above,
+/// and merely making and sorting 64,000 points takes 170–280 times the alias build in
+/// the same run (`floor/points_sorted/1000`), copying the table another 26 times
+/// (`floor/table_clone/1000`).
 ///
 /// **Updating.** With the rings built, [`Router::apply`] of one instance joining or
-/// leaving 1,000 equal-weight instances takes 30–60 µs (about 8–15x the alias build in
+/// leaving 1,000 equal-weight instances takes 35–50 µs (about 8–11x the alias build in
 /// the same run): each of its points changes only the gap between its two neighbours.
-/// One instance going from weight 1 to 2 takes 0.09–0.13 ms (about 22–37x): a point
+/// One instance going from weight 1 to 2 takes 0.12–0.15 ms (about 26–33x): a point
 /// reaches into a gap beside it only if the gap is at least twice as wide as its
 /// distance from the point, and ruling that out takes a walk out to half the ring's
-/// widest gap on both sides.
+/// widest gap on both sides, then a race over the points of each window.
 ///
 /// # Examples
 ///
@@ -299,13 +302,14 @@ pub struct Router {
     prepared: bool,
 }
 
-/// An instance and the revision it serves (a copy of the pool's name: a decision then
-/// needs one address, not two), and the table's mirror (copied for the same reason).
+/// An instance and the revision it serves (the pool's name, shared: a decision then
+/// needs one address, not two, and a build copies one string per instance, not three),
+/// and the table's mirror (shared for the same reason).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Target {
     instance: InstanceId,
-    revision: Revision,
-    mirror: Option<Revision>,
+    revision: Arc<Revision>,
+    mirror: Option<Arc<Revision>>,
 }
 
 #[derive(Clone, Debug)]
@@ -320,7 +324,7 @@ const NOWHERE: usize = usize::MAX;
 impl Router {
     /// Compiles `table` (a copy of it is kept, for [`Router::apply`]). Costs
     /// O(instances): the sticky rings (64 points per instance whatever its weight,
-    /// about 2.6 KB per instance) are built on the first sticky pick that needs one, or
+    /// about 2.7 KB per instance) are built on the first sticky pick that needs one, or
     /// all at once by [`Router::prepare_sticky`] (see [`Router`]'s section on cost).
     /// Routing then costs O(1).
     #[must_use]
@@ -331,7 +335,7 @@ impl Router {
     /// Compiles `table`, keeping it (no copy): the same router as [`Router::new`].
     #[must_use]
     pub fn from_table(table: TrafficTable) -> Router {
-        let mirror = effective_mirror(&table).cloned();
+        let mirror = effective_mirror(&table).cloned().map(Arc::new);
         let mut targets = Vec::with_capacity(table.instance_count());
         let (live, idle): (Vec<&Backend>, Vec<&Backend>) =
             table.backends().iter().partition(|b| !b.weight().is_zero());

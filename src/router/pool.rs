@@ -1,7 +1,7 @@
 //! One revision's instances, ready for both kinds of choice, and the edits that keep
 //! them so as instances join, leave and change weight.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use super::Target;
 use super::alias::Picker;
@@ -14,6 +14,8 @@ use crate::traffic::Backend;
 #[derive(Clone, Debug)]
 pub(super) struct Pool {
     pub(super) revision: Revision,
+    /// The same name, shared by the pool's targets.
+    shared: Arc<Revision>,
     pub(super) start: usize,
     pub(super) count: usize,
     pub(super) picker: Picker,
@@ -39,17 +41,23 @@ pub(super) enum Shift {
 
 impl Pool {
     /// Appends `backend`'s instances to `all` and describes them.
-    pub(super) fn new(backend: &Backend, mirror: Option<&Revision>, all: &mut Vec<Target>) -> Pool {
+    pub(super) fn new(
+        backend: &Backend,
+        mirror: Option<&Arc<Revision>>,
+        all: &mut Vec<Target>,
+    ) -> Pool {
         let start = all.len();
+        let shared = Arc::new(backend.revision().clone());
         all.extend(backend.instances().map(|(id, _)| Target {
             instance: id.clone(),
-            revision: backend.revision().clone(),
+            revision: Arc::clone(&shared),
             mirror: mirror.cloned(),
         }));
         let weights: Vec<u16> = backend.instances().map(|(_, w)| w.get()).collect();
         let count = weights.len();
         Pool {
             revision: backend.revision().clone(),
+            shared,
             start,
             count,
             picker: Picker::new(&weights),
@@ -64,6 +72,7 @@ impl Pool {
     /// A revision with no instances yet, its (empty) range at `start`.
     pub(super) fn empty(revision: Revision, start: usize) -> Pool {
         Pool {
+            shared: Arc::new(revision.clone()),
             revision,
             start,
             count: 0,
@@ -148,7 +157,7 @@ impl Pool {
         all: &mut Vec<Target>,
         instance: &InstanceId,
         weight: Option<u16>,
-        mirror: Option<&Revision>,
+        mirror: Option<&Arc<Revision>>,
     ) -> Shift {
         let was_ring = self.count >= 2;
         let (shift, slot, old, new) = match (self.rank_of(all, instance), weight) {
@@ -192,7 +201,7 @@ impl Pool {
                     self.start + rank,
                     Target {
                         instance: instance.clone(),
-                        revision: self.revision.clone(),
+                        revision: Arc::clone(&self.shared),
                         mirror: mirror.cloned(),
                     },
                 );

@@ -1,253 +1,209 @@
-//! Building the ring of a revision whose instances all weigh the same, in a few passes
-//! over the points: each key goes to the nearest place, so the ring's entries are the
-//! points and one cut at the midpoint of each gap between places of different owners
-//! (a key exactly halfway goes to the smaller id). The same entries as the sweep of
-//! [`race`](super::super::race) gives, without the races.
+//! Building a ring in a few straight passes over the points, each one a loop whose
+//! branches go the same way almost every time (the places are random, so a branch that
+//! depends on how they fall mispredicts half the time, and that, not the arithmetic, is
+//! what a build costs).
 //!
-//! The points are scattered into their arcs (one pass: the arcs' counts fit in L2), each
-//! arc of about 8 is put in order by an insertion sort, and one walk along the circle
-//! writes each entry straight into its arc's region and each bucket's answer as soon as
-//! the next boundary is known. A comparison sort of the whole ring, or a second walk for
-//! the buckets, costs as much as all of this together.
+//! 1. [`sort_points`]: one counting pass into bins of about one point each by the top
+//!    bits of the place, then an insertion sort of the whole, which only has neighbours
+//!    within a bin to swap.
+//! 2. [`equal_entries`] (every instance weighs the same): each key goes to the nearest
+//!    place, so the entries are the points and one cut at the midpoint of each gap
+//!    between places of different owners (a key exactly halfway goes to the smaller id):
+//!    the same entries as the sweep of [`race`](super::super::race), without the races.
+//! 3. [`Ring::layout`](super::Ring): the entries copied into their arcs, and
+//!    [`answer_all`] writing every bucket's answer in one walk along the circle.
 
 use super::super::race::{LAP, LOSER, POINT, Race, SLOT, entry};
-use super::{ARC_BUCKET_BITS, Ring, TERMINATOR, embedded, room, scan_at};
+use super::{embedded, scan_at};
 
-/// A visible entry (a place's winner, or a cut) waiting to learn whether it is a boundary.
-#[derive(Clone, Copy)]
-struct Visible {
-    place: u32,
-    owner: u32,
-    bucket: usize,
-    /// The arena index of the first entry in its bucket.
-    first: usize,
+/// Above this many points in one bin (only when places are squeezed together, as tests
+/// do), the insertion sort would go quadratic: the whole is sorted by comparisons.
+const CROWDED_BIN: u32 = 64;
+
+/// Sorts points (entries of places, any order) by place, ties by slot.
+pub(super) fn sort_points(keys: &[u64]) -> Vec<u64> {
+    let n = keys.len();
+    let bin_bits = (usize::BITS - n.leading_zeros()).clamp(1, 16);
+    if n < 64 {
+        let mut sorted = keys.to_vec();
+        sorted.sort_unstable();
+        return sorted;
+    }
+    let shift = 64 - bin_bits;
+    let bins = 1usize << bin_bits;
+    let mut starts = vec![0u32; bins + 1];
+    for k in keys {
+        starts[(k >> shift) as usize + 1] += 1;
+    }
+    let mut crowded = 0;
+    for b in 0..bins {
+        crowded = crowded.max(starts[b + 1]);
+        starts[b + 1] += starts[b];
+    }
+    let mut sorted = vec![0u64; n];
+    for k in keys {
+        let at = &mut starts[(k >> shift) as usize];
+        sorted[*at as usize] = *k;
+        *at += 1;
+    }
+    if crowded > CROWDED_BIN {
+        sorted.sort_unstable();
+    } else {
+        insertion_sort(&mut sorted);
+    }
+    sorted
 }
 
-/// Bucket answers written as boundaries arrive, in order round the circle.
-struct Answers<'a> {
-    buckets: &'a mut [u64],
-    /// The next bucket with no answer yet.
-    next: usize,
-    /// The bucket of the last boundary, with its answer so far.
-    pending: Option<(usize, u64)>,
+/// With equal weights: the ring's entries from the points `sorted` (by place, ties by
+/// slot), in order, and the widest gap between neighbouring places.
+pub(super) fn equal_entries(sorted: &[u64], race: &Race<'_>) -> (Vec<u64>, i64) {
+    let (winners, losers) = winners(sorted, race);
+    let place = |k: u64| (k >> 32) as i64;
+    let slot = |k: u64| (k & SLOT) as u32;
+    let (Some(&first), Some(&last)) = (winners.first(), winners.last()) else {
+        return (Vec::new(), LAP);
+    };
+    let mut out = Vec::with_capacity(2 * winners.len() + losers.len() + 1);
+    let wrap = midpoint(
+        race,
+        (place(last), slot(last)),
+        (place(first) + LAP, slot(first)),
+    );
+    if let Some(x) = wrap.filter(|x| *x >= LAP) {
+        out.push(entry((x - LAP) as u32, 0, slot(last)));
+    }
+    let mut widest = place(first) + LAP - place(last);
+    let mut losers = losers.iter().copied().peekable();
+    let ranks = race.ranks;
+    let rank = |s: u32| ranks.get(s as usize).copied().unwrap_or(u32::MAX);
+    for pair in winners.windows(2) {
+        let (k, next) = (pair[0], pair[1]);
+        out.push(k | POINT);
+        if losers.peek().is_some_and(|l| l >> 32 == k >> 32) {
+            while let Some(l) = losers.next_if(|l| l >> 32 == k >> 32) {
+                out.push(l);
+            }
+        }
+        let (a, b) = (place(k), place(next));
+        widest = widest.max(b - a);
+        let (wa, wb) = (slot(k), slot(next));
+        if wa != wb {
+            // The midpoint rule of `midpoint`, without its branches.
+            let sum = a + b;
+            let up = i64::from(sum & 1 == 0 && rank(wa) < rank(wb));
+            let cut = (sum - 1 + up) >> 1;
+            if cut > a {
+                out.push(entry(cut as u32, 0, wa));
+            }
+        }
+    }
+    out.push(last | POINT);
+    out.extend(losers);
+    if let Some(x) = wrap.filter(|x| *x < LAP) {
+        out.push(entry(x as u32, 0, slot(last)));
+    }
+    (out, widest)
 }
 
-impl Answers<'_> {
-    /// A boundary at `at`: keys up to its place go to `at.owner`, keys after it to `after`.
-    fn boundary(&mut self, at: Visible, after: u32) {
-        if let Some((bucket, answer)) = self.pending {
-            if bucket == at.bucket {
-                // A second boundary in one bucket: its keys are found by a scan.
-                self.pending = Some((bucket, scan_at(at.first)));
-                return;
-            }
-            self.buckets[bucket] = answer;
-            self.next = bucket + 1;
+/// The points of `sorted` that own their places (one per place: the smallest id there),
+/// and loser entries for the others (by place, then slot, each slot once a place).
+fn winners(sorted: &[u64], race: &Race<'_>) -> (Vec<u64>, Vec<u64>) {
+    let mut winners = Vec::with_capacity(sorted.len());
+    let mut losers = Vec::new();
+    let mut i = 0;
+    while let Some(&k) = sorted.get(i) {
+        if sorted.get(i + 1).is_none_or(|n| n >> 32 != k >> 32) {
+            winners.push(k);
+            i += 1;
+            continue;
         }
-        let before = embedded(u32::MAX, at.owner, at.owner);
-        self.buckets[self.next..at.bucket].fill(before);
-        self.next = at.bucket;
-        self.pending = Some((at.bucket, embedded(at.place, at.owner, after)));
-    }
-
-    /// Past the last boundary: the remaining buckets go to `owner`.
-    fn finish(mut self, owner: u32) {
-        if let Some((bucket, answer)) = self.pending.take() {
-            self.buckets[bucket] = answer;
-            self.next = bucket + 1;
+        let mut end = i + 1;
+        while sorted.get(end).is_some_and(|n| n >> 32 == k >> 32) {
+            end += 1;
         }
-        self.buckets[self.next..].fill(embedded(u32::MAX, owner, owner));
-    }
-}
-
-impl Ring {
-    /// The ring of `keys` (bare points, in any order) when every instance weighs the same.
-    pub(super) fn build_equal(keys: &[u64], bits: u32, race: &Race<'_>, embed: bool) -> Ring {
-        let arc_bits = bits.saturating_sub(ARC_BUCKET_BITS);
-        let arcs = 1usize << arc_bits;
-        let arc_shift = 32 - arc_bits;
-        let shift = 32 - bits;
-        let arc_of = |k: u64| ((k >> 32) >> arc_shift) as usize;
-        // Scatter the points into their arcs, then order each arc.
-        let mut starts = vec![0u32; arcs + 1];
-        for k in keys {
-            starts[arc_of(*k) + 1] += 1;
-        }
-        for a in 0..arcs {
-            starts[a + 1] += starts[a];
-        }
-        let mut sorted = vec![0u64; keys.len()];
-        let mut cursor = starts.clone();
-        for k in keys {
-            let c = &mut cursor[arc_of(*k)];
-            sorted[*c as usize] = *k;
-            *c += 1;
-        }
-        drop(cursor);
-        for a in 0..arcs {
-            insertion_sort(&mut sorted[starts[a] as usize..starts[a + 1] as usize]);
-        }
-        // An arc of p points holds at most 2p + 1 entries: a cut after each place, and
-        // one more for the gap running into it from the arc before.
-        let mut bases = Vec::with_capacity(arcs + 1);
-        let mut total = 0usize;
-        for a in 0..arcs {
-            let most = 2 * (starts[a + 1] - starts[a]) as usize + 1;
-            bases.push(total as u32);
-            total += most + 1 + room(most);
-        }
-        bases.push(total as u32);
-        drop(starts);
-        let mut ring = Ring {
-            buckets: vec![0u64; 1 << bits].into(),
-            shift,
-            arc_shift,
-            arena: vec![0u64; total].into(),
-            bases: bases.into(),
-            lens: vec![0u32; arcs].into(),
-            embed,
-            max_gap: LAP,
-        };
-        ring.max_gap = ring.lay_equal(&sorted, race);
-        // Each arc's terminator names the first owner after it, going round.
-        let mut next = None;
-        for arc in (0..arcs).rev().chain((0..arcs).rev()) {
-            let end = ring.bases[arc] as usize + ring.lens[arc] as usize;
-            if let Some(first) = next {
-                ring.arena[end] = TERMINATOR | first;
-            }
-            if let Some(e) = ring.arc(arc).first() {
-                next = Some(e & SLOT);
-            }
-        }
-        if !embed {
-            for arc in 0..arcs {
-                ring.fill(arc, 0);
-            }
-        }
-        ring
-    }
-
-    /// Writes the entries of the points `sorted` (by place) into their arcs, and the
-    /// bucket answers as it goes. Returns the widest gap between neighbouring places.
-    fn lay_equal(&mut self, sorted: &[u64], race: &Race<'_>) -> i64 {
-        let place = |k: u64| (k >> 32) as u32;
-        let slot = |k: u64| (k & SLOT) as u32;
-        let group_end = |i: usize| {
-            let mut end = i + 1;
-            while end < sorted.len() && sorted[end] >> 32 == sorted[i] >> 32 {
-                end += 1;
-            }
-            end
-        };
-        let winner = |from: usize, to: usize| {
-            sorted[from..to]
+        let group = &sorted[i..end];
+        let best = group
+            .iter()
+            .copied()
+            .min_by_key(|e| race.rank((e & SLOT) as u32))
+            .unwrap_or(k);
+        winners.push(best);
+        let from = losers.len();
+        losers.extend(
+            group
                 .iter()
-                .map(|k| slot(*k))
-                .min_by_key(|s| race.rank(*s))
-                .unwrap_or(0)
-        };
-        let cut = |a: i64, wa: u32, b: i64, wb: u32| midpoint(race, (a, wa), (b, wb));
-        let (Some(&first), Some(&last)) = (sorted.first(), sorted.last()) else {
-            return LAP;
-        };
-        let first_winner = winner(0, group_end(0));
-        let mut last_start = sorted.len() - 1;
-        while last_start > 0 && sorted[last_start - 1] >> 32 == last >> 32 {
-            last_start -= 1;
-        }
-        let last_winner = winner(last_start, sorted.len());
-        let (first_at, last_at) = (i64::from(place(first)), i64::from(place(last)));
-        let wrap = cut(last_at, last_winner, first_at + LAP, first_winner);
-        let mut widest = first_at + LAP - last_at;
-        let (shift, arc_shift) = (self.shift, self.arc_shift);
-        let Ring {
-            buckets,
-            arena,
-            bases,
-            lens,
-            ..
-        } = self;
-        let mut answers = Answers {
-            buckets,
-            next: 0,
-            pending: None,
-        };
-        let mut previous: Option<Visible> = None;
-        let mut first_visible: Option<Visible> = None;
-        let mut bucket_first = (usize::MAX, 0usize);
-        let mut put = |e: u64, answers: &mut Answers<'_>| {
-            let arc = ((e >> 32) >> arc_shift) as usize;
-            let at = bases[arc] as usize + lens[arc] as usize;
-            arena[at] = e;
-            lens[arc] += 1;
-            let bucket = ((e >> 32) >> shift) as usize;
-            if bucket != bucket_first.0 {
-                bucket_first = (bucket, at);
-            }
-            if e & LOSER != 0 {
-                return;
-            }
-            let visible = Visible {
-                place: place(e),
-                owner: slot(e),
-                bucket,
-                first: bucket_first.1,
-            };
-            match previous {
-                Some(p) if p.owner != visible.owner => answers.boundary(p, visible.owner),
-                Some(_) => {}
-                None => first_visible = Some(visible),
-            }
-            previous = Some(visible);
-        };
-        if let Some(x) = wrap.filter(|x| *x >= LAP) {
-            put(entry((x - LAP) as u32, 0, last_winner), &mut answers);
-        }
-        let mut losers: Vec<u32> = Vec::new();
-        let mut i = 0;
-        let mut w = first_winner;
-        while i < sorted.len() {
-            let end = group_end(i);
-            let at = place(sorted[i]);
-            put(entry(at, POINT, w), &mut answers);
-            if end > i + 1 {
-                losers.clear();
-                losers.extend(sorted[i..end].iter().map(|k| slot(*k)).filter(|s| *s != w));
-                losers.sort_unstable();
-                losers.dedup();
-                for s in &losers {
-                    put(entry(at, POINT | LOSER, *s), &mut answers);
-                }
-            }
-            let Some(&next) = sorted.get(end) else { break };
-            let next_end = group_end(end);
-            let wb = if next_end == end + 1 {
-                slot(next)
-            } else {
-                winner(end, next_end)
-            };
-            let (a, b) = (i64::from(at), i64::from(place(next)));
-            widest = widest.max(b - a);
-            if let Some(x) = cut(a, w, b, wb) {
-                put(entry(x as u32, 0, w), &mut answers);
-            }
-            (i, w) = (end, wb);
-        }
-        if let Some(x) = wrap.filter(|x| *x < LAP) {
-            put(entry(x as u32, 0, last_winner), &mut answers);
-        }
-        // Round the top of the circle: the last visible entry against the first.
-        match (previous, first_visible) {
-            (Some(p), Some(f)) if p.owner != f.owner => {
-                answers.boundary(p, f.owner);
-                answers.finish(f.owner);
-            }
-            (_, Some(f)) => answers.finish(f.owner),
-            _ => answers.finish(0),
-        }
-        widest
+                .filter(|e| *e & SLOT != best & SLOT)
+                .map(|e| e | POINT | LOSER),
+        );
+        losers[from..].sort_unstable();
+        let mut kept = losers.split_off(from);
+        kept.dedup();
+        losers.extend(kept);
+        i = end;
     }
+    (winners, losers)
+}
+
+/// Writes every bucket's answer (slots below 2^16 - 1) from the ring's `entries` (in
+/// order), in one walk: a bucket with no boundary answers with the owner of the next
+/// one, a bucket with one answers by its place, and a bucket with more sends its keys
+/// to a scan from its first entry, whose arena index `index` gives.
+///
+/// A *boundary* is a visible entry (not a loser) whose owner differs from the next
+/// visible entry's, going round.
+pub(super) fn answer_all(
+    entries: &[u64],
+    shift: u32,
+    buckets: usize,
+    index: impl Fn(usize) -> usize,
+) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::with_capacity(buckets);
+    let owner = |e: u64| (e & SLOT) as u32;
+    let bucket_of = |e: u64| ((e >> 32) >> shift) as usize;
+    let Some(&first) = entries.first() else {
+        out.resize(buckets, embedded(u32::MAX, 0, 0));
+        return out;
+    };
+    // The bucket of the last boundary written (the last answer in `out`).
+    let mut last_bucket = usize::MAX;
+    let mut boundary = |out: &mut Vec<u64>, e: u64, first_in_bucket: usize, after: u32| {
+        let (bucket, at) = (bucket_of(e), owner(e));
+        if bucket == last_bucket {
+            // A second boundary in one bucket: its keys are found by a scan.
+            if let Some(answer) = out.last_mut() {
+                *answer = scan_at(index(first_in_bucket));
+            }
+            return;
+        }
+        out.resize(bucket, embedded(u32::MAX, at, at));
+        out.push(embedded((e >> 32) as u32, at, after));
+        last_bucket = bucket;
+    };
+    // The previous visible entry and the index of the first entry of its bucket.
+    let (mut previous, mut previous_first) = (first, 0);
+    let (mut bucket, mut bucket_first) = (bucket_of(first), 0);
+    let mut last_after = owner(first);
+    for (k, &e) in entries.iter().enumerate().skip(1) {
+        let b = bucket_of(e);
+        if b != bucket {
+            (bucket, bucket_first) = (b, k);
+        }
+        if e & LOSER != 0 {
+            continue;
+        }
+        if owner(e) != owner(previous) {
+            boundary(&mut out, previous, previous_first, owner(e));
+            last_after = owner(e);
+        }
+        (previous, previous_first) = (e, bucket_first);
+    }
+    // Round the top of the circle: the last visible entry against the first.
+    if owner(previous) != owner(first) {
+        boundary(&mut out, previous, previous_first, owner(first));
+        last_after = owner(first);
+    }
+    out.resize(buckets, embedded(u32::MAX, last_after, last_after));
+    out
 }
 
 /// With equal weights, the last key in the gap from place `a` (owned by `wa`) to place `b`
@@ -266,15 +222,41 @@ pub(super) fn midpoint(race: &Race<'_>, (a, wa): (i64, u32), (b, wb): (i64, u32)
     (last > a).then_some(last)
 }
 
-/// Sorts a short slice (an arc's worth, about 8) in place.
+/// Sorts a slice whose elements are near their places (each within its bin).
 fn insertion_sort(v: &mut [u64]) {
     for i in 1..v.len() {
         let x = v[i];
+        if v[i - 1] <= x {
+            continue;
+        }
         let mut j = i;
         while j > 0 && v[j - 1] > x {
             v[j] = v[j - 1];
             j -= 1;
         }
         v[j] = x;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::split::mix64;
+
+    #[test]
+    fn sorts_points_by_place_then_slot() {
+        for n in [0usize, 5, 63, 64, 1_000, 70_000] {
+            // Some places shared, some bins crowded.
+            let keys: Vec<u64> = (0..n as u64)
+                .map(|i| (mix64(i / 2) & 0xfff0_0fff_0000_0000) | (i % 7))
+                .collect();
+            let mut expected = keys.clone();
+            expected.sort_unstable();
+            assert_eq!(sort_points(&keys), expected, "{n}");
+        }
+        let crowded: Vec<u64> = (0..5_000u64).map(|i| (mix64(i) % 300) << 32).collect();
+        let mut expected = crowded.clone();
+        expected.sort_unstable();
+        assert_eq!(sort_points(&crowded), expected);
     }
 }
