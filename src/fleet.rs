@@ -1,6 +1,6 @@
 //! What is known about every instance, indexed so that capacity questions ("how many
-//! `v2` instances are available?", "which `v1` instance is in rotation?") are answered
-//! without scanning the fleet.
+//! `v2` instances are available?", "which `v1` baseline instance is in rotation?") are
+//! answered without scanning the fleet.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -99,7 +99,7 @@ impl RevisionCounts {
 }
 
 /// Every instance the caller has told us about (or we asked for), with indexes by
-/// revision, state, availability and rotation.
+/// revision and [`InstanceGroup`], state, availability and rotation.
 ///
 /// `min_ready` is Kubernetes' `minReadySeconds`: a ready instance becomes *available*
 /// only once it has stayed ready that long. The fleet never reads a clock: callers pass
