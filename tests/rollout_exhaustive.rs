@@ -66,19 +66,29 @@ fn specs(desired: u32) -> Vec<(String, RolloutSpec)> {
         .collect()
 }
 
-/// A canary of one weight step and a timed pause over two instances, with a traffic
-/// router (stable full) and without one (instance counts within one surge). Other
-/// sizes are left to the random world: each canary spec doubles the search's time.
+/// A canary of one weight step then a timed step over two instances: with a traffic
+/// router (stable full), an experiment (a baseline instance beside the canary's); without
+/// one (instance counts within one surge), a pause. Other sizes are left to the random
+/// world: each canary spec doubles the search's time.
 fn canary_specs(desired: u32) -> Vec<(String, RolloutSpec)> {
     [true, false]
         .into_iter()
         .filter(|_| desired == 2)
         .map(|routed| {
-            let steps = vec![
-                cutover::CanaryStep::SetWeight(cutover::Weight::from_percent(50).unwrap()),
+            let timed = if routed {
+                cutover::CanaryStep::Experiment {
+                    duration: Some(Duration::from_secs(1)),
+                    analysis: None,
+                    on_failure: cutover::OnFailure::Abort,
+                }
+            } else {
                 cutover::CanaryStep::Pause {
                     duration: Some(Duration::from_secs(1)),
-                },
+                }
+            };
+            let steps = vec![
+                cutover::CanaryStep::SetWeight(cutover::Weight::from_percent(50).unwrap()),
+                timed,
             ];
             let spec = world::canary(desired, steps, |c| {
                 c.traffic_routing = routed;
@@ -87,7 +97,7 @@ fn canary_specs(desired: u32) -> Vec<(String, RolloutSpec)> {
             });
             let spec = with_retries(spec);
             let how = if routed {
-                "routed"
+                "routed, with an experiment"
             } else {
                 "by instance count"
             };
