@@ -70,8 +70,10 @@ pub enum CanaryStep {
     ///
     /// The duration counts, and the analysis starts, once the baseline and the canary
     /// are in place; the step is done when the duration is over *and* the analysis has
-    /// passed (either may be left out, not both). The baseline is removed as the step
-    /// ends, whatever ends it (the next step, a promotion, an abort, a new deploy).
+    /// passed (either may be left out, not both); the clock runs through an operator's
+    /// pause. The baseline is removed as the step ends, whatever ends it (the next
+    /// step, a promotion, an abort, a new deploy); a rollout paused by an operator or a
+    /// failed check moves nothing, its baseline included, until it goes on.
     Experiment {
         /// How long the baseline and the canary run side by side.
         #[cfg_attr(feature = "serde", serde(default))]
