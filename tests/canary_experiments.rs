@@ -41,6 +41,25 @@ fn main_live(world: &World, revision: &str) -> usize {
     wanted(world, revision, InstanceGroup::Main)
 }
 
+/// The ready baseline instances (of `v1`).
+fn baseline_ids(world: &World) -> Vec<String> {
+    world.group_ids("v1", InstanceGroup::Baseline, InstanceState::Ready)
+}
+
+/// A new experiment runs: its baseline is as large as the `earlier` one, and none of
+/// its instances, which are gone.
+fn assert_fresh_baseline(world: &World, earlier: &[String]) {
+    assert_eq!(world.step_kind(), Some(StepKind::Experiment));
+    let now = baseline_ids(world);
+    assert_eq!(now.len(), earlier.len());
+    assert!(
+        earlier
+            .iter()
+            .all(|id| !now.contains(id) && world.rollout.fleet().get(&id.as_str().into()).is_none()),
+        "{earlier:?} {now:?}"
+    );
+}
+
 #[test]
 fn an_experiment_judges_the_canary_against_a_baseline_of_its_size_then_removes_it() {
     let steps = vec![
@@ -173,22 +192,11 @@ fn an_experiment_failure_follows_its_policy_and_leaves_no_baseline() {
                 // on into a new experiment with a new baseline.
                 assert_eq!(world.rollout.status().step, Some((0, 4)));
                 world.drive(30);
-                let first = world.group_ids("v1", InstanceGroup::Baseline, InstanceState::Ready);
+                let first = baseline_ids(&world);
                 assert_eq!(first.len(), 2);
                 world.resume().unwrap();
                 world.drive(30);
-                assert_eq!(world.step_kind(), Some(StepKind::Experiment));
-                let second = world.group_ids("v1", InstanceGroup::Baseline, InstanceState::Ready);
-                assert_eq!(second.len(), 2);
-                assert!(
-                    first.iter().all(|id| !second.contains(id)),
-                    "{first:?} {second:?}"
-                );
-                assert!(
-                    first
-                        .iter()
-                        .all(|id| world.rollout.fleet().get(&id.as_str().into()).is_none())
-                );
+                assert_fresh_baseline(&world, &first);
                 continue;
             }
         }
@@ -297,19 +305,13 @@ fn verbs_answer_in_an_experiment_step() {
     let mut world = World::new(spec, fleet("v1", 4));
     world.deploy("v2").unwrap();
     world.drive(30);
-    let first = world.group_ids("v1", InstanceGroup::Baseline, InstanceState::Ready);
+    let first = baseline_ids(&world);
     world.abort().unwrap();
     world.drive(30);
     assert_eq!(baseline(&world, "v1"), 0);
     world.retry().unwrap();
     world.drive(30);
-    assert_eq!(world.step_kind(), Some(StepKind::Experiment));
-    let second = world.group_ids("v1", InstanceGroup::Baseline, InstanceState::Ready);
-    assert_eq!(second.len(), 2);
-    assert!(
-        first.iter().all(|id| !second.contains(id)),
-        "a fresh baseline"
-    );
+    assert_fresh_baseline(&world, &first);
     assert_eq!(
         world.baseline_measures.len(),
         2,
