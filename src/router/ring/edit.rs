@@ -13,7 +13,7 @@
 //! key of a window `(lo, hi)` (both places): none further out than
 //! `(heavy − light) × W / (2 × light)`, `W` the widest gap inside it.
 
-use super::super::race::{LAP, LOSER, POINT, Point, Race, SLOT, Scratch, entry, positions};
+use super::super::race::{LAP, LOSER, POINT, POINTS, Point, Race, SLOT, Scratch, entry, positions};
 use super::build::midpoint;
 use super::{Ring, arc_of};
 
@@ -155,12 +155,16 @@ impl Ring {
         if heavy == 0 {
             return false;
         }
-        let mut places: Vec<u32> = positions(id).collect();
+        // Every buffer of the edit is sized up front: a router just cloned (or whose heap
+        // has just seen a large free) pays dearly for each allocation, and growing a
+        // buffer by doubling makes several.
+        let mut places: Vec<u32> = Vec::with_capacity(POINTS);
+        places.extend(positions(id));
         places.sort_unstable();
         places.dedup();
-        let mut out = Vec::new();
-        let mut fresh = Vec::new();
-        let mut touched = Vec::new();
+        let mut out = Vec::with_capacity(4 * POINTS);
+        let mut fresh = Vec::with_capacity(4 * POINTS);
+        let mut touched = Vec::with_capacity(4 * POINTS);
         if light == heavy {
             // Equal weights: each point changes only the gap between its neighbours.
             if let Some(windows) = self.equal_windows(&places, slot, new > 0, race, &mut out) {
@@ -179,8 +183,8 @@ impl Ring {
         let Some(windows) = self.windows(&places, slot, old.max(new), (light, heavy)) else {
             return false;
         };
-        let mut points = Vec::new();
-        let mut scratch = Scratch::default();
+        let mut points = Vec::with_capacity(4 * POINTS);
+        let mut scratch = Scratch::with_capacity(4 * POINTS);
         for Window { lo, hi, margin } in windows {
             points.clear();
             self.points_in(
@@ -494,8 +498,8 @@ impl Ring {
     /// (their answers run on into the edited arc's first entry).
     fn refresh_around(&mut self, edited: Vec<Touched>) {
         let (arcs, per_arc) = (self.arcs(), self.per_arc());
-        let mut touched: Vec<(usize, (usize, usize))> =
-            edited.iter().map(|t| (t.arc, t.buckets)).collect();
+        let mut touched: Vec<(usize, (usize, usize))> = Vec::with_capacity(2 * edited.len());
+        touched.extend(edited.iter().map(|t| (t.arc, t.buckets)));
         for mut arc in edited.into_iter().filter(|t| t.moved).map(|t| t.arc) {
             for _ in 0..arcs {
                 arc = (arc + arcs - 1) % arcs;
