@@ -118,6 +118,21 @@ pub(super) struct Scratch {
     losers: Vec<u32>,
 }
 
+impl Scratch {
+    /// Buffers with room for sweeps of `points` points, so none grows in the middle of
+    /// an edit.
+    pub(super) fn with_capacity(points: usize) -> Scratch {
+        Scratch {
+            stack: Vec::with_capacity(points),
+            places: Vec::with_capacity(points),
+            right: Vec::with_capacity(2 * points),
+            ends: Vec::with_capacity(points),
+            left: Vec::with_capacity(points),
+            losers: Vec::with_capacity(8),
+        }
+    }
+}
+
 /// The weights and the tie order of a revision's instances, by slot.
 pub(super) struct Race<'a> {
     /// Weight by slot (0 for a free slot; never asked for).

@@ -200,7 +200,7 @@ impl Ring {
         };
         if !embed {
             for arc in 0..arcs {
-                ring.fill(arc, 0);
+                ring.fill(arc, (0, usize::MAX));
             }
         }
         ring
@@ -245,9 +245,9 @@ impl Ring {
     }
 
     /// Rewrites arc `arc`'s terminator (from the next non-empty arc's first entry) and its
-    /// bucket answers from bucket `from` on (the answers of the buckets before it read
-    /// entries that did not change).
-    pub(super) fn refresh_from(&mut self, arc: usize, from: usize) {
+    /// bucket answers `from..to` (the answers of the buckets before them read entries that
+    /// did not change, and those after them look only at entries after them).
+    pub(super) fn refresh_from(&mut self, arc: usize, (from, to): (usize, usize)) {
         let arcs = self.arcs();
         let next = (1..=arcs)
             .map(|k| (arc + k) % arcs)
@@ -255,17 +255,25 @@ impl Ring {
             .unwrap_or(0);
         let end = self.bases[arc] as usize + self.lens[arc] as usize;
         self.arena[end] = TERMINATOR | (next & SLOT);
-        self.fill(arc, from);
+        self.fill(arc, (from, to));
     }
 
-    /// Rewrites arc `arc`'s bucket answers from its entries and terminator, in one walk.
-    /// Only *boundaries* count (an entry whose owner differs from the next one's: a point
-    /// inside a run of its own keys does not), so a bucket with at most one boundary
-    /// answers by itself.
+    /// Buckets per arc.
+    fn per_arc(&self) -> usize {
+        1usize << (self.arc_shift - self.shift)
+    }
+
+    /// Rewrites arc `arc`'s bucket answers `from..to` from its entries and terminator, in
+    /// one walk. Only *boundaries* count (an entry whose owner differs from the next one's:
+    /// a point inside a run of its own keys does not), so a bucket with at most one
+    /// boundary answers by itself.
     ///
-    /// Buckets before `from` are left as they are.
-    fn fill(&mut self, arc: usize, from: usize) {
-        let per_arc = 1usize << (self.arc_shift - self.shift);
+    /// A bucket's answer looks only at the entries at or after its start, so an edit
+    /// leaves those of the buckets past it as they were (save arena indices: see
+    /// [`shift_scans`](Self::shift_scans)).
+    fn fill(&mut self, arc: usize, (from, to): (usize, usize)) {
+        let per_arc = self.per_arc();
+        let to = to.min(per_arc);
         let (shift, embed) = (self.shift, self.embed);
         let base = self.bases[arc] as usize;
         let len = self.lens[arc] as usize;
@@ -278,7 +286,7 @@ impl Ring {
         let first_in =
             |b: usize| start + entries[start..len].partition_point(|e| bucket_of(*e) < b);
         if !embed {
-            for (b, answer) in buckets.iter_mut().enumerate().skip(from) {
+            for (b, answer) in buckets.iter_mut().enumerate().take(to).skip(from) {
                 *answer = scan_at(base + first_in(b));
             }
             return;
@@ -308,15 +316,18 @@ impl Ring {
         };
         let mut b = from;
         let mut found = boundary(start);
-        while b < per_arc {
+        while b < to {
             let Some((k, j)) = found else {
                 let last = owner(entries[len]);
-                buckets[b..].fill(embedded(u32::MAX, last, last));
+                buckets[b..to].fill(embedded(u32::MAX, last, last));
                 break;
             };
             let e = entries[k];
             let at = bucket_of(e);
-            buckets[b..at].fill(embedded(u32::MAX, owner(e), owner(e)));
+            buckets[b..at.min(to)].fill(embedded(u32::MAX, owner(e), owner(e)));
+            if at >= to {
+                break;
+            }
             let mut next = boundary(j);
             buckets[at] = match next {
                 Some((k2, _)) if bucket_of(entries[k2]) == at => scan_at(base + first_in(at)),
@@ -329,6 +340,19 @@ impl Ring {
             }
             found = next;
             b = at + 1;
+        }
+    }
+
+    /// Moves the arena indices held by arc `arc`'s buckets from `from` on by `delta`: an
+    /// edit before them moved their entries, not their answers.
+    fn shift_scans(&mut self, arc: usize, from: usize, delta: isize) {
+        let per_arc = self.per_arc();
+        let buckets = &mut self.buckets[arc * per_arc..(arc + 1) * per_arc];
+        for bucket in buckets.iter_mut().skip(from) {
+            if *bucket as u32 == SCAN {
+                let index = ((*bucket >> 32) as usize).wrapping_add_signed(delta);
+                *bucket = scan_at(index);
+            }
         }
     }
 

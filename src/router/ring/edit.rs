@@ -13,7 +13,7 @@
 //! key of a window `(lo, hi)` (both places): none further out than
 //! `(heavy − light) × W / (2 × light)`, `W` the widest gap inside it.
 
-use super::super::race::{LAP, LOSER, POINT, Point, Race, SLOT, Scratch, entry, positions};
+use super::super::race::{LAP, LOSER, POINT, POINTS, Point, Race, SLOT, Scratch, entry, positions};
 use super::build::midpoint;
 use super::{Ring, arc_of};
 
@@ -28,8 +28,21 @@ struct Window {
 
 impl Ring {
     /// The points at places in the unwrapped range `lo..=hi` (less than a lap),
-    /// increasing, except those of `skip`.
-    fn points_in(&self, lo: i64, hi: i64, skip: u32, out: &mut Vec<Point>) {
+    /// increasing, except those of `skip` and, outside `inner` (both ends in), those
+    /// that weigh no more than `light`.
+    ///
+    /// A point of the lightest weight beyond an end of a window never owns a key inside
+    /// it: the point at that end is strictly nearer and weighs at least as much. So only
+    /// heavier points are taken from the margins, and with one heavy instance (a re-weight
+    /// from equal weights) the race runs on a third fewer points.
+    fn points_in(
+        &self,
+        (lo, hi): (i64, i64),
+        inner: (i64, i64),
+        (skip, light): (u32, i64),
+        race: &Race<'_>,
+        out: &mut Vec<Point>,
+    ) {
         let mut bottom = lo;
         while bottom <= hi {
             let offset = bottom.div_euclid(LAP) * LAP;
@@ -48,6 +61,9 @@ impl Ring {
                         .map(|e| Point {
                             pos: i64::from((e >> 32) as u32) + offset,
                             slot: (e & SLOT) as u32,
+                        })
+                        .filter(|p| {
+                            (inner.0..=inner.1).contains(&p.pos) || race.weight(p.slot) > light
                         }),
                 );
             }
@@ -69,6 +85,7 @@ impl Ring {
         };
         Others {
             ring: self,
+            entries,
             slot,
             down,
             arc,
@@ -138,12 +155,16 @@ impl Ring {
         if heavy == 0 {
             return false;
         }
-        let mut places: Vec<u32> = positions(id).collect();
+        // Every buffer of the edit is sized up front: a router just cloned (or whose heap
+        // has just seen a large free) pays dearly for each allocation, and growing a
+        // buffer by doubling makes several.
+        let mut places: Vec<u32> = Vec::with_capacity(POINTS);
+        places.extend(positions(id));
         places.sort_unstable();
         places.dedup();
-        let mut out = Vec::new();
-        let mut fresh = Vec::new();
-        let mut touched = Vec::new();
+        let mut out = Vec::with_capacity(4 * POINTS);
+        let mut fresh = Vec::with_capacity(4 * POINTS);
+        let mut touched = Vec::with_capacity(4 * POINTS);
         if light == heavy {
             // Equal weights: each point changes only the gap between its neighbours.
             if let Some(windows) = self.equal_windows(&places, slot, new > 0, race, &mut out) {
@@ -162,23 +183,30 @@ impl Ring {
         let Some(windows) = self.windows(&places, slot, old.max(new), (light, heavy)) else {
             return false;
         };
-        let mut points = Vec::new();
-        let mut scratch = Scratch::default();
+        let mut points = Vec::with_capacity(4 * POINTS);
+        let mut scratch = Scratch::with_capacity(4 * POINTS);
         for Window { lo, hi, margin } in windows {
             points.clear();
-            self.points_in(lo - margin, hi + margin, slot, &mut points);
+            self.points_in(
+                (lo - margin, hi + margin),
+                (lo, hi),
+                (slot, i64::from(light)),
+                race,
+                &mut points,
+            );
             if new > 0 {
                 // The instance's own places near the window (sorted: a binary search per
-                // lap, not a pass over all of them per window).
+                // lap, not a pass over all of them per window), each put in its place
+                // (a few among a few more: cheaper than sorting them all again).
                 for offset in [-LAP, 0, LAP] {
                     let from = places.partition_point(|p| i64::from(*p) + offset < lo - margin);
                     let to = places.partition_point(|p| i64::from(*p) + offset <= hi + margin);
-                    points.extend(places[from..to].iter().map(|p| Point {
-                        pos: i64::from(*p) + offset,
-                        slot,
-                    }));
+                    for p in &places[from..to] {
+                        let pos = i64::from(*p) + offset;
+                        let at = points.partition_point(|q| q.pos <= pos);
+                        points.insert(at, Point { pos, slot });
+                    }
                 }
-                points.sort_unstable_by_key(|p| p.pos);
             }
             out.clear();
             race.sweep(&points, (lo + 1, hi - 1), &mut out, &mut scratch);
@@ -198,7 +226,7 @@ impl Ring {
         (lo, hi): (i64, i64),
         out: &[(i64, u64)],
         fresh: &mut Vec<u64>,
-        touched: &mut Vec<(usize, bool, usize)>,
+        touched: &mut Vec<Touched>,
     ) -> bool {
         // Split at the top of the circle so each replaced range is increasing.
         let mut bottom = lo + 1;
@@ -211,20 +239,33 @@ impl Ring {
             fresh.extend(out[first..last].iter().map(|e| e.1));
             let (from, to) = ((bottom - offset) as u32, (top - offset) as u32);
             let (start, end) = (arc_of(self.arc_shift, from), arc_of(self.arc_shift, to));
+            let per_arc = self.per_arc();
             let before = touched.len();
             for arc in start..=end {
-                touched.push((arc, false, 0));
+                touched.push(Touched {
+                    arc,
+                    owner: self.first_owner(arc),
+                    moved: false,
+                    buckets: (0, per_arc),
+                });
             }
-            let owners: Vec<Option<u64>> = (start..=end).map(|a| self.first_owner(a)).collect();
             // In the first arc, the buckets before the one holding the last entry below
-            // `from` keep their answers.
+            // `from` keep their answers; in the last, those after the one holding `to`.
             let kept = self.first_changed_bucket(start, from);
+            let last_bucket = (to >> self.shift) as usize - end * per_arc;
+            let old_len = self.lens[end] as isize;
             if self.replace(from, to, fresh).is_none() {
                 return false;
             }
-            for (t, owner) in touched[before..].iter_mut().zip(owners) {
-                t.1 = self.first_owner(t.0) != owner;
-                t.2 = if t.0 == start { kept } else { 0 };
+            self.shift_scans(end, last_bucket + 1, self.lens[end] as isize - old_len);
+            for t in &mut touched[before..] {
+                t.moved = self.first_owner(t.arc) != t.owner;
+                if t.arc == start {
+                    t.buckets.0 = kept;
+                }
+                if t.arc == end {
+                    t.buckets.1 = last_bucket + 1;
+                }
             }
             bottom = offset + LAP;
         }
@@ -446,40 +487,58 @@ impl Ring {
     fn first_changed_bucket(&self, arc: usize, from: u32) -> usize {
         let entries = self.arc(arc);
         let below = entries.partition_point(|e| *e < u64::from(from) << 32);
-        let per_arc = 1usize << (self.arc_shift - self.shift);
+        let per_arc = self.per_arc();
         below.checked_sub(1).map_or(0, |i| {
             ((entries[i] >> 32) >> self.shift) as usize - arc * per_arc
         })
     }
 
-    /// Refreshes the arcs `edited` (each from its first changed bucket) and, before each
-    /// whose first owner changed (`true`), the arcs up to and including the previous
-    /// non-empty one (their answers run on into the edited arc's first entry).
-    fn refresh_around(&mut self, edited: Vec<(usize, bool, usize)>) {
-        let arcs = self.arcs();
-        let mut touched: Vec<(usize, usize)> = edited.iter().map(|e| (e.0, e.2)).collect();
-        for (mut arc, _, _) in edited.into_iter().filter(|e| e.1) {
+    /// Refreshes the arcs `edited` (each in its changed buckets) and, before each whose
+    /// first owner changed, the arcs up to and including the previous non-empty one
+    /// (their answers run on into the edited arc's first entry).
+    fn refresh_around(&mut self, edited: Vec<Touched>) {
+        let (arcs, per_arc) = (self.arcs(), self.per_arc());
+        let mut touched: Vec<(usize, (usize, usize))> = Vec::with_capacity(2 * edited.len());
+        touched.extend(edited.iter().map(|t| (t.arc, t.buckets)));
+        for mut arc in edited.into_iter().filter(|t| t.moved).map(|t| t.arc) {
             for _ in 0..arcs {
                 arc = (arc + arcs - 1) % arcs;
-                touched.push((arc, 0));
+                touched.push((arc, (0, per_arc)));
                 if self.lens[arc] > 0 {
                     break;
                 }
             }
         }
-        // Each arc once, from the lowest bucket any edit of it asks for.
+        // Each arc once, over every bucket any edit of it asks for.
         touched.sort_unstable();
-        touched.dedup_by_key(|t| t.0);
-        for (arc, from) in touched {
-            self.refresh_from(arc, from);
+        let mut merged: Vec<(usize, (usize, usize))> = Vec::with_capacity(touched.len());
+        for (arc, (from, to)) in touched {
+            match merged.last_mut() {
+                Some(last) if last.0 == arc => last.1.1 = last.1.1.max(to),
+                _ => merged.push((arc, (from, to))),
+            }
+        }
+        for (arc, buckets) in merged {
+            self.refresh_from(arc, buckets);
         }
     }
+}
+
+/// An arc an edit touched: its first entry's owner before the edit and whether that
+/// changed, and the buckets whose answers it may have changed.
+struct Touched {
+    arc: usize,
+    owner: Option<u64>,
+    moved: bool,
+    buckets: (usize, usize),
 }
 
 /// The distinct places holding other instances' points on one side of a place, nearest
 /// first: see [`Ring::others`].
 struct Others<'a> {
     ring: &'a Ring,
+    /// The entries of `arc`, kept so each step reads one slice.
+    entries: &'a [u64],
     slot: u32,
     down: bool,
     arc: usize,
@@ -490,43 +549,52 @@ struct Others<'a> {
     last: Option<i64>,
 }
 
+impl Others<'_> {
+    /// Moves on to the next arc in the walk's direction, round the circle.
+    #[cold]
+    fn next_arc(&mut self) {
+        let arcs = self.ring.arcs();
+        self.steps += 1;
+        if self.down {
+            if self.arc == 0 {
+                self.offset -= LAP;
+                self.arc = arcs - 1;
+            } else {
+                self.arc -= 1;
+            }
+            self.entries = self.ring.arc(self.arc);
+            self.index = self.entries.len();
+        } else {
+            if self.arc + 1 == arcs {
+                self.offset += LAP;
+                self.arc = 0;
+            } else {
+                self.arc += 1;
+            }
+            self.entries = self.ring.arc(self.arc);
+            self.index = 0;
+        }
+    }
+}
+
 impl Iterator for Others<'_> {
     type Item = i64;
 
     fn next(&mut self) -> Option<i64> {
-        let arcs = self.ring.arcs();
-        while self.steps <= arcs {
-            let entries = self.ring.arc(self.arc);
+        while self.steps <= self.ring.arcs() {
             let e = if self.down {
                 self.index.checked_sub(1).map(|i| {
                     self.index = i;
-                    entries[i]
+                    self.entries[i]
                 })
             } else {
-                entries.get(self.index).map(|e| {
+                self.entries.get(self.index).map(|e| {
                     self.index += 1;
                     *e
                 })
             };
             let Some(e) = e else {
-                self.steps += 1;
-                if self.down {
-                    if self.arc == 0 {
-                        self.offset -= LAP;
-                        self.arc = arcs - 1;
-                    } else {
-                        self.arc -= 1;
-                    }
-                    self.index = self.ring.arc(self.arc).len();
-                } else {
-                    if self.arc + 1 == arcs {
-                        self.offset += LAP;
-                        self.arc = 0;
-                    } else {
-                        self.arc += 1;
-                    }
-                    self.index = 0;
-                }
+                self.next_arc();
                 continue;
             };
             if e & POINT == 0 || (e & SLOT) as u32 == self.slot {
