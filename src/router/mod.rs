@@ -220,9 +220,9 @@ impl std::fmt::Debug for Decision<'_> {
 /// 0.2–0.25 ms at 1,000 instances (most of it copying the table and the id strings; the
 /// targets share their revision's name). The sticky ring of a revision (64 points per
 /// instance) is built the first time a sticky pick needs it, or for every revision at
-/// once by [`Router::prepare_sticky`]: 3.5–5 ms at 1,000 equal-weight instances on the
-/// (shared, busy) machine the benchmarks ran on, some 900–1,200 times rand_distr's alias
-/// build of the same weights in the same run (`cargo bench --bench router -- compile`),
+/// once by [`Router::prepare_sticky`]: 3.2–4 ms at 1,000 equal-weight instances on the
+/// (shared) machine the benchmarks ran on, some 790–970 times rand_distr's alias build
+/// of the same weights in the same run (`cargo bench --bench router -- compile`),
 /// so a proxy serving sticky traffic calls `prepare_sticky` before it puts the router
 /// into service. The points are binned by the top bits of their places and put in order
 /// by one insertion sort; with equal weights the entries then come from the points in
@@ -233,12 +233,14 @@ impl std::fmt::Debug for Decision<'_> {
 /// (`floor/table_clone/1000`).
 ///
 /// **Updating.** With the rings built, [`Router::apply`] of one instance joining or
-/// leaving 1,000 equal-weight instances takes 35–50 µs (about 8–11x the alias build in
+/// leaving 1,000 equal-weight instances takes 35–41 µs (about 9–10x the alias build in
 /// the same run): each of its points changes only the gap between its two neighbours.
-/// One instance going from weight 1 to 2 takes 0.12–0.15 ms (about 26–33x): a point
+/// One instance going from weight 1 to 2 takes about 0.10 ms (about 25x): a point
 /// reaches into a gap beside it only if the gap is at least twice as wide as its
 /// distance from the point, and ruling that out takes a walk out to half the ring's
-/// widest gap on both sides, then a race over the points of each window.
+/// widest gap on both sides, then a race over the points of each window that could own
+/// part of it (a lightest point beyond a window's end never can). Only the buckets whose
+/// answers an edit can change are filled again.
 ///
 /// # Examples
 ///
