@@ -10,7 +10,7 @@ use crate::model::InstanceGroup;
 use crate::output::{Action, ActionId, EventKind};
 use crate::rollout::core::Core;
 use crate::rollout::phase::{AbortReason, PauseReason, Phase};
-use crate::strategy::{Role, StepKind};
+use crate::strategy::{self, Role};
 use crate::time::Timestamp;
 
 /// Where a hosted analysis lives: beside the rollout, or in the current step's checks.
@@ -122,12 +122,9 @@ impl Core {
         let Some(target) = self.target.clone() else {
             return;
         };
-        // A canary experiment's checks judge the canary against the fresh baseline.
-        let baseline_group = match (slot, self.step.checks.as_ref()) {
-            (Slot::Checks, Some(checks)) if checks.step == StepKind::Experiment => {
-                InstanceGroup::Baseline
-            }
-            _ => InstanceGroup::Main,
+        let baseline_group = match slot {
+            Slot::Background => InstanceGroup::Main,
+            Slot::Checks => strategy::checks_baseline(&self.spec.strategy, self.step.index),
         };
         let Some(hosted) = self.hosted(slot) else {
             return;

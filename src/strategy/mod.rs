@@ -31,6 +31,7 @@ pub use rolling::{
 };
 
 use crate::analysis::OnFailure;
+use crate::model::InstanceGroup;
 use crate::spec::{CanaryStep, Checks, StrategySpec};
 use crate::time::Timestamp;
 
@@ -77,6 +78,18 @@ pub(crate) fn on_checks_failure(spec: &StrategySpec, index: u32) -> OnFailure {
             _ => OnFailure::Abort,
         },
         _ => OnFailure::Abort,
+    }
+}
+
+/// Which instances of the stable revision step `index`'s checks compare the target
+/// with: a canary experiment's own baseline group; the whole revision otherwise.
+pub(crate) fn checks_baseline(spec: &StrategySpec, index: u32) -> InstanceGroup {
+    match spec {
+        StrategySpec::Canary(spec) => match spec.plan.step(index as usize).as_deref() {
+            Some(CanaryStep::Experiment { .. }) => InstanceGroup::Baseline,
+            _ => InstanceGroup::Main,
+        },
+        _ => InstanceGroup::Main,
     }
 }
 
