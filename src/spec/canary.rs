@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use crate::analysis::OnFailure;
 use crate::error::{SpecError, excerpt};
 use crate::spec::{CapacityLimits, Quantity};
-use crate::strategy::{CanaryScale, canary_cost, instances_for_weight};
+use crate::strategy::{CanaryScale, CanarySetting, canary_cost, instances_for_weight};
 use crate::time::Duration;
 use crate::traffic::{MatchCondition, Weight};
 
@@ -345,8 +345,6 @@ impl CanarySpec {
             _ => {}
         }
         let mut full = false;
-        // Whether anything reaches the canary besides its weight (a route, a mirror).
-        let (mut weighted, mut routed, mut mirrored) = (false, false, false);
         for (index, step) in self.plan.steps().enumerate() {
             let invalid = |why| SpecError::InvalidCanaryStep { step: index, why };
             match step.as_ref() {
@@ -357,7 +355,6 @@ impl CanarySpec {
                         ));
                     }
                     full = *weight == Weight::FULL;
-                    weighted = *weight != Weight::ZERO;
                 }
                 CanaryStep::Pause { .. } => {}
                 CanaryStep::Experiment {
@@ -373,7 +370,8 @@ impl CanarySpec {
                             "it runs an experiment after a step sent all traffic to the canary: the baseline would serve nothing",
                         ));
                     }
-                    if !(weighted || routed || mirrored) {
+                    let setting = CanarySetting::at(&self.plan, index);
+                    if setting.weight.is_zero() && !setting.reaches_canary() {
                         return Err(invalid(
                             "it runs an experiment while no traffic reaches the canary: set a weight, a route or a mirror first",
                         ));
@@ -418,7 +416,6 @@ impl CanarySpec {
                             .normalized()
                             .map_err(|_| invalid("its header or cookie name is empty"))?;
                     }
-                    routed = route.is_some();
                 }
                 CanaryStep::SetMirror(share) => {
                     if *share != Weight::ZERO && !self.traffic_routing {
@@ -431,7 +428,6 @@ impl CanarySpec {
                             "it mirrors to the canary after a step sent it all traffic",
                         ));
                     }
-                    mirrored = *share != Weight::ZERO;
                 }
             }
         }

@@ -85,7 +85,7 @@ impl CanarySetting {
 
     /// Whether something routes to the canary besides its weight, so that it needs an
     /// instance whatever the weight says.
-    fn reaches_canary(&self) -> bool {
+    pub(crate) fn reaches_canary(&self) -> bool {
         self.route.is_some() || self.mirror != Weight::ZERO
     }
 }

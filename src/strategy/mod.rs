@@ -15,6 +15,7 @@ mod rolling;
 pub use blue_green::{
     BLUE_GREEN_STEPS, BlueGreenCost, blue_green_cost, blue_green_green_size, blue_green_plan,
 };
+pub(crate) use canary::CanarySetting;
 pub use canary::{CanaryCost, canary_cost, canary_plan};
 pub use canary_counts::{
     CanaryCounts, CanaryReplicas, CanaryScale, RoutedScaling, canary_basic_step,
