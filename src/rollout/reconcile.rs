@@ -80,7 +80,8 @@ impl Core {
         }
         if acts {
             self.execute(&plan, &input.view, mode);
-        } else if mode == Mode::Rollout {
+        }
+        if mode == Mode::Rollout {
             self.note_in_place(&plan);
         }
         plan

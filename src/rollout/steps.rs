@@ -133,23 +133,20 @@ impl Core {
             });
         }
         // A step's checks judge it in place: not before its instances are there.
-        if !plan.step.done && self.note_in_place(&plan) {
+        if !plan.step.done && plan.step.in_place() {
             self.start_checks(plan.step.kind);
         }
         self.follow_step_wait(&plan);
         plan
     }
 
-    /// Whether the current step's instances are in place (its planner no longer waits
-    /// for capacity); the first time they are, notes when. Noted whether or not the
-    /// rollout acts (an operator's pause stops moves, not the clock), so that a plan
-    /// timed from it never moves its end with `now`.
-    pub fn note_in_place(&mut self, plan: &Plan) -> bool {
-        let in_place = plan.step.waiting != Some(StepWait::Capacity);
-        if in_place && self.step.in_place_at.is_none() {
+    /// Notes when the current step's instances were first in place. Noted whether or
+    /// not the rollout acts (an operator's pause stops moves, not the clock), so that a
+    /// plan timed from it never moves its end with `now`.
+    pub fn note_in_place(&mut self, plan: &Plan) {
+        if plan.step.in_place() && self.step.in_place_at.is_none() {
             self.step.in_place_at = Some(self.now);
         }
-        in_place
     }
 
     /// A step that waits for a time or a promotion pauses the rollout (as Argo's pause

@@ -410,6 +410,15 @@ pub struct StepProgress {
     pub complete: bool,
 }
 
+impl StepProgress {
+    /// Whether the current step's instances are in place: its planner no longer waits
+    /// for capacity. Its checks start then, and [`StepState::in_place_at`] notes when.
+    #[must_use]
+    pub fn in_place(&self) -> bool {
+        self.waiting != Some(StepWait::Capacity)
+    }
+}
+
 /// A planner's desired state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
