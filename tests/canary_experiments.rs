@@ -71,9 +71,7 @@ fn an_experiment_judges_the_canary_against_a_baseline_of_its_size_then_removes_i
     let mut world = World::new(spec, fleet("v1", 4));
     world.deploy("v2").unwrap();
     // The weight step: two canary instances carry 50%.
-    while world.step_kind() != Some(StepKind::Experiment) {
-        world.round();
-    }
+    world.round_until_step(StepKind::Experiment, 20);
     // The experiment's baseline: two fresh v1 instances, asked for as the baseline
     // group; no measurement before they are in place.
     let asked: Vec<String> = world.take().provision;
@@ -258,9 +256,7 @@ fn an_experiments_duration_counts_from_when_its_baseline_is_in_place() {
     ];
     let mut world = World::new(canary(4, steps, |_| {}), fleet("v1", 4));
     world.deploy("v2").unwrap();
-    while world.step_kind() != Some(StepKind::Experiment) {
-        world.round();
-    }
+    world.round_until_step(StepKind::Experiment, 20);
     world.provision_all();
     // Slow instances: the baseline takes 5 s to start.
     world.advance(5_000);
@@ -331,9 +327,7 @@ fn a_baseline_in_place_during_an_operator_pause_starts_the_clock_once() {
     ];
     let mut world = World::new(canary(4, steps, |_| {}), fleet("v1", 4));
     world.deploy("v2").unwrap();
-    while world.step_kind() != Some(StepKind::Experiment) {
-        world.round();
-    }
+    world.round_until_step(StepKind::Experiment, 20);
     world.pause().unwrap();
     world.provision_all();
     world.health_all();

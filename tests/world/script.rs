@@ -178,6 +178,22 @@ impl World {
     pub fn step_kind(&self) -> Option<cutover::StepKind> {
         self.rollout.status().step_kind.map(|(kind, _)| kind)
     }
+
+    /// Answers everything a round at a time until the rollout is in a step of `kind`;
+    /// fails loudly if that takes more than `max_rounds`.
+    pub fn round_until_step(&mut self, kind: cutover::StepKind, max_rounds: usize) {
+        for _ in 0..max_rounds {
+            if self.step_kind() == Some(kind) {
+                return;
+            }
+            self.round();
+        }
+        assert_eq!(
+            self.step_kind(),
+            Some(kind),
+            "not there in {max_rounds} rounds"
+        );
+    }
 }
 
 impl World {
