@@ -2,22 +2,24 @@
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::time::Timestamp;
 
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
+        ///
+        /// The text is shared, not copied: cloning a name (and so a table, a fleet or a
+        /// router, which hold one per instance) costs a reference count, not an allocation.
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-        #[cfg_attr(feature = "serde", serde(transparent))]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Wraps a name chosen by the caller (or minted by a rollout).
             #[must_use]
             pub fn new(name: impl Into<String>) -> Self {
-                $name(name.into())
+                $name(Arc::from(name.into()))
             }
 
             /// The name as text.
@@ -35,19 +37,34 @@ macro_rules! name_type {
 
         impl From<&str> for $name {
             fn from(value: &str) -> Self {
-                $name(value.to_owned())
+                $name(Arc::from(value))
             }
         }
 
         impl From<String> for $name {
             fn from(value: String) -> Self {
-                $name(value)
+                $name(Arc::from(value))
             }
         }
 
         impl Borrow<str> for $name {
             fn borrow(&self) -> &str {
                 &self.0
+            }
+        }
+
+        // Written as a plain string, as the `String` this used to hold was.
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        #[cfg(feature = "serde")]
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                String::deserialize(deserializer).map($name::from)
             }
         }
     };
