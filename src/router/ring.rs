@@ -25,6 +25,7 @@
 use super::race::{LAP, LOSER, POINT, POINTS, Point, Race, SLOT, Scratch, entry, positions};
 use build::{answer_all, equal_entries, sort_points};
 
+mod apart;
 mod build;
 mod edit;
 
@@ -636,6 +637,69 @@ mod tests {
             let fresh = build(&ids, &weights, true);
             assert_eq!(ring.entries(), fresh.entries());
         }
+    }
+
+    /// One instance apart from an even pool (re-weighted, joining or leaving, with any
+    /// weights, small pools and large, points squeezed together or not): every edit in
+    /// place gives the entries and answers of a fresh build.
+    #[test]
+    fn edits_of_one_instance_apart_equal_fresh_builds() {
+        let mut state = 11u64;
+        let mut next = || {
+            state = mix64(state.wrapping_add(0x9e37_79b9_7f4a_7c15));
+            state
+        };
+        let mut in_place = 0;
+        for round in 0..80 {
+            let n = 3 + (next() % [8u64, 60, 400][round % 3]) as usize;
+            let ids = ids(n);
+            let ranks: Vec<u32> = (0..n as u32).rev().collect();
+            let even = 1 + (next() % [1u64, 3, 256][round % 3]) as u16;
+            let mut weights = vec![even; n];
+            let slot = (next() % n as u64) as usize;
+            weights[slot] = 0;
+            let fresh = |weights: &[u16]| {
+                Ring::build(
+                    ids.iter()
+                        .zip(weights)
+                        .map(|(id, w)| (*w > 0).then_some(id.as_str())),
+                    &race(weights, &ranks),
+                    round % 4 != 0,
+                )
+            };
+            let mut ring = fresh(&weights);
+            // Join with some weight, change it a few times, leave.
+            // Mostly near the pool's weight (far heavier ones reach too far to edit).
+            let top = if round % 5 == 0 {
+                256
+            } else {
+                (3 * u64::from(even)).min(256)
+            };
+            let mut steps: Vec<u16> = (0..4).map(|_| 1 + (next() % top) as u16).collect();
+            steps.insert(2, even);
+            steps.push(0);
+            for to in steps {
+                let from = weights[slot];
+                weights[slot] = to;
+                let ok = ring.update(&ids[slot], slot as u32, (from, to), &race(&weights, &ranks));
+                let want = fresh(&weights);
+                if !ok {
+                    ring = want;
+                    continue;
+                }
+                in_place += 1;
+                assert_eq!(
+                    ring.entries(),
+                    want.entries(),
+                    "round {round}: {from} to {to}"
+                );
+                for _ in 0..3_000 {
+                    let q = next() as u32;
+                    assert_eq!(ring.owner(q), want.owner(q), "round {round} at {q}");
+                }
+            }
+        }
+        assert!(in_place > 180, "only {in_place} edits in place");
     }
 
     #[test]

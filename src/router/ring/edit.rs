@@ -13,7 +13,10 @@
 //! key of a window `(lo, hi)` (both places): none further out than
 //! `(heavy − light) × W / (2 × light)`, `W` the widest gap inside it.
 
+use std::iter;
+
 use super::super::race::{LAP, LOSER, POINT, POINTS, Point, Race, SLOT, Scratch, entry, positions};
+use super::apart::Apart;
 use super::build::midpoint;
 use super::{Ring, arc_of};
 
@@ -185,7 +188,34 @@ impl Ring {
         };
         let mut points = Vec::with_capacity(4 * POINTS);
         let mut scratch = Scratch::with_capacity(4 * POINTS);
+        let apart = apart(slot, new, race);
         for Window { lo, hi, margin } in windows {
+            if let Some(apart) = apart {
+                points.clear();
+                self.points_in((lo, hi), (lo, hi), (slot, i64::MAX), race, &mut points);
+                // The instance's places strictly inside (a window starts on the circle
+                // and spans less than a lap: at most the one lap above it to look at).
+                let mut inside = [0, LAP]
+                    .into_iter()
+                    .take_while(|offset| hi > *offset)
+                    .flat_map(|offset| {
+                        let from = places.partition_point(|p| i64::from(*p) + offset <= lo);
+                        places[from..]
+                            .iter()
+                            .map(move |p| i64::from(*p) + offset)
+                            .take_while(|p| *p < hi)
+                    });
+                let own = if new > 0 { inside.next() } else { None };
+                out.clear();
+                if (new == 0 || inside.next().is_none())
+                    && apart.window(race, &points, own, &mut out)
+                {
+                    if !self.rewrite((lo, hi), &out, &mut fresh, &mut touched) {
+                        return false;
+                    }
+                    continue;
+                }
+            }
             points.clear();
             self.points_in(
                 (lo - margin, hi + margin),
@@ -395,14 +425,17 @@ impl Ring {
         // Each point's neighbours among the other instances, and the widest gap between
         // other instances' points (those between two of this instance's points are not
         // the ring's gaps).
+        // The walks away from each point start where these searches ended.
         let mut sides = Vec::with_capacity(places.len());
         let mut widest = self.max_gap;
         for &p in places {
             let p = i64::from(p);
-            let below = self.others(p, slot, true).next()?;
-            let above = self.others(p, slot, false).next()?;
+            let mut down = self.others(p, slot, true);
+            let mut up = self.others(p, slot, false);
+            let below = down.next()?;
+            let above = up.next()?;
             widest = widest.max(above - below);
-            sides.push((p, below, above));
+            sides.push((p, (below, down), (above, up)));
         }
         // Whether the instance has a point at (unwrapped) place `q`: its entries change,
         // so a window may not end there.
@@ -412,19 +445,14 @@ impl Ring {
             return None;
         }
         let mut windows: Vec<Window> = Vec::with_capacity(places.len());
-        for (p, below, above) in sides {
+        for (p, (below, down), (above, up)) in sides {
             let mut gap = above - below;
             let (mut lo, mut hi) = (below, above);
             if light != heavy {
-                for down in [true, false] {
-                    let (edge, wide) = walk(p, self.others(p, slot, down), w, light, widest)?;
-                    gap = gap.max(wide);
-                    if down {
-                        lo = edge;
-                    } else {
-                        hi = edge;
-                    }
-                }
+                let (edge, wide) = walk(p, iter::once(below).chain(down), w, light, widest)?;
+                (lo, gap) = (edge, gap.max(wide));
+                let (edge, wide) = walk(p, iter::once(above).chain(up), w, light, widest)?;
+                (hi, gap) = (edge, gap.max(wide));
             }
             // End on places where the instance has no point.
             while own(lo) {
@@ -522,6 +550,23 @@ impl Ring {
             self.refresh_from(arc, buckets);
         }
     }
+}
+
+/// The instance in slot `slot` (weight `weight` after the edit) as the one standing apart,
+/// if every other live instance weighs the same.
+fn apart(slot: u32, weight: u16, race: &Race<'_>) -> Option<Apart> {
+    let mut others = race
+        .weights
+        .iter()
+        .enumerate()
+        .filter(|(s, w)| *s != slot as usize && **w > 0)
+        .map(|(_, w)| *w);
+    let first = others.next()?;
+    others.all(|w| w == first).then_some(Apart {
+        slot,
+        weight,
+        others: first,
+    })
 }
 
 /// An arc an edit touched: its first entry's owner before the edit and whether that
