@@ -31,14 +31,18 @@ pub(super) fn sort_points(keys: &[u64]) -> Vec<u64> {
     }
     let shift = 64 - bin_bits;
     let bins = 1usize << bin_bits;
-    let mut starts = vec![0u32; bins + 1];
+    let mut starts = vec![0u32; bins];
     for k in keys {
-        starts[(k >> shift) as usize + 1] += 1;
+        starts[(k >> shift) as usize] += 1;
     }
-    let mut crowded = 0;
-    for b in 0..bins {
-        crowded = crowded.max(starts[b + 1]);
-        starts[b + 1] += starts[b];
+    // Counts to starts with the running total in a register: summing in place makes
+    // each bin wait for the store of the one before.
+    let (mut crowded, mut total) = (0, 0);
+    for start in &mut starts {
+        let count = *start;
+        crowded = crowded.max(count);
+        *start = total;
+        total += count;
     }
     let mut sorted = vec![0u64; n];
     for k in keys {
