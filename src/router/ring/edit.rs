@@ -193,23 +193,13 @@ impl Ring {
             if let Some(apart) = apart {
                 points.clear();
                 self.points_in((lo, hi), (lo, hi), (slot, i64::MAX), race, &mut points);
-                // The instance's places strictly inside (a window starts on the circle
-                // and spans less than a lap: at most the one lap above it to look at).
-                let mut inside = [0, LAP]
-                    .into_iter()
-                    .take_while(|offset| hi > *offset)
-                    .flat_map(|offset| {
-                        let from = places.partition_point(|p| i64::from(*p) + offset <= lo);
-                        places[from..]
-                            .iter()
-                            .map(move |p| i64::from(*p) + offset)
-                            .take_while(|p| *p < hi)
-                    });
-                let own = if new > 0 { inside.next() } else { None };
+                // A leaving instance's points are on their way out: none of them counts.
+                let (own, more) = match own_inside(&places, (lo, hi)) {
+                    _ if new == 0 => (None, false),
+                    inside => inside,
+                };
                 out.clear();
-                if (new == 0 || inside.next().is_none())
-                    && apart.window(race, &points, own, &mut out)
-                {
+                if !more && apart.window(race, &points, own, &mut out) {
                     if !self.rewrite((lo, hi), &out, &mut fresh, &mut touched) {
                         return false;
                     }
@@ -550,6 +540,27 @@ impl Ring {
             self.refresh_from(arc, buckets);
         }
     }
+}
+
+/// The first of the instance's `places` (sorted) strictly between the unwrapped places
+/// `lo` and `hi`, and whether there are more. A window starts on the circle and spans
+/// less than a lap, so only the lap above it needs looking at besides the circle.
+fn own_inside(places: &[u32], (lo, hi): (i64, i64)) -> (Option<i64>, bool) {
+    let mut first = None;
+    for offset in [0, LAP].into_iter().take_while(|offset| hi > *offset) {
+        let from = places.partition_point(|p| i64::from(*p) + offset <= lo);
+        for p in &places[from..] {
+            let pos = i64::from(*p) + offset;
+            if pos >= hi {
+                break;
+            }
+            if first.is_some() {
+                return (first, true);
+            }
+            first = Some(pos);
+        }
+    }
+    (first, false)
 }
 
 /// The instance in slot `slot` (weight `weight` after the edit) as the one standing apart,
