@@ -55,11 +55,10 @@ pub(super) struct Ring {
     shift: u32,
     /// Shifts a key down to its arc.
     arc_shift: u32,
-    /// Arc `k` holds its entries at `arena[bases[k]..][..lens[k]]`, then a terminator;
-    /// its region ends at `bases[k + 1]`.
+    /// Arc `k` holds its entries at `arena[regions[k].base..][..regions[k].len]`, then a
+    /// terminator; its region ends at `regions[k + 1].base` (one more region than arcs).
     arena: Box<[u64]>,
-    bases: Box<[u32]>,
-    lens: Box<[u32]>,
+    regions: Box<[Region]>,
     /// Whether buckets may embed answers (slots below 2^16 - 1).
     embed: bool,
     /// An upper bound on the widest gap between two neighbouring points: a key's owner
@@ -75,8 +74,7 @@ impl Ring {
             shift: 32,
             arc_shift: 32,
             arena: Box::default(),
-            bases: Box::default(),
-            lens: Box::default(),
+            regions: Box::default(),
             embed: true,
             max_gap: 1 << 32,
         }
@@ -194,8 +192,11 @@ impl Ring {
             shift,
             arc_shift,
             arena: arena.into(),
-            bases: bases.into(),
-            lens: lens.into(),
+            regions: bases
+                .iter()
+                .zip(lens.iter().chain([&0]))
+                .map(|(base, len)| Region { base: *base, len: *len })
+                .collect(),
             embed,
             max_gap,
         };
@@ -235,13 +236,13 @@ impl Ring {
     }
 
     fn arcs(&self) -> usize {
-        self.lens.len()
+        self.regions.len().saturating_sub(1)
     }
 
     /// The entries of arc `arc`, without its terminator.
     fn arc(&self, arc: usize) -> &[u64] {
-        let start = self.bases.get(arc).map_or(0, |b| *b as usize);
-        let len = self.lens.get(arc).map_or(0, |l| *l as usize);
+        let Region { base, len } = self.regions.get(arc).copied().unwrap_or_default();
+        let (start, len) = (base as usize, len as usize);
         self.arena.get(start..start + len).unwrap_or_default()
     }
 
@@ -254,7 +255,7 @@ impl Ring {
             .map(|k| (arc + k) % arcs)
             .find_map(|k| self.arc(k).first().copied())
             .unwrap_or(0);
-        let end = self.bases[arc] as usize + self.lens[arc] as usize;
+        let end = self.regions[arc].end();
         self.arena[end] = TERMINATOR | (next & SLOT);
         self.fill(arc, (from, to));
     }
@@ -276,8 +277,7 @@ impl Ring {
         let per_arc = self.per_arc();
         let to = to.min(per_arc);
         let (shift, embed) = (self.shift, self.embed);
-        let base = self.bases[arc] as usize;
-        let len = self.lens[arc] as usize;
+        let (base, len) = (self.regions[arc].base as usize, self.regions[arc].len as usize);
         let entries = &self.arena[base..=base + len];
         let first_bucket = arc * per_arc;
         let buckets = &mut self.buckets[first_bucket..first_bucket + per_arc];
@@ -368,7 +368,22 @@ impl Ring {
 
     /// Bytes held, for the documented memory figures.
     pub(super) fn bytes(&self) -> usize {
-        8 * (self.buckets.len() + self.arena.len()) + 4 * (self.lens.len() + self.bases.len())
+        8 * (self.buckets.len() + self.arena.len() + self.regions.len())
+    }
+}
+
+/// Where an arc's entries are in the arena. The two halves sit side by side: an edit
+/// reads both, and one cache line then holds them.
+#[derive(Clone, Copy, Debug, Default)]
+struct Region {
+    base: u32,
+    len: u32,
+}
+
+impl Region {
+    /// The arena index of the arc's terminator.
+    fn end(self) -> usize {
+        self.base as usize + self.len as usize
     }
 }
 

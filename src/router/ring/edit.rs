@@ -121,15 +121,15 @@ impl Ring {
                 old.partition_point(|e| *e <= hi),
             );
             let len = old.len() - (cut_to - cut_from) + mine.len();
-            let base = self.bases[arc] as usize;
+            let base = self.regions[arc].base as usize;
             // The new length plus the terminator must fit the region.
-            if base + len >= self.bases[arc + 1] as usize {
+            if base + len >= self.regions[arc + 1].base as usize {
                 return None;
             }
             let tail = base + cut_to..base + old.len();
             self.arena.copy_within(tail, base + cut_from + mine.len());
             self.arena[base + cut_from..base + cut_from + mine.len()].copy_from_slice(mine);
-            self.lens[arc] = len as u32;
+            self.regions[arc].len = len as u32;
         }
         Some((first, last))
     }
@@ -273,11 +273,11 @@ impl Ring {
             // `from` keep their answers; in the last, those after the one holding `to`.
             let kept = self.first_changed_bucket(start, from);
             let last_bucket = (to >> self.shift) as usize - end * per_arc;
-            let old_len = self.lens[end] as isize;
+            let old_len = self.regions[end].len as isize;
             if self.replace(from, to, fresh).is_none() {
                 return false;
             }
-            self.shift_scans(end, last_bucket + 1, self.lens[end] as isize - old_len);
+            self.shift_scans(end, last_bucket + 1, self.regions[end].len as isize - old_len);
             for t in &mut touched[before..] {
                 t.moved = self.first_owner(t.arc) != t.owner;
                 if t.arc == start {
@@ -522,7 +522,7 @@ impl Ring {
             for _ in 0..arcs {
                 arc = (arc + arcs - 1) % arcs;
                 touched.push((arc, (0, per_arc)));
-                if self.lens[arc] > 0 {
+                if self.regions[arc].len > 0 {
                     break;
                 }
             }
