@@ -195,7 +195,10 @@ impl Ring {
             regions: bases
                 .iter()
                 .zip(lens.iter().chain([&0]))
-                .map(|(base, len)| Region { base: *base, len: *len })
+                .map(|(base, len)| Region {
+                    base: *base,
+                    len: *len,
+                })
                 .collect(),
             embed,
             max_gap,
@@ -277,7 +280,10 @@ impl Ring {
         let per_arc = self.per_arc();
         let to = to.min(per_arc);
         let (shift, embed) = (self.shift, self.embed);
-        let (base, len) = (self.regions[arc].base as usize, self.regions[arc].len as usize);
+        let (base, len) = (
+            self.regions[arc].base as usize,
+            self.regions[arc].len as usize,
+        );
         let entries = &self.arena[base..=base + len];
         let first_bucket = arc * per_arc;
         let buckets = &mut self.buckets[first_bucket..first_bucket + per_arc];
@@ -715,6 +721,59 @@ mod tests {
             }
         }
         assert!(in_place > 180, "only {in_place} edits in place");
+    }
+
+    /// An instance two of whose points lie close together (the walks from one cross the
+    /// other's place, and the others' gap there spans both sides of it): edits of it in
+    /// an even pool, lighter and heavier, give the entries of fresh builds.
+    #[test]
+    fn edits_of_an_instance_with_points_close_together_equal_fresh_builds() {
+        let n = 300;
+        let mean_gap = LAP / (n as i64 * POINTS as i64);
+        let mut in_place = 0;
+        for seed in 0..40 {
+            // The first id (from a numbered family) with two points within 2 mean gaps.
+            let odd = (0..)
+                .map(|k| format!("close-{seed}-{k}"))
+                .find(|id| {
+                    let mut places: Vec<i64> = positions(id).map(i64::from).collect();
+                    places.sort_unstable();
+                    places.windows(2).any(|w| w[1] - w[0] < 2 * mean_gap)
+                })
+                .expect("some id has two points close together");
+            let mut ids = ids(n);
+            ids.push(odd);
+            let ranks: Vec<u32> = (0..=n as u32).collect();
+            let mut weights = vec![1u16; n + 1];
+            weights[n] = 0;
+            let fresh = |weights: &[u16]| {
+                Ring::build(
+                    ids.iter()
+                        .zip(weights)
+                        .map(|(id, w)| (*w > 0).then_some(id.as_str())),
+                    &race(weights, &ranks),
+                    true,
+                )
+            };
+            let mut ring = fresh(&weights);
+            for to in [2u16, 4, 3, 1, 5, 0] {
+                let from = weights[n];
+                weights[n] = to;
+                let ok = ring.update(&ids[n], n as u32, (from, to), &race(&weights, &ranks));
+                let want = fresh(&weights);
+                if !ok {
+                    ring = want;
+                    continue;
+                }
+                in_place += 1;
+                assert_eq!(
+                    ring.entries(),
+                    want.entries(),
+                    "seed {seed}: {from} to {to}"
+                );
+            }
+        }
+        assert!(in_place > 150, "only {in_place} edits in place");
     }
 
     #[test]

@@ -277,7 +277,11 @@ impl Ring {
             if self.replace(from, to, fresh).is_none() {
                 return false;
             }
-            self.shift_scans(end, last_bucket + 1, self.regions[end].len as isize - old_len);
+            self.shift_scans(
+                end,
+                last_bucket + 1,
+                self.regions[end].len as isize - old_len,
+            );
             for t in &mut touched[before..] {
                 t.moved = self.first_owner(t.arc) != t.owner;
                 if t.arc == start {
