@@ -23,7 +23,7 @@
 //! rotation, so that one instance joining renumbers nothing.
 
 use super::race::{LAP, LOSER, POINT, POINTS, Point, Race, SLOT, Scratch, entry, positions};
-use build::{answer_all, equal_entries, sort_points};
+use build::{answer_all, equal_arena, sort_points};
 
 mod apart;
 mod build;
@@ -105,11 +105,14 @@ impl Ring {
     }
 
     /// [`build`](Self::build) when every instance weighs the same: each key goes to the
-    /// nearest place, so no race is run.
+    /// nearest place, so no race is run, and the entries go straight into their arcs.
     fn build_equal(keys: &[u64], race: &Race<'_>, embed: bool) -> Ring {
         let sorted = sort_points(keys);
-        let (entries, max_gap) = equal_entries(&sorted, race);
-        Ring::layout(&entries, keys.len(), embed, max_gap)
+        let shape = Shape::for_points(sorted.len());
+        let Some((arena, regions, max_gap)) = equal_arena(&sorted, race, &shape) else {
+            return Ring::empty();
+        };
+        Ring::finish(arena, regions, &shape, embed, max_gap)
     }
 
     /// [`build`](Self::build) for any weights: the points are sorted, and the races of
@@ -143,68 +146,65 @@ impl Ring {
 
     /// Lays `entries` (sorted) out in arcs and buckets, sized for `points` points.
     fn layout(entries: &[u64], points: usize, embed: bool, max_gap: i64) -> Ring {
-        let Some(&first) = entries.first() else {
+        if entries.is_empty() {
             return Ring::empty();
-        };
-        let bits = bucket_bits(points);
-        let arc_bits = bits.saturating_sub(ARC_BUCKET_BITS);
-        let arcs = 1usize << arc_bits;
-        let arc_shift = 32 - arc_bits;
-        let mut lens = vec![0u32; arcs];
+        }
+        let shape = Shape::for_points(points);
+        let mut regions = vec![Region::default(); shape.arcs + 1];
         for e in entries {
-            lens[((e >> 32) >> arc_shift) as usize] += 1;
+            regions[shape.arc(*e)].len += 1;
         }
-        // Where each arc starts in `entries` and in the arena.
-        let mut starts = Vec::with_capacity(arcs + 1);
-        let mut bases = Vec::with_capacity(arcs + 1);
-        let (mut from, mut total) = (0usize, 0usize);
-        for len in &lens {
-            starts.push(from as u32);
-            bases.push(total as u32);
-            from += *len as usize;
-            total += *len as usize + 1 + room(*len as usize);
-        }
-        starts.push(from as u32);
-        bases.push(total as u32);
+        let total = shape.place_regions(&mut regions, |len| len);
         let mut arena = vec![0u64; total];
+        let mut from = 0;
+        for region in &regions[..shape.arcs] {
+            let (base, len) = (region.base as usize, region.len as usize);
+            arena[base..base + len].copy_from_slice(&entries[from..from + len]);
+            from += len;
+        }
+        Ring::finish(arena, regions, &shape, embed, max_gap)
+    }
+
+    /// Writes every arc's terminator and every bucket's answer, and assembles the ring.
+    fn finish(
+        mut arena: Vec<u64>,
+        regions: Vec<Region>,
+        shape: &Shape,
+        embed: bool,
+        max_gap: i64,
+    ) -> Ring {
         // From the last arc down: each terminator names the owner of the next entry.
-        let mut next = first & SLOT;
-        for arc in (0..arcs).rev() {
-            let (from, to) = (starts[arc] as usize, starts[arc + 1] as usize);
-            let base = bases[arc] as usize;
-            arena[base..base + to - from].copy_from_slice(&entries[from..to]);
-            arena[base + to - from] = TERMINATOR | next;
-            if let Some(e) = entries.get(from).filter(|_| to > from) {
-                next = e & SLOT;
+        let first = regions
+            .iter()
+            .find(|r| r.len > 0)
+            .map_or(0, |r| arena[r.base as usize] & SLOT);
+        let mut next = first;
+        for region in regions[..shape.arcs].iter().rev() {
+            arena[region.end()] = TERMINATOR | next;
+            if region.len > 0 {
+                next = arena[region.base as usize] & SLOT;
             }
         }
-        let shift = 32 - bits;
         let buckets = if embed {
-            answer_all(entries, shift, 1 << bits, |k| {
-                let arc = ((entries[k] >> 32) >> arc_shift) as usize;
-                bases[arc] as usize + k - starts[arc] as usize
-            })
+            let entries = regions[..shape.arcs].iter().flat_map(|r| {
+                let (base, end) = (r.base as usize, r.end());
+                (base..end).map(|i| (i, arena[i]))
+            });
+            answer_all(entries, shape.shift, 1 << shape.bits)
         } else {
-            vec![0u64; 1 << bits]
+            vec![0u64; 1 << shape.bits]
         };
         let mut ring = Ring {
             buckets: buckets.into(),
-            shift,
-            arc_shift,
+            shift: shape.shift,
+            arc_shift: shape.arc_shift,
             arena: arena.into(),
-            regions: bases
-                .iter()
-                .zip(lens.iter().chain([&0]))
-                .map(|(base, len)| Region {
-                    base: *base,
-                    len: *len,
-                })
-                .collect(),
+            regions: regions.into(),
             embed,
             max_gap,
         };
         if !embed {
-            for arc in 0..arcs {
+            for arc in 0..shape.arcs {
                 ring.fill(arc, (0, usize::MAX));
             }
         }
@@ -381,7 +381,7 @@ impl Ring {
 /// Where an arc's entries are in the arena. The two halves sit side by side: an edit
 /// reads both, and one cache line then holds them.
 #[derive(Clone, Copy, Debug, Default)]
-struct Region {
+pub(super) struct Region {
     base: u32,
     len: u32,
 }
@@ -390,6 +390,52 @@ impl Region {
     /// The arena index of the arc's terminator.
     fn end(self) -> usize {
         self.base as usize + self.len as usize
+    }
+}
+
+/// How a ring of some number of points is cut into buckets and arcs.
+pub(super) struct Shape {
+    /// Buckets, as a bit count.
+    bits: u32,
+    shift: u32,
+    arcs: usize,
+    arc_shift: u32,
+}
+
+impl Shape {
+    fn for_points(points: usize) -> Shape {
+        let bits = bucket_bits(points);
+        let arc_bits = bits.saturating_sub(ARC_BUCKET_BITS);
+        Shape {
+            bits,
+            shift: 32 - bits,
+            arcs: 1 << arc_bits,
+            arc_shift: 32 - arc_bits,
+        }
+    }
+
+    /// The arc of an entry.
+    pub(super) fn arc(&self, entry: u64) -> usize {
+        ((entry >> 32) >> self.arc_shift) as usize
+    }
+
+    /// Gives each of `regions` (one per arc and one past the last) its base in the arena,
+    /// with room for `entries(len)` entries and a little more; returns the arena's size.
+    pub(super) fn place_regions(
+        &self,
+        regions: &mut [Region],
+        entries: impl Fn(u32) -> u32,
+    ) -> usize {
+        let mut total = 0usize;
+        for region in regions.iter_mut().take(self.arcs) {
+            let len = entries(region.len) as usize;
+            region.base = total as u32;
+            total += len + 1 + room(len);
+        }
+        if let Some(past) = regions.get_mut(self.arcs) {
+            past.base = total as u32;
+        }
+        total
     }
 }
 

@@ -6,15 +6,18 @@
 //! 1. [`sort_points`]: one counting pass into bins of about one point each by the top
 //!    bits of the place, then an insertion sort of the whole, which only has neighbours
 //!    within a bin to swap.
-//! 2. [`equal_entries`] (every instance weighs the same): each key goes to the nearest
+//! 2. [`equal_arena`] (every instance weighs the same): each key goes to the nearest
 //!    place, so the entries are the points and one cut at the midpoint of each gap
 //!    between places of different owners (a key exactly halfway goes to the smaller id):
-//!    the same entries as the sweep of [`race`](super::super::race), without the races.
-//! 3. [`Ring::layout`](super::Ring): the entries copied into their arcs, and
-//!    [`answer_all`] writing every bucket's answer in one walk along the circle.
+//!    the same entries as the sweep of [`race`](super::super::race), without the races,
+//!    written straight into their arcs (sized from the points: at most two entries per
+//!    point and one more per arc).
+//! 3. [`Ring::finish`](super::Ring): every arc's terminator, and [`answer_all`] writing
+//!    every bucket's answer in one walk along the circle. (With unequal weights the
+//!    races' entries are first copied into their arcs by `Ring::layout`.)
 
 use super::super::race::{LAP, LOSER, POINT, Race, SLOT, entry};
-use super::{embedded, scan_at};
+use super::{Region, Shape, embedded, scan_at};
 
 /// Above this many points in one bin (only when places are squeezed together, as tests
 /// do), the insertion sort would go quadratic: the whole is sorted by comparisons.
@@ -58,113 +61,122 @@ pub(super) fn sort_points(keys: &[u64]) -> Vec<u64> {
     sorted
 }
 
-/// With equal weights: the ring's entries from the points `sorted` (by place, ties by
-/// slot), in order, and the widest gap between neighbouring places.
-pub(super) fn equal_entries(sorted: &[u64], race: &Race<'_>) -> (Vec<u64>, i64) {
-    let (winners, losers) = winners(sorted, race);
+/// With equal weights: the ring's arena of the points `sorted` (by place, ties by slot),
+/// its regions and the widest gap between neighbouring places, the entries written
+/// straight into their arcs in one walk: each key goes to the nearest place, so the
+/// entries are the points and one cut at the midpoint of each gap between places of
+/// different owners (a key exactly halfway goes to the smaller id), the same entries as
+/// the sweep of [`race`](super::super::race) would write, without the races.
+///
+/// An arc can hold no more entries than twice its points and one: each point, a cut
+/// after each point that owns its place, and the cut of the gap coming into the arc.
+pub(super) fn equal_arena(
+    sorted: &[u64],
+    race: &Race<'_>,
+    shape: &Shape,
+) -> Option<(Vec<u64>, Vec<Region>, i64)> {
+    let (Some(&head), Some(&tail)) = (sorted.first(), sorted.last()) else {
+        return None;
+    };
+    let mut regions = vec![Region::default(); shape.arcs + 1];
+    for k in sorted {
+        regions[shape.arc(*k)].len += 1;
+    }
+    let total = shape.place_regions(&mut regions, |points| 2 * points + 1);
+    for region in &mut regions {
+        region.len = 0;
+    }
+    let mut arena = vec![0u64; total];
+    let mut push = |e: u64| {
+        let region = &mut regions[shape.arc(e)];
+        arena[region.base as usize + region.len as usize] = e;
+        region.len += 1;
+    };
+    let ranks = race.ranks;
+    let rank = |e: u64| ranks.get((e & SLOT) as usize).copied().unwrap_or(u32::MAX);
     let place = |k: u64| (k >> 32) as i64;
     let slot = |k: u64| (k & SLOT) as u32;
-    let (Some(&first), Some(&last)) = (winners.first(), winners.last()) else {
-        return (Vec::new(), LAP);
+    // The point owning the place of the group starting at `i` (the smallest id there),
+    // and where the group ends.
+    let group = |i: usize| {
+        let mut best = sorted[i];
+        let mut end = i + 1;
+        while let Some(&k) = sorted.get(end).filter(|k| **k >> 32 == best >> 32) {
+            if rank(k) < rank(best) {
+                best = k;
+            }
+            end += 1;
+        }
+        (best, end)
     };
-    let mut out = Vec::with_capacity(2 * winners.len() + losers.len() + 1);
+    let mut last_start = sorted.len() - 1;
+    while last_start > 0 && sorted[last_start - 1] >> 32 == tail >> 32 {
+        last_start -= 1;
+    }
+    let (first, _) = group(0);
+    let (last, _) = group(last_start);
     let wrap = midpoint(
         race,
         (place(last), slot(last)),
         (place(first) + LAP, slot(first)),
     );
     if let Some(x) = wrap.filter(|x| *x >= LAP) {
-        out.push(entry((x - LAP) as u32, 0, slot(last)));
+        push(entry((x - LAP) as u32, 0, slot(last)));
     }
-    let mut widest = place(first) + LAP - place(last);
-    let mut losers = losers.iter().copied().peekable();
-    let ranks = race.ranks;
-    let rank = |s: u32| ranks.get(s as usize).copied().unwrap_or(u32::MAX);
-    for pair in winners.windows(2) {
-        let (k, next) = (pair[0], pair[1]);
-        out.push(k | POINT);
-        if losers.peek().is_some_and(|l| l >> 32 == k >> 32) {
-            while let Some(l) = losers.next_if(|l| l >> 32 == k >> 32) {
-                out.push(l);
-            }
+    let mut widest = place(head) + LAP - place(tail);
+    let (mut start, (mut k, mut end)) = (0, group(0));
+    loop {
+        push(k | POINT);
+        if end - start > 1 {
+            let mut losers: Vec<u64> = sorted[start..end]
+                .iter()
+                .filter(|e| slot(**e) != slot(k))
+                .map(|e| e | POINT | LOSER)
+                .collect();
+            losers.sort_unstable();
+            losers.dedup();
+            losers.into_iter().for_each(&mut push);
         }
+        if end == sorted.len() {
+            break;
+        }
+        let (next, next_end) = group(end);
         let (a, b) = (place(k), place(next));
         widest = widest.max(b - a);
         let (wa, wb) = (slot(k), slot(next));
         if wa != wb {
             // The midpoint rule of `midpoint`, without its branches.
             let sum = a + b;
-            let up = i64::from(sum & 1 == 0 && rank(wa) < rank(wb));
+            let up = i64::from(sum & 1 == 0 && rank(k) < rank(next));
             let cut = (sum - 1 + up) >> 1;
             if cut > a {
-                out.push(entry(cut as u32, 0, wa));
+                push(entry(cut as u32, 0, wa));
             }
         }
+        (start, k, end) = (end, next, next_end);
     }
-    out.push(last | POINT);
-    out.extend(losers);
     if let Some(x) = wrap.filter(|x| *x < LAP) {
-        out.push(entry(x as u32, 0, slot(last)));
+        push(entry(x as u32, 0, slot(last)));
     }
-    (out, widest)
-}
-
-/// The points of `sorted` that own their places (one per place: the smallest id there),
-/// and loser entries for the others (by place, then slot, each slot once a place).
-fn winners(sorted: &[u64], race: &Race<'_>) -> (Vec<u64>, Vec<u64>) {
-    let mut winners = Vec::with_capacity(sorted.len());
-    let mut losers = Vec::new();
-    let mut i = 0;
-    while let Some(&k) = sorted.get(i) {
-        if sorted.get(i + 1).is_none_or(|n| n >> 32 != k >> 32) {
-            winners.push(k);
-            i += 1;
-            continue;
-        }
-        let mut end = i + 1;
-        while sorted.get(end).is_some_and(|n| n >> 32 == k >> 32) {
-            end += 1;
-        }
-        let group = &sorted[i..end];
-        let best = group
-            .iter()
-            .copied()
-            .min_by_key(|e| race.rank((e & SLOT) as u32))
-            .unwrap_or(k);
-        winners.push(best);
-        let from = losers.len();
-        losers.extend(
-            group
-                .iter()
-                .filter(|e| *e & SLOT != best & SLOT)
-                .map(|e| e | POINT | LOSER),
-        );
-        losers[from..].sort_unstable();
-        let mut kept = losers.split_off(from);
-        kept.dedup();
-        losers.extend(kept);
-        i = end;
-    }
-    (winners, losers)
+    Some((arena, regions, widest))
 }
 
 /// Writes every bucket's answer (slots below 2^16 - 1) from the ring's `entries` (in
 /// order), in one walk: a bucket with no boundary answers with the owner of the next
 /// one, a bucket with one answers by its place, and a bucket with more sends its keys
-/// to a scan from its first entry, whose arena index `index` gives.
+/// to a scan from its first entry (`entries` pairs each entry with its arena index).
 ///
 /// A *boundary* is a visible entry (not a loser) whose owner differs from the next
 /// visible entry's, going round.
 pub(super) fn answer_all(
-    entries: &[u64],
+    mut entries: impl Iterator<Item = (usize, u64)>,
     shift: u32,
     buckets: usize,
-    index: impl Fn(usize) -> usize,
 ) -> Vec<u64> {
     let mut out: Vec<u64> = Vec::with_capacity(buckets);
     let owner = |e: u64| (e & SLOT) as u32;
     let bucket_of = |e: u64| ((e >> 32) >> shift) as usize;
-    let Some(&first) = entries.first() else {
+    let Some((first_index, first)) = entries.next() else {
         out.resize(buckets, embedded(u32::MAX, 0, 0));
         return out;
     };
@@ -175,19 +187,24 @@ pub(super) fn answer_all(
         if bucket == last_bucket {
             // A second boundary in one bucket: its keys are found by a scan.
             if let Some(answer) = out.last_mut() {
-                *answer = scan_at(index(first_in_bucket));
+                *answer = scan_at(first_in_bucket);
             }
             return;
         }
-        out.resize(bucket, embedded(u32::MAX, at, at));
+        // Buckets up to this one have no boundary: their keys go on to its owner. A
+        // plain loop: usually none or one, and a call to `resize` costs more than that.
+        let quiet = embedded(u32::MAX, at, at);
+        for _ in out.len()..bucket {
+            out.push(quiet);
+        }
         out.push(embedded((e >> 32) as u32, at, after));
         last_bucket = bucket;
     };
     // The previous visible entry and the index of the first entry of its bucket.
-    let (mut previous, mut previous_first) = (first, 0);
-    let (mut bucket, mut bucket_first) = (bucket_of(first), 0);
+    let (mut previous, mut previous_first) = (first, first_index);
+    let (mut bucket, mut bucket_first) = (bucket_of(first), first_index);
     let mut last_after = owner(first);
-    for (k, &e) in entries.iter().enumerate().skip(1) {
+    for (k, e) in entries {
         let b = bucket_of(e);
         if b != bucket {
             (bucket, bucket_first) = (b, k);
