@@ -89,6 +89,29 @@ pub(super) struct Line {
     slot: u32,
 }
 
+/// The keys of one gap, run after run of one owner, in order: a cut (the entry of a key
+/// and its owner) ends each run whose owner the next lacks.
+#[derive(Default)]
+pub(super) struct Runs {
+    last: Option<(u32, i64)>,
+}
+
+impl Runs {
+    /// The keys `from..=to` (none if `from > to`) go to `slot`: the cut that ends the run
+    /// before, if its owner is another.
+    pub(super) fn step(&mut self, from: i64, to: i64, slot: u32) -> Option<(i64, u64)> {
+        if from > to {
+            return None;
+        }
+        let cut = self
+            .last
+            .filter(|(owner, _)| *owner != slot)
+            .map(|(owner, end)| (end, entry(end.rem_euclid(LAP) as u32, 0, owner)));
+        self.last = Some((slot, to));
+        cut
+    }
+}
+
 /// One place holding points, as the sweep sees it.
 #[derive(Clone, Copy, Debug)]
 struct Place {
@@ -301,19 +324,14 @@ impl Race<'_> {
                 j = j.wrapping_sub(1);
             }
         }
-        // Runs of one owner, in order; a cut ends each run whose owner the next lacks.
-        let mut run: Option<(u32, i64)> = None;
+        let mut runs = Runs::default();
         let mut step = |from: i64, to: i64, slot: u32| {
-            if from > to {
-                return;
-            }
-            if let Some((owner, end)) = run
-                && owner != slot
-                && (lo..=hi).contains(&end)
+            if let Some(cut) = runs
+                .step(from, to, slot)
+                .filter(|cut| (lo..=hi).contains(&cut.0))
             {
-                out.push((end, entry(end.rem_euclid(LAP) as u32, 0, owner)));
+                out.push(cut);
             }
-            run = Some((slot, to));
         };
         for (k, piece) in left.iter().enumerate() {
             let end = left.get(k + 1).map_or(b - 1, |next| next.0 - 1);

@@ -494,6 +494,18 @@ mod tests {
         )
     }
 
+    /// A fresh build of the instances `ids` whose weight is not 0 (`weights` by slot),
+    /// ties ranked by `ranks`: what every edit must equal.
+    fn fresh_build(ids: &[String], weights: &[u16], ranks: &[u32], embed: bool) -> Ring {
+        Ring::build(
+            ids.iter()
+                .zip(weights)
+                .map(|(id, w)| (*w > 0).then_some(id.as_str())),
+            &race(weights, ranks),
+            embed,
+        )
+    }
+
     #[test]
     fn embedded_and_scanned_buckets_agree() {
         let ids = ids(5);
@@ -523,13 +535,7 @@ mod tests {
             let from = weights[slot];
             weights[slot] = to;
             let ok = ring.update(&ids[slot], slot as u32, (from, to), &race(&weights, &ranks));
-            let fresh = Ring::build(
-                ids.iter()
-                    .zip(&weights)
-                    .map(|(id, w)| (*w > 0).then_some(id.as_str())),
-                &race(&weights, &ranks),
-                true,
-            );
+            let fresh = fresh_build(&ids, &weights, &ranks, true);
             if ok {
                 assert_eq!(ring.entries(), fresh.entries(), "slot {slot} to {to}");
                 let mut point = 3u32;
@@ -573,13 +579,7 @@ mod tests {
                 weights[slot] = to;
                 let race = race(&weights, &ranks);
                 let ok = ring.update(&ids[slot], slot as u32, (from, to), &race);
-                let fresh = Ring::build(
-                    ids.iter()
-                        .zip(&weights)
-                        .map(|(id, w)| (*w > 0).then_some(id.as_str())),
-                    &race,
-                    round % 5 != 0,
-                );
+                let fresh = fresh_build(&ids, &weights, &ranks, round % 5 != 0);
                 if ok {
                     in_place += 1;
                     assert_eq!(ring.entries(), fresh.entries(), "round {round} slot {slot}");
@@ -657,15 +657,7 @@ mod tests {
             let ranks: Vec<u32> = (0..=n as u32).collect();
             let mut weights = vec![1u16; n + 1];
             weights[n] = 0;
-            let fresh = |weights: &[u16]| {
-                Ring::build(
-                    ids.iter()
-                        .zip(weights)
-                        .map(|(id, w)| (*w > 0).then_some(id.as_str())),
-                    &race(weights, &ranks),
-                    true,
-                )
-            };
+            let fresh = |weights: &[u16]| fresh_build(&ids, weights, &ranks, true);
             let mut ring = fresh(&weights);
             for (slot, from, to) in [(n, 0u16, 1u16), (0, 1, 0), (0, 0, 1), (n, 1, 0)] {
                 weights[slot] = to;
@@ -725,15 +717,7 @@ mod tests {
             let mut weights = vec![even; n];
             let slot = (next() % n as u64) as usize;
             weights[slot] = 0;
-            let fresh = |weights: &[u16]| {
-                Ring::build(
-                    ids.iter()
-                        .zip(weights)
-                        .map(|(id, w)| (*w > 0).then_some(id.as_str())),
-                    &race(weights, &ranks),
-                    round % 4 != 0,
-                )
-            };
+            let fresh = |weights: &[u16]| fresh_build(&ids, weights, &ranks, round % 4 != 0);
             let mut ring = fresh(&weights);
             // Join with some weight, change it a few times, leave.
             // Mostly near the pool's weight (far heavier ones reach too far to edit).
@@ -792,15 +776,7 @@ mod tests {
             let ranks: Vec<u32> = (0..=n as u32).collect();
             let mut weights = vec![1u16; n + 1];
             weights[n] = 0;
-            let fresh = |weights: &[u16]| {
-                Ring::build(
-                    ids.iter()
-                        .zip(weights)
-                        .map(|(id, w)| (*w > 0).then_some(id.as_str())),
-                    &race(weights, &ranks),
-                    true,
-                )
-            };
+            let fresh = |weights: &[u16]| fresh_build(&ids, weights, &ranks, true);
             let mut ring = fresh(&weights);
             for to in [2u16, 4, 3, 1, 5, 0] {
                 let from = weights[n];

@@ -14,7 +14,8 @@
 //! entry; a window this does not cover (a shared place, two of the instance's points)
 //! is left to the races.
 
-use super::super::race::{POINT, Point, Race, entry};
+use super::super::race::{POINT, Point, Race, Runs, entry};
+use super::build::halfway;
 use crate::router::race::LAP;
 
 /// The instance standing apart, and the weight every other live instance has.
@@ -94,26 +95,10 @@ impl Apart {
         }
         let left = places.other_at_or_below(u);
         let right = places.other_at_or_above(v);
-        // The last key the left place has against the right one (equal weights: the
-        // midpoint, a key exactly halfway to the smaller id).
-        let sum = left.pos + right.pos;
-        let half = if sum.rem_euclid(2) == 0 && race.rank(left.slot) < race.rank(right.slot) {
-            sum.div_euclid(2)
-        } else {
-            (sum - 1).div_euclid(2)
-        };
-        let mut run: Option<(u32, i64)> = None;
-        let mut step = |from: i64, to: i64, slot: u32| {
-            if from > to {
-                return;
-            }
-            if let Some((owner, end)) = run
-                && owner != slot
-            {
-                out.push((end, entry(at(end), 0, owner)));
-            }
-            run = Some((slot, to));
-        };
+        // The last key the left place has against the right one.
+        let half = halfway(race, (left.pos, left.slot), (right.pos, right.slot));
+        let mut runs = Runs::default();
+        let mut step = |from: i64, to: i64, slot: u32| out.extend(runs.step(from, to, slot));
         let sides = [
             (u.pos + 1, half.min(v.pos - 1), left, 1),
             ((half + 1).max(u.pos + 1), v.pos - 1, right, -1),

@@ -234,13 +234,19 @@ pub(super) fn midpoint(race: &Race<'_>, (a, wa): (i64, u32), (b, wb): (i64, u32)
     if wa == wb {
         return None;
     }
+    let last = halfway(race, (a, wa), (b, wb));
+    (last > a).then_some(last)
+}
+
+/// With equal weights, the last key from place `a` (of `wa`) towards place `b` (of `wb`)
+/// that is nearer `a`: a key exactly halfway goes to the smaller id.
+pub(super) fn halfway(race: &Race<'_>, (a, wa): (i64, u32), (b, wb): (i64, u32)) -> i64 {
     let n = a + b;
-    let last = if n.rem_euclid(2) == 0 && race.rank(wa) < race.rank(wb) {
+    if n.rem_euclid(2) == 0 && race.rank(wa) < race.rank(wb) {
         n.div_euclid(2)
     } else {
         (n - 1).div_euclid(2)
-    };
-    (last > a).then_some(last)
+    }
 }
 
 /// Sorts a slice whose elements are near their places (each within its bin).
