@@ -506,6 +506,31 @@ mod tests {
         )
     }
 
+    /// Moves slot `slot` to weight `to` in `weights` and edits `ring` to match: an edit in
+    /// place must give a fresh build's entries (then `true`); otherwise `ring` becomes the
+    /// fresh build.
+    fn edit_matches_fresh(
+        ring: &mut Ring,
+        (ids, ranks, embed): (&[String], &[u32], bool),
+        weights: &mut [u16],
+        (slot, to): (usize, u16),
+    ) -> bool {
+        let from = weights[slot];
+        weights[slot] = to;
+        let ok = ring.update(&ids[slot], slot as u32, (from, to), &race(weights, ranks));
+        let want = fresh_build(ids, weights, ranks, embed);
+        if ok {
+            assert_eq!(
+                ring.entries(),
+                want.entries(),
+                "slot {slot}: {from} to {to}"
+            );
+        } else {
+            *ring = want;
+        }
+        ok
+    }
+
     #[test]
     fn embedded_and_scanned_buckets_agree() {
         let ids = ids(5);
@@ -729,21 +754,13 @@ mod tests {
             let mut steps: Vec<u16> = (0..4).map(|_| 1 + (next() % top) as u16).collect();
             steps.insert(2, even);
             steps.push(0);
+            let embed = round % 4 != 0;
             for to in steps {
-                let from = weights[slot];
-                weights[slot] = to;
-                let ok = ring.update(&ids[slot], slot as u32, (from, to), &race(&weights, &ranks));
-                let want = fresh(&weights);
-                if !ok {
-                    ring = want;
+                if !edit_matches_fresh(&mut ring, (&ids, &ranks, embed), &mut weights, (slot, to)) {
                     continue;
                 }
                 in_place += 1;
-                assert_eq!(
-                    ring.entries(),
-                    want.entries(),
-                    "round {round}: {from} to {to}"
-                );
+                let want = fresh(&weights);
                 for _ in 0..3_000 {
                     let q = next() as u32;
                     assert_eq!(ring.owner(q), want.owner(q), "round {round} at {q}");
@@ -776,23 +793,11 @@ mod tests {
             let ranks: Vec<u32> = (0..=n as u32).collect();
             let mut weights = vec![1u16; n + 1];
             weights[n] = 0;
-            let fresh = |weights: &[u16]| fresh_build(&ids, weights, &ranks, true);
-            let mut ring = fresh(&weights);
+            let mut ring = fresh_build(&ids, &weights, &ranks, true);
             for to in [2u16, 4, 3, 1, 5, 0] {
-                let from = weights[n];
-                weights[n] = to;
-                let ok = ring.update(&ids[n], n as u32, (from, to), &race(&weights, &ranks));
-                let want = fresh(&weights);
-                if !ok {
-                    ring = want;
-                    continue;
-                }
-                in_place += 1;
-                assert_eq!(
-                    ring.entries(),
-                    want.entries(),
-                    "seed {seed}: {from} to {to}"
-                );
+                let edited = (&ids[..], &ranks[..], true);
+                in_place +=
+                    usize::from(edit_matches_fresh(&mut ring, edited, &mut weights, (n, to)));
             }
         }
         assert!(in_place > 150, "only {in_place} edits in place");
