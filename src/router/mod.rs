@@ -211,36 +211,39 @@ impl std::fmt::Debug for Decision<'_> {
 /// | 1,000 | 2²² | ±8.6% |
 ///
 /// (Key sampling alone contributes 0.3%, 1% and 1.6%.) With its sticky rings built, a
-/// router holds about 2.7 KB per instance at 1,000 instances and 3.5 KB at 10,000 (its
-/// rings, alias tables and targets, besides its copy of the table and the id strings),
-/// whatever the instance weights: the ring has 64 points per instance and about as many
-/// cuts, in arcs with room for a quarter more, and about two 8-byte buckets per point.
+/// router holds about 2.7 KB per instance at 1,000 instances and 3.6 KB at 10,000 (its
+/// rings, alias tables and targets, besides its copy of the table; names are shared, not
+/// copied), whatever the instance weights: the ring has 64 points per instance and about
+/// as many cuts, in arcs with room for a quarter more, and about two 8-byte buckets per
+/// point.
 ///
 /// **Building.** [`Router::new`] builds what random routing needs: O(instances), about
-/// 0.2–0.25 ms at 1,000 instances (most of it copying the table and the id strings; the
-/// targets share their revision's name). The sticky ring of a revision (64 points per
-/// instance) is built the first time a sticky pick needs it, or for every revision at
-/// once by [`Router::prepare_sticky`]: 3.2–4 ms at 1,000 equal-weight instances on the
-/// (shared) machine the benchmarks ran on, some 790–970 times rand_distr's alias build
-/// of the same weights in the same run (`cargo bench --bench router -- compile`),
-/// so a proxy serving sticky traffic calls `prepare_sticky` before it puts the router
-/// into service. The points are binned by the top bits of their places and put in order
-/// by one insertion sort; with equal weights the entries then come from the points in
-/// one pass, and every bucket's answer from one more. The cost is one of size, not of
-/// method: a ring needs about 64 random points per instance for the ±9% spread above,
-/// and merely making and sorting 64,000 points takes 170–280 times the alias build in
-/// the same run (`floor/points_sorted/1000`), copying the table another 26 times
-/// (`floor/table_clone/1000`).
+/// 0.1 ms at 1,000 instances (30 times rand_distr's alias build of the same weights in
+/// the same run). The sticky ring of a revision (64 points per instance) is built the
+/// first time a sticky pick needs it, or for every revision at once by
+/// [`Router::prepare_sticky`]: 3.3–3.8 ms at 1,000 equal-weight instances on the (shared)
+/// machine the benchmarks ran on, 900–1,100 times the alias build in the same run
+/// (`cargo bench --bench router -- compile`), so a proxy serving sticky traffic calls
+/// `prepare_sticky` before it puts the router into service. The points are binned by the
+/// top bits of their places and put in order by one insertion sort; with equal weights
+/// the entries then go straight into their arcs in one pass, and every bucket's answer
+/// comes from one more. The cost is one of size, not of method: a ring needs about 64
+/// random points per instance for the ±9% spread above (the spread is about
+/// 1/√(2 × points), whatever the method, as long as an instance's points depend on its
+/// id alone, which is what keeps keys from moving between other instances), and merely
+/// making and sorting 64,000 points takes 170–280 times the alias build in the same run
+/// (`floor/points_sorted/1000`).
 ///
 /// **Updating.** With the rings built, [`Router::apply`] of one instance joining or
-/// leaving 1,000 equal-weight instances takes 35–41 µs (about 9–10x the alias build in
+/// leaving 1,000 equal-weight instances takes 35–40 µs (about 10–11x the alias build in
 /// the same run): each of its points changes only the gap between its two neighbours.
-/// One instance going from weight 1 to 2 takes about 0.10 ms (about 25x): a point
-/// reaches into a gap beside it only if the gap is at least twice as wide as its
-/// distance from the point, and ruling that out takes a walk out to half the ring's
-/// widest gap on both sides, then a race over the points of each window that could own
-/// part of it (a lightest point beyond a window's end never can). Only the buckets whose
-/// answers an edit can change are filled again.
+/// One instance going from weight 1 to 2 takes 70–80 µs (16–20x): a point reaches into a
+/// gap beside it only if the gap is at least twice as wide as its distance from the
+/// point, and ruling that out takes a walk out to half the ring's widest gap on both
+/// sides. Where every other instance weighs the same (re-weighting one instance of an
+/// even pool), each window's cuts then come straight from the two distances (the
+/// instance's and the nearest other place's); otherwise the races of the window's points
+/// settle it. Only the buckets whose answers an edit can change are filled again.
 ///
 /// # Examples
 ///
