@@ -40,8 +40,8 @@ impl Apart {
     /// Appends to `out` what [`Race::sweep`] would for the keys strictly between `lo` and
     /// `hi` (places of other instances, unwrapped): `others` holds every other point in
     /// `lo..=hi`, increasing, and `own` the instance's point strictly inside, if any.
-    /// Returns `false`, having written nothing, when two points share a place: the
-    /// races then settle the window.
+    /// Returns `false`, having written nothing, when two points share a place (or the
+    /// instance has a point here but no weight): the races then settle the window.
     pub(super) fn window(
         &self,
         race: &Race<'_>,
@@ -64,18 +64,17 @@ impl Apart {
                 own: true,
             }),
         };
-        let mut previous: Option<Place> = None;
-        // Every other place, with the instance's one among them, in order.
+        // Every other place, with the instance's one among them, in order; `lo`, the
+        // first, is outside the keys written, so its point is not.
         let mut walk = places.iter();
         let Some(mut u) = walk.next() else {
             return true;
         };
-        for v in walk {
-            if previous.is_some() {
+        for (i, v) in walk.enumerate() {
+            if i > 0 {
                 out.push((u.pos, entry(at(u.pos), POINT, u.slot)));
             }
             self.gap(race, &places, (u, v), out);
-            previous = Some(u);
             u = v;
         }
         true
