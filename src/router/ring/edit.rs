@@ -12,6 +12,9 @@
 //! between the point's two neighbours. The same reasoning bounds which points can own a
 //! key of a window `(lo, hi)` (both places): none further out than
 //! `(heavy − light) × W / (2 × light)`, `W` the widest gap inside it.
+//!
+//! Each window's new entries come from the races of its points, or, when every other
+//! instance weighs the same, straight from the distances ([`apart`](super::apart)).
 
 use std::iter;
 
@@ -418,8 +421,7 @@ impl Ring {
         let (w, light, heavy) = (i64::from(weight), i64::from(light), i64::from(heavy));
         // Each point's neighbours among the other instances, and the widest gap between
         // other instances' points (those between two of this instance's points are not
-        // the ring's gaps).
-        // The walks away from each point start where these searches ended.
+        // the ring's gaps). The walks away from each point go on from these searches.
         let mut sides = Vec::with_capacity(places.len());
         let mut widest = self.max_gap;
         for &p in places {
