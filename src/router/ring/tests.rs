@@ -8,6 +8,15 @@ fn race<'a>(weights: &'a [u16], ranks: &'a [u32]) -> Race<'a> {
     Race { weights, ranks }
 }
 
+/// A reproducible stream of pseudo-random numbers (splitmix64) from `seed`.
+fn stream(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state = mix64(state.wrapping_add(0x9e37_79b9_7f4a_7c15));
+        state
+    }
+}
+
 fn ids(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("web-{i:03}")).collect()
 }
@@ -106,11 +115,7 @@ fn updates_equal_fresh_builds() {
 /// place.
 #[test]
 fn random_updates_equal_fresh_builds() {
-    let mut state = 7u64;
-    let mut next = || {
-        state = mix64(state.wrapping_add(0x9e37_79b9_7f4a_7c15));
-        state
-    };
+    let mut next = stream(7);
     let mut in_place = 0;
     let rounds = 60;
     for round in 0..rounds {
@@ -255,11 +260,7 @@ fn one_reweight_in_a_large_ring_is_an_edit() {
 /// place gives the entries and answers of a fresh build.
 #[test]
 fn edits_of_one_instance_apart_equal_fresh_builds() {
-    let mut state = 11u64;
-    let mut next = || {
-        state = mix64(state.wrapping_add(0x9e37_79b9_7f4a_7c15));
-        state
-    };
+    let mut next = stream(11);
     let mut in_place = 0;
     for round in 0..80 {
         let n = 3 + (next() % [8u64, 60, 400][round % 3]) as usize;
