@@ -145,10 +145,7 @@ pub(super) fn equal_arena(
         widest = widest.max(b - a);
         let (wa, wb) = (slot(k), slot(next));
         if wa != wb {
-            // The midpoint rule of `midpoint`, without its branches.
-            let sum = a + b;
-            let up = i64::from(sum & 1 == 0 && rank(k) < rank(next));
-            let cut = (sum - 1 + up) >> 1;
+            let cut = halfway(race, (a, wa), (b, wb));
             if cut > a {
                 push(entry(cut as u32, 0, wa));
             }
@@ -240,13 +237,15 @@ pub(super) fn midpoint(race: &Race<'_>, (a, wa): (i64, u32), (b, wb): (i64, u32)
 
 /// With equal weights, the last key from place `a` (of `wa`) towards place `b` (of `wb`)
 /// that is nearer `a`: a key exactly halfway goes to the smaller id.
+///
+/// Written without branches (an arithmetic shift floors, as `div_euclid(2)` does): a
+/// build runs it once per gap, and where keys fall exactly halfway is as random as the
+/// places.
+#[inline]
 pub(super) fn halfway(race: &Race<'_>, (a, wa): (i64, u32), (b, wb): (i64, u32)) -> i64 {
     let n = a + b;
-    if n.rem_euclid(2) == 0 && race.rank(wa) < race.rank(wb) {
-        n.div_euclid(2)
-    } else {
-        (n - 1).div_euclid(2)
-    }
+    let up = i64::from(n & 1 == 0 && race.rank(wa) < race.rank(wb));
+    (n - 1 + up) >> 1
 }
 
 /// Sorts a slice whose elements are near their places (each within its bin).
