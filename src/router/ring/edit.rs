@@ -194,6 +194,8 @@ impl Ring {
         let apart = apart(slot, new, race);
         for Window { lo, hi, margin } in windows {
             if let Some(apart) = apart {
+                // Every other point of the window, its ends included (no margin: no
+                // point beyond an end can own a key here when the others weigh alike).
                 points.clear();
                 self.points_in((lo, hi), (lo, hi), (slot, i64::MAX), race, &mut points);
                 // A leaving instance's points are on their way out: none of them counts.
