@@ -235,9 +235,9 @@ impl std::fmt::Debug for Decision<'_> {
 /// (`floor/points_sorted/1000`).
 ///
 /// **Updating.** With the rings built, [`Router::apply`] of one instance joining or
-/// leaving 1,000 equal-weight instances takes 35–40 µs (about 10–11x the alias build in
+/// leaving 1,000 equal-weight instances takes 30–40 µs (about 8–11x the alias build in
 /// the same run): each of its points changes only the gap between its two neighbours.
-/// One instance going from weight 1 to 2 takes 70–80 µs (16–20x): a point reaches into a
+/// One instance going from weight 1 to 2 takes 60–80 µs (16–20x): a point reaches into a
 /// gap beside it only if the gap is at least twice as wide as its distance from the
 /// point, and ruling that out takes a walk out to half the ring's widest gap on both
 /// sides. Where every other instance weighs the same (re-weighting one instance of an
