@@ -20,6 +20,7 @@ pub fn mid_rollout() -> Rollout {
     world.rollout
 }
 
+/// [`mid_rollout`] as a JSON document, to be mangled by a test.
 pub fn document() -> Value {
     serde_json::to_value(mid_rollout()).expect("serializes")
 }
@@ -35,6 +36,8 @@ pub fn refused(document: Value) -> String {
     }
 }
 
+/// Restores `document`, which must be refused with `expected` (a field's contradiction
+/// by what it says).
 pub fn assert_refused_with(document: Value, expected: &RestoreError) {
     let message = refused(document);
     let wanted = match expected {
@@ -48,6 +51,7 @@ pub fn assert_refused_with(document: Value, expected: &RestoreError) {
     );
 }
 
+/// The refusal of a document whose fields contradict each other, by what it says.
 pub fn inconsistent(what: &str) -> RestoreError {
     RestoreError::Field {
         field: "",
@@ -55,6 +59,7 @@ pub fn inconsistent(what: &str) -> RestoreError {
     }
 }
 
+/// The record of instance `id` in a rollout document's fleet.
 pub fn instance<'a>(document: &'a mut Value, id: &str) -> &'a mut Value {
     document["rollout"]["fleet"]["instances"]
         .as_array_mut()
