@@ -397,12 +397,16 @@ impl Region {
 pub(super) struct Shape {
     /// Buckets, as a bit count.
     bits: u32,
+    /// Shifts a place down to its bucket.
     shift: u32,
+    /// Arcs (a power of two, [`ARC_BUCKET_BITS`] fewer bits than the buckets).
     arcs: usize,
+    /// Shifts a place down to its arc.
     arc_shift: u32,
 }
 
 impl Shape {
+    /// The shape of a ring of `points` points: about two buckets per point.
     fn for_points(points: usize) -> Shape {
         let bits = bucket_bits(points);
         let arc_bits = bits.saturating_sub(ARC_BUCKET_BITS);
