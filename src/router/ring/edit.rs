@@ -190,7 +190,8 @@ impl Ring {
             return false;
         };
         let mut points = Vec::with_capacity(4 * POINTS);
-        let mut scratch = Scratch::with_capacity(4 * POINTS);
+        // The races' buffers, made when a window first needs them (the apart path does not).
+        let mut scratch: Option<Scratch> = None;
         let apart = apart(slot, new, race);
         for Window { lo, hi, margin } in windows {
             if let Some(apart) = apart {
@@ -234,7 +235,8 @@ impl Ring {
                 }
             }
             out.clear();
-            race.sweep(&points, (lo + 1, hi - 1), &mut out, &mut scratch);
+            let scratch = scratch.get_or_insert_with(|| Scratch::with_capacity(4 * POINTS));
+            race.sweep(&points, (lo + 1, hi - 1), &mut out, scratch);
             if !self.rewrite((lo, hi), &out, &mut fresh, &mut touched) {
                 return false;
             }
