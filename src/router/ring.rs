@@ -186,11 +186,7 @@ impl Ring {
             }
         }
         let buckets = if embed {
-            let entries = regions[..shape.arcs].iter().flat_map(|r| {
-                let (base, end) = (r.base as usize, r.end());
-                (base..end).map(|i| (i, arena[i]))
-            });
-            answer_all(entries, shape.shift, 1 << shape.bits)
+            answer_all(&arena, &regions[..shape.arcs], shape.shift, 1 << shape.bits)
         } else {
             vec![0u64; 1 << shape.bits]
         };

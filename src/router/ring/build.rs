@@ -158,69 +158,77 @@ pub(super) fn equal_arena(
     Some((arena, regions, widest))
 }
 
-/// Writes every bucket's answer (slots below 2^16 - 1) from the ring's `entries` (in
-/// order), in one walk: a bucket with no boundary answers with the owner of the next
-/// one, a bucket with one answers by its place, and a bucket with more sends its keys
-/// to a scan from its first entry (`entries` pairs each entry with its arena index).
+/// Writes every bucket's answer (slots below 2^16 - 1) from the entries of the arcs
+/// `regions` of `arena`, in one walk along the circle: a bucket with no boundary answers
+/// with the owner of the next one, a bucket with one answers by its place, and a bucket
+/// with more sends its keys to a scan from its first entry.
 ///
 /// A *boundary* is a visible entry (not a loser) whose owner differs from the next
 /// visible entry's, going round.
 pub(super) fn answer_all(
-    mut entries: impl Iterator<Item = (usize, u64)>,
+    arena: &[u64],
+    regions: &[Region],
     shift: u32,
     buckets: usize,
 ) -> Vec<u64> {
-    let mut out: Vec<u64> = Vec::with_capacity(buckets);
     let owner = |e: u64| (e & SLOT) as u32;
     let bucket_of = |e: u64| ((e >> 32) >> shift) as usize;
-    let Some((first_index, first)) = entries.next() else {
-        out.resize(buckets, embedded(u32::MAX, 0, 0));
-        return out;
+    let Some(first_index) = regions.iter().find(|r| r.len > 0).map(|r| r.base as usize) else {
+        return vec![embedded(u32::MAX, 0, 0); buckets];
     };
-    // The bucket of the last boundary written (the last answer in `out`).
-    let mut last_bucket = usize::MAX;
-    let mut boundary = |out: &mut Vec<u64>, e: u64, first_in_bucket: usize, after: u32| {
+    let mut out = vec![0u64; buckets];
+    let last = buckets - 1;
+    // Buckets before `filled` hold their answers; `last_bucket` has the last boundary.
+    let (mut filled, mut last_bucket) = (0usize, usize::MAX);
+    let mut boundary = |out: &mut [u64], e: u64, first_in_bucket: usize, after: u32| {
         let (bucket, at) = (bucket_of(e), owner(e));
-        if bucket == last_bucket {
-            // A second boundary in one bucket: its keys are found by a scan.
-            if let Some(answer) = out.last_mut() {
-                *answer = scan_at(first_in_bucket);
-            }
-            return;
-        }
-        // Buckets up to this one have no boundary: their keys go on to its owner. A
-        // plain loop: usually none or one, and a call to `resize` costs more than that.
+        // A second boundary in one bucket: its keys are found by a scan.
+        let answer = if bucket == last_bucket {
+            scan_at(first_in_bucket)
+        } else {
+            embedded((e >> 32) as u32, at, after)
+        };
+        // Buckets up to this one have no boundary: their keys go on to its owner. Usually
+        // none to a few, so a fixed run of stores (those past this bucket are written
+        // again later) costs less than a loop whose length the branches must guess.
         let quiet = embedded(u32::MAX, at, at);
-        for _ in out.len()..bucket {
-            out.push(quiet);
+        if bucket.saturating_sub(filled) > 8 {
+            out[filled..bucket].fill(quiet);
+        } else {
+            for j in 0..8 {
+                out[(filled + j).min(last)] = quiet;
+            }
         }
-        out.push(embedded((e >> 32) as u32, at, after));
-        last_bucket = bucket;
+        out[bucket] = answer;
+        (filled, last_bucket) = (bucket + 1, bucket);
     };
     // The previous visible entry and the index of the first entry of its bucket.
+    let first = arena[first_index];
     let (mut previous, mut previous_first) = (first, first_index);
     let (mut bucket, mut bucket_first) = (bucket_of(first), first_index);
     let mut last_after = owner(first);
-    for (k, e) in entries {
-        let b = bucket_of(e);
-        if b != bucket {
-            (bucket, bucket_first) = (b, k);
+    for region in regions {
+        let base = region.base as usize;
+        for (i, &e) in arena[base..base + region.len as usize].iter().enumerate() {
+            let b = bucket_of(e);
+            bucket_first = if b == bucket { bucket_first } else { base + i };
+            bucket = b;
+            if e & LOSER != 0 {
+                continue;
+            }
+            if owner(e) != owner(previous) {
+                boundary(&mut out, previous, previous_first, owner(e));
+                last_after = owner(e);
+            }
+            (previous, previous_first) = (e, bucket_first);
         }
-        if e & LOSER != 0 {
-            continue;
-        }
-        if owner(e) != owner(previous) {
-            boundary(&mut out, previous, previous_first, owner(e));
-            last_after = owner(e);
-        }
-        (previous, previous_first) = (e, bucket_first);
     }
     // Round the top of the circle: the last visible entry against the first.
     if owner(previous) != owner(first) {
         boundary(&mut out, previous, previous_first, owner(first));
         last_after = owner(first);
     }
-    out.resize(buckets, embedded(u32::MAX, last_after, last_after));
+    out[filled.min(buckets)..].fill(embedded(u32::MAX, last_after, last_after));
     out
 }
 

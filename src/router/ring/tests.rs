@@ -348,3 +348,45 @@ fn weights_share_keys_in_proportion() {
     let share = heavy as f64 / n as f64;
     assert!((0.68..0.82).contains(&share), "{share}");
 }
+
+/// A build writes every bucket's answer in one walk along the circle ([`answer_all`]),
+/// an edit rewrites an arc's with [`Ring::fill`]: the two give the same answers, word
+/// for word, for equal weights and unequal, places spread out and squeezed together.
+#[test]
+fn builds_and_edits_write_the_same_bucket_answers() {
+    let mut next = stream(5);
+    for round in 0..60 {
+        let n = 2 + (next() % [5u64, 60, 700][round % 3]) as usize;
+        let ids = ids(n);
+        let weights: Vec<u16> = match round % 4 {
+            0 | 1 => vec![1; n],
+            2 => (0..n).map(|_| 1 + (next() % 3) as u16).collect(),
+            _ => (0..n).map(|_| 1 + (next() % 256) as u16).collect(),
+        };
+        let ranks: Vec<u32> = (0..n as u32).collect();
+        let spread = if round % 2 == 0 { u32::MAX } else { 1 << 20 };
+        let keys: Vec<u64> = ids
+            .iter()
+            .enumerate()
+            .flat_map(|(slot, id)| {
+                positions(id)
+                    .map(move |p| entry(p % spread, POINT, slot as u32))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let race = race(&weights, &ranks);
+        let built = if weights.iter().all(|w| *w == weights[0]) {
+            Ring::build_equal(&keys, &race, true)
+        } else {
+            Ring::build_swept(keys, &race, true)
+        };
+        let mut refilled = built.clone();
+        for arc in 0..refilled.arcs() {
+            refilled.fill(arc, (0, usize::MAX));
+        }
+        assert_eq!(
+            built.buckets, refilled.buckets,
+            "round {round}: {n} instances"
+        );
+    }
+}
