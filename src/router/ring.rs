@@ -86,40 +86,44 @@ impl Ring {
         race: &Race<'_>,
         embed: bool,
     ) -> Ring {
-        let live = race.weights.iter().filter(|w| **w > 0).count();
-        let mut keys: Vec<u64> = Vec::with_capacity(live * POINTS);
-        for (slot, id) in ids.enumerate() {
-            if let Some(id) = id {
-                keys.extend(positions(id).map(|p| entry(p, POINT, slot as u32)));
-            }
-        }
-        if keys.is_empty() {
+        let live: Vec<(u32, &str)> = ids
+            .enumerate()
+            .filter_map(|(slot, id)| Some((slot as u32, id?)))
+            .collect();
+        if live.is_empty() {
             return Ring::empty();
         }
-        let mut live = race.weights.iter().copied().filter(|w| *w > 0);
-        let first = live.next();
-        if live.all(|w| Some(w) == first) {
-            return Ring::build_equal(&keys, race, embed);
+        // The points are made twice (counted, then placed) rather than listed: a list of
+        // them is half a megabyte at a thousand instances, and fresh pages cost more
+        // than the hashing.
+        let points = || {
+            live.iter()
+                .flat_map(|(slot, id)| positions(id).map(|p| entry(p, POINT, *slot)))
+        };
+        let sorted = sort_points(points, live.len() * POINTS);
+        let mut weights = race.weights.iter().copied().filter(|w| *w > 0);
+        let first = weights.next();
+        if weights.all(|w| Some(w) == first) {
+            return Ring::build_equal(&sorted, race, embed);
         }
-        Ring::build_swept(keys, race, embed)
+        Ring::build_swept(&sorted, race, embed)
     }
 
     /// [`build`](Self::build) when every instance weighs the same: each key goes to the
     /// nearest place, so no race is run, and the entries go straight into their arcs.
+    /// `keys`: the points, sorted by [`sort_points`].
     fn build_equal(keys: &[u64], race: &Race<'_>, embed: bool) -> Ring {
-        let sorted = sort_points(keys);
-        let shape = Shape::for_points(sorted.len());
-        let Some((arena, regions, max_gap)) = equal_arena(&sorted, race, &shape) else {
+        let shape = Shape::for_points(keys.len());
+        let Some((arena, regions, max_gap)) = equal_arena(keys, race, &shape) else {
             return Ring::empty();
         };
         Ring::finish(arena, regions, &shape, embed, max_gap)
     }
 
-    /// [`build`](Self::build) for any weights: the points are sorted, and the races of
-    /// [`Race::sweep`] settle the whole circle.
-    fn build_swept(keys: Vec<u64>, race: &Race<'_>, embed: bool) -> Ring {
-        let keys = sort_points(&keys);
-        let max_gap = widest_gap(&keys);
+    /// [`build`](Self::build) for any weights: the races of [`Race::sweep`] settle the
+    /// whole circle. `keys`: the points, sorted by [`sort_points`].
+    fn build_swept(keys: &[u64], race: &Race<'_>, embed: bool) -> Ring {
+        let max_gap = widest_gap(keys);
         let live = race.weights.iter().copied().filter(|w| *w > 0);
         let (light, heavy) = live.fold((u16::MAX, 1), |(a, b), w| (a.min(w), b.max(w)));
         // Every point within reach of the circle, a lap below or above it as needed: the

@@ -23,21 +23,19 @@ use super::{Region, Shape, embedded, scan_at};
 /// do), the insertion sort would go quadratic: the whole is sorted by comparisons.
 const CROWDED_BIN: u32 = 64;
 
-/// Sorts points (entries of places, any order) by place, ties by slot.
-pub(super) fn sort_points(keys: &[u64]) -> Vec<u64> {
-    let n = keys.len();
+/// Sorts the `n` points `points()` yields (entries of places, any order; called twice,
+/// yielding the same points each time) by place, ties by slot.
+pub(super) fn sort_points<I: Iterator<Item = u64>>(points: impl Fn() -> I, n: usize) -> Vec<u64> {
     let bin_bits = (usize::BITS - n.leading_zeros()).clamp(1, 16);
     if n < 64 {
-        let mut sorted = keys.to_vec();
+        let mut sorted: Vec<u64> = points().collect();
         sorted.sort_unstable();
         return sorted;
     }
     let shift = 64 - bin_bits;
     let bins = 1usize << bin_bits;
     let mut starts = vec![0u32; bins];
-    for k in keys {
-        starts[(k >> shift) as usize] += 1;
-    }
+    points().for_each(|k| starts[(k >> shift) as usize] += 1);
     // Counts to starts with the running total in a register: summing in place makes
     // each bin wait for the store of the one before.
     let (mut crowded, mut total) = (0, 0);
@@ -48,11 +46,11 @@ pub(super) fn sort_points(keys: &[u64]) -> Vec<u64> {
         total += count;
     }
     let mut sorted = vec![0u64; n];
-    for k in keys {
+    points().for_each(|k| {
         let at = &mut starts[(k >> shift) as usize];
-        sorted[*at as usize] = *k;
+        sorted[*at as usize] = k;
         *at += 1;
-    }
+    });
     if crowded > CROWDED_BIN {
         sorted.sort_unstable();
     } else {
@@ -286,11 +284,14 @@ mod tests {
                 .collect();
             let mut expected = keys.clone();
             expected.sort_unstable();
-            assert_eq!(sort_points(&keys), expected, "{n}");
+            assert_eq!(sort_points(|| keys.iter().copied(), n), expected, "{n}");
         }
         let crowded: Vec<u64> = (0..5_000u64).map(|i| (mix64(i) % 300) << 32).collect();
         let mut expected = crowded.clone();
         expected.sort_unstable();
-        assert_eq!(sort_points(&crowded), expected);
+        assert_eq!(
+            sort_points(|| crowded.iter().copied(), crowded.len()),
+            expected
+        );
     }
 }
