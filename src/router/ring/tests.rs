@@ -351,31 +351,13 @@ fn weights_share_keys_in_proportion() {
 }
 
 /// A build writes every bucket's answer in one walk along the circle ([`answer_all`]),
-/// an edit rewrites an arc's with [`Ring::fill`]: the two give the same answers, word
-/// for word, for equal weights and unequal, places spread out and squeezed together.
+/// an edit rewrites an arc's with [`Ring::fill`]: the two give the same answers, word for
+/// word, for equal weights and unequal, places spread out and squeezed together, and the
+/// top of the circle with a cut on either side of it or none.
 #[test]
 fn builds_and_edits_write_the_same_bucket_answers() {
-    let mut next = stream(5);
-    for round in 0..60 {
-        let n = 2 + (next() % [5u64, 60, 700][round % 3]) as usize;
-        let ids = ids(n);
-        let weights: Vec<u16> = match round % 4 {
-            0 | 1 => vec![1; n],
-            2 => (0..n).map(|_| 1 + (next() % 3) as u16).collect(),
-            _ => (0..n).map(|_| 1 + (next() % 256) as u16).collect(),
-        };
-        let ranks: Vec<u32> = (0..n as u32).collect();
-        let spread = if round % 2 == 0 { u32::MAX } else { 1 << 20 };
-        let keys: Vec<u64> = ids
-            .iter()
-            .enumerate()
-            .flat_map(|(slot, id)| {
-                positions(id)
-                    .map(move |p| entry(p % spread, POINT, slot as u32))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let race = race(&weights, &ranks);
+    let answers_agree = |keys: &[u64], weights: &[u16], ranks: &[u32], what: &str| {
+        let race = race(weights, ranks);
         let sorted = sort_points(|| keys.iter().copied(), keys.len());
         let built = if weights.iter().all(|w| *w == weights[0]) {
             Ring::build_equal(&sorted, &race, true)
@@ -386,9 +368,43 @@ fn builds_and_edits_write_the_same_bucket_answers() {
         for arc in 0..refilled.arcs() {
             refilled.fill(arc, (0, usize::MAX));
         }
-        assert_eq!(
-            built.buckets, refilled.buckets,
-            "round {round}: {n} instances"
-        );
+        assert_eq!(built.buckets, refilled.buckets, "{what}");
+    };
+    let points = |ids: &[String], spread: u32| -> Vec<u64> {
+        ids.iter()
+            .enumerate()
+            .flat_map(|(slot, id)| {
+                positions(id)
+                    .map(move |p| entry(p % spread, POINT, slot as u32))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let mut next = stream(5);
+    for round in 0..60 {
+        let n = 2 + (next() % [5u64, 60, 700][round % 3]) as usize;
+        let weights: Vec<u16> = match round % 4 {
+            0 | 1 => vec![1; n],
+            2 => (0..n).map(|_| 1 + (next() % 3) as u16).collect(),
+            _ => (0..n).map(|_| 1 + (next() % 256) as u16).collect(),
+        };
+        let ranks: Vec<u32> = (0..n as u32).collect();
+        let spread = if round % 2 == 0 { u32::MAX } else { 1 << 20 };
+        let what = format!("round {round}: {n} instances");
+        answers_agree(&points(&ids(n), spread), &weights, &ranks, &what);
+    }
+    // The last place and the first, of different owners, one or two apart across the
+    // top: the gap's cut falls after the top, before it, or on the last point itself.
+    for (gap, ranks) in [
+        (1u32, [0u32, 1, 2]),
+        (2, [0, 1, 2]),
+        (2, [1, 0, 2]),
+        (3, [1, 0, 2]),
+    ] {
+        let mut keys = points(&ids(3), u32::MAX);
+        keys[0] = entry(gap - 1, POINT, 0);
+        keys[64] = entry(u32::MAX, POINT, 1);
+        let what = format!("across the top, {gap} apart, ranks {ranks:?}");
+        answers_agree(&keys, &[1, 1, 1], &ranks, &what);
     }
 }
