@@ -221,13 +221,14 @@ impl std::fmt::Debug for Decision<'_> {
 /// 0.1 ms at 1,000 instances (30 times rand_distr's alias build of the same weights in
 /// the same run). The sticky ring of a revision (64 points per instance) is built the
 /// first time a sticky pick needs it, or for every revision at once by
-/// [`Router::prepare_sticky`]: 3.3–3.8 ms at 1,000 equal-weight instances on the (shared)
-/// machine the benchmarks ran on, 900–1,100 times the alias build in the same run
+/// [`Router::prepare_sticky`]: 2.1–2.8 ms at 1,000 equal-weight instances on the (shared)
+/// machine the benchmarks ran on, 560–640 times the alias build in the same run
 /// (`cargo bench --bench router -- compile`), so a proxy serving sticky traffic calls
-/// `prepare_sticky` before it puts the router into service. The points are binned by the
-/// top bits of their places and put in order by one insertion sort; with equal weights
-/// the entries then go straight into their arcs in one pass, and every bucket's answer
-/// comes from one more. The cost is one of size, not of method: a ring needs about 64
+/// `prepare_sticky` before it puts the router into service. Each instance's points are
+/// made twice (counted into bins by the top bits of their places, then placed) rather
+/// than listed, and put in order by one insertion sort; with equal weights the entries
+/// then go straight into their arcs in one pass, and every bucket's answer comes from
+/// one more. The cost is one of size, not of method: a ring needs about 64
 /// random points per instance for the ±9% spread above (the spread is about
 /// 1/√(2 × points), whatever the method, as long as an instance's points depend on its
 /// id alone, which is what keeps keys from moving between other instances), and merely
@@ -235,9 +236,9 @@ impl std::fmt::Debug for Decision<'_> {
 /// (`floor/points_sorted/1000`).
 ///
 /// **Updating.** With the rings built, [`Router::apply`] of one instance joining or
-/// leaving 1,000 equal-weight instances takes 30–40 µs (about 8–11x the alias build in
+/// leaving 1,000 equal-weight instances takes 20–40 µs (about 6–11x the alias build in
 /// the same run): each of its points changes only the gap between its two neighbours.
-/// One instance going from weight 1 to 2 takes 60–80 µs (16–20x): a point reaches into a
+/// One instance going from weight 1 to 2 takes 45–90 µs (13–20x): a point reaches into a
 /// gap beside it only if the gap is at least twice as wide as its distance from the
 /// point, and ruling that out takes a walk out to half the ring's widest gap on both
 /// sides. Where every other instance weighs the same (re-weighting one instance of an
