@@ -15,8 +15,9 @@
 //!   a warm router over 1000 instances (sticky rings built, so they are updated too): a canary weight step, one instance joining, one
 //!   leaving, one going from weight 1 to 2.
 //!
-//! * `floor/{table_clone,points_sorted}/1000`: what any build of 1000 instances with
-//!   64-point rings must do at least: copy the table, and make and sort 64,000 points.
+//! * `floor/{table_clone,points_sorted,ring_bytes}/1000`: what any build of 1000
+//!   instances with 64-point rings must do at least: copy the table, make and sort
+//!   64,000 points, and write the bytes the built rings hold (in order, once each).
 //!
 //! Every RNG-driven bench uses the same seeded `Xoshiro256PlusPlus`, so ratios compare
 //! the routing work and not the generators.
@@ -173,7 +174,8 @@ fn compile(c: &mut Criterion) {
     }
     group.finish();
     // What any build of a 64-point ring over 1,000 instances must do at least, whatever
-    // its layout: keep its copy of the table, and make and order the points.
+    // its layout: keep its copy of the table, make and order the points, and write the
+    // rings' bytes.
     let mut group = c.benchmark_group("floor");
     let table = table(1_000, |_| 1);
     group.bench_function(BenchmarkId::new("table_clone", 1_000), |b| {
@@ -194,6 +196,11 @@ fn compile(c: &mut Criterion) {
             }
             sort_by_top_bits(&points)
         });
+    });
+    // The rings' bytes: what a prepared router holds beyond a lazy one.
+    let words = (prepared(&table).heap_bytes() - Router::new(&table).heap_bytes()) / 8;
+    group.bench_function(BenchmarkId::new("ring_bytes", 1_000), |b| {
+        b.iter(|| (0..black_box(words) as u64).collect::<Vec<u64>>());
     });
     group.finish();
 }
