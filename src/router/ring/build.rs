@@ -156,6 +156,10 @@ pub(super) fn equal_arena(
     Some((arena, regions, widest))
 }
 
+/// How many buckets from the last answer on [`answer_all`] fills as quiet in one run of
+/// stores, needed or not: the gaps between boundaries are usually shorter.
+const QUIET_RUN: usize = 8;
+
 /// Writes every bucket's answer (slots below 2^16 - 1) from the entries of the arcs
 /// `regions` of `arena`, in one walk along the circle: a bucket with no boundary answers
 /// with the owner of the next one, a bucket with one answers by its place, and a bucket
@@ -190,10 +194,10 @@ pub(super) fn answer_all(
         // none to a few, so a fixed run of stores (those past this bucket are written
         // again later) costs less than a loop whose length the branches must guess.
         let quiet = embedded(u32::MAX, at, at);
-        if bucket.saturating_sub(filled) > 8 {
+        if bucket.saturating_sub(filled) > QUIET_RUN {
             out[filled..bucket].fill(quiet);
         } else {
-            for j in 0..8 {
+            for j in 0..QUIET_RUN {
                 out[(filled + j).min(last)] = quiet;
             }
         }
@@ -226,7 +230,7 @@ pub(super) fn answer_all(
         boundary(&mut out, previous, previous_first, owner(first));
         last_after = owner(first);
     }
-    out[filled.min(buckets)..].fill(embedded(u32::MAX, last_after, last_after));
+    out[filled..].fill(embedded(u32::MAX, last_after, last_after));
     out
 }
 

@@ -21,6 +21,20 @@ fn ids(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("web-{i:03}")).collect()
 }
 
+/// The points of the instances `ids(n)` (slot `s` is `ids(n)[s]`), squeezed into the low
+/// `spread` places (with a small `spread`: places shared and places side by side).
+fn squeezed_points(n: usize, spread: u32) -> Vec<u64> {
+    ids(n)
+        .iter()
+        .enumerate()
+        .flat_map(|(slot, id)| {
+            positions(id)
+                .map(move |p| entry(p % spread, POINT, slot as u32))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 fn build(ids: &[String], weights: &[u16], embed: bool) -> Ring {
     let ranks: Vec<u32> = (0..ids.len() as u32).collect();
     Ring::build(
@@ -175,16 +189,7 @@ fn equal_builds_agree_with_the_races() {
         let weights = vec![3u16; n];
         let ranks: Vec<u32> = (0..n as u32).rev().collect();
         let race = race(&weights, &ranks);
-        // Squeezed into the low `spread` places: ties and adjacent places.
-        let keys: Vec<u64> = ids(n)
-            .iter()
-            .enumerate()
-            .flat_map(|(slot, id)| {
-                positions(id)
-                    .map(move |p| entry(p % spread, POINT, slot as u32))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let keys = squeezed_points(n, spread);
         for embed in [true, false] {
             let sorted = sort_points(|| keys.iter().copied(), keys.len());
             let quick = Ring::build_equal(&sorted, &race, embed);
@@ -370,16 +375,6 @@ fn builds_and_edits_write_the_same_bucket_answers() {
         }
         assert_eq!(built.buckets, refilled.buckets, "{what}");
     };
-    let points = |ids: &[String], spread: u32| -> Vec<u64> {
-        ids.iter()
-            .enumerate()
-            .flat_map(|(slot, id)| {
-                positions(id)
-                    .map(move |p| entry(p % spread, POINT, slot as u32))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
     let mut next = stream(5);
     for round in 0..60 {
         let n = 2 + (next() % [5u64, 60, 700][round % 3]) as usize;
@@ -391,7 +386,7 @@ fn builds_and_edits_write_the_same_bucket_answers() {
         let ranks: Vec<u32> = (0..n as u32).collect();
         let spread = if round % 2 == 0 { u32::MAX } else { 1 << 20 };
         let what = format!("round {round}: {n} instances");
-        answers_agree(&points(&ids(n), spread), &weights, &ranks, &what);
+        answers_agree(&squeezed_points(n, spread), &weights, &ranks, &what);
     }
     // The last place and the first, of different owners, one or two apart across the
     // top: the gap's cut falls after the top, before it, or on the last point itself.
@@ -401,7 +396,7 @@ fn builds_and_edits_write_the_same_bucket_answers() {
         (2, [1, 0, 2]),
         (3, [1, 0, 2]),
     ] {
-        let mut keys = points(&ids(3), u32::MAX);
+        let mut keys = squeezed_points(3, u32::MAX);
         keys[0] = entry(gap - 1, POINT, 0);
         keys[64] = entry(u32::MAX, POINT, 1);
         let what = format!("across the top, {gap} apart, ranks {ranks:?}");
