@@ -45,7 +45,8 @@ pub(super) fn sort_points<I: Iterator<Item = u64>>(points: impl Fn() -> I, n: us
         *start = total;
         total += count;
     }
-    let mut sorted = vec![0u64; n];
+    debug_assert_eq!(total as usize, n, "points() yields n points");
+    let mut sorted = vec![0u64; total as usize];
     points().for_each(|k| {
         let at = &mut starts[(k >> shift) as usize];
         sorted[*at as usize] = k;
