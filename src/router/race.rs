@@ -173,6 +173,20 @@ impl Race<'_> {
         self.ranks.get(slot as usize).copied().unwrap_or(u32::MAX)
     }
 
+    /// The weight every instance in rotation weighs, leaving out slot `except` (if any),
+    /// if there is at least one and they all weigh the same: a ring of equal weights
+    /// needs no races.
+    pub(super) fn common_weight(&self, except: Option<u32>) -> Option<u16> {
+        let mut live = self
+            .weights
+            .iter()
+            .enumerate()
+            .filter(|(s, w)| Some(*s as u32) != except && **w > 0)
+            .map(|(_, w)| *w);
+        let first = live.next()?;
+        live.all(|w| w == first).then_some(first)
+    }
+
     /// Whether `a` scores below `b` at `x` (ties to the smaller id).
     fn beats(&self, a: Line, b: Line, x: i64) -> bool {
         let (left, right) = ((a.pos - x) * b.weight, (b.pos - x) * a.weight);

@@ -101,9 +101,7 @@ impl Ring {
                 .flat_map(|(slot, id)| positions(id).map(|p| entry(p, POINT, *slot)))
         };
         let sorted = sort_points(points, live.len() * POINTS);
-        let mut weights = race.weights.iter().copied().filter(|w| *w > 0);
-        let first = weights.next();
-        if weights.all(|w| Some(w) == first) {
+        if race.common_weight(None).is_some() {
             return Ring::build_equal(&sorted, race, embed);
         }
         Ring::build_swept(&sorted, race, embed)

@@ -576,17 +576,11 @@ fn own_inside(places: &[u32], (lo, hi): (i64, i64)) -> (Option<i64>, bool) {
 /// The instance in slot `slot` (weight `weight` after the edit) as the one standing apart,
 /// if every other live instance weighs the same.
 fn apart(slot: u32, weight: u16, race: &Race<'_>) -> Option<Apart> {
-    let mut others = race
-        .weights
-        .iter()
-        .enumerate()
-        .filter(|(s, w)| *s != slot as usize && **w > 0)
-        .map(|(_, w)| *w);
-    let first = others.next()?;
-    others.all(|w| w == first).then_some(Apart {
+    let others = race.common_weight(Some(slot))?;
+    Some(Apart {
         slot,
         weight,
-        others: first,
+        others,
     })
 }
 
