@@ -12,8 +12,8 @@
 //! * `compile_lazy/{N}`: `Router::new` alone (rings built on first sticky pick): what a
 //!   proxy that routes only at random pays.
 //! * `apply/{weights,join,leave,reweight}/1000`: `Router::apply` of a one-change diff to
-//!   a warm router over 1000 instances (sticky rings built, so they are updated too): a canary weight step, one instance joining, one
-//!   leaving, one going from weight 1 to 2.
+//!   a warm router over 1000 instances (sticky rings built, so they are updated too): a
+//!   canary weight step, one instance joining, one leaving, one going from weight 1 to 2.
 //!
 //! * `floor/{table_clone,points_sorted,ring_bytes}/1000`: what any build of 1000
 //!   instances with 64-point rings must do at least: copy the table, make and sort
