@@ -14,13 +14,13 @@
 //! entry; a window this does not cover (a shared place, two of the instance's points)
 //! is left to the races.
 
-use super::super::race::{POINT, Point, Race, Runs, entry};
+use super::super::race::{LAP, POINT, Point, Race, Runs, entry};
 use super::build::halfway;
-use crate::router::race::LAP;
 
 /// The instance standing apart, and the weight every other live instance has.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Apart {
+    /// The edited instance's slot.
     pub(super) slot: u32,
     /// Its weight after the edit (0: it left).
     pub(super) weight: u16,
