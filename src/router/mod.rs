@@ -222,19 +222,22 @@ impl std::fmt::Debug for Decision<'_> {
 /// the same run). The sticky ring of a revision (64 points per instance) is built the
 /// first time a sticky pick needs it, or for every revision at once by
 /// [`Router::prepare_sticky`]: 2.1–2.8 ms at 1,000 equal-weight instances on the (shared)
-/// machine the benchmarks ran on, 560–640 times the alias build in the same run
+/// machine the benchmarks ran on, 560–650 times the alias build in the same run
 /// (`cargo bench --bench router -- compile`), so a proxy serving sticky traffic calls
 /// `prepare_sticky` before it puts the router into service. Each instance's points are
 /// made twice (counted into bins by the top bits of their places, then placed) rather
-/// than listed, and put in order by one insertion sort; with equal weights the entries
-/// then go straight into their arcs in one pass, and every bucket's answer comes from
-/// one more. The cost is one of size, not of method: a ring needs about 64
-/// random points per instance for the ±9% spread above (the spread is about
-/// 1/√(2 × points), whatever the method, as long as an instance's points depend on its
-/// id alone, which is what keeps keys from moving between other instances), and merely
-/// making and sorting 64,000 points takes 170–280 times the alias build in the same run
-/// (`floor/points_sorted/1000`), and writing the rings' bytes once, in order, about 30
-/// times more (`floor/ring_bytes/1000`).
+/// than listed, and put in order by one branchless pass over neighbours and an
+/// insertion sort; with equal weights the entries then go straight into their arcs in
+/// one pass, and every bucket's answer comes from one more. The cost is one of size,
+/// not of method: a ring needs about 64 random points per instance for the ±9% spread
+/// above (the spread is about 1/√(2 × points), whatever the method, as long as an
+/// instance's points depend on its id alone, which is what keeps keys from moving
+/// between other instances). Merely making the 64,000 points and putting each in its bin
+/// of places, not yet ordered within it, takes 115–140 times the alias build in the
+/// same run (`floor/points_binned/1000`; 155–185 times ordered, as the ring orders
+/// them: `floor/points_sorted/1000`), copying the table 16–19 times
+/// (`floor/table_clone/1000`), and writing the rings' bytes once, in order, about 30
+/// times (`floor/ring_bytes/1000`).
 ///
 /// **Updating.** With the rings built, [`Router::apply`] of one instance joining or
 /// leaving 1,000 equal-weight instances takes 20–40 µs (about 6–11x the alias build in
