@@ -168,6 +168,7 @@ impl Ring {
         places.extend(positions(id));
         places.sort_unstable();
         places.dedup();
+        self.warm(&places);
         let mut out = Vec::with_capacity(4 * POINTS);
         let mut fresh = Vec::with_capacity(4 * POINTS);
         let mut touched = Vec::with_capacity(4 * POINTS);
@@ -243,6 +244,24 @@ impl Ring {
         }
         self.refresh_around(touched);
         true
+    }
+
+    /// Reads the lines an edit of the points at `places` will use (each one's region, the
+    /// ends of its arc's entries and its arc's buckets) in one loop of independent loads,
+    /// so that their cache misses overlap: the edit itself reaches them one after
+    /// another, each behind work that depends on the one before.
+    fn warm(&self, places: &[u32]) {
+        let per_arc = self.per_arc();
+        let mut seen = 0u64;
+        for p in places {
+            let arc = arc_of(self.arc_shift, *p);
+            let region = self.regions.get(arc).copied().unwrap_or_default();
+            let at = |i: usize| self.arena.get(i).copied().unwrap_or(0);
+            let bucket = |i: usize| self.buckets.get(i).copied().unwrap_or(0);
+            seen ^= at(region.base as usize) ^ at(region.end());
+            seen ^= bucket(arc * per_arc) ^ bucket(arc * per_arc + per_arc - 1);
+        }
+        std::hint::black_box(seen);
     }
 
     /// Replaces the entries strictly between the unwrapped places `lo` and `hi` with `out`
