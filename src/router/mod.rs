@@ -240,15 +240,18 @@ impl std::fmt::Debug for Decision<'_> {
 /// times (`floor/ring_bytes/1000`).
 ///
 /// **Updating.** With the rings built, [`Router::apply`] of one instance joining or
-/// leaving 1,000 equal-weight instances takes 20–40 µs (about 6–11x the alias build in
+/// leaving 1,000 equal-weight instances takes 20–40 µs (about 5–9x the alias build in
 /// the same run): each of its points changes only the gap between its two neighbours.
-/// One instance going from weight 1 to 2 takes 45–90 µs (13–20x): a point reaches into a
+/// One instance going from weight 1 to 2 takes 42–75 µs (12–17x): a point reaches into a
 /// gap beside it only if the gap is at least twice as wide as its distance from the
 /// point, and ruling that out takes a walk out to half the ring's widest gap on both
 /// sides. Where every other instance weighs the same (re-weighting one instance of an
 /// even pool), each window's cuts then come straight from the two distances (the
 /// instance's and the nearest other place's); otherwise the races of the window's points
-/// settle it. Only the buckets whose answers an edit can change are filled again.
+/// settle it. Only the buckets whose answers an edit can change are filled again. An
+/// edit first reads the lines it will use (its points' regions and buckets) in one loop
+/// of independent loads, so that on a router out of cache (just cloned, or idle while
+/// other work ran) their misses overlap instead of each waiting behind the last.
 ///
 /// # Examples
 ///
