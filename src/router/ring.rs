@@ -12,12 +12,13 @@
 //! ten) store where their entries start in the arena, and a short scan finds the owner.
 //!
 //! A build never sorts the whole ring with comparisons: the points are binned by the top
-//! bits of their places and the bins put in order by one insertion sort ([`build`]). With
-//! equal weights (the common case) the entries then come straight from the points in
-//! order; otherwise the races of [`race`](super::race) settle the circle. Every bucket's
-//! answer is written in one more walk. The passes are kept free of branches that depend
-//! on where random places fall: those mispredict half the time, and cost more than the
-//! arithmetic and the memory traffic together.
+//! bits of their places and the bins put in order by one pass over neighbours and an
+//! insertion sort ([`build`]). With equal weights (the common case) the entries then
+//! come straight from the points in order; otherwise the races of
+//! [`race`](super::race) settle the circle. Every bucket's answer is written in one more
+//! walk. The passes are kept free of branches that depend on where random places fall:
+//! those mispredict half the time, and cost more than the arithmetic and the memory
+//! traffic together.
 //!
 //! Entries name instances by *slot*, a number that stays with an instance while it is in
 //! rotation, so that one instance joining renumbers nothing.

@@ -4,8 +4,8 @@
 //! what a build costs).
 //!
 //! 1. [`sort_points`]: one counting pass into bins of about one point each by the top
-//!    bits of the place, then an insertion sort of the whole, which only has neighbours
-//!    within a bin to swap.
+//!    bits of the place, then one branchless pass putting neighbours in order and an
+//!    insertion sort of the whole, which only has neighbours within a bin to swap.
 //! 2. [`equal_arena`] (every instance weighs the same): each key goes to the nearest
 //!    place, so the entries are the points and one cut at the midpoint of each gap
 //!    between places of different owners (a key exactly halfway goes to the smaller id):
@@ -55,7 +55,7 @@ pub(super) fn sort_points<I: Iterator<Item = u64>>(points: impl Fn() -> I, n: us
     if crowded > CROWDED_BIN {
         sorted.sort_unstable();
     } else {
-        insertion_sort(&mut sorted);
+        order_within_bins(&mut sorted);
     }
     sorted
 }
@@ -259,20 +259,21 @@ pub(super) fn halfway(race: &Race<'_>, (a, wa): (i64, u32), (b, wb): (i64, u32))
     (n - 1 + up) >> 1
 }
 
-/// Sorts a slice whose elements are near their places (each within its bin).
+/// Sorts a slice whose elements are near their places (each within its bin): one
+/// branchless pass over neighbours, then an insertion sort.
 ///
-/// One branchless bubble pass first puts every pair of neighbours in order (which sorts
+/// The branchless bubble pass first puts every pair of neighbours in order (which sorts
 /// most bins, holding one to three points), so the insertion sort's branch almost always
 /// goes the same way: the branch guessed wrong on about one point in five, and cost more
 /// than the pass.
-fn insertion_sort(v: &mut [u64]) {
-    let Some((&first, rest)) = v.split_first() else {
+fn order_within_bins(v: &mut [u64]) {
+    let Some(&first) = v.first() else {
         return;
     };
     let mut carry = first;
-    for i in 0..rest.len() {
-        let x = v[i + 1];
-        v[i] = carry.min(x);
+    for i in 1..v.len() {
+        let x = v[i];
+        v[i - 1] = carry.min(x);
         carry = carry.max(x);
     }
     if let Some(last) = v.last_mut() {
@@ -325,7 +326,7 @@ mod tests {
                 let mut v: Vec<u64> = (0..len).map(|i| code / len.pow(i as u32) % len).collect();
                 let mut expected = v.clone();
                 expected.sort_unstable();
-                insertion_sort(&mut v);
+                order_within_bins(&mut v);
                 assert_eq!(v, expected, "{code} of {len}");
             }
         }
@@ -336,7 +337,7 @@ mod tests {
                 .collect();
             let mut expected = v.clone();
             expected.sort_unstable();
-            insertion_sort(&mut v);
+            order_within_bins(&mut v);
             assert_eq!(v, expected, "seed {seed}");
         }
     }
