@@ -252,12 +252,12 @@ impl Ring {
     /// another, each behind work that depends on the one before.
     fn warm(&self, places: &[u32]) {
         let per_arc = self.per_arc();
+        let at = |i: usize| self.arena.get(i).copied().unwrap_or(0);
+        let bucket = |i: usize| self.buckets.get(i).copied().unwrap_or(0);
         let mut seen = 0u64;
         for p in places {
             let arc = arc_of(self.arc_shift, *p);
             let region = self.regions.get(arc).copied().unwrap_or_default();
-            let at = |i: usize| self.arena.get(i).copied().unwrap_or(0);
-            let bucket = |i: usize| self.buckets.get(i).copied().unwrap_or(0);
             seen ^= at(region.base as usize) ^ at(region.end());
             seen ^= bucket(arc * per_arc) ^ bucket(arc * per_arc + per_arc - 1);
         }
