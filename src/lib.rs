@@ -209,7 +209,7 @@ pub use error::{CommandError, DurationError, FleetError, RestoreError, SpecError
 pub use fleet::{Fleet, RevisionCounts};
 pub use input::Input;
 pub use model::{Instance, InstanceGroup, InstanceId, InstanceState, Revision};
-pub use output::{Action, ActionId, Event, EventKind, HeldBack};
+pub use output::{Action, ActionId, Emergency, Event, EventKind, HeldBack, Shortfall};
 #[cfg(feature = "serde")]
 pub use rollout::RolloutDocument;
 pub use rollout::{
@@ -218,9 +218,9 @@ pub use rollout::{
 };
 pub use router::{Decision, Request, Router};
 pub use spec::{
-    BlueGreenSpec, CanaryPlan, CanarySpec, CanaryStep, CapacityLimits, Checks, HealthSpec,
-    HookSpec, MAX_CANARY_STEPS, MAX_DESIRED, OnDeadline, Promotion, ProvisionRetry, Quantity,
-    RollingSpec, RolloutSpec, StrategySpec,
+    BlueGreenSpec, CanaryPlan, CanarySpec, CanaryStep, CapacityLimits, Checks, EmergencyRouting,
+    HealthSpec, HookSpec, MAX_CANARY_STEPS, MAX_DESIRED, OnDeadline, Promotion, ProvisionRetry,
+    Quantity, RollingSpec, RolloutSpec, StrategySpec,
 };
 pub use strategy::{
     BLUE_GREEN_STEPS, BlueGreenCost, CanaryCost, CanaryCounts, CanaryReplicas, CanaryScale,

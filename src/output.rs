@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::model::{InstanceGroup, InstanceId, Revision};
 use crate::time::{Duration, Timestamp};
-use crate::traffic::TableDiff;
+use crate::traffic::{TableDiff, Weight};
 
 /// Names one action, so that its result can be matched to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -264,6 +264,25 @@ pub enum EventKind {
         /// Since when it has waited.
         since: Timestamp,
     },
+    /// The set of revisions carrying more traffic than their instances carry at the
+    /// floor's rate changed (faults took instances they need: they run hot rather than
+    /// hand users to a revision the plan does not send them to). Empty: none is short
+    /// any more.
+    TrafficShortfall {
+        /// The revisions short now.
+        short: Vec<Shortfall>,
+    },
+    /// An emergency began or changed: faults left a revision the plan routes users to
+    /// without any instance that can serve, and users are on a revision beyond its plan
+    /// (or, under [`EmergencyRouting::StopServing`](crate::EmergencyRouting), on
+    /// nothing).
+    TrafficEmergency {
+        /// What it is now.
+        emergency: Emergency,
+    },
+    /// The emergency is over: users are only where the plan (or a known-good revision)
+    /// has them.
+    TrafficEmergencyOver,
     /// The safety envelope gave the plan only the safe part of what it asked.
     EnvelopeHeldBack {
         /// What was held back.
@@ -358,6 +377,40 @@ pub struct HeldBack {
     pub scale_down: u32,
 }
 
+/// A revision carrying more traffic than its instances carry at the floor's rate
+/// (`weight × floor > instances × 100%`): it runs hot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[non_exhaustive]
+pub struct Shortfall {
+    /// The revision.
+    pub revision: Revision,
+    /// Its share of the published table.
+    pub weight: Weight,
+    /// Its instances in the table.
+    pub instances: u32,
+    /// The instances that would carry its share at the floor's rate.
+    pub needed: u32,
+}
+
+/// Users stranded by faults: a revision the plan routes users to has no instance that
+/// can serve, and neither the stable nor the standby revision takes them back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[non_exhaustive]
+pub struct Emergency {
+    /// The planned revisions with no instance that can serve.
+    pub stranded: Vec<Revision>,
+    /// Revisions carrying more than their plan gives them (the stable and standby
+    /// revisions aside: users going back to them is no emergency), and how much.
+    pub beyond_plan: Vec<(Revision, Weight)>,
+    /// The table was emptied ([`EmergencyRouting::StopServing`](crate::EmergencyRouting)):
+    /// no user is served.
+    pub outage: bool,
+}
+
 impl HeldBack {
     /// Whether nothing was held back.
     #[must_use]
@@ -434,6 +487,45 @@ impl fmt::Display for EventKind {
                 f,
                 "the load balancer has not acknowledged table {generation} (published at {since})"
             ),
+            EventKind::TrafficShortfall { short } if short.is_empty() => {
+                f.write_str("no revision is short of instances any more")
+            }
+            EventKind::TrafficShortfall { short } => {
+                f.write_str("running hot: ")?;
+                for (i, s) in short.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(
+                        f,
+                        "{sep}{} carries {} on {} instance(s), {} needed",
+                        s.revision, s.weight, s.instances, s.needed
+                    )?;
+                }
+                Ok(())
+            }
+            EventKind::TrafficEmergency { emergency } => {
+                let names = |revisions: &mut dyn Iterator<Item = &Revision>| {
+                    revisions
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                write!(
+                    f,
+                    "traffic emergency: {} cannot serve",
+                    names(&mut emergency.stranded.iter())
+                )?;
+                if emergency.outage {
+                    f.write_str("; no user is served (emergency routing: stop serving)")
+                } else {
+                    let beyond: Vec<String> = emergency
+                        .beyond_plan
+                        .iter()
+                        .map(|(r, w)| format!("{r} +{w}"))
+                        .collect();
+                    write!(f, "; users beyond plan on {}", beyond.join(", "))
+                }
+            }
+            EventKind::TrafficEmergencyOver => f.write_str("traffic emergency over"),
             EventKind::EnvelopeHeldBack { held } => write!(
                 f,
                 "held back by the safety envelope: {} instance(s) over the peak, {} removal(s) below the floor",

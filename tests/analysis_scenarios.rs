@@ -45,6 +45,20 @@ fn assert_aborted_by_analysis(world: &World, phase: RunPhase) {
     );
 }
 
+/// Brings the first target instances up (an analysis starts once there is a target
+/// instance to measure), then lets its first window pass: the first measurement is
+/// asked for one interval after the start.
+fn first_measurement(world: &mut World) {
+    assert!(
+        world.rollout.status().analysis.is_none(),
+        "nothing to measure before a target instance serves"
+    );
+    world.provision_all();
+    world.health_all();
+    assert!(world.saw(|e| matches!(e, EventKind::AnalysisStarted { .. })));
+    next_measurement(world);
+}
+
 /// Lets the next measurement come due and be asked for.
 fn next_measurement(world: &mut World) {
     let due = world
@@ -61,8 +75,7 @@ fn next_measurement(world: &mut World) {
 fn a_failing_analysis_aborts_within_the_envelope() {
     let mut world = World::new(analysed(vec![error_rate()]), fleet("v1", 10));
     world.deploy("v2").unwrap();
-    assert!(world.saw(|e| matches!(e, EventKind::AnalysisStarted { .. })));
-    world.advance(0);
+    first_measurement(&mut world);
     world.measure("error-rate", Measurement::Value(0.001));
     // The first batch is replaced.
     world.round();
@@ -79,7 +92,7 @@ fn a_failing_analysis_aborts_within_the_envelope() {
 fn an_inconclusive_analysis_pauses_and_promote_goes_on() {
     let mut world = World::new(analysed(vec![error_rate()]), fleet("v1", 10));
     world.deploy("v2").unwrap();
-    world.advance(0);
+    first_measurement(&mut world);
     // 3%: neither condition.
     world.measure("error-rate", Measurement::Value(0.03));
     assert_eq!(
@@ -104,7 +117,7 @@ fn measurement_errors_are_tolerated_up_to_the_limit() {
     };
     let mut world = World::new(analysed(vec![metric]), fleet("v1", 10));
     world.deploy("v2").unwrap();
-    world.advance(0);
+    first_measurement(&mut world);
     for _ in 0..2 {
         world.measure("error-rate", Measurement::Error("timeout".into()));
         assert_eq!(world.phase(), Phase::Progressing, "tolerated");
@@ -123,7 +136,7 @@ fn a_dry_run_metric_never_decides() {
     };
     let mut world = World::new(analysed(vec![dry]), fleet("v1", 10));
     world.deploy("v2").unwrap();
-    world.advance(0);
+    first_measurement(&mut world);
     // The metric fails, but as a dry run it is reported and decides nothing.
     world.measure("error-rate", Measurement::Value(0.5));
     assert_eq!(world.phase(), Phase::Progressing);
@@ -151,7 +164,7 @@ fn a_dry_run_metric_never_decides() {
 fn a_restored_rollout_continues_the_run_identically() {
     let mut world = World::new(analysed(vec![error_rate()]), fleet("v1", 10));
     world.deploy("v2").unwrap();
-    world.advance(0);
+    first_measurement(&mut world);
     world.measure("error-rate", Measurement::Value(0.001));
     let saved = serde_json::to_string(&world.rollout).unwrap();
     let mut restored: cutover::Rollout = serde_json::from_str(&saved).unwrap();
@@ -226,6 +239,8 @@ fn an_analysis_can_wait_for_replaced_instances() {
 fn a_document_whose_analysis_disagrees_with_its_spec_is_refused() {
     let mut world = World::new(analysed(vec![error_rate()]), fleet("v1", 10));
     world.deploy("v2").unwrap();
+    world.provision_all();
+    world.health_all();
     let mut doc = serde_json::to_value(&world.rollout).unwrap();
     doc["rollout"]["spec"]["background_analysis"]["metrics"][0]["name"] =
         serde_json::json!("latency");

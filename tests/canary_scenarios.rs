@@ -424,7 +424,11 @@ fn background_analysis_starts_at_its_step() {
         success: Some(Condition::Below(0.05)),
         failure: None,
     };
-    let mut background = BackgroundAnalysis::new(vec![MetricSpec::new("error-rate", check)]);
+    let metric = MetricSpec {
+        interval: Some(Duration::from_mins(1)),
+        ..MetricSpec::new("error-rate", check)
+    };
+    let mut background = BackgroundAnalysis::new(vec![metric]);
     background.start = AnalysisStart::AtStep(2);
     spec.background_analysis = Some(background);
     let mut world = World::new(spec, fleet("v1", 4));

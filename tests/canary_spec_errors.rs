@@ -225,7 +225,11 @@ fn limits_and_background_analysis_that_cannot_work() {
         success: Some(Condition::Below(0.05)),
         failure: None,
     };
-    let mut background = BackgroundAnalysis::new(vec![MetricSpec::new("error-rate", check)]);
+    let metric = MetricSpec {
+        interval: Some(cutover::Duration::from_mins(1)),
+        ..MetricSpec::new("error-rate", check)
+    };
+    let mut background = BackgroundAnalysis::new(vec![metric]);
     background.start = AnalysisStart::AtStep(3);
     let mut late = canary(3, vec![CanaryStep::SetWeight(percent(10))], |_| {});
     late.background_analysis = Some(background.clone());

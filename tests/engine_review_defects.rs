@@ -55,7 +55,11 @@ fn a_pre_promotion_hook_waits_for_the_preview_route_to_be_applied() {
         world.provision_all();
         world.health_all();
     }
-    assert_eq!(world.rollout.traffic().routes().len(), 1, "the route is published");
+    assert_eq!(
+        world.rollout.traffic().routes().len(),
+        1,
+        "the route is published"
+    );
     assert!(
         world.hooks.is_empty(),
         "the hook was asked before the load balancer applied the preview route"
@@ -117,7 +121,10 @@ fn a_background_analysis_measures_a_window_of_a_target_that_exists() {
     );
     world.provision_all();
     world.health_all();
-    assert!(world.rollout.status().analysis.is_some(), "a target instance serves");
+    assert!(
+        world.rollout.status().analysis.is_some(),
+        "a target instance serves"
+    );
     world.advance(60_000);
     let windows: Vec<(u64, u64)> = world
         .history
@@ -138,7 +145,10 @@ fn a_background_analysis_measures_a_window_of_a_target_that_exists() {
 /// serving what serves instead of emptying the table.
 #[test]
 fn aborting_a_first_deploy_keeps_serving_what_serves() {
-    let steps = vec![CanaryStep::SetWeight(percent(20)), CanaryStep::Pause { duration: None }];
+    let steps = vec![
+        CanaryStep::SetWeight(percent(20)),
+        CanaryStep::Pause { duration: None },
+    ];
     let mut world = World::new(canary(4, steps, |_| {}), Vec::new());
     world.deploy("v3").unwrap();
     world.bring_up("v3-1");

@@ -9,7 +9,7 @@ mod world;
 use std::collections::BTreeMap;
 
 use cutover::{
-    CanaryStep, Checks, Duration, HookSpec, Promotion, Quantity, Revision, Router,
+    CanaryStep, Checks, Duration, EventKind, HookSpec, Promotion, Quantity, Revision, Router,
     StepKind, Weight,
 };
 use world::{World, blue_green, canary, fleet};
@@ -52,15 +52,26 @@ fn a_blue_fault_before_the_switch_gives_green_no_user_traffic() {
     world.sick.insert("v1-old-0".into());
     world.health("v1-old-0", false);
     world.round();
-    assert_eq!(world.lb_count("v1"), 3, "the sick blue instance left rotation");
+    assert_eq!(
+        world.lb_count("v1"),
+        3,
+        "the sick blue instance left rotation"
+    );
     assert_eq!(
         most(&world, "v2"),
         0,
         "green was given user traffic before its checks passed: {:?}",
         world.weights("v2")
     );
-    // Blue runs hot instead.
+    // Blue runs hot instead, and says so.
     assert_eq!(world.rollout.traffic().weight(&"v1".into()), Weight::FULL);
+    assert!(
+        world.saw(|e| matches!(e, EventKind::TrafficShortfall { short } if short.len() == 1)),
+        "the shortfall is reported"
+    );
+    let shortfall = world.rollout.status().shortfall;
+    assert_eq!(shortfall.len(), 1);
+    assert_eq!((shortfall[0].instances, shortfall[0].needed), (3, 4));
 }
 
 #[test]
@@ -93,7 +104,10 @@ fn sticky_users_stay_on_blue_through_a_blue_fault() {
 
 #[test]
 fn a_stable_fault_never_lifts_a_canary_past_its_step() {
-    let steps = vec![CanaryStep::SetWeight(percent(5)), CanaryStep::Pause { duration: None }];
+    let steps = vec![
+        CanaryStep::SetWeight(percent(5)),
+        CanaryStep::Pause { duration: None },
+    ];
     let spec = canary(10, steps, |c| c.max_unavailable = Quantity::Count(0));
     let mut world = World::new(spec, fleet("v1", 10));
     world.deploy("v2").unwrap();
@@ -137,7 +151,12 @@ fn a_resize_while_green_waits_for_promotion_gives_green_no_user_traffic() {
 
 #[test]
 fn a_new_canary_gets_weight_only_once_the_superseded_one_has_none() {
-    let steps = || vec![CanaryStep::SetWeight(percent(25)), CanaryStep::Pause { duration: None }];
+    let steps = || {
+        vec![
+            CanaryStep::SetWeight(percent(25)),
+            CanaryStep::Pause { duration: None },
+        ]
+    };
     let spec = canary(4, steps(), |c| c.max_unavailable = Quantity::Count(0));
     let mut world = World::new(spec, fleet("v1", 4));
     world.deploy("v5").unwrap();

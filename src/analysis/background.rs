@@ -96,6 +96,11 @@ impl BackgroundAnalysis {
         let mut names = std::collections::BTreeSet::new();
         for metric in &self.metrics {
             metric.validate()?;
+            if metric.interval.is_none() && metric.initial_delay.is_zero() {
+                return Err(AnalysisSpecError::EmptyFirstWindow {
+                    metric: metric.name.clone(),
+                });
+            }
             if !names.insert(metric.name.as_str()) {
                 return Err(AnalysisSpecError::Duplicate {
                     what: "metric",

@@ -57,6 +57,15 @@ pub enum AnalysisSpecError {
         /// The value given.
         value: i64,
     },
+    /// A background analysis metric measured once at its start: its window would be
+    /// empty (the target has not served yet at the instant the analysis starts).
+    #[error(
+        "metric {metric:?} of the background analysis has neither an interval nor an initial_delay: its first measurement would cover no time at all; set interval (e.g. \"1m\") or initial_delay"
+    )]
+    EmptyFirstWindow {
+        /// The metric.
+        metric: String,
+    },
     /// `count: 0` together with an interval: ambiguous between "never" and "forever".
     #[error(
         "metric {metric:?} has count 0 with an interval: leave count out to measure until the analysis is stopped, or set count to 1 or more"

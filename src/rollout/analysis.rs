@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::analysis::{AnalysisRun, Measurement, OnFailure, OnInconclusive, RunPhase};
+use crate::analysis::{AnalysisRun, Measurement, MetricRun, OnFailure, OnInconclusive, RunPhase};
 use crate::input::Input;
 use crate::model::InstanceGroup;
 use crate::output::{Action, ActionId, EventKind};
@@ -40,6 +40,32 @@ impl HostedAnalysis {
         self.measuring.values().any(|m| m == metric)
     }
 
+    /// When `metric` should next be asked for. Each measurement covers the window since
+    /// the previous one, so the first waits for a window to exist: one interval after
+    /// the start (or the initial delay, if longer).
+    fn due_at(&self, metric: &MetricRun) -> Option<Timestamp> {
+        let due = metric.next_due()?;
+        if self.last_asked.contains_key(metric.name()) {
+            return Some(due);
+        }
+        let window = metric
+            .spec()
+            .interval
+            .unwrap_or(crate::time::Duration::ZERO);
+        Some(due.max(self.started_at.saturating_add(window)))
+    }
+
+    /// The metrics due at `now` that are not already being measured, in spec order.
+    fn due(&self, now: Timestamp) -> Vec<String> {
+        self.run
+            .metrics()
+            .iter()
+            .filter(|m| !self.is_measuring(m.name()))
+            .filter(|m| self.due_at(m).is_some_and(|at| at <= now))
+            .map(|m| m.name().to_owned())
+            .collect()
+    }
+
     /// When the next measurement should be asked for: the earliest due metric that is
     /// not already being measured.
     pub fn next_request_at(&self) -> Option<Timestamp> {
@@ -50,7 +76,7 @@ impl HostedAnalysis {
             .metrics()
             .iter()
             .filter(|m| !self.is_measuring(m.name()))
-            .filter_map(|m| m.next_due())
+            .filter_map(|m| self.due_at(m))
             .min()
     }
 }
@@ -61,16 +87,19 @@ impl Core {
         let Some(spec) = &self.spec.background_analysis else {
             return;
         };
-        if self.phase != Phase::Progressing || self.analysis.is_some() {
+        // It starts while the rollout acts (a step's pause included, as Argo starts a
+        // background analysis at its starting step whatever that step is), once there
+        // is a target instance to measure.
+        if !self.phase.is_in_flight() || !self.mode().1 || self.analysis.is_some() {
             return;
         }
-        let due = match spec.start {
-            crate::analysis::AnalysisStart::AfterReplaced(n) => {
-                self.fleet_view().roles[Role::Target].available >= n
-            }
-            crate::analysis::AnalysisStart::AtStep(n) => self.step.index >= n,
-            _ => true,
-        };
+        let target = self.fleet_view().roles[Role::Target].available;
+        let due = target > 0
+            && match spec.start {
+                crate::analysis::AnalysisStart::AfterReplaced(n) => target >= n,
+                crate::analysis::AnalysisStart::AtStep(n) => self.step.index >= n,
+                _ => true,
+            };
         if !due {
             return;
         }
@@ -132,12 +161,7 @@ impl Core {
         if hosted.acted {
             return;
         }
-        let due: Vec<String> = hosted
-            .run
-            .due(now)
-            .into_iter()
-            .filter(|m| !hosted.is_measuring(m))
-            .collect();
+        let due = hosted.due(now);
         for metric in due {
             let id = self.next_action_id();
             let Some(hosted) = self.hosted(slot) else {

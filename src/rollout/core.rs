@@ -17,7 +17,7 @@ use crate::rollout::phase::Phase;
 use crate::rollout::rotation::Rotation;
 use crate::rollout::timers::TimerTable;
 use crate::spec::{CapacityLimits, RolloutSpec};
-use crate::strategy::{FleetView, ProgressCounts, Role, RoleCounts, TrafficIntent};
+use crate::strategy::{FleetView, ProgressCounts, Role, RoleCounts};
 use crate::time::Timestamp;
 use crate::traffic::{TrafficTable, TrafficTableBuilder};
 
@@ -131,6 +131,8 @@ pub(crate) struct Core {
     pub standby_until: Option<Timestamp>,
     /// Standby instances on their way to being redeployed, and to which revision.
     pub recycle_to: BTreeMap<InstanceId, Revision>,
+    /// What the events last said about traffic short of capacity or stranded by faults.
+    pub reported: crate::rollout::traffic_report::Reported,
     // ----- derived: rebuilt on restore, never persisted -----
     /// Drain deadlines in time order (from `retiring`).
     pub drain_index: BTreeSet<(Timestamp, InstanceId)>,
@@ -227,6 +229,7 @@ impl Core {
             },
             aborted_at: None,
             recycle_to: BTreeMap::new(),
+            reported: Default::default(),
             drain_index: BTreeSet::new(),
             startup_index: BTreeSet::new(),
             held: None,
@@ -315,16 +318,14 @@ impl Core {
         let mut plan = self.reconcile(view);
         let mut changed = self.flush(&plan.traffic);
         let mut planned_from = view;
-        // Plan until nothing changes. With explicit weights the plan reads the
-        // published table (a removal the envelope held back because the published
-        // weight still needed the instance, a canary's stable revision that goes once
-        // its weight is 0, a step done once its weight is out); and a publish can reap
+        // Plan until nothing changes. A publish changes what the plan is held by (a
+        // step waits until the load balancer applies its table) and what the envelope
+        // may remove (an instance whose revision's weight just left it), and can reap
         // instances that a removal no longer needs to wait for. The update is amended,
         // so it stays one per call.
         for _ in 0..4 {
             let now = self.fleet_view();
-            let explicit = matches!(plan.traffic, TrafficIntent::Explicit(_));
-            if !(changed && explicit) && now == planned_from {
+            if !changed && now == planned_from {
                 break;
             }
             let before = (self.next_action, self.held);
@@ -341,6 +342,7 @@ impl Core {
             self.flush(&plan.traffic);
         }
         self.forget_empty_standby();
+        self.report_traffic(&plan);
         self.start_analysis_if_due();
         if self.phase == Phase::Progressing {
             let after = Core::progress_counts(&self.fleet_view());

@@ -7,15 +7,18 @@ mod envelope;
 mod inputs;
 mod persist;
 mod phase;
+mod publish;
 mod reconcile;
 mod recycle;
 mod retire;
 mod rotation;
+mod shaper;
 mod status;
 mod steps;
 #[cfg(test)]
 mod tests;
 mod timers;
+mod traffic_report;
 
 pub use self::core::Adoption;
 pub use persist::FORMAT_VERSION;

@@ -1,20 +1,14 @@
-//! From plan to load balancer: ask the strategy for its desired state, move toward it
-//! inside the envelope (`envelope.rs`), and publish at most one table update per call
-//! holding only what changed.
-//!
-//! Only ready and available instances that are not on their way out are put in
-//! rotation; traffic follows the plan's intent as fast as capacity allows.
+//! From plan to fleet: ask the strategy for its desired state (held at its step until
+//! the load balancer applies the step's traffic), and move toward it inside the envelope
+//! (`envelope.rs`); the table follows in `publish.rs`.
 
-use crate::model::Revision;
-use crate::output::{Action, EventKind};
+use crate::output::EventKind;
 use crate::rollout::core::Core;
-use crate::rollout::envelope::follow_capacity;
 use crate::rollout::phase::{PauseReason, Phase};
-use crate::rollout::rotation::{Layout, proportional_weights};
 use crate::strategy::{
-    self, ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, Role, TrafficIntent,
+    self, ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, Role, StepWait, TrafficIntent,
 };
-use crate::traffic::{InstanceWeight, MatchRoute, Mirror, TableChange, Weight};
+use crate::traffic::Weight;
 
 impl Core {
     /// What the core asks the planner for in the current phase, and whether it may act
@@ -43,8 +37,6 @@ impl Core {
             has_stable: self.stable.is_some() && self.stable != self.target,
             now: self.now,
             step: self.step_state(),
-            traffic: self.published_weights(),
-            traffic_acknowledged: !self.rotation.awaiting_ack(),
         }
     }
 
@@ -61,14 +53,63 @@ impl Core {
 
     /// The strategy's desired state now (pure: status and previews call it too).
     pub fn plan(&self) -> Plan {
-        strategy::plan(&self.spec.strategy, &self.plan_input(self.fleet_view()))
+        self.plan_for(self.fleet_view())
+    }
+
+    /// The strategy's desired state for the fleet as it is (`view`), its step held
+    /// until the load balancer applies the step's traffic. A step is done, and the
+    /// rollout complete, only once the load balancer has acknowledged the plan's split;
+    /// a step is in place (its checks start, its clock runs) only once it has
+    /// acknowledged everything published, the step's instances included. Steps skipped
+    /// outright (a full promotion, a rollback) are walked through without waiting for
+    /// each one's table; completion always waits.
+    pub fn plan_for(&self, view: FleetView) -> Plan {
+        let input = self.plan_input(view);
+        let mut plan = strategy::plan(&self.spec.strategy, &input);
+        if input.mode == Mode::Revert && !input.has_stable {
+            // Nothing to go back to (a first deploy): the abort stops the rollout and
+            // keeps serving what serves, rather than taking it all down; what does not
+            // serve yet goes. Users stay where they are (on the aborted target if none
+            // was served yet).
+            for role in Role::ALL {
+                plan.wanted[role] = view.roles[role].available;
+            }
+            if let TrafficIntent::Explicit(explicit) = &mut plan.traffic {
+                let published = self.published_weights();
+                let serving = Role::ALL.iter().any(|r| !published[*r].is_zero());
+                *explicit = if serving {
+                    ExplicitTraffic {
+                        weights: published,
+                        ..ExplicitTraffic::back_to(Role::Target)
+                    }
+                } else {
+                    ExplicitTraffic::back_to(Role::Target)
+                };
+            }
+        }
+        if input.mode != Mode::Rollout || input.step.skips_checks() {
+            plan.step.complete &= self.traffic_in_force(&plan.traffic);
+            return plan;
+        }
+        let split = self.traffic_in_force(&plan.traffic);
+        if !split {
+            plan.step.complete = false;
+            if plan.step.in_place() {
+                plan.step.done = false;
+            }
+        }
+        let applied = split && !self.rotation.awaiting_ack();
+        if !applied && !plan.step.done && plan.step.in_place() {
+            plan.step.waiting = Some(StepWait::Traffic);
+        }
+        plan
     }
 
     /// Asks the strategy what it wants for the fleet as it is (`view`) and moves toward
     /// it, within the envelope.
     pub fn reconcile(&mut self, view: FleetView) -> Plan {
         let input = self.plan_input(view);
-        let mut plan = strategy::plan(&self.spec.strategy, &input);
+        let mut plan = self.plan_for(view);
         let (mode, acts) = self.mode();
         if acts && mode == Mode::Rollout {
             plan = self.advance_steps(view, plan);
@@ -76,7 +117,7 @@ impl Core {
         // Advancing may have aborted (a check failed) or paused the rollout.
         let (mode, acts) = self.mode();
         if mode != input.mode {
-            plan = strategy::plan(&self.spec.strategy, &self.plan_input(view));
+            plan = self.plan_for(view);
         }
         if acts {
             self.execute(&plan, &input.view, mode);
@@ -124,215 +165,6 @@ impl Core {
         if self.role_of(standby) != Role::Standby || self.fleet.counts(standby).live() == 0 {
             self.standby = None;
             self.standby_until = None;
-        }
-    }
-
-    /// Brings the table in line with the fleet and the plan's traffic intent: one
-    /// update holding every instance that became eligible or stopped being eligible
-    /// since the last flush, and any weight, route or mirror change.
-    /// Returns whether it published (or amended) an update.
-    pub fn flush(&mut self, intent: &TrafficIntent) -> bool {
-        let dirty = std::mem::take(&mut self.dirty);
-        let mut membership = Vec::new();
-        let mut removed = Vec::new();
-        for id in dirty {
-            let listed = self.rotation.published.revision_of(&id).cloned();
-            let instance = self.fleet.get(&id);
-            let eligible = instance.is_some_and(|i| self.may_serve(i));
-            match (eligible, listed, instance) {
-                (true, None, Some(instance)) => membership.push(TableChange::AddInstance {
-                    revision: instance.revision.clone(),
-                    instance: id,
-                    weight: InstanceWeight::ONE,
-                }),
-                (false, Some(revision), _) => {
-                    removed.push(id.clone());
-                    membership.push(TableChange::RemoveInstance {
-                        revision,
-                        instance: id,
-                    });
-                }
-                _ => {}
-            }
-        }
-        // Proportional weights change only with membership: with none, and no routes or
-        // mirror to drop, there is nothing to publish (the common case, kept cheap).
-        let table = &self.rotation.published;
-        if membership.is_empty()
-            && !self.relayout
-            && matches!(intent, TrafficIntent::Proportional)
-            && table.routes().is_empty()
-            && table.mirror().is_none()
-        {
-            return false;
-        }
-        let floor = self.limits.min_available();
-        let now = self.now;
-        // The layout reads the core while the rotation is edited: split the borrow.
-        let mut rotation = std::mem::take(&mut self.rotation);
-        let queued = self.actions.iter().rposition(|a| {
-            matches!(a, Action::UpdateTraffic { generation, .. }
-                if *generation == rotation.published.generation() && *generation > rotation.acknowledged)
-        });
-        let amend = queued.is_some();
-        // Revisions holding keys in the table the load balancer has (when not amending).
-        let weighted: Vec<Revision> = rotation
-            .published
-            .backends()
-            .iter()
-            .filter(|b| !b.weight().is_zero())
-            .map(|b| b.revision().clone())
-            .collect();
-        let sent = (!amend).then_some(weighted.as_slice());
-        let relayout = std::mem::take(&mut self.relayout);
-        let layout = |counts: &[(Revision, usize)]| match intent {
-            TrafficIntent::Proportional => Layout {
-                weights: proportional_weights(counts),
-                order: self.target_last(counts, sent, relayout),
-                ..Layout::default()
-            },
-            TrafficIntent::Explicit(explicit) => {
-                self.explicit_layout(explicit, counts, floor, sent, relayout)
-            }
-        };
-        // An update still queued has not reached the load balancer: fold this one into
-        // it, so that one call (or one unpolled batch) sends one table update.
-        let published = rotation.publish(now, membership, layout, amend);
-        self.rotation = rotation;
-        let changed = matches!(published, Ok(Some(_)));
-        match published {
-            Ok(Some(diff)) => match queued.and_then(|i| self.actions.get_mut(i)) {
-                Some(Action::UpdateTraffic { diff: queued, .. }) => {
-                    queued.changes.extend(diff.changes);
-                }
-                _ => {
-                    let id = self.next_action_id();
-                    self.actions.push_back(Action::UpdateTraffic {
-                        id,
-                        generation: diff.to_generation,
-                        diff,
-                    });
-                }
-            },
-            Ok(None) => {}
-            Err(error) => {
-                debug_assert!(false, "the core's rules produced an invalid table: {error}");
-                self.emit(EventKind::InternalError {
-                    detail: format!("refused to publish an invalid table: {error}"),
-                });
-            }
-        }
-        // Instances that failed while listed can be forgotten once their exit is
-        // acknowledged; ones that never made it into a table (an amended update took
-        // them in and out before the load balancer saw it), now: drained or reaped.
-        for id in removed {
-            self.advance_retire(&id);
-            self.reap(&id);
-        }
-        changed
-    }
-
-    /// The layout order that puts the target last, if it is not there yet and moving
-    /// it moves no key: only while the target has no weight (a revision of weight 0
-    /// takes no room in the split). The split lays revisions out from the start of the
-    /// key space, so the last one's keys depend on its own weight alone: whatever
-    /// happens to the weights before it (a superseded revision's weight returning to
-    /// stable, capacity moving weight between them after a fault), no key leaves the
-    /// target while its share does not shrink. With superseded weights at 0, the target
-    /// is next to stable, as the router's monotonicity theorem asks.
-    ///
-    /// A revision that comes (back) into the table while the target has weight (the
-    /// stable revision returning after all its instances failed) goes before it: it
-    /// held no keys, so placing it there moves none.
-    ///
-    /// `sent` lists the revisions with weight in the table the load balancer has; it is
-    /// `None` while an update is amended (the load balancer has not seen the weights
-    /// it moved), and then nothing is moved.
-    ///
-    /// `relayout` (the first flush of a new rollout) moves the target last whatever it
-    /// holds: an adopted table may list it in the middle, where any weight moving
-    /// between the revisions beside it would move its keys for the whole rollout.
-    fn target_last(
-        &self,
-        counts: &[(Revision, usize)],
-        sent: Option<&[Revision]>,
-        relayout: bool,
-    ) -> Option<Vec<Revision>> {
-        let target = self.target.as_ref()?;
-        let at = counts.iter().position(|(r, _)| r == target)?;
-        if at + 1 == counts.len() {
-            return None;
-        }
-        if !relayout {
-            let sent = sent?;
-            let keyless = |revision: &Revision| !sent.contains(revision);
-            if !(keyless(target) || counts[at + 1..].iter().all(|(r, _)| keyless(r))) {
-                return None;
-            }
-        }
-        let mut order: Vec<Revision> = counts.iter().map(|(r, _)| r.clone()).collect();
-        let moved = order.remove(at);
-        order.push(moved);
-        Some(order)
-    }
-
-    /// Explicit weights per revision, following capacity; routes and a mirror only to
-    /// revisions that keep an instance in rotation (dropped in the same update as their
-    /// target's last instance).
-    fn explicit_layout(
-        &self,
-        explicit: &ExplicitTraffic,
-        counts: &[(Revision, usize)],
-        floor: u32,
-        sent: Option<&[Revision]>,
-        relayout: bool,
-    ) -> Layout {
-        let superseded_total: usize = counts
-            .iter()
-            .filter(|(r, _)| self.role_of(r) == Role::Superseded)
-            .map(|(_, n)| n)
-            .sum();
-        let wanted: Vec<(Revision, u64)> = counts
-            .iter()
-            .map(|(revision, n)| {
-                let role = self.role_of(revision);
-                let share = u64::from(explicit.weights[role].basis_points());
-                let bp = match role {
-                    Role::Superseded if superseded_total > 0 => {
-                        share * *n as u64 / superseded_total as u64
-                    }
-                    _ => share,
-                };
-                (revision.clone(), bp)
-            })
-            .collect();
-        // Rounding among superseded revisions, and roles with no revision listed, can
-        // leave basis points unassigned: `follow_capacity` hands them to whoever has
-        // room, so the weights still add up.
-        let wanted_bp: Vec<u16> = wanted
-            .iter()
-            .map(|(_, bp)| u16::try_from(*bp).unwrap_or(u16::MAX))
-            .collect();
-        let capacity: Vec<usize> = counts.iter().map(|(_, n)| *n).collect();
-        let serving = |role: Role| {
-            counts
-                .iter()
-                .find(|(r, n)| *n > 0 && self.role_of(r) == role && role != Role::Superseded)
-                .map(|(r, _)| r.clone())
-        };
-        Layout {
-            order: self.target_last(counts, sent, relayout),
-            weights: follow_capacity(&wanted_bp, &capacity, floor),
-            routes: explicit
-                .routes
-                .iter()
-                .filter_map(|(condition, role)| {
-                    serving(*role).map(|r| MatchRoute::new(condition.clone(), r))
-                })
-                .collect(),
-            mirror: explicit
-                .mirror
-                .and_then(|(role, share)| serving(role).map(|r| Mirror::new(r, share))),
         }
     }
 }

@@ -24,10 +24,7 @@ impl Core {
         let spare = view.roles[Role::Standby]
             .replicas
             .saturating_sub(plan.wanted[Role::Standby]);
-        let explicit = match &plan.traffic {
-            TrafficIntent::Explicit(explicit) => Some(explicit),
-            TrafficIntent::Proportional => None,
-        };
+        let explicit = matches!(plan.traffic, TrafficIntent::Explicit(_));
         let mut available = view.available();
         let mut recycled = 0;
         for revision in self.revisions_of(Role::Standby) {

@@ -35,6 +35,11 @@ pub(crate) struct Rotation {
     /// Since when a table has waited for its acknowledgement (reset by any progress).
     #[cfg_attr(feature = "serde", serde(default))]
     unacknowledged_since: Option<Timestamp>,
+    /// The generation that last changed the split (weights, routes, mirror or layout
+    /// order), as opposed to only which instances are listed: the split is in force
+    /// once the load balancer has acknowledged it.
+    #[cfg_attr(feature = "serde", serde(default))]
+    split_changed_at: u64,
 }
 
 /// What an acknowledgement changed: instances now acknowledged in (`true`) or out
@@ -87,6 +92,12 @@ impl Rotation {
     /// Whether a table newer than the acknowledged one is outstanding.
     pub fn awaiting_ack(&self) -> bool {
         self.published.generation() > self.acknowledged
+    }
+
+    /// Whether the load balancer applies the published split (weights, routes, mirror
+    /// and order), whatever instances it still has to add or remove.
+    pub fn split_acknowledged(&self) -> bool {
+        self.acknowledged >= self.split_changed_at
     }
 
     /// Records the load balancer's acknowledgement of `generation` (and every earlier
@@ -143,34 +154,14 @@ impl Rotation {
         layout: impl FnOnce(&[(Revision, usize)]) -> Layout,
         amend: bool,
     ) -> Result<Option<TableDiff>, crate::error::TrafficError> {
-        let mut counts: Vec<(Revision, usize)> = self
-            .published
-            .backends()
+        let counts = self.counts_after(&membership);
+        let mut changes: Vec<TableChange> = counts
             .iter()
-            .map(|b| (b.revision().clone(), b.instance_count()))
+            .filter(|(revision, _)| self.published.backend(revision).is_none())
+            .map(|(revision, _)| TableChange::AddRevision {
+                revision: revision.clone(),
+            })
             .collect();
-        let mut changes = Vec::new();
-        for change in &membership {
-            match change {
-                TableChange::AddInstance { revision, .. } => {
-                    match counts.iter_mut().find(|(r, _)| r == revision) {
-                        Some((_, n)) => *n += 1,
-                        None => {
-                            changes.push(TableChange::AddRevision {
-                                revision: revision.clone(),
-                            });
-                            counts.push((revision.clone(), 1));
-                        }
-                    }
-                }
-                TableChange::RemoveInstance { revision, .. } => {
-                    if let Some((_, n)) = counts.iter_mut().find(|(r, _)| r == revision) {
-                        *n = n.saturating_sub(1);
-                    }
-                }
-                _ => {}
-            }
-        }
         changes.extend(membership.iter().cloned());
         let layout = layout(&counts);
         if let Some(order) = layout.order {
@@ -207,9 +198,22 @@ impl Rotation {
         }
         let was_waiting = self.awaiting_ack();
         let from = self.published.generation();
+        // Whether the split changes, apart from which instances serve each revision.
+        let splits = changes.iter().any(|change| match change {
+            TableChange::SetWeight { revision, weight } => {
+                self.published.weight(revision) != *weight
+            }
+            TableChange::SetRoutes { .. }
+            | TableChange::SetMirror { .. }
+            | TableChange::ReorderRevisions { .. } => true,
+            _ => false,
+        });
         self.published.apply_changes(&changes)?;
         let to = if amend { from } else { from + 1 };
         self.published.set_generation(to);
+        if splits {
+            self.split_changed_at = to;
+        }
         if !was_waiting || self.unacknowledged_since.is_none() {
             self.unacknowledged_since = Some(now);
         }
@@ -254,6 +258,49 @@ impl Rotation {
         }))
     }
 
+    /// Each revision's instances in the table once `membership` (instance additions and
+    /// removals) applies: the published revisions in table order, then revisions new to
+    /// the table in the order `membership` first names them.
+    pub fn counts_after(&self, membership: &[TableChange]) -> Vec<(Revision, usize)> {
+        let mut counts: Vec<(Revision, usize)> = self
+            .published
+            .backends()
+            .iter()
+            .map(|b| (b.revision().clone(), b.instance_count()))
+            .collect();
+        for change in membership {
+            match change {
+                TableChange::AddInstance { revision, .. } => {
+                    match counts.iter_mut().find(|(r, _)| r == revision) {
+                        Some((_, n)) => *n += 1,
+                        None => counts.push((revision.clone(), 1)),
+                    }
+                }
+                TableChange::RemoveInstance { revision, .. } => {
+                    if let Some((_, n)) = counts.iter_mut().find(|(r, _)| r == revision) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        counts
+    }
+
+    /// The membership changes that take every listed instance out of the table.
+    pub fn emptying(&self) -> Vec<TableChange> {
+        self.published
+            .backends()
+            .iter()
+            .flat_map(|b| {
+                b.instances().map(|(id, _)| TableChange::RemoveInstance {
+                    revision: b.revision().clone(),
+                    instance: id.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// A rotation restored from its saved parts (the derived index rebuilt).
     // Only documents (the `serde` feature) restore a rotation.
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]
@@ -263,6 +310,7 @@ impl Rotation {
         joining: BTreeMap<u64, Vec<InstanceId>>,
         leaving: BTreeMap<u64, Vec<InstanceId>>,
         unacknowledged_since: Option<Timestamp>,
+        split_changed_at: u64,
     ) -> Rotation {
         let mut rotation = Rotation {
             published,
@@ -271,6 +319,7 @@ impl Rotation {
             leaving,
             leaving_at: BTreeMap::new(),
             unacknowledged_since,
+            split_changed_at,
         };
         rotation.rebuild();
         rotation
@@ -305,6 +354,13 @@ impl Rotation {
                 self.published.generation(),
                 self.acknowledged,
                 self.unacknowledged_since
+            ));
+        }
+        if self.split_changed_at > self.published.generation() {
+            return Err(format!(
+                "the split last changed at generation {}, after the published {}",
+                self.split_changed_at,
+                self.published.generation()
             ));
         }
         if self.acknowledged > self.published.generation() {

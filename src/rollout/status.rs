@@ -175,6 +175,16 @@ pub struct Status {
     pub revisions: BTreeMap<Revision, RevisionCounts>,
     /// The published traffic split, in layout order.
     pub traffic: Vec<(Revision, Weight)>,
+    /// The split the plan asks for now, per revision (Argo's "set weight", against
+    /// `traffic`'s "actual weight"): the core moves the table there as fast as capacity
+    /// carries it.
+    pub planned_traffic: Vec<(Revision, Weight)>,
+    /// Revisions carrying more traffic than their instances carry at the floor's rate:
+    /// faults took instances they need, and they run hot rather than hand users to a
+    /// revision the plan does not send them to.
+    pub shortfall: Vec<crate::output::Shortfall>,
+    /// Users stranded by faults, if they are (see [`Emergency`](crate::Emergency)).
+    pub emergency: Option<crate::output::Emergency>,
     /// The generation of the published table.
     pub traffic_generation: u64,
     /// The generation the load balancer last acknowledged.
@@ -230,6 +240,9 @@ impl Core {
             message: self.message(progress, revert.as_ref(), &plan),
             revisions,
             traffic,
+            planned_traffic: self.planned_traffic(&plan),
+            shortfall: self.shortfall(),
+            emergency: self.emergency(&plan),
             traffic_generation: self.rotation.published.generation(),
             acknowledged_generation: self.rotation.acknowledged,
             waiting_for: self.waiting_for(&plan),
@@ -323,7 +336,7 @@ impl Core {
                 Some(StepWait::Analysis) => waiting.push(Waiting::Analysis),
                 Some(StepWait::Hook) => waiting.push(Waiting::Hook),
                 Some(StepWait::Checks) => waiting.push(Waiting::Checks),
-                Some(StepWait::Capacity) | None => {}
+                Some(StepWait::Capacity | StepWait::Traffic) | None => {}
             }
         }
         if let Some(held) = self.held {

@@ -125,7 +125,7 @@ impl Core {
                 ..StepCursor::default()
             };
             self.made_progress();
-            plan = strategy::plan(&self.spec.strategy, &self.plan_input(view));
+            plan = self.plan_for(view);
             self.emit(EventKind::StepStarted {
                 index: plan.step.index,
                 count: plan.step.count,

@@ -13,8 +13,8 @@ use crate::time::Timestamp;
 use crate::traffic::{MatchCondition, TableChange, Weight};
 
 /// 3 `v1` instances serving at rest (3, surge 1, unavailable 0: floor 3, peak 4); then
-/// a paused rollout of `v2` whose 2 instances are ready and available, not yet listed.
-/// Paused, the core acts on no plan of its own: the tests hand it intents directly.
+/// a rollout of `v2` paused by a step (so it acts on its plan) whose 2 instances are
+/// ready and available, not yet listed. The tests hand the core intents directly.
 fn two_revisions() -> Core {
     let spec = RolloutSpec {
         desired: 3,
@@ -28,7 +28,7 @@ fn two_revisions() -> Core {
     let mut core = Core::new(Timestamp::ZERO, spec, fleet.into(), Adoption::default()).unwrap();
     core.target = Some("v2".into());
     core.phase = Phase::Paused {
-        reason: PauseReason::Operator,
+        reason: PauseReason::Step { until: None },
     };
     for i in ["d", "e"] {
         let mut instance = Instance::serving(format!("v2-{i}"), "v2");
@@ -52,6 +52,7 @@ fn split(stable: u16, target: u16) -> ExplicitTraffic {
         weights,
         routes: Vec::new(),
         mirror: None,
+        gradual: true,
     }
 }
 

@@ -12,7 +12,7 @@ pub use blue_green::{BlueGreenSpec, Checks, HookSpec, Promotion};
 pub use canary::{CanaryPlan, CanarySpec, CanaryStep, MAX_CANARY_STEPS};
 
 use crate::error::{SpecError, excerpt};
-use crate::time::Duration;
+use crate::time::{Duration, Timestamp};
 
 /// A number of instances, given as a count or as a percentage of `desired`
 /// (Kubernetes' `IntOrString`).
@@ -378,6 +378,33 @@ pub struct RolloutSpec {
     /// Accept specs that may take every instance down at once (one instance and no
     /// surge, say). Default false.
     pub allow_downtime: bool,
+    /// Where user traffic goes when faults leave no revision the plan routes to (nor a
+    /// known-good one) with an instance that can serve. Default: to what can serve.
+    pub emergency_routing: EmergencyRouting,
+}
+
+/// What the rollout does with user traffic in an emergency: every revision the plan
+/// sends users to has lost all its instances to faults, and neither the stable nor the
+/// standby revision can take them back (blue-green's blue gone before the switch; a
+/// canary's stable revision gone). Short of that, faults never move users: planned
+/// revisions that are short run hot (a [`TrafficShortfall`](crate::EventKind::TrafficShortfall)
+/// event says so), and a planned revision with no instance left hands its share to the
+/// known-good revisions. Either way the emergency is reported
+/// ([`TrafficEmergency`](crate::EventKind::TrafficEmergency), [`Status`](crate::Status)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum EmergencyRouting {
+    /// Users go to whatever can serve, the revision being rolled out included: the
+    /// service stays up on a revision whose checks may not have run (its instances did
+    /// pass their health checks).
+    #[default]
+    ServeAvailable,
+    /// No user reaches a revision the plan did not send them to: the table is emptied
+    /// (an outage of the whole service) until a planned or known-good revision can serve
+    /// again. Routes to a revision that can serve are dropped with it.
+    StopServing,
 }
 
 impl Default for RolloutSpec {
@@ -395,6 +422,7 @@ impl Default for RolloutSpec {
             analyses: BTreeMap::new(),
             traffic_ack_timeout: Duration::from_mins(1),
             allow_downtime: false,
+            emergency_routing: EmergencyRouting::ServeAvailable,
         }
     }
 }
@@ -555,9 +583,8 @@ impl RolloutSpec {
                     what: "analysis",
                 }));
             }
-            crate::analysis::BackgroundAnalysis::new(metrics.clone())
-                .validate(false)
-                .map_err(invalid)?;
+            // The same checks a run makes when it starts: metrics valid, named once.
+            crate::analysis::AnalysisRun::new(Timestamp::ZERO, metrics.clone()).map_err(invalid)?;
             if let Some(metric) = metrics.iter().find(|m| m.effective_count().is_none()) {
                 return Err(SpecError::OpenEndedAnalysis {
                     analysis: excerpt(name),

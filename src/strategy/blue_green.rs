@@ -111,7 +111,7 @@ pub fn blue_green_green_size(
 /// let limits = CapacityLimits { desired: 3, max_surge: 3, max_unavailable: 0 };
 /// let mut view = FleetView::default();
 /// view.roles.stable = RoleCounts { replicas: 3, available: 3, ready: 3 };
-/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default(), traffic: PerRole::default(), traffic_acknowledged: true };
+/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default() };
 /// let plan = blue_green_plan(&spec, &input);
 /// assert_eq!((plan.wanted.stable, plan.wanted.target), (3, 3)); // green beside blue
 /// ```
@@ -130,7 +130,10 @@ fn rollout_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
     let last = BLUE_GREEN_STEPS.len() as u32 - 1;
     let index = state.index.min(last);
     let kind = BLUE_GREEN_STEPS[index as usize];
-    let skip = state.skips_checks();
+    // A first deploy has no blue to protect (Argo's "blue-green first deploy"): green
+    // goes to full size and takes the traffic, with no preview, checks or promotion.
+    let first = !input.has_stable;
+    let skip = state.skips_checks() || first;
     let green = blue_green_green_size(spec, limits.desired, kind, skip);
     let green_available = view.roles[Role::Target].available;
     let checks_passed = skip || state.promoted || state.checks == Some(true);
@@ -154,7 +157,7 @@ fn rollout_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
             Some(StepWait::Checks),
         ),
     };
-    let switched = kind == StepKind::PostPromotion;
+    let switched = kind == StepKind::PostPromotion || first;
     // Blue stays whole unless green at full size needs the room (`max_unavailable`).
     // After the switch it is kept as it is, not rebuilt: a blue instance lost then
     // would be built only to become the standby.
@@ -176,10 +179,12 @@ fn rollout_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
         && view.roles[Role::Superseded].replicas == 0
         && view.roles[Role::Standby].replicas == 0
         && view.leaving == 0;
+    // Before the switch only blue rises (taking back any share green holds, as blue's
+    // capacity allows); the switch moves everything to green at once.
     let traffic = if switched {
         ExplicitTraffic::all_on(Role::Target)
     } else {
-        let mut before = ExplicitTraffic::all_on(Role::Stable);
+        let mut before = ExplicitTraffic::back_to(Role::Stable);
         if let Some(route) = &spec.preview_route {
             before.routes.push((route.clone(), Role::Target));
         }
@@ -230,7 +235,7 @@ fn at_rest_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
     }
     Plan {
         wanted,
-        traffic: TrafficIntent::Explicit(ExplicitTraffic::all_on(Role::Stable)),
+        traffic: TrafficIntent::Explicit(ExplicitTraffic::back_to(Role::Stable)),
         step: StepProgress::default(),
         wake_at,
     }
@@ -266,8 +271,6 @@ mod tests {
             has_stable: true,
             now: Timestamp::from_millis(10_000),
             step,
-            traffic: PerRole::default(),
-            traffic_acknowledged: true,
         }
     }
 
@@ -313,7 +316,7 @@ mod tests {
         assert!(!waiting.step.done);
         assert_eq!(
             waiting.traffic,
-            TrafficIntent::Explicit(ExplicitTraffic::all_on(Role::Stable))
+            TrafficIntent::Explicit(ExplicitTraffic::back_to(Role::Stable))
         );
         assert!(blue_green_plan(&spec, &input(switch, 4, 4)).step.done);
         let after = StepState {

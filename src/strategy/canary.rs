@@ -254,7 +254,7 @@ pub fn canary_cost(spec: &CanarySpec, desired: u32) -> CanaryCost {
 /// let mut view = FleetView::default();
 /// view.roles.stable = RoleCounts { replicas: 10, available: 10, ready: 10 };
 /// let traffic = PerRole { stable: Weight::FULL, ..PerRole::default() };
-/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default(), traffic, traffic_acknowledged: true };
+/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default() };
 /// let plan = canary_plan(&spec, &input);
 /// assert_eq!((plan.wanted.stable, plan.wanted.target), (10, 2)); // two canary instances
 /// assert!(!plan.step.done); // until they carry 20%
@@ -282,61 +282,39 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
     } else {
         CanarySetting::at(&spec.plan, index)
     };
-    let published = input.traffic;
     let target = view.roles[Role::Target];
     let others_gone = view.roles[Role::Superseded].replicas == 0
         && view.roles[Role::Standby].replicas == 0
         && view.leaving == 0;
     let (mut wanted, traffic, in_place) = if spec.traffic_routing {
         let floor = input.limits.min_available();
-        let (canary, mut stable) = routed_counts(spec, desired, floor, &setting, Some(published));
-        // A larger weight is asked for only once the canary instances to carry it are
-        // available: the previous weight holds until then (a smaller one goes at once:
-        // traffic leaves first). With dynamic stable scaling the room for the canary may
-        // come only from stable shrinking behind its traffic (a jump to full weight by
-        // `promote_full`), so the weight follows the canary's capacity step by step
-        // instead. And the layout rule: a superseded canary's weight goes back to stable
-        // before the new canary gets any.
-        // (Without a stable revision there is nothing to return it to: it goes straight
-        // to the new canary.)
-        // And a held rollout (paused, halted) never grows the canary's share, as Argo's
-        // paused canary keeps its weight (capacity may still take it down).
-        let weight = if published.superseded != Weight::ZERO && input.has_stable {
-            Weight::ZERO
-        } else if setting.weight > published.target
-            && (state.held || (target.available < canary && !spec.dynamic_stable_scale))
-        {
-            published.target
-        } else {
-            setting.weight
-        };
-        // With dynamic stable scaling, stable is sized for the share it is to carry now:
-        // while a superseded canary's weight comes back to it, all of it (it takes the
-        // room first: the core scales stable up before the target).
-        if spec.dynamic_stable_scale && weight < setting.weight {
-            let now = CanarySetting {
-                weight,
-                ..setting.clone()
-            };
-            stable = routed_counts(spec, desired, floor, &now, Some(published)).1;
-        }
-        // Promoted: the stable revision goes once its traffic has left it.
-        if index == last && published.stable == Weight::ZERO && weight == Weight::FULL {
+        let (canary, mut stable) = routed_counts(spec, desired, floor, &setting, None);
+        // The core's traffic shaper moves the weight toward this step's as fast as the
+        // canary's instances carry it, and a superseded canary's share back to stable
+        // before the new canary gets any: while a superseded canary is still there,
+        // the stable revision stays whole to take that share back (with dynamic stable
+        // scaling, and at the promotion, too).
+        if input.has_stable && view.roles[Role::Superseded].replicas > 0 {
+            stable = desired;
+        } else if index == last {
+            // Promoted: the stable revision goes (the core removes its instances only
+            // as its traffic leaves them).
             stable = 0;
         }
+        let weight = setting.weight;
         let mut explicit = ExplicitTraffic::all_on(Role::Stable);
         explicit.weights.stable = weight.complement();
         explicit.weights.target = weight;
+        // With dynamic stable scaling the canary's room comes from stable shrinking
+        // behind its traffic: the weight follows the canary's capacity step by step.
+        explicit.gradual = spec.dynamic_stable_scale;
         if let Some(route) = setting.route.clone() {
             explicit.routes.push((route, Role::Target));
         }
         if setting.mirror != Weight::ZERO {
             explicit.mirror = Some((Role::Target, setting.mirror));
         }
-        let in_place = target.available >= canary
-            && published.target == setting.weight
-            && published.superseded == Weight::ZERO
-            && input.traffic_acknowledged;
+        let in_place = target.available >= canary;
         let wanted = PerRole {
             stable,
             target: canary,
@@ -404,9 +382,7 @@ fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
         && target.available >= desired
         && view.roles[Role::Stable].replicas == 0
         && baseline.replicas == 0
-        && others_gone
-        && (!spec.traffic_routing
-            || (published.target == Weight::FULL && input.traffic_acknowledged));
+        && others_gone;
     Plan {
         wanted,
         traffic,
@@ -445,7 +421,7 @@ fn at_rest_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
         }
     }
     let traffic = if spec.traffic_routing {
-        TrafficIntent::Explicit(ExplicitTraffic::all_on(Role::Stable))
+        TrafficIntent::Explicit(ExplicitTraffic::back_to(Role::Stable))
     } else {
         TrafficIntent::Proportional
     };

@@ -303,7 +303,10 @@ impl StepState {
     }
 }
 
-/// Everything a planner decides from.
+/// Everything a planner decides from: the fleet and the step, never the traffic table.
+/// Where traffic stands is the core's business (its traffic shaper moves the table
+/// toward the plan as capacity allows, and a step that sets traffic is done only once
+/// the load balancer applies the plan's table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlanInput {
     /// What is asked for.
@@ -320,10 +323,6 @@ pub struct PlanInput {
     pub now: Timestamp,
     /// The step machine's state.
     pub step: StepState,
-    /// Each role's weight in the latest table published to the load balancer.
-    pub traffic: PerRole<Weight>,
-    /// Whether the load balancer has acknowledged the latest table.
-    pub traffic_acknowledged: bool,
 }
 
 /// How the split between revisions is set.
@@ -339,10 +338,12 @@ pub enum TrafficIntent {
     Explicit(ExplicitTraffic),
 }
 
-/// Weights per role in basis points (summing to 10,000), match routes and a mirror.
+/// Weights per role in basis points (summing to 10,000), match routes and a mirror:
+/// where traffic should end up.
 ///
-/// The core publishes these only as fast as capacity allows (invariant 5): a role's
-/// share never exceeds what its available instances in rotation can carry.
+/// The core's traffic shaper gets it there only as fast as capacity allows (invariant
+/// 5): a role's share rises only as far as its available instances in rotation carry
+/// it, and faults never raise one above what is asked here.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ExplicitTraffic {
@@ -352,6 +353,13 @@ pub struct ExplicitTraffic {
     pub routes: Vec<(MatchCondition, Role)>,
     /// A copy of a share of requests goes to a role's revision (responses discarded).
     pub mirror: Option<(Role, Weight)>,
+    /// How a share rises: `false` holds it where it is until the role's instances
+    /// carry all of the new share, then moves it at once (a canary's weight step, as
+    /// Argo sets it); `true` raises it as far as the instances carry at each moment (a
+    /// reverse rolling update back to stable, or a canary whose stable revision shrinks
+    /// behind its traffic and so frees the room the canary grows into).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub gradual: bool,
 }
 
 impl ExplicitTraffic {
@@ -364,6 +372,16 @@ impl ExplicitTraffic {
             weights,
             routes: Vec::new(),
             mirror: None,
+            gradual: false,
+        }
+    }
+
+    /// All traffic on one role, raised as capacity comes (the way back to stable).
+    #[must_use]
+    pub fn back_to(role: Role) -> Self {
+        ExplicitTraffic {
+            gradual: true,
+            ..ExplicitTraffic::all_on(role)
         }
     }
 }
@@ -389,6 +407,9 @@ pub enum StepWait {
     Capacity,
     /// The step's checks (hooks and an analysis) to pass.
     Checks,
+    /// The plan's traffic to be published and acknowledged by the load balancer (the
+    /// core's traffic shaper moves weight only as fast as capacity carries it).
+    Traffic,
 }
 
 /// A planner's step bookkeeping.
@@ -411,11 +432,12 @@ pub struct StepProgress {
 }
 
 impl StepProgress {
-    /// Whether the current step's instances are in place: its planner no longer waits
-    /// for capacity. Its checks start then, and [`StepState::in_place_at`] notes when.
+    /// Whether the current step is in place: its instances are there and the load
+    /// balancer applies its traffic. Its checks start then, and
+    /// [`StepState::in_place_at`] notes when.
     #[must_use]
     pub fn in_place(&self) -> bool {
-        self.waiting != Some(StepWait::Capacity)
+        !matches!(self.waiting, Some(StepWait::Capacity | StepWait::Traffic))
     }
 }
 

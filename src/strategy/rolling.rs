@@ -299,7 +299,7 @@ pub fn rolling_is_progress(before: ProgressCounts, after: ProgressCounts) -> boo
 /// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25));
 /// let mut view = FleetView::default();
 /// view.roles.stable = RoleCounts { replicas: 10, available: 10, ready: 10 };
-/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default(), traffic: PerRole::default(), traffic_acknowledged: true };
+/// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default() };
 /// let plan = rolling_plan(&input);
 /// assert_eq!((plan.wanted.target, plan.wanted.stable), (3, 8));
 /// ```

@@ -97,6 +97,11 @@ pub struct World {
     pub alive: BTreeMap<InstanceId, bool>,
     /// Instances the script reports unhealthy whenever it reports health to all.
     pub sick: BTreeSet<InstanceId>,
+    /// Generations whose publication could move sticky keys off the target as planned
+    /// (its plan shrank, it could not serve, or an emergency).
+    pub target_may_shrink: BTreeSet<u64>,
+    /// The target each published generation was published under.
+    pub published_under: BTreeMap<u64, Option<cutover::Revision>>,
 }
 
 /// Extremes seen over a whole run (after every step).
@@ -224,11 +229,16 @@ impl World {
             },
             alive,
             sick: BTreeSet::new(),
+            target_may_shrink: BTreeSet::new(),
+            published_under: BTreeMap::new(),
             // An adopted fleet may already exceed the peak: not the rollout's doing.
             peak_allowance: observed_live,
         };
         let (actions, events) = drain_outputs(&mut world.rollout);
         world.record_checked(&actions, &events, "Rollout::new");
+        // Published with no target yet: whatever becomes the target may lose keys in it.
+        let first = world.rollout.traffic().generation();
+        world.target_may_shrink.insert(first);
         world.check_state();
         world.keep(actions, events);
         world
@@ -272,6 +282,7 @@ impl World {
             }
         }
         self.record_checked(&actions, &events, &context);
+        self.note_target_moves(&before);
         self.check_step(&before, mv, &call, &actions, &events, &context);
         self.keep(actions.clone(), events.clone());
         Step {

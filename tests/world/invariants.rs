@@ -88,28 +88,8 @@ impl World {
             self.acked,
             "{context}: acknowledged generation"
         );
-        // Invariant 5: traffic follows capacity. No revision carries more traffic per
-        // instance in rotation than a fleet at its floor would (one basis point of
-        // rounding aside); when faults leave fewer than the floor in rotation in all, no
-        // split can satisfy this and traffic goes by what is there.
-        let floor = u64::from(limits_floor(rollout));
-        let listed: u64 = table
-            .backends()
-            .iter()
-            .map(|b| b.instance_count() as u64)
-            .sum();
-        if floor > 0 && listed >= floor {
-            for backend in table.backends() {
-                let weight = u64::from(backend.weight().basis_points());
-                let carried = backend.instance_count() as u64 * 10_000;
-                assert!(
-                    weight.saturating_sub(1) * floor <= carried,
-                    "{context}: invariant 5: {} carries {weight} bp on {} instances against a floor of {floor}",
-                    backend.revision(),
-                    backend.instance_count()
-                );
-            }
-        }
+        // Invariant 5: traffic follows capacity; what runs hot is reported.
+        self.check_traffic_state(&rollout.status(), context);
         // What the rollout believes is in rotation is what the load balancer applies.
         let applied = &self.tables[&self.acked];
         for instance in rollout.fleet().iter() {
@@ -141,9 +121,14 @@ impl World {
         if matches!(rollout.phase(), Phase::Aborted { .. }) {
             let floor = (limits.min_available() as usize).max(1);
             match rollout.stable() {
+                // Nothing to go back to: the abort keeps serving what serves.
                 None => assert!(
-                    table.is_empty(),
-                    "{context}: invariant 4: aborted first deploy still routes"
+                    !table.is_empty()
+                        || !rollout
+                            .fleet()
+                            .iter()
+                            .any(|i| i.state == InstanceState::Ready && i.available),
+                    "{context}: invariant 4: an aborted first deploy stopped serving"
                 ),
                 // Blue-green keeps an aborted green (at weight 0) for its abort delay,
                 // and so does a canary beside a full stable revision.
@@ -303,6 +288,7 @@ impl World {
             );
         }
         self.check_capacity(before, mv, context);
+        self.check_traffic_step(before, &after.status(), context);
         self.check_blue_green_step(before, mv, context);
         self.check_canary_step(before, context);
         self.check_abort_step(before, mv, context);
@@ -371,12 +357,8 @@ impl World {
             return;
         }
         let after = &self.rollout;
-        // Abort and rollback are held to the floor like everything else. The one
-        // exception: aborting a first deploy, with no stable revision to keep capacity
-        // for (its instances go, as asked).
-        if after.stable().is_none() && matches!(after.phase(), Phase::Aborted { .. }) {
-            return;
-        }
+        // Abort and rollback are held to the floor like everything else, a first
+        // deploy's included (it keeps what serves).
         let floor = after.limits().min_available() as usize;
         let was = before.fleet().total().available;
         let is = after.fleet().total().available;

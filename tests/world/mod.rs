@@ -44,6 +44,7 @@ mod moves;
 mod record;
 mod scenarios;
 mod script;
+mod traffic;
 
 // Each test file uses only some of these.
 #[allow(unused_imports)]

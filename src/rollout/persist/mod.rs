@@ -88,6 +88,10 @@ mod body {
         /// emitted, so that a restored rollout does not report it again.
         #[serde(default)]
         pub held: Option<crate::output::HeldBack>,
+        /// What the events last said about traffic short of capacity or stranded by
+        /// faults (format 3, from 0.2): a fact about the events already emitted.
+        #[serde(default)]
+        pub reported: crate::rollout::traffic_report::Reported,
     }
 
     impl From<&Core> for Body {
@@ -123,6 +127,7 @@ mod body {
                 aborted_at: core.aborted_at,
                 standby_until: core.standby_until,
                 held: core.held,
+                reported: core.reported.clone(),
                 recycle_to: core.recycle_to.clone(),
             }
         }
@@ -171,6 +176,7 @@ mod body {
                 startup_index: Default::default(),
                 dirty: Default::default(),
                 held: self.held,
+                reported: self.reported,
                 recycle_to: self.recycle_to,
                 timers: TimerTable::default(),
             };

@@ -110,12 +110,16 @@ impl BodyV1 {
             .collect();
         let old = self.rotation;
         let waiting = old.published.generation() > old.acknowledged;
+        // Format 1 did not say what the unacknowledged table changed: take it to change
+        // the split, so that nothing waits on a split the load balancer may not have.
+        let split_changed_at = old.published.generation();
         let rotation = Rotation::restored(
             old.published,
             old.acknowledged,
             old.joining,
             old.leaving,
             waiting.then_some(self.now),
+            split_changed_at,
         );
         Body {
             spec: self.spec,
@@ -148,6 +152,7 @@ impl BodyV1 {
             aborted_at: None,
             standby_until: None,
             held: None,
+            reported: Default::default(),
             recycle_to: Default::default(),
         }
     }

@@ -16,18 +16,9 @@ fn counts(n: u32) -> RoleCounts {
     }
 }
 
-fn split(stable: u64, target: u64, superseded: u64) -> PerRole<Weight> {
-    PerRole {
-        stable: percent(stable),
-        target: percent(target),
-        superseded: percent(superseded),
-        ..PerRole::default()
-    }
-}
-
 /// A rollout input over 10 instances at step `index`, with `canary` available canary
-/// instances and the load balancer holding `traffic`.
-fn input(spec: &CanarySpec, index: u32, canary: u32, traffic: PerRole<Weight>) -> PlanInput {
+/// instances.
+fn input(spec: &CanarySpec, index: u32, canary: u32) -> PlanInput {
     let mut view = FleetView::default();
     view.roles.stable = counts(10);
     view.roles.target = counts(canary);
@@ -41,8 +32,6 @@ fn input(spec: &CanarySpec, index: u32, canary: u32, traffic: PerRole<Weight>) -
             index,
             ..StepState::default()
         },
-        traffic,
-        traffic_acknowledged: true,
     }
 }
 
@@ -51,68 +40,44 @@ fn steps(steps: Vec<CanaryStep>) -> CanarySpec {
 }
 
 #[test]
-fn a_weight_step_is_done_only_when_the_canary_carries_it_and_the_table_says_so() {
+fn a_weight_step_is_in_place_once_the_canary_instances_to_carry_it_are_available() {
     let spec = steps(vec![CanaryStep::SetWeight(percent(30))]);
-    let building = canary_plan(&spec, &input(&spec, 0, 1, split(100, 0, 0)));
+    let building = canary_plan(&spec, &input(&spec, 0, 1));
     assert_eq!((building.wanted.stable, building.wanted.target), (10, 3));
     assert!(!building.step.done);
-    let target_weight = |plan: &Plan| match &plan.traffic {
-        TrafficIntent::Explicit(traffic) => traffic.weights.target,
-        TrafficIntent::Proportional => panic!("a routed canary has explicit weights"),
+    assert_eq!(building.step.waiting, Some(StepWait::Capacity));
+    // The plan says where traffic ends up; the core's shaper moves it there as the
+    // canary's instances carry it, and holds the step until the table is applied.
+    let TrafficIntent::Explicit(traffic) = &building.traffic else {
+        panic!("a routed canary has explicit weights");
     };
-    // The previous weight holds until the three instances for 30% are available.
-    assert_eq!(target_weight(&building), Weight::ZERO);
-    let ready = canary_plan(&spec, &input(&spec, 0, 3, split(100, 0, 0)));
-    assert_eq!(target_weight(&ready), percent(30));
-    // Instances there, table not yet: still not done.
-    assert!(
-        !canary_plan(&spec, &input(&spec, 0, 3, split(100, 0, 0)))
-            .step
-            .done
-    );
-    let mut unacknowledged = input(&spec, 0, 3, split(70, 30, 0));
-    unacknowledged.traffic_acknowledged = false;
-    assert!(!canary_plan(&spec, &unacknowledged).step.done);
-    assert!(
-        canary_plan(&spec, &input(&spec, 0, 3, split(70, 30, 0)))
-            .step
-            .done
-    );
+    assert_eq!(traffic.weights.target, percent(30));
+    assert!(canary_plan(&spec, &input(&spec, 0, 3)).step.done);
 }
 
 #[test]
-fn a_superseded_canary_gives_its_weight_back_before_the_new_one_gets_any() {
-    let spec = steps(vec![CanaryStep::SetWeight(percent(30))]);
-    let plan = canary_plan(&spec, &input(&spec, 0, 3, split(80, 0, 20)));
-    let TrafficIntent::Explicit(traffic) = &plan.traffic else {
-        panic!("explicit");
-    };
-    assert_eq!(traffic.weights.target, Weight::ZERO);
-    assert_eq!(traffic.weights.stable, Weight::FULL);
-    assert!(!plan.step.done);
-}
-
-#[test]
-fn the_stable_revision_goes_only_after_its_traffic_left_at_the_promotion() {
+fn the_promotion_wants_the_stable_revision_gone() {
+    // The core removes stable instances only as its traffic leaves them.
     let spec = steps(vec![CanaryStep::SetWeight(percent(50))]);
-    let before = canary_plan(&spec, &input(&spec, 1, 10, split(50, 50, 0)));
-    assert_eq!(before.step.kind, StepKind::Promote);
-    assert_eq!((before.wanted.stable, before.wanted.target), (10, 10));
-    let after = canary_plan(&spec, &input(&spec, 1, 10, split(0, 100, 0)));
-    assert_eq!(after.wanted.stable, 0);
-    assert!(!after.step.complete, "stable instances are still there");
+    let plan = canary_plan(&spec, &input(&spec, 1, 10));
+    assert_eq!(plan.step.kind, StepKind::Promote);
+    assert_eq!((plan.wanted.stable, plan.wanted.target), (0, 10));
+    assert!(!plan.step.complete, "stable instances are still there");
 }
 
 #[test]
-fn dynamic_stable_scale_shrinks_stable_as_its_published_share_leaves() {
+fn dynamic_stable_scale_sizes_stable_for_its_share() {
     let spec = CanarySpec {
         dynamic_stable_scale: true,
         ..steps(vec![CanaryStep::SetWeight(percent(40))])
     };
-    let plan = canary_plan(&spec, &input(&spec, 0, 4, split(100, 0, 0)));
-    assert_eq!((plan.wanted.stable, plan.wanted.target), (10, 4));
-    let plan = canary_plan(&spec, &input(&spec, 0, 4, split(60, 40, 0)));
+    let plan = canary_plan(&spec, &input(&spec, 0, 4));
     assert_eq!((plan.wanted.stable, plan.wanted.target), (6, 4));
+    // A superseded canary still around: stable stays whole to take its share back.
+    let mut superseded = input(&spec, 0, 4);
+    superseded.view.roles.superseded = counts(2);
+    let plan = canary_plan(&spec, &superseded);
+    assert_eq!((plan.wanted.stable, plan.wanted.target), (10, 4));
 }
 
 #[test]
@@ -123,7 +88,7 @@ fn without_a_router_the_weight_is_carried_by_instance_counts() {
         max_unavailable: Quantity::Count(0),
         ..steps(vec![CanaryStep::SetWeight(percent(15))])
     };
-    let plan = canary_plan(&spec, &input(&spec, 0, 0, split(100, 0, 0)));
+    let plan = canary_plan(&spec, &input(&spec, 0, 0));
     assert_eq!(plan.traffic, TrafficIntent::Proportional);
     // 15% of 10 is 1.5 instances; two of eleven (18%) is closer than two of ten (20%)
     // or one of ten, and the surge allows the eleventh.
@@ -145,7 +110,7 @@ fn pauses_wait_for_their_time_or_a_promotion_and_analysis_for_its_verdict() {
     let analyses = ["errors"].into_iter().collect();
     let limits = spec.validate(10, &analyses).unwrap();
     let at = |index, tweak: &dyn Fn(&mut PlanInput)| {
-        let mut input = input(&steps(Vec::new()), index, 0, split(100, 0, 0));
+        let mut input = input(&steps(Vec::new()), index, 0);
         input.limits = limits;
         tweak(&mut input);
         canary_plan(&spec, &input)
@@ -169,7 +134,7 @@ fn pauses_wait_for_their_time_or_a_promotion_and_analysis_for_its_verdict() {
 #[test]
 fn an_abort_keeps_the_canary_beside_a_full_stable_for_its_delay_only() {
     let spec = steps(vec![CanaryStep::SetWeight(percent(30))]);
-    let mut revert = input(&spec, 0, 3, split(100, 0, 0));
+    let mut revert = input(&spec, 0, 3);
     revert.mode = Mode::Revert;
     revert.step.aborted_at = Some(Timestamp::from_millis(0));
     assert_eq!(canary_plan(&spec, &revert).wanted.target, 3);
@@ -208,7 +173,7 @@ fn an_experiment_wants_a_baseline_like_the_canary_and_its_clock_starts_once_in_p
             on_failure: OnFailure::Abort,
         },
     ]);
-    let mut at = input(&spec, 1, 2, split(80, 20, 0));
+    let mut at = input(&spec, 1, 2);
     let plan = canary_plan(&spec, &at);
     assert_eq!((plan.wanted.target, plan.wanted.baseline), (2, 2));
     assert_eq!(
@@ -231,12 +196,7 @@ fn an_experiment_wants_a_baseline_like_the_canary_and_its_clock_starts_once_in_p
     at.now = Timestamp::from_millis(10_500);
     assert!(canary_plan(&spec, &at).step.done);
     // The next step, an abort, or a promotion past it: no baseline.
-    assert_eq!(
-        canary_plan(&spec, &input(&spec, 2, 2, split(80, 20, 0)))
-            .wanted
-            .baseline,
-        0
-    );
+    assert_eq!(canary_plan(&spec, &input(&spec, 2, 2)).wanted.baseline, 0);
     at.mode = Mode::Revert;
     assert_eq!(canary_plan(&spec, &at).wanted.baseline, 0);
 }
