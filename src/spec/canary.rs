@@ -147,6 +147,8 @@ impl CanaryPlan {
     /// Step `index`, if there is one (a preset's steps are made on the fly).
     #[must_use]
     pub fn step(&self, index: usize) -> Option<Cow<'_, CanaryStep>> {
+        #[cfg(test)]
+        STEPS_READ.with(|read| read.set(read.get() + 1));
         if index >= self.len() {
             return None;
         }
@@ -173,10 +175,23 @@ impl CanaryPlan {
         })
     }
 
+    /// Whether every step that sets something sets a weight (a preset's steps).
+    pub(crate) fn sets_only_weights(&self) -> bool {
+        !matches!(self, CanaryPlan::Steps(_))
+    }
+
     /// Every step, in order.
     pub fn steps(&self) -> impl Iterator<Item = Cow<'_, CanaryStep>> {
         (0..self.len()).filter_map(|i| self.step(i))
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Steps read by [`CanaryPlan::step`] on this thread: tests count them to show that
+    /// planning reads a plan a bounded number of times per step, not once per step per
+    /// step.
+    pub(crate) static STEPS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// How many multiples of `weight` lie strictly below 100%: a linear preset's weight
@@ -345,8 +360,11 @@ impl CanarySpec {
             _ => {}
         }
         let mut full = false;
+        // The settings in force, carried from step to step.
+        let mut setting = CanarySetting::default();
         for (index, step) in self.plan.steps().enumerate() {
             let invalid = |why| SpecError::InvalidCanaryStep { step: index, why };
+            setting.apply(&step);
             match step.as_ref() {
                 CanaryStep::SetWeight(weight) => {
                     if full && *weight != Weight::FULL {
@@ -370,7 +388,6 @@ impl CanarySpec {
                             "it runs an experiment after a step sent all traffic to the canary: the baseline would serve nothing",
                         ));
                     }
-                    let setting = CanarySetting::at(&self.plan, index);
                     if setting.weight.is_zero() && !setting.reaches_canary() {
                         return Err(invalid(
                             "it runs an experiment while no traffic reaches the canary: set a weight, a route or a mirror first",

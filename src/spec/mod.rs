@@ -9,6 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use blue_green::{BlueGreenSpec, Checks, HookSpec, Promotion};
+#[cfg(test)]
+pub(crate) use canary::STEPS_READ;
 pub use canary::{CanaryPlan, CanarySpec, CanaryStep, MAX_CANARY_STEPS};
 
 use crate::error::{SpecError, excerpt};

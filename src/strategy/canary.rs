@@ -63,24 +63,62 @@ impl CanarySetting {
         }
     }
 
-    /// The settings once steps `0..=index` have run.
+    /// The settings once steps `0..=index` have run, for a planner that needs them at
+    /// one step.
+    ///
+    /// Each setting is the one its last step before `index` gave, so the plan is read
+    /// backward from `index` and only until every setting is known: nothing is cloned
+    /// but the route in force. Code that needs the settings at every step carries them
+    /// from one step to the next with [`CanarySetting::apply`] instead.
     pub(crate) fn at(plan: &CanaryPlan, index: usize) -> Self {
         let mut setting = CanarySetting::default();
-        for step in (0..=index).filter_map(|i| plan.step(i)) {
-            match step.as_ref() {
-                CanaryStep::SetWeight(weight) => setting.weight = *weight,
-                CanaryStep::SetCanaryScale(CanaryScale::MatchTrafficWeight) => {
-                    setting.scale = None;
+        // Which settings are known, by `CanarySetting::field_set_by`. A preset sets
+        // weights and nothing else.
+        let mut known = [false; 4];
+        if plan.sets_only_weights() {
+            known = [false, true, true, true];
+        }
+        for i in (0..=index.min(plan.len())).rev() {
+            if known.iter().all(|known| *known) {
+                break;
+            }
+            let Some(step) = plan.step(i) else { continue };
+            if let Some(field) = CanarySetting::field_set_by(&step) {
+                if !known[field] {
+                    setting.apply(&step);
+                    known[field] = true;
                 }
-                CanaryStep::SetCanaryScale(scale) => setting.scale = Some(*scale),
-                CanaryStep::SetRoute(route) => setting.route.clone_from(route),
-                CanaryStep::SetMirror(share) => setting.mirror = *share,
-                CanaryStep::Pause { .. }
-                | CanaryStep::Analysis { .. }
-                | CanaryStep::Experiment { .. } => {}
             }
         }
         setting
+    }
+
+    /// Which setting `step` sets, if any: 0 the weight, 1 the scale, 2 the route, 3 the
+    /// mirror.
+    fn field_set_by(step: &CanaryStep) -> Option<usize> {
+        match step {
+            CanaryStep::SetWeight(_) => Some(0),
+            CanaryStep::SetCanaryScale(_) => Some(1),
+            CanaryStep::SetRoute(_) => Some(2),
+            CanaryStep::SetMirror(_) => Some(3),
+            CanaryStep::Pause { .. }
+            | CanaryStep::Analysis { .. }
+            | CanaryStep::Experiment { .. } => None,
+        }
+    }
+
+    /// The settings after `step` has run, from the settings before it.
+    pub(crate) fn apply(&mut self, step: &CanaryStep) {
+        match step {
+            CanaryStep::SetWeight(weight) => self.weight = *weight,
+            CanaryStep::SetCanaryScale(CanaryScale::MatchTrafficWeight) => self.scale = None,
+            CanaryStep::SetCanaryScale(scale) => self.scale = Some(*scale),
+            CanaryStep::SetRoute(route) => self.route.clone_from(route),
+            CanaryStep::SetMirror(share) => self.mirror = *share,
+            CanaryStep::Pause { .. }
+            | CanaryStep::Analysis { .. }
+            | CanaryStep::Experiment { .. } => {}
+        }
     }
 
     /// Whether something routes to the canary besides its weight, so that it needs an
@@ -188,17 +226,18 @@ fn basic_counts(spec: &CanarySpec, desired: u32, setting: &CanarySetting) -> (u3
 #[must_use]
 pub fn canary_cost(spec: &CanarySpec, desired: u32) -> CanaryCost {
     let unavailable = spec.max_unavailable.resolve(desired, false).min(desired);
-    let steps = (0..spec.plan.len()).map(|i| {
-        let experiment = canary_step_kind(&spec.plan, i) == StepKind::Experiment;
-        (CanarySetting::at(&spec.plan, i), experiment)
-    });
+    let is_experiment = |step: &CanaryStep| matches!(step, CanaryStep::Experiment { .. });
+    // The settings in force, carried from step to step: the plan is read once.
+    let mut setting = CanarySetting::default();
     if !spec.traffic_routing {
         let limits = basic_limits(spec, desired);
-        let baseline = steps
-            .filter(|(_, experiment)| *experiment)
-            .map(|(setting, _)| basic_counts(spec, desired, &setting).0)
-            .max()
-            .unwrap_or(0);
+        let mut baseline = 0;
+        for step in spec.plan.steps() {
+            setting.apply(&step);
+            if is_experiment(&step) {
+                baseline = baseline.max(basic_counts(spec, desired, &setting).0);
+            }
+        }
         return CanaryCost {
             peak: limits.max_total().saturating_add(baseline),
             min_available: limits.min_available(),
@@ -207,16 +246,15 @@ pub fn canary_cost(spec: &CanarySpec, desired: u32) -> CanaryCost {
     }
     // Walk the steps as the planner does: at each change the canary grows to its new
     // size while the stable revision still holds what its published share needs.
-    let steps = steps.chain(std::iter::once((CanarySetting::promoted(), false)));
     let mut published = PerRole {
         stable: Weight::FULL,
         ..PerRole::default()
     };
     let (mut peak, mut baseline, mut with_baseline) = (desired, 0, 0);
     let min_available = desired - unavailable;
-    for (setting, experiment) in steps {
+    let mut visit = |setting: &CanarySetting, experiment: bool| {
         let (canary, stable) =
-            routed_counts(spec, desired, min_available, &setting, Some(published));
+            routed_counts(spec, desired, min_available, setting, Some(published));
         peak = peak.max(canary.saturating_add(stable));
         if experiment {
             baseline = baseline.max(canary);
@@ -227,7 +265,12 @@ pub fn canary_cost(spec: &CanarySpec, desired: u32) -> CanaryCost {
             target: setting.weight,
             ..PerRole::default()
         };
+    };
+    for step in spec.plan.steps() {
+        setting.apply(&step);
+        visit(&setting, is_experiment(&step));
     }
+    visit(&CanarySetting::promoted(), false);
     // An abort grows the stable revision back beside the canary as traffic returns:
     // one instance of room at least, so that the way back never waits on itself.
     CanaryCost {
