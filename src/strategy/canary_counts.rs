@@ -105,7 +105,8 @@ pub struct CanaryCounts {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RoutedScaling {
     /// A revision with any instances has at least this many (Argo's
-    /// `minPodsPerReplicaSet`, for availability); 0 or 1 sets no floor.
+    /// `minPodsPerReplicaSet`, for availability), or `desired` if that is fewer; 0 or 1
+    /// sets no floor.
     pub min_instances: u32,
     /// Whether the stable revision shrinks as its share of traffic moves to the canary
     /// (Argo's `dynamicStableScale`); without it the stable revision stays at
@@ -407,13 +408,14 @@ fn replicas(canary: i64, stable: i64) -> CanaryReplicas {
 ///
 /// * **Canary:** [`instances_for_weight`]`(desired, weight)`, or what `scale` asks for
 ///   (a count is taken as given; a share is rounded up like a weight), raised to
-///   `scaling.min_instances` when it is not 0.
+///   `scaling.min_instances` (at most `desired`, as Argo caps `minPodsPerReplicaSet`)
+///   when it is not 0.
 /// * **Stable:** `desired`, unless `scaling.dynamic_stable_scale`: then what its share
 ///   needs, `instances_for_weight(desired, 100% - weight)`, but no fewer than its
 ///   *published* share needs (the stable revision shrinks only after traffic has left
-///   it), raised to `min_instances` when not 0. On an abort, pass a weight of 0: the
-///   stable revision grows back to `desired` first, while the canary keeps what its
-///   published share needs until the traffic has moved back.
+///   it), raised to `min_instances` (capped the same way) when not 0. On an abort, pass
+///   a weight of 0: the stable revision grows back to `desired` first, while the canary
+///   keeps what its published share needs until the traffic has moved back.
 ///
 /// The surge does not bound these counts: with a full stable revision the peak is
 /// `desired` plus the canary.
@@ -455,14 +457,10 @@ pub fn canary_routed_replicas(
     scale: Option<CanaryScale>,
     scaling: RoutedScaling,
 ) -> CanaryReplicas {
-    // A floor for availability, but a revision that is meant to be gone stays gone.
-    let at_least_min = |count: u32| {
-        if count == 0 {
-            0
-        } else {
-            count.max(scaling.min_instances)
-        }
-    };
+    // A floor for availability, but a revision that is meant to be gone stays gone, and
+    // none needs more than the service's size (Argo caps it so too).
+    let floor = scaling.min_instances.min(desired);
+    let at_least_min = |count: u32| if count == 0 { 0 } else { count.max(floor) };
     let canary = match scale {
         Some(CanaryScale::Replicas(replicas)) => replicas,
         Some(CanaryScale::Weight(share)) => at_least_min(instances_for_weight(desired, share)),

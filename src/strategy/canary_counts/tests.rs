@@ -279,6 +279,8 @@ fn routed_matches_argo() {
         ("aborted with abortScaleDownDelaySeconds>0 and setCanaryScale", 1, 0, None, plain, (1, 0)),
         ("Honor MinPodsPerReplicaSet when using trafficRouting and starting canary",
             10, 5, None, min_two, (10, 2)),
+        ("Cap MinPodsPerReplicaSet when it exceeds rollout replicas with trafficRouting",
+            1, 100, None, min_two, (1, 1)),
         ("TestCalculateReplicaCountsForCanaryTrafficRouting", 10, 10, None, plain, (10, 1)),
         ("dynamic: verify we scale down stable", 10, 10, None, dynamic(10, 90), (9, 1)),
         ("dynamic: verify we take max of desired canary (20) > actual (10)",
@@ -292,6 +294,14 @@ fn routed_matches_argo() {
         let counts = canary_routed_replicas(desired, percent(weight), scale, scaling);
         assert_eq!((counts.stable, counts.canary), expected, "{name}");
     }
+    // Argo caps the floor at the service's size with dynamic stable scaling too: with
+    // three instances, a floor of five keeps each revision at three at most.
+    let dynamic_min_five = RoutedScaling {
+        min_instances: 5,
+        ..dynamic(0, 100)
+    };
+    let counts = canary_routed_replicas(3, percent(50), None, dynamic_min_five);
+    assert_eq!((counts.stable, counts.canary), (3, 3));
     // "Use setCanaryScale.weight for canary replicas when specified with trafficRouting
     // (and ignore setWeight)": Argo's 200% of 4 gives 8; a `Weight` stops at 100%.
     let scale = Some(CanaryScale::Weight(Weight::FULL));
@@ -555,7 +565,7 @@ mod properties {
 
         #[test]
         fn routed_counts_follow_their_shares(
-            desired in 1u32..=200, weight in weight(), min_instances in 0u32..=5,
+            desired in 1u32..=200, weight in weight(), min_instances in 0u32..=250,
             dynamic: bool, published_canary in weight(), published_stable in weight(),
             has_published: bool,
         ) {
@@ -571,14 +581,16 @@ mod properties {
                 u64::from(Weight::FULL.basis_points() - weight.basis_points()),
             ).unwrap();
             prop_assert!(counts.canary >= needs(weight));
+            // The floor is capped at the service's size, as Argo caps it.
+            prop_assert!(counts.canary <= desired, "{counts:?}");
             prop_assert_eq!(counts.canary == 0, weight.is_zero() && (!dynamic || published.is_none_or(|p| p.target.is_zero())));
             if !dynamic {
                 prop_assert_eq!(counts.stable, desired);
-                let canary = if weight.is_zero() { 0 } else { needs(weight).max(min_instances) };
+                let canary = if weight.is_zero() { 0 } else { needs(weight).max(min_instances.min(desired)) };
                 prop_assert_eq!(counts.canary, canary);
             } else {
                 prop_assert!(counts.stable >= needs(stable_share));
-                prop_assert!(counts.stable <= desired.max(min_instances));
+                prop_assert!(counts.stable <= desired);
                 if let Some(published) = published {
                     prop_assert!(counts.stable >= needs(published.stable));
                     prop_assert!(counts.canary >= needs(published.target));
