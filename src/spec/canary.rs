@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use crate::analysis::OnFailure;
 use crate::error::{SpecError, excerpt};
 use crate::spec::{CapacityLimits, Quantity};
-use crate::strategy::{CanaryScale, CanarySetting, canary_cost, instances_for_weight};
+use crate::strategy::{CanaryScale, CanarySetting, canary_cost, share_of};
 use crate::time::Duration;
 use crate::traffic::{MatchCondition, Weight};
 
@@ -323,16 +323,22 @@ impl CanarySpec {
             None
         } else {
             let limits = crate::spec::surge_limits(desired, self.max_surge, unavailable)?;
-            Some(limits.max_surge)
+            Some(limits.max_surge())
         };
         self.check_scales(desired, surge)?;
         // The peak: Kubernetes' surge without a traffic router, and room for the largest
         // experiment baseline either way.
-        let cost = canary_cost(self, desired);
-        Ok(CapacityLimits {
+        let cost = canary_cost(self, desired)?;
+        CapacityLimits::new(
             desired,
-            max_surge: cost.peak - desired,
-            max_unavailable: desired - cost.min_available,
+            cost.peak - desired,
+            desired - cost.min_available,
+        )
+        .map_err(|error| match error {
+            SpecError::SurgeTooLarge { .. } => SpecError::InvalidCanary {
+                why: "its peak (the stable revision, the canary and an experiment's baseline beside them) would pass twice MAX_DESIRED instances: lower desired, or the weight of the experiment steps",
+            },
+            error => error,
         })
     }
 
@@ -457,9 +463,7 @@ impl CanarySpec {
         for (index, step) in self.plan.steps().enumerate() {
             let replicas = match step.as_ref() {
                 CanaryStep::SetCanaryScale(CanaryScale::Replicas(n)) => *n,
-                CanaryStep::SetCanaryScale(CanaryScale::Weight(w)) => {
-                    instances_for_weight(desired, *w)
-                }
+                CanaryStep::SetCanaryScale(CanaryScale::Weight(w)) => share_of(desired, *w),
                 _ => continue,
             };
             let max = surge.unwrap_or(desired);

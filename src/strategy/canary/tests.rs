@@ -189,13 +189,13 @@ fn the_routed_peak_is_the_largest_canary_beside_what_stable_still_needs() {
         CanaryStep::SetWeight(percent(20)),
         CanaryStep::SetWeight(percent(60)),
     ]);
-    assert_eq!(canary_cost(&spec, 10).peak, 20);
+    assert_eq!(canary_cost(&spec, 10).unwrap().peak, 20);
     let dynamic = CanarySpec {
         dynamic_stable_scale: true,
         ..spec
     };
     // 20% -> 60%: six canary instances while stable still carries 80% (eight).
-    assert_eq!(canary_cost(&dynamic, 10).peak, 14);
+    assert_eq!(canary_cost(&dynamic, 10).unwrap().peak, 14);
 }
 
 #[test]
@@ -251,7 +251,7 @@ fn an_experiments_baseline_comes_on_top_of_the_peak() {
     let spec = steps(vec![CanaryStep::SetWeight(percent(20)), experiment.clone()]);
     // Routed, full stable: the promotion (ten beside ten) is still the peak.
     assert_eq!(
-        canary_cost(&spec, 10),
+        canary_cost(&spec, 10).unwrap(),
         CanaryCost {
             peak: 20,
             min_available: 8,
@@ -274,17 +274,19 @@ fn an_experiments_baseline_comes_on_top_of_the_peak() {
         }
     };
     assert_eq!(
-        canary_cost(&dynamic(vec![20, 40, 60, 80, 100]), 10).peak,
+        canary_cost(&dynamic(vec![20, 40, 60, 80, 100]), 10)
+            .unwrap()
+            .peak,
         12
     );
-    let with_experiment = canary_cost(&dynamic(vec![20, 40, 0, 60, 80, 100]), 10);
+    let with_experiment = canary_cost(&dynamic(vec![20, 40, 0, 60, 80, 100]), 10).unwrap();
     assert_eq!((with_experiment.peak, with_experiment.baseline), (14, 4));
     // By instance count: desired + max_surge (three), and the baseline.
     let basic = CanarySpec {
         traffic_routing: false,
         ..spec
     };
-    assert_eq!(canary_cost(&basic, 10).peak, 10 + 3 + 2);
+    assert_eq!(canary_cost(&basic, 10).unwrap().peak, 10 + 3 + 2);
 }
 
 #[test]
@@ -372,7 +374,7 @@ fn validation_and_the_cost_read_each_step_a_few_times_not_once_per_step() {
         validation <= 6 * MAX_CANARY_STEPS,
         "validation read {validation} steps"
     );
-    let cost = steps_read(|| canary_cost(&spec, 10));
+    let cost = steps_read(|| canary_cost(&spec, 10).unwrap());
     assert!(cost <= 3 * MAX_CANARY_STEPS, "the cost read {cost} steps");
 }
 
