@@ -192,6 +192,17 @@ pub enum SpecError {
         /// The largest surge allowed with this `desired`, in instances.
         max: u32,
     },
+    /// Capacity limits that allow more instances of `desired` to be unavailable than
+    /// there are.
+    #[error(
+        "max_unavailable is {max_unavailable}, more than desired = {desired}: at most all {desired} instances can be unavailable"
+    )]
+    UnavailableAboveDesired {
+        /// The unavailability given, in instances.
+        max_unavailable: u32,
+        /// The desired instance count.
+        desired: u32,
+    },
     /// A count or percentage could not be read.
     #[error(
         "{field} is {text:?}: write a whole number of instances (2, a number) or a percentage (\"25%\", a string)"

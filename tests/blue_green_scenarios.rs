@@ -388,7 +388,7 @@ fn a_new_revision_during_preview_discards_the_old_green() {
 fn max_unavailable_trades_blue_instances_for_a_lower_peak() {
     let spec = blue_green(4, |bg| bg.max_unavailable = cutover::Quantity::Count(1));
     let cost = match &spec.strategy {
-        StrategySpec::BlueGreen(bg) => cutover::blue_green_cost(bg, 4),
+        StrategySpec::BlueGreen(bg) => cutover::blue_green_cost(bg, 4).unwrap(),
         _ => unreachable!(),
     };
     assert_eq!((cost.peak, cost.min_available), (7, 3));

@@ -192,7 +192,7 @@ fn update_spec_applies_limits_and_refuses_min_ready() {
     world.deploy("v2").unwrap();
     let now = world.now;
     world.rollout.update_spec(now, spec(4, "2", "0")).unwrap();
-    assert_eq!(world.rollout.limits().max_surge, 2);
+    assert_eq!(world.rollout.limits().max_surge(), 2);
     let slower = RolloutSpec {
         min_ready: Duration::from_secs(5),
         ..spec(4, "2", "0")

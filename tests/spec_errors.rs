@@ -138,11 +138,7 @@ fn percent_out_of_range() {
         accepted(
             r#"{"desired": 4, "strategy": {"rolling": {"max_surge": 0, "max_unavailable": "100%"}}, "allow_downtime": true}"#
         ),
-        CapacityLimits {
-            desired: 4,
-            max_surge: 0,
-            max_unavailable: 4
-        }
+        CapacityLimits::new(4, 0, 4).unwrap()
     );
     let message =
         refusal(r#"{"desired": 3, "strategy": {"rolling": {"max_unavailable": "101%"}}}"#);
@@ -171,7 +167,7 @@ fn no_progress_possible() {
     let limits = rolling(3, Quantity::Percent(0), Quantity::Percent(10))
         .validate()
         .unwrap();
-    assert_eq!((limits.max_surge, limits.max_unavailable), (0, 1));
+    assert_eq!((limits.max_surge(), limits.max_unavailable()), (0, 1));
 }
 
 #[test]
@@ -213,12 +209,12 @@ fn downtime_required() {
         }
         .validate()
         .unwrap();
-        assert_eq!(limits.max_unavailable, limits.desired);
+        assert_eq!(limits.max_unavailable(), limits.desired());
     }
     let limits = accepted(
         r#"{"desired": 1, "strategy": {"rolling": {"max_surge": 0, "max_unavailable": 1}}, "allow_downtime": true}"#,
     );
-    assert_eq!((limits.max_surge, limits.max_unavailable), (0, 1));
+    assert_eq!((limits.max_surge(), limits.max_unavailable()), (0, 1));
     let spec = RolloutSpec {
         allow_downtime: true,
         ..rolling(1, Quantity::Count(0), Quantity::Count(1))
@@ -227,11 +223,7 @@ fn downtime_required() {
     // One instance with the default 25% surge needs no downtime: surge rounds up to 1.
     assert_eq!(
         accepted(r#"{"desired": 1}"#),
-        CapacityLimits {
-            desired: 1,
-            max_surge: 1,
-            max_unavailable: 0
-        }
+        CapacityLimits::new(1, 1, 0).unwrap()
     );
 }
 
@@ -350,7 +342,7 @@ fn unparsable_durations_say_how_to_write_one() {
     let message = refusal(r#"{"min_ready": -5}"#);
     assert_says(&message, &["a duration cannot be negative: -5"]);
     assert_eq!(
-        accepted(r#"{"progress_deadline": "1h30m", "min_ready": "500ms"}"#).desired,
+        accepted(r#"{"progress_deadline": "1h30m", "min_ready": "500ms"}"#).desired(),
         1
     );
 }
@@ -397,11 +389,11 @@ fn a_quantity_string_without_percent_is_refused() {
     let limits = accepted(
         r#"{"desired": 10, "strategy": {"rolling": {"max_surge": "90%", "max_unavailable": 0}}}"#,
     );
-    assert_eq!(limits.max_surge, 9);
+    assert_eq!(limits.max_surge(), 9);
     let limits = accepted(
         r#"{"desired": 10, "strategy": {"rolling": {"max_surge": 90, "max_unavailable": 0}}}"#,
     );
-    assert_eq!(limits.max_surge, 90);
+    assert_eq!(limits.max_surge(), 90);
 }
 
 #[test]
@@ -411,14 +403,10 @@ fn max_surge_may_exceed_100_percent() {
         accepted(
             r#"{"desired": 4, "strategy": {"rolling": {"max_surge": "150%", "max_unavailable": 0}}}"#
         ),
-        CapacityLimits {
-            desired: 4,
-            max_surge: 6,
-            max_unavailable: 0
-        }
+        CapacityLimits::new(4, 6, 0).unwrap()
     );
     let spec = rolling(4, Quantity::Percent(150), Quantity::Count(0));
-    assert_eq!(spec.validate().map(|limits| limits.max_surge), Ok(6));
+    assert_eq!(spec.validate().map(|limits| limits.max_surge()), Ok(6));
     assert!(
         Rollout::new(
             Timestamp::ZERO,
@@ -527,7 +515,7 @@ fn desired_is_bounded() {
         refused
     );
     assert_eq!(
-        accepted(&format!(r#"{{"desired": {MAX_DESIRED}}}"#)).desired,
+        accepted(&format!(r#"{{"desired": {MAX_DESIRED}}}"#)).desired(),
         MAX_DESIRED
     );
 

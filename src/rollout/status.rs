@@ -263,7 +263,7 @@ impl Core {
     }
 
     fn progress(&self) -> f64 {
-        let desired = f64::from(self.limits.desired);
+        let desired = f64::from(self.limits.desired());
         let view = self.fleet_view();
         let toward = match (&self.phase, &self.target) {
             (Phase::Completed | Phase::Idle, _) => return 1.0,
@@ -287,7 +287,8 @@ impl Core {
         view.replicas_except(Role::Stable) == 0
             && view.leaving == 0
             && (self.stable.is_none()
-                || (stable.replicas == self.limits.desired && stable.available == stable.replicas))
+                || (stable.replicas == self.limits.desired()
+                    && stable.available == stable.replicas))
             && !self.rotation.awaiting_ack()
     }
 
@@ -385,7 +386,7 @@ impl Core {
     fn message(&self, progress: f64, revert: Option<&RevertStatus>, plan: &Plan) -> String {
         let percent = (progress * 100.0).round();
         let view = self.fleet_view();
-        let desired = self.limits.desired;
+        let desired = self.limits.desired();
         match (&self.phase, &self.target, &self.stable) {
             (Phase::Idle, _, Some(stable)) => {
                 let serving = self.rotation.published.weight(stable) == Weight::FULL
@@ -469,7 +470,7 @@ impl Core {
     ) -> String {
         let view = self.fleet_view();
         let green = view.roles[Role::Target].available;
-        let desired = self.limits.desired;
+        let desired = self.limits.desired();
         let waiting_checks = || {
             self.checks_status().map_or_else(String::new, |c| {
                 let mut parts = Vec::new();

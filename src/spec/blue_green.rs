@@ -228,11 +228,7 @@ impl BlueGreenSpec {
         }
         self.pre_promotion.validate("pre_promotion", analyses)?;
         self.post_promotion.validate("post_promotion", analyses)?;
-        let max_unavailable = unavailable.resolve(desired, false).min(desired);
-        Ok(CapacityLimits {
-            desired,
-            max_surge: desired - max_unavailable,
-            max_unavailable,
-        })
+        let max_unavailable = unavailable.resolve(desired, false)?.min(desired);
+        CapacityLimits::new(desired, desired - max_unavailable, max_unavailable)
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use crate::analysis::OnFailure;
 use crate::error::{SpecError, excerpt};
 use crate::spec::{CapacityLimits, Quantity};
-use crate::strategy::{CanaryScale, CanarySetting, canary_cost, instances_for_weight};
+use crate::strategy::{CanaryScale, CanarySetting, canary_cost, share_of};
 use crate::time::Duration;
 use crate::traffic::{MatchCondition, Weight};
 
@@ -147,6 +147,8 @@ impl CanaryPlan {
     /// Step `index`, if there is one (a preset's steps are made on the fly).
     #[must_use]
     pub fn step(&self, index: usize) -> Option<Cow<'_, CanaryStep>> {
+        #[cfg(test)]
+        STEPS_READ.with(|read| read.set(read.get() + 1));
         if index >= self.len() {
             return None;
         }
@@ -173,10 +175,23 @@ impl CanaryPlan {
         })
     }
 
+    /// Whether every step that sets something sets a weight (a preset's steps).
+    pub(crate) fn sets_only_weights(&self) -> bool {
+        !matches!(self, CanaryPlan::Steps(_))
+    }
+
     /// Every step, in order.
     pub fn steps(&self) -> impl Iterator<Item = Cow<'_, CanaryStep>> {
         (0..self.len()).filter_map(|i| self.step(i))
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Steps read by [`CanaryPlan::step`] on this thread: tests count them to show that
+    /// planning reads a plan a bounded number of times per step, not once per step per
+    /// step.
+    pub(crate) static STEPS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// How many multiples of `weight` lie strictly below 100%: a linear preset's weight
@@ -308,16 +323,22 @@ impl CanarySpec {
             None
         } else {
             let limits = crate::spec::surge_limits(desired, self.max_surge, unavailable)?;
-            Some(limits.max_surge)
+            Some(limits.max_surge())
         };
         self.check_scales(desired, surge)?;
         // The peak: Kubernetes' surge without a traffic router, and room for the largest
         // experiment baseline either way.
-        let cost = canary_cost(self, desired);
-        Ok(CapacityLimits {
+        let cost = canary_cost(self, desired)?;
+        CapacityLimits::new(
             desired,
-            max_surge: cost.peak - desired,
-            max_unavailable: desired - cost.min_available,
+            cost.peak - desired,
+            desired - cost.min_available,
+        )
+        .map_err(|error| match error {
+            SpecError::SurgeTooLarge { .. } => SpecError::InvalidCanary {
+                why: "its peak (the stable revision, the canary and an experiment's baseline beside them) would pass twice MAX_DESIRED instances: lower desired, or the weight of the experiment steps",
+            },
+            error => error,
         })
     }
 
@@ -345,8 +366,11 @@ impl CanarySpec {
             _ => {}
         }
         let mut full = false;
+        // The settings in force, carried from step to step.
+        let mut setting = CanarySetting::default();
         for (index, step) in self.plan.steps().enumerate() {
             let invalid = |why| SpecError::InvalidCanaryStep { step: index, why };
+            setting.apply(&step);
             match step.as_ref() {
                 CanaryStep::SetWeight(weight) => {
                     if full && *weight != Weight::FULL {
@@ -370,7 +394,6 @@ impl CanarySpec {
                             "it runs an experiment after a step sent all traffic to the canary: the baseline would serve nothing",
                         ));
                     }
-                    let setting = CanarySetting::at(&self.plan, index);
                     if setting.weight.is_zero() && !setting.reaches_canary() {
                         return Err(invalid(
                             "it runs an experiment while no traffic reaches the canary: set a weight, a route or a mirror first",
@@ -440,9 +463,7 @@ impl CanarySpec {
         for (index, step) in self.plan.steps().enumerate() {
             let replicas = match step.as_ref() {
                 CanaryStep::SetCanaryScale(CanaryScale::Replicas(n)) => *n,
-                CanaryStep::SetCanaryScale(CanaryScale::Weight(w)) => {
-                    instances_for_weight(desired, *w)
-                }
+                CanaryStep::SetCanaryScale(CanaryScale::Weight(w)) => share_of(desired, *w),
                 _ => continue,
             };
             let max = surge.unwrap_or(desired);

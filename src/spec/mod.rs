@@ -3,13 +3,18 @@
 
 mod blue_green;
 mod canary;
+mod limits;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
 pub use blue_green::{BlueGreenSpec, Checks, HookSpec, Promotion};
+#[cfg(test)]
+pub(crate) use canary::STEPS_READ;
 pub use canary::{CanaryPlan, CanarySpec, CanaryStep, MAX_CANARY_STEPS};
+pub(crate) use limits::check_desired;
+pub use limits::{CapacityLimits, MAX_DESIRED};
 
 use crate::error::{SpecError, excerpt};
 use crate::time::{Duration, Timestamp};
@@ -42,12 +47,34 @@ pub enum Quantity {
 
 impl Quantity {
     /// Resolves against `desired`, rounding a percentage up (`round_up`, as Kubernetes
-    /// does for surge) or down (for unavailability).
-    #[must_use]
-    pub fn resolve(self, desired: u32, round_up: bool) -> u32 {
+    /// does for surge) or down (for unavailability). A count is taken as given; a
+    /// percentage far above 100% saturates at `u32::MAX`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cutover::{MAX_DESIRED, Quantity, SpecError};
+    /// assert_eq!(Quantity::Percent(25).resolve(10, true), Ok(3));
+    /// assert_eq!(Quantity::Percent(25).resolve(10, false), Ok(2));
+    /// assert!(matches!(
+    ///     Quantity::Percent(25).resolve(MAX_DESIRED + 1, true),
+    ///     Err(SpecError::DesiredTooLarge { .. })
+    /// ));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`].
+    pub fn resolve(self, desired: u32, round_up: bool) -> Result<u32, SpecError> {
+        Ok(self.of(check_desired(desired)?, round_up))
+    }
+
+    /// [`Quantity::resolve`] for a `desired` already checked against [`MAX_DESIRED`].
+    pub(crate) fn of(self, desired: u32, round_up: bool) -> u32 {
         match self {
             Quantity::Count(n) => n,
             Quantity::Percent(p) => {
+                // Both factors fit in 32 bits, so the product fits in 64.
                 let scaled = u64::from(p) * u64::from(desired);
                 let value = if round_up {
                     scaled.div_ceil(100)
@@ -336,7 +363,7 @@ impl Default for HealthSpec {
 ///     ..RolloutSpec::default()
 /// };
 /// let limits = spec.validate().unwrap();
-/// assert_eq!((limits.max_surge, limits.max_unavailable), (3, 0));
+/// assert_eq!((limits.max_surge(), limits.max_unavailable()), (3, 0));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -427,57 +454,6 @@ impl Default for RolloutSpec {
     }
 }
 
-/// The largest `desired` a [`RolloutSpec`] may ask for: 100,000 instances.
-///
-/// A rollout plans every missing instance at once, so an unbounded `desired` (a typo,
-/// or `4294967295` from an overflowed count) would queue billions of actions in one call.
-/// The surge is bounded with it: `desired + max_surge` may not exceed `2 * MAX_DESIRED`.
-/// A larger fleet is run as several rollouts.
-pub const MAX_DESIRED: u32 = 100_000;
-
-/// A spec's capacity limits as numbers, after Kubernetes' rounding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
-pub struct CapacityLimits {
-    /// Instances wanted.
-    pub desired: u32,
-    /// Instances allowed above `desired`.
-    pub max_surge: u32,
-    /// Instances of `desired` allowed to be unavailable.
-    pub max_unavailable: u32,
-}
-
-impl CapacityLimits {
-    /// Kubernetes' `ResolveFenceposts`: surge rounds up, unavailability rounds down, both
-    /// zero makes unavailability 1, and unavailability is capped at `desired`.
-    #[must_use]
-    pub fn resolve(desired: u32, max_surge: Quantity, max_unavailable: Quantity) -> CapacityLimits {
-        let surge = max_surge.resolve(desired, true);
-        let mut unavailable = max_unavailable.resolve(desired, false);
-        if surge == 0 && unavailable == 0 {
-            unavailable = 1;
-        }
-        CapacityLimits {
-            desired,
-            max_surge: surge,
-            max_unavailable: unavailable.min(desired),
-        }
-    }
-
-    /// The most instances that may exist at once.
-    #[must_use]
-    pub fn max_total(&self) -> u32 {
-        self.desired.saturating_add(self.max_surge)
-    }
-
-    /// The fewest available instances the rollout may leave.
-    #[must_use]
-    pub fn min_available(&self) -> u32 {
-        self.desired - self.max_unavailable
-    }
-}
-
 impl RolloutSpec {
     /// A rolling update of `desired` instances with these limits, defaults otherwise.
     ///
@@ -486,7 +462,7 @@ impl RolloutSpec {
     /// ```
     /// use cutover::{Quantity, RolloutSpec};
     /// let spec = RolloutSpec::rolling(10, Quantity::Percent(25), Quantity::Count(0));
-    /// assert_eq!(spec.validate().unwrap().max_surge, 3);
+    /// assert_eq!(spec.validate().unwrap().max_surge(), 3);
     /// ```
     #[must_use]
     pub fn rolling(desired: u32, max_surge: Quantity, max_unavailable: Quantity) -> RolloutSpec {
@@ -513,12 +489,7 @@ impl RolloutSpec {
         if self.desired == 0 {
             return Err(SpecError::ZeroDesired);
         }
-        if self.desired > MAX_DESIRED {
-            return Err(SpecError::DesiredTooLarge {
-                desired: self.desired,
-                max: MAX_DESIRED,
-            });
-        }
+        check_desired(self.desired)?;
         if let Some(deadline) = self.progress_deadline.filter(|d| *d <= self.min_ready) {
             return Err(SpecError::DeadlineTooShort {
                 deadline,
@@ -560,11 +531,11 @@ impl RolloutSpec {
             StrategySpec::BlueGreen(blue_green) => blue_green.validate(self.desired, &analyses)?,
             StrategySpec::Canary(canary) => canary.validate(self.desired, &analyses)?,
         };
-        if limits.max_unavailable >= limits.desired && !self.allow_downtime {
+        if limits.max_unavailable() >= limits.desired() && !self.allow_downtime {
             return Err(SpecError::DowntimeRequired {
-                desired: limits.desired,
-                max_surge: limits.max_surge,
-                max_unavailable: limits.max_unavailable,
+                desired: limits.desired(),
+                max_surge: limits.max_surge(),
+                max_unavailable: limits.max_unavailable(),
             });
         }
         Ok(limits)
@@ -614,17 +585,7 @@ pub(crate) fn surge_limits(
     if surge.is_zero() && unavailable.is_zero() {
         return Err(SpecError::NoProgressPossible);
     }
-    let limits = CapacityLimits::resolve(desired, surge, unavailable);
-    // desired <= MAX_DESIRED, so this neither underflows nor leaves u32.
-    let max_surge = 2 * MAX_DESIRED - desired;
-    if limits.max_surge > max_surge {
-        return Err(SpecError::SurgeTooLarge {
-            max_surge: surge,
-            desired,
-            max: max_surge,
-        });
-    }
-    Ok(limits)
+    CapacityLimits::resolve(desired, surge, unavailable)
 }
 
 #[cfg(test)]
@@ -694,7 +655,7 @@ mod tests {
     #[test]
     fn surge_may_exceed_100_percent_and_unavailability_may_not() {
         let limits = rolling(4, Quantity::Percent(250), Quantity::Count(0)).validate();
-        assert_eq!(limits.map(|limits| limits.max_surge), Ok(10));
+        assert_eq!(limits.map(|limits| limits.max_surge()), Ok(10));
         assert_eq!(
             rolling(4, Quantity::Count(1), Quantity::Percent(101)).validate(),
             Err(SpecError::PercentOutOfRange {
@@ -768,9 +729,9 @@ mod tests {
             (4, Quantity::Percent(100), Quantity::Percent(0), 4, 0),
         ];
         for (desired, surge, unavailable, want_surge, want_unavailable) in cases {
-            let limits = CapacityLimits::resolve(desired, surge, unavailable);
+            let limits = CapacityLimits::resolve(desired, surge, unavailable).unwrap();
             assert_eq!(
-                (limits.max_surge, limits.max_unavailable),
+                (limits.max_surge(), limits.max_unavailable()),
                 (want_surge, want_unavailable),
                 "{desired} {surge} {unavailable}"
             );

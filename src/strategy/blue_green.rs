@@ -16,7 +16,8 @@
 //! update. On completion blue becomes the standby: warm for `scale_down_delay`, or for
 //! good with `keep_standby`.
 
-use crate::spec::{BlueGreenSpec, CapacityLimits, Promotion};
+use crate::error::SpecError;
+use crate::spec::{BlueGreenSpec, CapacityLimits, Promotion, check_desired};
 use crate::strategy::plan::{
     ExplicitTraffic, Mode, PerRole, Plan, PlanInput, Role, StepKind, StepProgress, StepWait,
     TrafficIntent,
@@ -54,18 +55,29 @@ pub struct BlueGreenCost {
 /// ```
 /// use cutover::{BlueGreenSpec, Quantity, blue_green_cost};
 /// let spec = BlueGreenSpec { preview_replicas: Some(2), max_unavailable: Quantity::Percent(25), ..BlueGreenSpec::default() };
-/// let cost = blue_green_cost(&spec, 10);
+/// let cost = blue_green_cost(&spec, 10)?;
 /// assert_eq!((cost.preview, cost.blue_may_go, cost.peak, cost.min_available), (2, 2, 18, 8));
+/// # Ok::<(), cutover::SpecError>(())
 /// ```
-#[must_use]
-pub fn blue_green_cost(spec: &BlueGreenSpec, desired: u32) -> BlueGreenCost {
-    let blue_may_go = spec.max_unavailable.resolve(desired, false).min(desired);
-    BlueGreenCost {
-        preview: spec.preview_replicas.unwrap_or(desired).min(desired),
+///
+/// # Errors
+///
+/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED).
+pub fn blue_green_cost(spec: &BlueGreenSpec, desired: u32) -> Result<BlueGreenCost, SpecError> {
+    let desired = check_desired(desired)?;
+    let blue_may_go = spec.max_unavailable.of(desired, false).min(desired);
+    Ok(BlueGreenCost {
+        preview: preview_size(spec, desired),
         blue_may_go,
+        // desired <= MAX_DESIRED, so twice it fits.
         peak: 2 * desired - blue_may_go,
         min_available: desired - blue_may_go,
-    }
+    })
+}
+
+/// Green's size while in preview: the preview size, at most `desired`.
+fn preview_size(spec: &BlueGreenSpec, desired: u32) -> u32 {
+    spec.preview_replicas.unwrap_or(desired).min(desired)
 }
 
 /// Green's size in a step: the preview size until the pre-promotion checks pass (Argo's
@@ -77,21 +89,32 @@ pub fn blue_green_cost(spec: &BlueGreenSpec, desired: u32) -> BlueGreenCost {
 /// ```
 /// use cutover::{BlueGreenSpec, StepKind, blue_green_green_size};
 /// let spec = BlueGreenSpec { preview_replicas: Some(1), ..BlueGreenSpec::default() };
-/// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Preview, false), 1);
-/// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Promotion, false), 4);
-/// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Preview, true), 4);
+/// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Preview, false), Ok(1));
+/// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Promotion, false), Ok(4));
+/// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Preview, true), Ok(4));
 /// ```
-#[must_use]
+///
+/// # Errors
+///
+/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED).
 pub fn blue_green_green_size(
     spec: &BlueGreenSpec,
     desired: u32,
     step: StepKind,
     skip_preview: bool,
-) -> u32 {
+) -> Result<u32, SpecError> {
+    Ok(green_size(
+        spec,
+        check_desired(desired)?,
+        step,
+        skip_preview,
+    ))
+}
+
+/// [`blue_green_green_size`] for a `desired` already checked.
+fn green_size(spec: &BlueGreenSpec, desired: u32, step: StepKind, skip_preview: bool) -> u32 {
     match step {
-        StepKind::Preview | StepKind::PrePromotion if !skip_preview => {
-            blue_green_cost(spec, desired).preview
-        }
+        StepKind::Preview | StepKind::PrePromotion if !skip_preview => preview_size(spec, desired),
         _ => desired,
     }
 }
@@ -108,7 +131,7 @@ pub fn blue_green_green_size(
 /// ```
 /// use cutover::{BlueGreenSpec, CapacityLimits, FleetView, Mode, PerRole, PlanInput, RoleCounts, StepState, Timestamp, blue_green_plan};
 /// let spec = BlueGreenSpec::default();
-/// let limits = CapacityLimits { desired: 3, max_surge: 3, max_unavailable: 0 };
+/// let limits = CapacityLimits::new(3, 3, 0).unwrap();
 /// let mut view = FleetView::default();
 /// view.roles.stable = RoleCounts { replicas: 3, available: 3, ready: 3 };
 /// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default() };
@@ -134,7 +157,7 @@ fn rollout_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
     // goes to full size and takes the traffic, with no preview, checks or promotion.
     let first = !input.has_stable;
     let skip = state.skips_checks() || first;
-    let green = blue_green_green_size(spec, limits.desired, kind, skip);
+    let green = green_size(spec, limits.desired(), kind, skip);
     let green_available = view.roles[Role::Target].available;
     let checks_passed = skip || state.promoted || state.checks == Some(true);
     let (done, waiting) = match kind {
@@ -151,7 +174,10 @@ fn rollout_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
             }
             Promotion::Manual => (false, Some(StepWait::Promotion)),
         },
-        StepKind::Switch => (green_available >= limits.desired, Some(StepWait::Capacity)),
+        StepKind::Switch => (
+            green_available >= limits.desired(),
+            Some(StepWait::Capacity),
+        ),
         _ => (
             spec.post_promotion.is_empty() || checks_passed,
             Some(StepWait::Checks),
@@ -161,7 +187,9 @@ fn rollout_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
     // Blue stays whole unless green at full size needs the room (`max_unavailable`).
     // After the switch it is kept as it is, not rebuilt: a blue instance lost then
     // would be built only to become the standby.
-    let blue = limits.desired.min(limits.max_total().saturating_sub(green));
+    let blue = limits
+        .desired()
+        .min(limits.max_total().saturating_sub(green));
     let wanted = PerRole::<u32> {
         target: green,
         stable: if switched {
@@ -174,8 +202,8 @@ fn rollout_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
     // Complete only with green whole and every other environment but blue gone (blue
     // then becomes the standby).
     let target = view.roles[Role::Target];
-    let settled = target.replicas == limits.desired
-        && target.available >= limits.desired
+    let settled = target.replicas == limits.desired()
+        && target.available >= limits.desired()
         && view.roles[Role::Superseded].replicas == 0
         && view.roles[Role::Standby].replicas == 0
         && view.leaving == 0;
@@ -214,10 +242,10 @@ fn at_rest_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
     let mut wanted = PerRole::<u32>::default();
     // What is kept beside blue (an aborted green, the standby) gets only the room blue
     // at full size leaves under the peak: blue's capacity comes first.
-    let room = input.limits.max_total() - input.limits.desired;
+    let room = input.limits.max_total() - input.limits.desired();
     let mut wake_at = None;
     if input.has_stable {
-        wanted.stable = input.limits.desired;
+        wanted.stable = input.limits.desired();
         // Green stays after an abort for its delay (for good with `None`), never grown.
         let green_until = state
             .aborted_at
@@ -262,11 +290,7 @@ mod tests {
         };
         PlanInput {
             mode: Mode::Rollout,
-            limits: CapacityLimits {
-                desired: 4,
-                max_surge: 3,
-                max_unavailable: 1,
-            },
+            limits: CapacityLimits::new(4, 3, 1).unwrap(),
             view,
             has_stable: true,
             now: Timestamp::from_millis(10_000),
@@ -277,15 +301,15 @@ mod tests {
     #[test]
     fn the_cost_is_twice_the_fleet_less_what_blue_may_give_up() {
         let spec = BlueGreenSpec::default();
-        let cost = blue_green_cost(&spec, 5);
+        let cost = blue_green_cost(&spec, 5).unwrap();
         assert_eq!((cost.peak, cost.min_available, cost.preview), (10, 5, 5));
         let tight = BlueGreenSpec {
             max_unavailable: Quantity::Percent(30),
             ..spec
         };
         // 30% of 5 rounds down to 1, and there is no both-zero rule.
-        assert_eq!(blue_green_cost(&tight, 5).peak, 9);
-        assert_eq!(blue_green_cost(&tight, 3).blue_may_go, 0);
+        assert_eq!(blue_green_cost(&tight, 5).unwrap().peak, 9);
+        assert_eq!(blue_green_cost(&tight, 3).unwrap().blue_may_go, 0);
     }
 
     #[test]

@@ -18,9 +18,11 @@
 //! new canary gets none: the superseded weight goes back to stable first, so that the
 //! canary grows next to stable.
 
+use crate::error::SpecError;
+use crate::spec::check_desired;
 use crate::spec::{CanaryPlan, CanarySpec, CanaryStep, CapacityLimits};
 use crate::strategy::canary_counts::{
-    CanaryScale, RoutedScaling, canary_basic_target, canary_routed_replicas, instances_for_weight,
+    CanaryScale, RoutedScaling, basic_target, routed_replicas, share_of,
 };
 use crate::strategy::plan::{
     ExplicitTraffic, Mode, PerRole, Plan, PlanInput, Role, StepKind, StepProgress, StepWait,
@@ -63,24 +65,62 @@ impl CanarySetting {
         }
     }
 
-    /// The settings once steps `0..=index` have run.
+    /// The settings once steps `0..=index` have run, for a planner that needs them at
+    /// one step.
+    ///
+    /// Each setting is the one its last step before `index` gave, so the plan is read
+    /// backward from `index` and only until every setting is known: nothing is cloned
+    /// but the route in force. Code that needs the settings at every step carries them
+    /// from one step to the next with [`CanarySetting::apply`] instead.
     pub(crate) fn at(plan: &CanaryPlan, index: usize) -> Self {
         let mut setting = CanarySetting::default();
-        for step in (0..=index).filter_map(|i| plan.step(i)) {
-            match step.as_ref() {
-                CanaryStep::SetWeight(weight) => setting.weight = *weight,
-                CanaryStep::SetCanaryScale(CanaryScale::MatchTrafficWeight) => {
-                    setting.scale = None;
+        // Which settings are known, by `CanarySetting::field_set_by`. A preset sets
+        // weights and nothing else.
+        let mut known = [false; 4];
+        if plan.sets_only_weights() {
+            known = [false, true, true, true];
+        }
+        for i in (0..=index.min(plan.len())).rev() {
+            if known.iter().all(|known| *known) {
+                break;
+            }
+            let Some(step) = plan.step(i) else { continue };
+            if let Some(field) = CanarySetting::field_set_by(&step) {
+                if !known[field] {
+                    setting.apply(&step);
+                    known[field] = true;
                 }
-                CanaryStep::SetCanaryScale(scale) => setting.scale = Some(*scale),
-                CanaryStep::SetRoute(route) => setting.route.clone_from(route),
-                CanaryStep::SetMirror(share) => setting.mirror = *share,
-                CanaryStep::Pause { .. }
-                | CanaryStep::Analysis { .. }
-                | CanaryStep::Experiment { .. } => {}
             }
         }
         setting
+    }
+
+    /// Which setting `step` sets, if any: 0 the weight, 1 the scale, 2 the route, 3 the
+    /// mirror.
+    fn field_set_by(step: &CanaryStep) -> Option<usize> {
+        match step {
+            CanaryStep::SetWeight(_) => Some(0),
+            CanaryStep::SetCanaryScale(_) => Some(1),
+            CanaryStep::SetRoute(_) => Some(2),
+            CanaryStep::SetMirror(_) => Some(3),
+            CanaryStep::Pause { .. }
+            | CanaryStep::Analysis { .. }
+            | CanaryStep::Experiment { .. } => None,
+        }
+    }
+
+    /// The settings after `step` has run, from the settings before it.
+    pub(crate) fn apply(&mut self, step: &CanaryStep) {
+        match step {
+            CanaryStep::SetWeight(weight) => self.weight = *weight,
+            CanaryStep::SetCanaryScale(CanaryScale::MatchTrafficWeight) => self.scale = None,
+            CanaryStep::SetCanaryScale(scale) => self.scale = Some(*scale),
+            CanaryStep::SetRoute(route) => self.route.clone_from(route),
+            CanaryStep::SetMirror(share) => self.mirror = *share,
+            CanaryStep::Pause { .. }
+            | CanaryStep::Analysis { .. }
+            | CanaryStep::Experiment { .. } => {}
+        }
     }
 
     /// Whether something routes to the canary besides its weight, so that it needs an
@@ -123,11 +163,11 @@ fn routed_counts(
         dynamic_stable_scale: spec.dynamic_stable_scale,
         published,
     };
-    let counts = canary_routed_replicas(desired, setting.weight, setting.scale, scaling);
+    let counts = routed_replicas(desired, setting.weight, setting.scale, scaling);
     let carries = if setting.weight.is_zero() {
         0
     } else {
-        instances_for_weight(min_available, setting.weight).max(1)
+        share_of(min_available, setting.weight).max(1)
     };
     let mut canary = counts.canary.max(carries);
     if setting.reaches_canary() {
@@ -136,21 +176,15 @@ fn routed_counts(
     (canary, counts.stable)
 }
 
-/// The limits a canary without a traffic router moves within: Kubernetes' rounding of
-/// the spec's surge and unavailability.
-fn basic_limits(spec: &CanarySpec, desired: u32) -> CapacityLimits {
-    CapacityLimits::resolve(desired, spec.max_surge, spec.max_unavailable)
-}
-
 /// The (canary, stable) instance counts a canary without a traffic router moves to
-/// for `setting`.
+/// for `setting`, within the spec's own surge (Kubernetes' rounding).
 fn basic_counts(spec: &CanarySpec, desired: u32, setting: &CanarySetting) -> (u32, u32) {
     match setting.scale {
         Some(CanaryScale::Replicas(n)) => (n, desired),
-        Some(CanaryScale::Weight(share)) => (instances_for_weight(desired, share), desired),
+        Some(CanaryScale::Weight(share)) => (share_of(desired, share), desired),
         _ => {
-            let surge = basic_limits(spec, desired).max_surge;
-            let end = canary_basic_target(desired, setting.weight, surge);
+            let surge = spec.max_surge.of(desired, true);
+            let end = basic_target(desired, setting.weight, surge);
             (end.canary, end.stable)
         }
     }
@@ -168,13 +202,13 @@ fn basic_counts(spec: &CanarySpec, desired: u32, setting: &CanarySetting) -> (u3
 /// let ten = Weight::from_percent(10).unwrap();
 /// let linear = CanarySpec::with_plan(CanaryPlan::Linear { weight: ten, every: Duration::from_mins(1) });
 /// // A full stable revision, and at the promotion a full canary beside it.
-/// assert_eq!(canary_cost(&linear, 10).peak, 20);
+/// assert_eq!(canary_cost(&linear, 10)?.peak, 20);
 /// // Dynamic stable scaling: the stable revision shrinks as its traffic leaves.
 /// let dynamic = CanarySpec { dynamic_stable_scale: true, ..linear.clone() };
-/// assert_eq!(canary_cost(&dynamic, 10).peak, 11);
+/// assert_eq!(canary_cost(&dynamic, 10)?.peak, 11);
 /// // No traffic router: desired + max_surge (25% of 10, rounded up).
 /// let basic = CanarySpec { traffic_routing: false, ..linear };
-/// assert_eq!(canary_cost(&basic, 10).peak, 13);
+/// assert_eq!(canary_cost(&basic, 10)?.peak, 13);
 /// // An experiment at 30%: a baseline of 3 beside 3 canary instances.
 /// let experiment = CanarySpec {
 ///     plan: CanaryPlan::Steps(vec![
@@ -183,40 +217,48 @@ fn basic_counts(spec: &CanarySpec, desired: u32, setting: &CanarySetting) -> (u3
 ///     ]),
 ///     ..basic
 /// };
-/// assert_eq!((canary_cost(&experiment, 10).baseline, canary_cost(&experiment, 10).peak), (3, 16));
+/// let cost = canary_cost(&experiment, 10)?;
+/// assert_eq!((cost.baseline, cost.peak), (3, 16));
+/// # Ok::<(), cutover::SpecError>(())
 /// ```
-#[must_use]
-pub fn canary_cost(spec: &CanarySpec, desired: u32) -> CanaryCost {
-    let unavailable = spec.max_unavailable.resolve(desired, false).min(desired);
-    let steps = (0..spec.plan.len()).map(|i| {
-        let experiment = canary_step_kind(&spec.plan, i) == StepKind::Experiment;
-        (CanarySetting::at(&spec.plan, i), experiment)
-    });
+///
+/// # Errors
+///
+/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED);
+/// without a traffic router, [`SpecError::SurgeTooLarge`] when the spec's `max_surge`
+/// resolves past `2 * MAX_DESIRED` instances in all.
+pub fn canary_cost(spec: &CanarySpec, desired: u32) -> Result<CanaryCost, SpecError> {
+    let desired = check_desired(desired)?;
+    let unavailable = spec.max_unavailable.of(desired, false).min(desired);
+    let is_experiment = |step: &CanaryStep| matches!(step, CanaryStep::Experiment { .. });
+    // The settings in force, carried from step to step: the plan is read once.
+    let mut setting = CanarySetting::default();
     if !spec.traffic_routing {
-        let limits = basic_limits(spec, desired);
-        let baseline = steps
-            .filter(|(_, experiment)| *experiment)
-            .map(|(setting, _)| basic_counts(spec, desired, &setting).0)
-            .max()
-            .unwrap_or(0);
-        return CanaryCost {
+        let limits = CapacityLimits::resolve(desired, spec.max_surge, spec.max_unavailable)?;
+        let mut baseline = 0;
+        for step in spec.plan.steps() {
+            setting.apply(&step);
+            if is_experiment(&step) {
+                baseline = baseline.max(basic_counts(spec, desired, &setting).0);
+            }
+        }
+        return Ok(CanaryCost {
             peak: limits.max_total().saturating_add(baseline),
             min_available: limits.min_available(),
             baseline,
-        };
+        });
     }
     // Walk the steps as the planner does: at each change the canary grows to its new
     // size while the stable revision still holds what its published share needs.
-    let steps = steps.chain(std::iter::once((CanarySetting::promoted(), false)));
     let mut published = PerRole {
         stable: Weight::FULL,
         ..PerRole::default()
     };
     let (mut peak, mut baseline, mut with_baseline) = (desired, 0, 0);
     let min_available = desired - unavailable;
-    for (setting, experiment) in steps {
+    let mut visit = |setting: &CanarySetting, experiment: bool| {
         let (canary, stable) =
-            routed_counts(spec, desired, min_available, &setting, Some(published));
+            routed_counts(spec, desired, min_available, setting, Some(published));
         peak = peak.max(canary.saturating_add(stable));
         if experiment {
             baseline = baseline.max(canary);
@@ -227,17 +269,19 @@ pub fn canary_cost(spec: &CanarySpec, desired: u32) -> CanaryCost {
             target: setting.weight,
             ..PerRole::default()
         };
+    };
+    for step in spec.plan.steps() {
+        setting.apply(&step);
+        visit(&setting, is_experiment(&step));
     }
+    visit(&CanarySetting::promoted(), false);
     // An abort grows the stable revision back beside the canary as traffic returns:
     // one instance of room at least, so that the way back never waits on itself.
-    CanaryCost {
-        peak: peak
-            .max(desired.saturating_add(1))
-            .min(2 * desired)
-            .max(with_baseline),
+    Ok(CanaryCost {
+        peak: peak.max(desired + 1).min(2 * desired).max(with_baseline),
         min_available,
         baseline,
-    }
+    })
 }
 
 /// The canary planner: the desired state for the current step (see the module docs),
@@ -250,7 +294,7 @@ pub fn canary_cost(spec: &CanarySpec, desired: u32) -> CanaryCost {
 /// ```
 /// use cutover::{CanaryPlan, CanarySpec, CanaryStep, CapacityLimits, FleetView, Mode, PerRole, PlanInput, RoleCounts, StepState, Timestamp, Weight, canary_plan};
 /// let spec = CanarySpec::with_plan(CanaryPlan::Steps(vec![CanaryStep::SetWeight(Weight::from_percent(20).unwrap())]));
-/// let limits = CapacityLimits { desired: 10, max_surge: 10, max_unavailable: 2 };
+/// let limits = CapacityLimits::new(10, 10, 2).unwrap();
 /// let mut view = FleetView::default();
 /// view.roles.stable = RoleCounts { replicas: 10, available: 10, ready: 10 };
 /// let traffic = PerRole { stable: Weight::FULL, ..PerRole::default() };
@@ -268,7 +312,7 @@ pub fn canary_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
 }
 
 fn rollout_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
-    let desired = input.limits.desired;
+    let desired = input.limits.desired();
     let view = input.view;
     let state = input.step;
     let last = spec.plan.len();
@@ -406,7 +450,7 @@ fn at_rest_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
     let mut wanted = PerRole::<u32>::default();
     let mut wake_at = None;
     if input.has_stable {
-        wanted.stable = input.limits.desired;
+        wanted.stable = input.limits.desired();
         // A canary beside a full stable revision may stay after an abort (at weight 0)
         // for its delay, never grown, and only in the room the peak leaves.
         let until = input
@@ -415,7 +459,7 @@ fn at_rest_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
             .map(|at| spec.abort_scale_down_delay.map(|delay| at + delay));
         let keep = until.is_some_and(|until| until.is_none_or(|u| input.now < u));
         if input.mode == Mode::Revert && keep && spec.keeps_aborted_canary() {
-            let room = input.limits.max_total() - input.limits.desired;
+            let room = input.limits.max_total() - input.limits.desired();
             wanted.target = view.roles[Role::Target].replicas.min(room);
             wake_at = until.flatten();
         }

@@ -16,7 +16,8 @@
 //! percent the numbers are Argo's (its tests are ported in this module's tests), except
 //! where a function's docs say that `cutover` deliberately differs.
 
-use crate::spec::CapacityLimits;
+use crate::error::SpecError;
+use crate::spec::{CapacityLimits, check_desired};
 use crate::strategy::plan::PerRole;
 use crate::traffic::{TOTAL_BASIS_POINTS, Weight};
 
@@ -32,7 +33,7 @@ const FULL: u64 = TOTAL_BASIS_POINTS as u64;
 /// use cutover::{CanaryScale, RoutedScaling, Weight, canary_routed_replicas};
 /// // Two canary instances of ten while the canary takes no traffic yet.
 /// let scale = Some(CanaryScale::Replicas(2));
-/// let counts = canary_routed_replicas(10, Weight::ZERO, scale, RoutedScaling::default());
+/// let counts = canary_routed_replicas(10, Weight::ZERO, scale, RoutedScaling::default()).unwrap();
 /// assert_eq!((counts.canary, counts.stable), (2, 10));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -105,7 +106,8 @@ pub struct CanaryCounts {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RoutedScaling {
     /// A revision with any instances has at least this many (Argo's
-    /// `minPodsPerReplicaSet`, for availability); 0 or 1 sets no floor.
+    /// `minPodsPerReplicaSet`, for availability), or `desired` if that is fewer; 0 or 1
+    /// sets no floor.
     pub min_instances: u32,
     /// Whether the stable revision shrinks as its share of traffic moves to the canary
     /// (Argo's `dynamicStableScale`); without it the stable revision stays at
@@ -126,20 +128,29 @@ pub struct RoutedScaling {
 ///
 /// ```
 /// use cutover::{Weight, instances_for_weight};
-/// assert_eq!(instances_for_weight(10, Weight::from_percent(25).unwrap()), 3);
-/// assert_eq!(instances_for_weight(10, Weight::from_basis_points(1).unwrap()), 1);
-/// assert_eq!(instances_for_weight(10, Weight::ZERO), 0);
+/// assert_eq!(instances_for_weight(10, Weight::from_percent(25).unwrap()), Ok(3));
+/// assert_eq!(instances_for_weight(10, Weight::from_basis_points(1).unwrap()), Ok(1));
+/// assert_eq!(instances_for_weight(10, Weight::ZERO), Ok(0));
 /// ```
-#[must_use]
-pub fn instances_for_weight(desired: u32, weight: Weight) -> u32 {
-    instances_for_basis_points(desired, u64::from(weight.basis_points()))
+///
+/// # Errors
+///
+/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED).
+pub fn instances_for_weight(desired: u32, weight: Weight) -> Result<u32, SpecError> {
+    Ok(share_of(check_desired(desired)?, weight))
 }
 
-/// `desired × basis_points / 10,000`, rounded up; `basis_points` is at most 10,000.
-fn instances_for_basis_points(desired: u32, basis_points: u64) -> u32 {
-    let instances = (u64::from(desired) * basis_points.min(FULL)).div_ceil(FULL);
-    // At most `desired`, so it fits.
-    u32::try_from(instances).unwrap_or(desired)
+/// `count × weight`, rounded up: [`instances_for_weight`] of any count (a `desired`
+/// already checked, or a floor within it).
+pub(crate) fn share_of(count: u32, weight: Weight) -> u32 {
+    share_of_basis_points(count, u64::from(weight.basis_points()))
+}
+
+/// `count × basis_points / 10,000`, rounded up; `basis_points` is at most 10,000.
+fn share_of_basis_points(count: u32, basis_points: u64) -> u32 {
+    let instances = (u64::from(count) * basis_points.min(FULL)).div_ceil(FULL);
+    // At most `count`, so it fits.
+    u32::try_from(instances).unwrap_or(count)
 }
 
 /// The canary and stable counts that best approximate `weight` when a plain load
@@ -176,17 +187,30 @@ fn instances_for_basis_points(desired: u32, basis_points: u64) -> u32 {
 /// use cutover::{Weight, canary_basic_target};
 /// let percent = |p| Weight::from_percent(p).unwrap();
 /// // 15% of 10 is 1.5 instances: a tie, so the larger canary.
-/// let counts = canary_basic_target(10, percent(15), 0);
+/// let counts = canary_basic_target(10, percent(15), 0)?;
 /// assert_eq!((counts.canary, counts.stable), (2, 8));
 /// // 24% of 10: 3 of 11 (27.3%) is closer than 2 of 10 (20%) when one may surge.
-/// let counts = canary_basic_target(10, percent(24), 1);
+/// let counts = canary_basic_target(10, percent(24), 1)?;
 /// assert_eq!((counts.canary, counts.stable), (3, 8));
 /// // 1% of 2 still gets one canary instance.
-/// let counts = canary_basic_target(2, percent(1), 0);
+/// let counts = canary_basic_target(2, percent(1), 0)?;
 /// assert_eq!((counts.canary, counts.stable), (1, 1));
+/// # Ok::<(), cutover::SpecError>(())
 /// ```
-#[must_use]
-pub fn canary_basic_target(desired: u32, weight: Weight, max_surge: u32) -> CanaryReplicas {
+///
+/// # Errors
+///
+/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED).
+pub fn canary_basic_target(
+    desired: u32,
+    weight: Weight,
+    max_surge: u32,
+) -> Result<CanaryReplicas, SpecError> {
+    Ok(basic_target(check_desired(desired)?, weight, max_surge))
+}
+
+/// [`canary_basic_target`] for a `desired` already checked.
+pub(crate) fn basic_target(desired: u32, weight: Weight, max_surge: u32) -> CanaryReplicas {
     if desired == 0 {
         return CanaryReplicas::default();
     }
@@ -274,7 +298,7 @@ fn closer(basis_points: u64, a: (u64, u64), b: (u64, u64)) -> bool {
 /// ```
 /// use cutover::{CanaryCounts, CapacityLimits, Quantity, Weight, canary_basic_step};
 /// // 10 instances, 1 surge, 1 unavailable, going to 10%: one canary, one stable less.
-/// let limits = CapacityLimits::resolve(10, Quantity::Count(1), Quantity::Count(1));
+/// let limits = CapacityLimits::resolve(10, Quantity::Count(1), Quantity::Count(1)).unwrap();
 /// let counts = CanaryCounts { stable_replicas: 10, stable_available: 10, ..Default::default() };
 /// let next = canary_basic_step(limits, Weight::from_percent(10).unwrap(), None, counts);
 /// assert_eq!((next.canary, next.stable), (1, 9));
@@ -286,14 +310,12 @@ pub fn canary_basic_step(
     scale: Option<CanaryScale>,
     counts: CanaryCounts,
 ) -> CanaryReplicas {
-    let desired = limits.desired;
+    let desired = limits.desired();
     let target = match scale {
         Some(CanaryScale::Replicas(replicas)) => CanaryReplicas::new(replicas, desired),
-        Some(CanaryScale::Weight(share)) => {
-            CanaryReplicas::new(instances_for_weight(desired, share), desired)
-        }
+        Some(CanaryScale::Weight(share)) => CanaryReplicas::new(share_of(desired, share), desired),
         None | Some(CanaryScale::MatchTrafficWeight) => {
-            canary_basic_target(desired, weight, limits.max_surge)
+            basic_target(desired, weight, limits.max_surge())
         }
     };
     // Signed and wide, so that no sum or difference of u32 counts can overflow.
@@ -304,7 +326,7 @@ pub fn canary_basic_step(
     let canary_available = i64::from(counts.canary_available);
     let stable_available = i64::from(counts.stable_available);
     let room = i64::from(limits.max_total());
-    let min_available = i64::from(desired.saturating_sub(limits.max_unavailable));
+    let min_available = i64::from(limits.min_available());
 
     let mut canary = canary_replicas;
     let mut stable = stable_replicas;
@@ -407,13 +429,14 @@ fn replicas(canary: i64, stable: i64) -> CanaryReplicas {
 ///
 /// * **Canary:** [`instances_for_weight`]`(desired, weight)`, or what `scale` asks for
 ///   (a count is taken as given; a share is rounded up like a weight), raised to
-///   `scaling.min_instances` when it is not 0.
+///   `scaling.min_instances` (at most `desired`, as Argo caps `minPodsPerReplicaSet`)
+///   when it is not 0.
 /// * **Stable:** `desired`, unless `scaling.dynamic_stable_scale`: then what its share
 ///   needs, `instances_for_weight(desired, 100% - weight)`, but no fewer than its
 ///   *published* share needs (the stable revision shrinks only after traffic has left
-///   it), raised to `min_instances` when not 0. On an abort, pass a weight of 0: the
-///   stable revision grows back to `desired` first, while the canary keeps what its
-///   published share needs until the traffic has moved back.
+///   it), raised to `min_instances` (capped the same way) when not 0. On an abort, pass
+///   a weight of 0: the stable revision grows back to `desired` first, while the canary
+///   keeps what its published share needs until the traffic has moved back.
 ///
 /// The surge does not bound these counts: with a full stable revision the peak is
 /// `desired` plus the canary.
@@ -438,50 +461,60 @@ fn replicas(canary: i64, stable: i64) -> CanaryReplicas {
 /// use cutover::{PerRole, RoutedScaling, Weight, canary_routed_replicas};
 /// let percent = |p| Weight::from_percent(p).unwrap();
 /// // 10 instances at 25%: three canary instances beside a full stable revision.
-/// let counts = canary_routed_replicas(10, percent(25), None, RoutedScaling::default());
+/// let counts = canary_routed_replicas(10, percent(25), None, RoutedScaling::default())?;
 /// assert_eq!((counts.canary, counts.stable), (3, 10));
 ///
 /// // With dynamic stable scaling, the stable revision shrinks as its traffic leaves:
 /// // not before the load balancer has moved it.
 /// let mut scaling = RoutedScaling { dynamic_stable_scale: true, ..Default::default() };
 /// scaling.published = Some(PerRole { stable: percent(90), target: percent(10), ..Default::default() });
-/// let counts = canary_routed_replicas(10, percent(25), None, scaling);
+/// let counts = canary_routed_replicas(10, percent(25), None, scaling)?;
 /// assert_eq!((counts.canary, counts.stable), (3, 9));
+/// # Ok::<(), cutover::SpecError>(())
 /// ```
-#[must_use]
+///
+/// # Errors
+///
+/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED).
 pub fn canary_routed_replicas(
     desired: u32,
     weight: Weight,
     scale: Option<CanaryScale>,
     scaling: RoutedScaling,
+) -> Result<CanaryReplicas, SpecError> {
+    Ok(routed_replicas(
+        check_desired(desired)?,
+        weight,
+        scale,
+        scaling,
+    ))
+}
+
+/// [`canary_routed_replicas`] for a `desired` already checked.
+pub(crate) fn routed_replicas(
+    desired: u32,
+    weight: Weight,
+    scale: Option<CanaryScale>,
+    scaling: RoutedScaling,
 ) -> CanaryReplicas {
-    // A floor for availability, but a revision that is meant to be gone stays gone.
-    let at_least_min = |count: u32| {
-        if count == 0 {
-            0
-        } else {
-            count.max(scaling.min_instances)
-        }
-    };
+    // A floor for availability, but a revision that is meant to be gone stays gone, and
+    // none needs more than the service's size (Argo caps it so too).
+    let floor = scaling.min_instances.min(desired);
+    let at_least_min = |count: u32| if count == 0 { 0 } else { count.max(floor) };
     let canary = match scale {
         Some(CanaryScale::Replicas(replicas)) => replicas,
-        Some(CanaryScale::Weight(share)) => at_least_min(instances_for_weight(desired, share)),
-        None | Some(CanaryScale::MatchTrafficWeight) => {
-            at_least_min(instances_for_weight(desired, weight))
-        }
+        Some(CanaryScale::Weight(share)) => at_least_min(share_of(desired, share)),
+        None | Some(CanaryScale::MatchTrafficWeight) => at_least_min(share_of(desired, weight)),
     };
     if !scaling.dynamic_stable_scale {
         return CanaryReplicas::new(canary, desired);
     }
     let stable_share = FULL - u64::from(weight.basis_points());
-    let mut stable = instances_for_basis_points(desired, stable_share);
+    let mut stable = share_of_basis_points(desired, stable_share);
     let mut canary = canary;
     if let Some(published) = scaling.published {
-        stable = stable.max(instances_for_weight(desired, published.stable));
-        canary = canary.max(at_least_min(instances_for_weight(
-            desired,
-            published.target,
-        )));
+        stable = stable.max(share_of(desired, published.stable));
+        canary = canary.max(at_least_min(share_of(desired, published.target)));
     }
     CanaryReplicas::new(canary, at_least_min(stable))
 }

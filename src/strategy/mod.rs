@@ -17,6 +17,7 @@ pub use blue_green::{
 };
 pub(crate) use canary::CanarySetting;
 pub use canary::{CanaryCost, canary_cost, canary_plan};
+pub(crate) use canary_counts::share_of;
 pub use canary_counts::{
     CanaryCounts, CanaryReplicas, CanaryScale, RoutedScaling, canary_basic_step,
     canary_basic_target, canary_routed_replicas, instances_for_weight,
@@ -101,19 +102,16 @@ pub(crate) fn step_back(spec: &StrategySpec, index: u32) -> Option<u32> {
     let StrategySpec::Canary(spec) = spec else {
         return None;
     };
-    let weight_steps: Vec<u32> = (0..=index)
-        .filter(|i| {
-            matches!(
-                spec.plan.step(*i as usize).as_deref(),
-                Some(CanaryStep::SetWeight(_))
-            )
-        })
-        .collect();
-    // The weight in force was set by the last of these; go back to the one before.
-    Some(match weight_steps.as_slice() {
-        [.., before, _] => *before,
-        _ => 0,
-    })
+    // The weight in force was set by the last weight step so far: read backward from
+    // `index`, the one before it is the second found.
+    let index = index.min(u32::try_from(spec.plan.len()).unwrap_or(u32::MAX));
+    let mut weight_steps = (0..=index).rev().filter(|i| {
+        matches!(
+            spec.plan.step(*i as usize).as_deref(),
+            Some(CanaryStep::SetWeight(_))
+        )
+    });
+    Some(weight_steps.nth(1).unwrap_or(0))
 }
 
 /// What becomes of the previous stable revision when a rollout completes at `now`:

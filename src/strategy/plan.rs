@@ -149,42 +149,51 @@ pub struct FleetView {
 }
 
 impl FleetView {
-    /// Replicas of every role but `role`.
+    /// Replicas of every role but `role` (saturating at `u32::MAX`, as every sum here).
     #[must_use]
     pub fn replicas_except(&self, role: Role) -> u32 {
-        Role::ALL
-            .iter()
-            .filter(|r| **r != role)
-            .map(|r| self.roles[*r].replicas)
-            .sum()
+        saturating_sum(
+            Role::ALL
+                .iter()
+                .filter(|r| **r != role)
+                .map(|r| self.roles[*r].replicas),
+        )
     }
 
     /// Instances that hold capacity against the peak: every replica and every instance
     /// on its way out.
     #[must_use]
     pub fn live(&self) -> u32 {
-        Role::ALL
-            .iter()
-            .map(|r| self.roles[*r].replicas)
-            .sum::<u32>()
-            + self.leaving
+        saturating_sum(
+            Role::ALL
+                .iter()
+                .map(|r| self.roles[*r].replicas)
+                .chain([self.leaving]),
+        )
     }
 
     /// Available instances of every role.
     #[must_use]
     pub fn available(&self) -> u32 {
-        Role::ALL.iter().map(|r| self.roles[*r].available).sum()
+        saturating_sum(Role::ALL.iter().map(|r| self.roles[*r].available))
     }
 
     /// Available instances of every role but `role`.
     #[must_use]
     pub fn available_except(&self, role: Role) -> u32 {
-        Role::ALL
-            .iter()
-            .filter(|r| **r != role)
-            .map(|r| self.roles[*r].available)
-            .sum()
+        saturating_sum(
+            Role::ALL
+                .iter()
+                .filter(|r| **r != role)
+                .map(|r| self.roles[*r].available),
+        )
     }
+}
+
+/// The sum of `counts`, saturating at `u32::MAX`: a view is the caller's to fill, so its
+/// counts may be anything.
+fn saturating_sum(counts: impl Iterator<Item = u32>) -> u32 {
+    counts.fold(0, u32::saturating_add)
 }
 
 /// What the core asks a planner for.

@@ -49,36 +49,42 @@ impl ScaleStep {
         *self == ScaleStep::default()
     }
 
-    /// All old-revision instances to remove.
+    /// All old-revision instances to remove (saturating at `u32::MAX`; a step made by
+    /// [`rolling_step`] never comes near it).
     #[must_use]
     pub fn scale_down_old(&self) -> u32 {
-        self.scale_down_old_unavailable + self.scale_down_old_available
+        self.scale_down_old_unavailable
+            .saturating_add(self.scale_down_old_available)
     }
 }
 
 /// How many new-revision replicas to add: Kubernetes' `NewRSNewReplicas` for a rolling
 /// update, returned as the increase (0 when at the surge limit or at `desired`).
 ///
+/// The counts may be anything (they are summed wide): the increase is at most
+/// `limits.desired()`.
+///
 /// # Examples
 ///
 /// ```
 /// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_scale_up};
 /// // 10 desired, 25% surge (3): with 10 old replicas, start 3 new ones.
-/// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25));
+/// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25)).unwrap();
 /// let counts = ReplicaCounts { old_replicas: 10, old_available: 10, ..Default::default() };
 /// assert_eq!(rolling_scale_up(limits, counts), 3);
 /// ```
 #[must_use]
 pub fn rolling_scale_up(limits: CapacityLimits, counts: ReplicaCounts) -> u32 {
-    if counts.new_replicas >= limits.desired {
+    let desired = limits.desired();
+    if counts.new_replicas >= desired {
         return 0;
     }
-    let current = counts.new_replicas + counts.old_replicas + counts.terminating;
-    let max_total = limits.max_total();
-    if current >= max_total {
-        return 0;
-    }
-    (max_total - current).min(limits.desired - counts.new_replicas)
+    let current = u64::from(counts.new_replicas)
+        + u64::from(counts.old_replicas)
+        + u64::from(counts.terminating);
+    let room = u64::from(limits.max_total()).saturating_sub(current);
+    // At most `desired - new_replicas`, so it fits.
+    u32::try_from(room).map_or(0, |room| room.min(desired - counts.new_replicas))
 }
 
 /// How many old-revision replicas to remove: Kubernetes' `reconcileOldReplicaSets`
@@ -91,7 +97,7 @@ pub fn rolling_scale_up(limits: CapacityLimits, counts: ReplicaCounts) -> u32 {
 /// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_scale_down_old};
 /// // 10 desired, 25% unavailable (2): with 10 available old replicas and 3 new ones not
 /// // yet available, remove 2 old ones.
-/// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25));
+/// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25)).unwrap();
 /// let counts = ReplicaCounts { new_replicas: 3, old_replicas: 10, old_available: 10, ..Default::default() };
 /// assert_eq!(rolling_scale_down_old(limits, counts), (0, 2));
 /// ```
@@ -126,7 +132,7 @@ pub fn rolling_scale_down_old(limits: CapacityLimits, counts: ReplicaCounts) -> 
 ///
 /// ```
 /// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_step};
-/// let limits = CapacityLimits::resolve(4, Quantity::Count(1), Quantity::Count(0));
+/// let limits = CapacityLimits::resolve(4, Quantity::Count(1), Quantity::Count(0)).unwrap();
 /// let start = ReplicaCounts { old_replicas: 4, old_available: 4, ..Default::default() };
 /// let step = rolling_step(limits, start);
 /// assert_eq!((step.scale_up_new, step.scale_down_old()), (1, 0));
@@ -134,8 +140,8 @@ pub fn rolling_scale_down_old(limits: CapacityLimits, counts: ReplicaCounts) -> 
 #[must_use]
 pub fn rolling_step(limits: CapacityLimits, counts: ReplicaCounts) -> ScaleStep {
     let mut step = ScaleStep::default();
-    if counts.new_replicas > limits.desired {
-        let excess = counts.new_replicas - limits.desired;
+    if counts.new_replicas > limits.desired() {
+        let excess = counts.new_replicas - limits.desired();
         // Unavailable new replicas go first, so capacity is kept.
         step.scale_down_new = excess;
     } else {
@@ -158,14 +164,16 @@ pub fn rolling_step(limits: CapacityLimits, counts: ReplicaCounts) -> ScaleStep 
 /// ones, assuming every new instance becomes available and every removed one is gone
 /// before the next step: the best case, for previews ("4 batches: +3 −2, +2 −3, …").
 ///
-/// Each entry is a step and the counts after it. Ends when no old replica is left.
+/// Each entry is a step and the counts after it. Ends when no old replica is left,
+/// after at most `2 * desired + 4` entries; limits never have a `desired` above
+/// [`MAX_DESIRED`](crate::MAX_DESIRED), so a preview is bounded.
 /// [`rolling_preview_from`] previews the rest of a rollout already in flight.
 ///
 /// # Examples
 ///
 /// ```
 /// use cutover::{CapacityLimits, Quantity, rolling_preview};
-/// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25));
+/// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25)).unwrap();
 /// let steps = rolling_preview(limits);
 /// assert_eq!(steps[0].0.scale_up_new, 3);
 /// assert_eq!(steps.last().unwrap().1.new_available, 10);
@@ -175,8 +183,8 @@ pub fn rolling_preview(limits: CapacityLimits) -> Vec<(ScaleStep, ReplicaCounts)
     rolling_preview_from(
         limits,
         ReplicaCounts {
-            old_replicas: limits.desired,
-            old_available: limits.desired,
+            old_replicas: limits.desired(),
+            old_available: limits.desired(),
             ..ReplicaCounts::default()
         },
     )
@@ -186,11 +194,15 @@ pub fn rolling_preview(limits: CapacityLimits) -> Vec<(ScaleStep, ReplicaCounts)
 /// or one resized), in the same best case as [`rolling_preview`]: instances being
 /// created become available, and instances being removed are gone, before each step.
 ///
+/// Whatever the counts, the preview has at most `2 * desired + 4` entries: the first
+/// step brings both revisions within `desired`, and each later one replaces at least
+/// one instance.
+///
 /// # Examples
 ///
 /// ```
 /// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_preview_from};
-/// let limits = CapacityLimits::resolve(4, Quantity::Count(1), Quantity::Count(0));
+/// let limits = CapacityLimits::resolve(4, Quantity::Count(1), Quantity::Count(0)).unwrap();
 /// let halfway = ReplicaCounts { new_replicas: 2, new_available: 1, old_replicas: 3, old_available: 3, terminating: 0 };
 /// let rest = rolling_preview_from(limits, halfway);
 /// assert_eq!(rest.last().unwrap().1, ReplicaCounts { new_replicas: 4, new_available: 4, ..Default::default() });
@@ -204,14 +216,10 @@ pub fn rolling_preview_from(
     counts.old_available = counts.old_replicas;
     counts.terminating = 0;
     let mut steps = Vec::new();
-    // Each step replaces at least one instance, so this bounds the loop even for counts
-    // far from `desired` and specs that would otherwise stall.
-    let bound = 2
-        * (u64::from(limits.desired)
-            + u64::from(counts.new_replicas)
-            + u64::from(counts.old_replicas))
-        + 2;
-    for _ in 0..bound {
+    // After the first step neither revision has more than `desired` replicas, and each
+    // step replaces at least one instance: the loop never needs more. The bound holds
+    // it whatever happens.
+    for _ in 0..preview_bound(limits) {
         if rolling_is_complete(limits, counts) {
             break;
         }
@@ -228,6 +236,12 @@ pub fn rolling_preview_from(
     steps
 }
 
+/// The most entries a rolling preview has: `2 * desired + 4`.
+fn preview_bound(limits: CapacityLimits) -> u32 {
+    // desired <= MAX_DESIRED, so this fits.
+    2 * limits.desired() + 4
+}
+
 /// Kubernetes' `DeploymentComplete` over counts: every replica is of the new revision,
 /// there are `desired` of them and all are available. `cutover` also waits for removed
 /// instances to be gone (`terminating == 0`), which Kubernetes does not.
@@ -236,15 +250,15 @@ pub fn rolling_preview_from(
 ///
 /// ```
 /// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_is_complete};
-/// let limits = CapacityLimits::resolve(3, Quantity::Count(1), Quantity::Count(0));
+/// let limits = CapacityLimits::resolve(3, Quantity::Count(1), Quantity::Count(0)).unwrap();
 /// let done = ReplicaCounts { new_replicas: 3, new_available: 3, ..Default::default() };
 /// assert!(rolling_is_complete(limits, done));
 /// assert!(!rolling_is_complete(limits, ReplicaCounts { terminating: 1, ..done }));
 /// ```
 #[must_use]
 pub fn rolling_is_complete(limits: CapacityLimits, counts: ReplicaCounts) -> bool {
-    counts.new_replicas == limits.desired
-        && counts.new_available == limits.desired
+    counts.new_replicas == limits.desired()
+        && counts.new_available == limits.desired()
         && counts.old_replicas == 0
         && counts.terminating == 0
 }
@@ -296,7 +310,7 @@ pub fn rolling_is_progress(before: ProgressCounts, after: ProgressCounts) -> boo
 ///
 /// ```
 /// use cutover::{CapacityLimits, FleetView, Mode, PerRole, PlanInput, Quantity, RoleCounts, StepState, Timestamp, rolling_plan};
-/// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25));
+/// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25)).unwrap();
 /// let mut view = FleetView::default();
 /// view.roles.stable = RoleCounts { replicas: 10, available: 10, ready: 10 };
 /// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default() };
@@ -336,7 +350,11 @@ pub fn rolling_plan(input: &PlanInput) -> Plan {
         cleanup -= from_unavailable;
         let from_available = available.min(counts.available);
         available -= from_available;
-        wanted[role] = counts.replicas - from_unavailable - from_available;
+        // Available counts above the replicas are tolerated, as in the arithmetic.
+        wanted[role] = counts
+            .replicas
+            .saturating_sub(from_unavailable)
+            .saturating_sub(from_available);
     }
     let complete = input.mode == Mode::Rollout && rolling_is_complete(input.limits, counts);
     Plan {
@@ -376,6 +394,7 @@ mod tests {
             Quantity::Count(surge),
             Quantity::Count(unavailable),
         )
+        .unwrap()
     }
 
     /// Every case of Kubernetes' `TestDeploymentController_reconcileNewReplicaSet`

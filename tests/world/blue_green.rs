@@ -21,7 +21,7 @@ impl World {
             return;
         };
         let limits = rollout.limits();
-        let cost = blue_green_cost(spec, limits.desired);
+        let cost = blue_green_cost(spec, limits.desired()).unwrap();
         assert_eq!(
             (limits.max_total(), limits.min_available()),
             (cost.peak, cost.min_available),
@@ -67,10 +67,10 @@ impl World {
         let blue_carries = after.fleet().counts(blue).available >= floor;
         if was_blue && now_green && blue_carries {
             assert!(
-                after.fleet().counts(green).available >= after.limits().desired as usize,
+                after.fleet().counts(green).available >= after.limits().desired() as usize,
                 "{context}: switched to green with {} of {} available",
                 after.fleet().counts(green).available,
-                after.limits().desired
+                after.limits().desired()
             );
         }
     }

@@ -19,7 +19,9 @@ impl World {
         let StrategySpec::Canary(spec) = &self.rollout.spec().strategy else {
             panic!("not a canary: {:?}", self.rollout.spec().strategy);
         };
-        canary_cost(spec, self.rollout.limits().desired).peak
+        canary_cost(spec, self.rollout.limits().desired())
+            .unwrap()
+            .peak
     }
 
     /// Of every state: the peak and floor the envelope enforces are the ones the public
@@ -29,7 +31,7 @@ impl World {
             return;
         };
         let limits = self.rollout.limits();
-        let cost = canary_cost(spec, limits.desired);
+        let cost = canary_cost(spec, limits.desired()).unwrap();
         assert_eq!(
             (limits.max_total(), limits.min_available()),
             (cost.peak, cost.min_available),

@@ -130,7 +130,7 @@ impl World {
                     );
                 }
                 Some(stable) => {
-                    let desired = rollout.limits().desired as usize;
+                    let desired = rollout.limits().desired() as usize;
                     let fleet = rollout.fleet();
                     // Blue-green may keep the previous environment warm for good, and an
                     // aborted green for debugging: both at weight 0.

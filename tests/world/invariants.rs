@@ -108,8 +108,8 @@ impl World {
         assert!(
             live <= (limits.max_total() as usize).max(self.peak_allowance),
             "{context}: invariant 3: {live} live instances exceed desired {} + surge {}",
-            limits.desired,
-            limits.max_surge
+            limits.desired(),
+            limits.max_surge()
         );
         assert_eq!(
             rollout.phase().is_in_flight(),
@@ -271,7 +271,7 @@ impl World {
         // Completion means exactly `desired` available instances of the new stable revision.
         if after.phase() == &Phase::Completed && before.phase() != &Phase::Completed {
             let stable = after.stable().expect("completed has a stable revision");
-            let desired = after.limits().desired as usize;
+            let desired = after.limits().desired() as usize;
             // Blue-green keeps the previous environment as the warm standby.
             let standby = after
                 .standby()

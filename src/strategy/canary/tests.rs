@@ -1,6 +1,6 @@
 use super::*;
 use crate::analysis::OnFailure;
-use crate::spec::Quantity;
+use crate::spec::{MAX_CANARY_STEPS, Quantity};
 use crate::strategy::plan::{FleetView, RoleCounts, StepState};
 use crate::time::{Duration, Timestamp};
 
@@ -154,13 +154,13 @@ fn the_routed_peak_is_the_largest_canary_beside_what_stable_still_needs() {
         CanaryStep::SetWeight(percent(20)),
         CanaryStep::SetWeight(percent(60)),
     ]);
-    assert_eq!(canary_cost(&spec, 10).peak, 20);
+    assert_eq!(canary_cost(&spec, 10).unwrap().peak, 20);
     let dynamic = CanarySpec {
         dynamic_stable_scale: true,
         ..spec
     };
     // 20% -> 60%: six canary instances while stable still carries 80% (eight).
-    assert_eq!(canary_cost(&dynamic, 10).peak, 14);
+    assert_eq!(canary_cost(&dynamic, 10).unwrap().peak, 14);
 }
 
 #[test]
@@ -211,7 +211,7 @@ fn an_experiments_baseline_comes_on_top_of_the_peak() {
     let spec = steps(vec![CanaryStep::SetWeight(percent(20)), experiment.clone()]);
     // Routed, full stable: the promotion (ten beside ten) is still the peak.
     assert_eq!(
-        canary_cost(&spec, 10),
+        canary_cost(&spec, 10).unwrap(),
         CanaryCost {
             peak: 20,
             min_available: 8,
@@ -234,17 +234,19 @@ fn an_experiments_baseline_comes_on_top_of_the_peak() {
         }
     };
     assert_eq!(
-        canary_cost(&dynamic(vec![20, 40, 60, 80, 100]), 10).peak,
+        canary_cost(&dynamic(vec![20, 40, 60, 80, 100]), 10)
+            .unwrap()
+            .peak,
         12
     );
-    let with_experiment = canary_cost(&dynamic(vec![20, 40, 0, 60, 80, 100]), 10);
+    let with_experiment = canary_cost(&dynamic(vec![20, 40, 0, 60, 80, 100]), 10).unwrap();
     assert_eq!((with_experiment.peak, with_experiment.baseline), (14, 4));
     // By instance count: desired + max_surge (three), and the baseline.
     let basic = CanarySpec {
         traffic_routing: false,
         ..spec
     };
-    assert_eq!(canary_cost(&basic, 10).peak, 10 + 3 + 2);
+    assert_eq!(canary_cost(&basic, 10).unwrap().peak, 10 + 3 + 2);
 }
 
 #[test]
@@ -297,4 +299,122 @@ fn presets_expand_into_codedeploy_steps() {
             }
         ]
     );
+}
+
+/// Steps read by `CanaryPlan::step` while `f` runs.
+fn steps_read<T>(f: impl FnOnce() -> T) -> usize {
+    use crate::spec::STEPS_READ;
+    STEPS_READ.with(|read| read.set(0));
+    let _ = f();
+    STEPS_READ.with(std::cell::Cell::get)
+}
+
+/// Issue 19, item 7: the settings in force at each step were replayed from step 0 for
+/// every step (and every experiment), so a plan of `MAX_CANARY_STEPS` steps was read
+/// half a million times over to be validated. Validation and the cost now fold the
+/// settings once: a few reads per step.
+#[test]
+fn validation_and_the_cost_read_each_step_a_few_times_not_once_per_step() {
+    let route = |step: usize| MatchCondition::header_equals("x-canary", step.to_string());
+    let mut plan = vec![CanaryStep::SetWeight(percent(10))];
+    for step in 1..MAX_CANARY_STEPS {
+        plan.push(if step % 2 == 1 {
+            CanaryStep::SetRoute(Some(route(step)))
+        } else {
+            CanaryStep::Experiment {
+                duration: Some(Duration::from_mins(1)),
+                analysis: None,
+                on_failure: OnFailure::Abort,
+            }
+        });
+    }
+    let spec = steps(plan);
+    let validation = steps_read(|| spec.validate(10, &Default::default()).unwrap());
+    assert!(
+        validation <= 6 * MAX_CANARY_STEPS,
+        "validation read {validation} steps"
+    );
+    let cost = steps_read(|| canary_cost(&spec, 10).unwrap());
+    assert!(cost <= 3 * MAX_CANARY_STEPS, "the cost read {cost} steps");
+}
+
+mod settings_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn weight() -> impl Strategy<Value = Weight> {
+        (0u64..=10_000).prop_map(|bp| Weight::from_basis_points(bp).unwrap())
+    }
+
+    fn step() -> impl Strategy<Value = CanaryStep> {
+        let scale = prop_oneof![
+            (0u32..5).prop_map(CanaryScale::Replicas),
+            weight().prop_map(CanaryScale::Weight),
+            Just(CanaryScale::MatchTrafficWeight),
+        ];
+        let route = proptest::option::of(0u8..4)
+            .prop_map(|r| r.map(|r| MatchCondition::header_equals("x-canary", r.to_string())));
+        prop_oneof![
+            weight().prop_map(CanaryStep::SetWeight),
+            scale.prop_map(CanaryStep::SetCanaryScale),
+            route.prop_map(CanaryStep::SetRoute),
+            weight().prop_map(CanaryStep::SetMirror),
+            Just(CanaryStep::Pause { duration: None }),
+        ]
+    }
+
+    /// The reference: the settings at `index`, replayed from the plan's first step.
+    fn replayed(plan: &CanaryPlan, index: usize) -> CanarySetting {
+        let mut setting = CanarySetting::default();
+        for step in plan.steps().take(index + 1) {
+            match step.into_owned() {
+                CanaryStep::SetWeight(weight) => setting.weight = weight,
+                CanaryStep::SetCanaryScale(CanaryScale::MatchTrafficWeight) => setting.scale = None,
+                CanaryStep::SetCanaryScale(scale) => setting.scale = Some(scale),
+                CanaryStep::SetRoute(route) => setting.route = route,
+                CanaryStep::SetMirror(share) => setting.mirror = share,
+                _ => {}
+            }
+        }
+        setting
+    }
+
+    /// Both the settings carried step to step and the planner's lookup at one step.
+    fn agree_with_a_replay(plan: &CanaryPlan) -> Result<(), TestCaseError> {
+        let mut carried = CanarySetting::default();
+        for (index, step) in plan.steps().enumerate() {
+            carried.apply(&step);
+            let reference = replayed(plan, index);
+            prop_assert_eq!(&carried, &reference, "carried, step {}", index);
+            prop_assert_eq!(
+                CanarySetting::at(plan, index),
+                reference,
+                "looked up, step {}",
+                index
+            );
+        }
+        // Past the last step (the promotion's index), the settings of the last.
+        prop_assert_eq!(CanarySetting::at(plan, plan.len()), carried);
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn settings_carried_and_looked_up_are_the_replayed_ones(
+            steps in proptest::collection::vec(step(), 0..40)
+        ) {
+            agree_with_a_replay(&CanaryPlan::Steps(steps))?;
+        }
+
+        #[test]
+        fn preset_settings_are_the_replayed_ones(bp in 200u64..10_000, linear: bool) {
+            let weight = Weight::from_basis_points(bp).unwrap();
+            let plan = if linear {
+                CanaryPlan::Linear { weight, every: Duration::from_mins(1) }
+            } else {
+                CanaryPlan::Canary { weight, after: Duration::from_mins(1) }
+            };
+            agree_with_a_replay(&plan)?;
+        }
+    }
 }

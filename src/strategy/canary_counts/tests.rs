@@ -1,5 +1,5 @@
 use super::*;
-use crate::spec::Quantity;
+use crate::spec::{MAX_DESIRED, Quantity};
 
 fn percent(p: u64) -> Weight {
     Weight::from_percent(p).unwrap()
@@ -53,7 +53,7 @@ fn approximation_matches_argo_float_arithmetic() {
     for n in 0..=300 {
         for w in 0..=100 {
             for surge in 0..=2 {
-                let ours = canary_basic_target(n as u32, percent(w as u64), surge as u32);
+                let ours = canary_basic_target(n as u32, percent(w as u64), surge as u32).unwrap();
                 let argo = argo_approximate(n, w, surge);
                 if (ours.canary as i32, ours.stable as i32) != argo {
                     differences.push((n, w, surge, ours, argo));
@@ -86,7 +86,7 @@ fn basic_step(
     (canary_replicas, canary_available): (u32, u32),
     other_replicas: u32,
 ) -> (u32, u32) {
-    let limits = CapacityLimits::resolve(desired, surge, unavailable);
+    let limits = CapacityLimits::resolve(desired, surge, unavailable).unwrap();
     let counts = CanaryCounts {
         canary_replicas,
         canary_available,
@@ -215,7 +215,7 @@ fn basic_target_matches_argo() {
     ];
     assert_eq!(cases.len(), 57);
     for (desired, weight, surge, canary, stable) in cases {
-        let counts = canary_basic_target(desired, percent(weight), surge);
+        let counts = canary_basic_target(desired, percent(weight), surge).unwrap();
         assert_eq!(
             (counts.canary, counts.stable),
             (canary, stable),
@@ -229,7 +229,7 @@ fn basic_target_matches_argo() {
 fn instances_for_weight_match_argo() {
     for (weight, expected) in [(0, 0), (20, 2), (25, 3), (33, 4), (99, 10), (100, 10)] {
         assert_eq!(
-            instances_for_weight(10, percent(weight)),
+            instances_for_weight(10, percent(weight)).unwrap(),
             expected,
             "{weight}%"
         );
@@ -279,6 +279,8 @@ fn routed_matches_argo() {
         ("aborted with abortScaleDownDelaySeconds>0 and setCanaryScale", 1, 0, None, plain, (1, 0)),
         ("Honor MinPodsPerReplicaSet when using trafficRouting and starting canary",
             10, 5, None, min_two, (10, 2)),
+        ("Cap MinPodsPerReplicaSet when it exceeds rollout replicas with trafficRouting",
+            1, 100, None, min_two, (1, 1)),
         ("TestCalculateReplicaCountsForCanaryTrafficRouting", 10, 10, None, plain, (10, 1)),
         ("dynamic: verify we scale down stable", 10, 10, None, dynamic(10, 90), (9, 1)),
         ("dynamic: verify we take max of desired canary (20) > actual (10)",
@@ -289,13 +291,21 @@ fn routed_matches_argo() {
             10, 0, None, dynamic(10, 90), (10, 1)),
     ];
     for (name, desired, weight, scale, scaling, expected) in cases {
-        let counts = canary_routed_replicas(desired, percent(weight), scale, scaling);
+        let counts = canary_routed_replicas(desired, percent(weight), scale, scaling).unwrap();
         assert_eq!((counts.stable, counts.canary), expected, "{name}");
     }
+    // Argo caps the floor at the service's size with dynamic stable scaling too: with
+    // three instances, a floor of five keeps each revision at three at most.
+    let dynamic_min_five = RoutedScaling {
+        min_instances: 5,
+        ..dynamic(0, 100)
+    };
+    let counts = canary_routed_replicas(3, percent(50), None, dynamic_min_five).unwrap();
+    assert_eq!((counts.stable, counts.canary), (3, 3));
     // "Use setCanaryScale.weight for canary replicas when specified with trafficRouting
     // (and ignore setWeight)": Argo's 200% of 4 gives 8; a `Weight` stops at 100%.
     let scale = Some(CanaryScale::Weight(Weight::FULL));
-    let counts = canary_routed_replicas(4, Weight::FULL, scale, plain);
+    let counts = canary_routed_replicas(4, Weight::FULL, scale, plain).unwrap();
     assert_eq!((counts.stable, counts.canary), (4, 4));
 }
 
@@ -303,7 +313,7 @@ fn routed_matches_argo() {
 /// canary instance here), but never push a live instance out.
 #[test]
 fn terminating_instances_hold_the_surge() {
-    let limits = CapacityLimits::resolve(10, Quantity::Count(1), Quantity::Count(0));
+    let limits = CapacityLimits::resolve(10, Quantity::Count(1), Quantity::Count(0)).unwrap();
     let mut counts = CanaryCounts {
         stable_replicas: 10,
         stable_available: 10,
@@ -318,7 +328,7 @@ fn terminating_instances_hold_the_surge() {
 
     // Found by the floor property: with the surge held by leaving instances, the one
     // available canary instance stays.
-    let limits = CapacityLimits::resolve(1, Quantity::Count(1), Quantity::Count(0));
+    let limits = CapacityLimits::resolve(1, Quantity::Count(1), Quantity::Count(0)).unwrap();
     let counts = CanaryCounts {
         canary_replicas: 2,
         canary_available: 1,
@@ -333,7 +343,7 @@ fn terminating_instances_hold_the_surge() {
 /// a traffic router), beside a full stable revision and within the surge budget.
 #[test]
 fn basic_step_honours_a_canary_scale_within_the_surge() {
-    let limits = CapacityLimits::resolve(10, Quantity::Count(2), Quantity::Count(0));
+    let limits = CapacityLimits::resolve(10, Quantity::Count(2), Quantity::Count(0)).unwrap();
     let counts = CanaryCounts {
         stable_replicas: 10,
         stable_available: 10,
@@ -361,9 +371,9 @@ fn routed_differences_from_argo() {
     };
     // Lowering the weight without an abort: the canary keeps what its published share
     // needs (Argo drops to 2 at once; publishing a canary weight of 0 gives that).
-    let counts = canary_routed_replicas(10, percent(20), None, dynamic(50, 50));
+    let counts = canary_routed_replicas(10, percent(20), None, dynamic(50, 50)).unwrap();
     assert_eq!((counts.canary, counts.stable), (5, 8));
-    let counts = canary_routed_replicas(10, percent(20), None, dynamic(0, 50));
+    let counts = canary_routed_replicas(10, percent(20), None, dynamic(0, 50)).unwrap();
     assert_eq!((counts.canary, counts.stable), (2, 8));
 
     // The stable revision's share comes from the traffic weight, not from the scale
@@ -375,9 +385,9 @@ fn routed_differences_from_argo() {
         published: None,
         ..unpublished
     };
-    let counts = canary_routed_replicas(10, percent(10), scale, unpublished);
+    let counts = canary_routed_replicas(10, percent(10), scale, unpublished).unwrap();
     assert_eq!((counts.canary, counts.stable), (5, 9));
-    let counts = canary_routed_replicas(10, percent(50), scale, unpublished);
+    let counts = canary_routed_replicas(10, percent(50), scale, unpublished).unwrap();
     assert_eq!((counts.canary, counts.stable), (5, 5));
 
     // A scale count is taken as given (Argo raises it to 3 with dynamic scaling).
@@ -385,7 +395,8 @@ fn routed_differences_from_argo() {
         min_instances: 3,
         ..dynamic(0, 90)
     };
-    let counts = canary_routed_replicas(10, percent(10), Some(CanaryScale::Replicas(1)), scaling);
+    let counts =
+        canary_routed_replicas(10, percent(10), Some(CanaryScale::Replicas(1)), scaling).unwrap();
     assert_eq!((counts.canary, counts.stable), (1, 9));
 }
 
@@ -421,6 +432,7 @@ mod properties {
                 Quantity::Count(surge),
                 Quantity::Count(unavailable),
             )
+            .unwrap()
         })
     }
 
@@ -446,7 +458,33 @@ mod properties {
             )
     }
 
-    /// Anything a caller could pass, including limits no spec resolves to.
+    /// Any `desired`, the bound [`MAX_DESIRED`] and its neighbours drawn often.
+    fn any_desired() -> impl Strategy<Value = u32> {
+        prop_oneof![
+            1 => MAX_DESIRED - 1..=MAX_DESIRED + 1,
+            2 => 0..=MAX_DESIRED,
+            2 => any::<u32>(),
+        ]
+    }
+
+    /// What a `desired` above [`MAX_DESIRED`] is refused with.
+    fn too_large(desired: u32) -> SpecError {
+        SpecError::DesiredTooLarge {
+            desired,
+            max: MAX_DESIRED,
+        }
+    }
+
+    /// Any limits `CapacityLimits::new` accepts, up to the largest.
+    fn any_limits() -> impl Strategy<Value = CapacityLimits> {
+        (0..=MAX_DESIRED)
+            .prop_flat_map(|desired| (Just(desired), 0..=2 * MAX_DESIRED - desired, 0..=desired))
+            .prop_filter_map("no progress possible", |(desired, surge, unavailable)| {
+                CapacityLimits::new(desired, surge, unavailable).ok()
+            })
+    }
+
+    /// Anything a caller could pass, including counts far outside any limits.
     fn wild_counts() -> impl Strategy<Value = CanaryCounts> {
         any::<[u32; 6]>().prop_map(|[a, b, c, d, e, f]| CanaryCounts {
             canary_replicas: a,
@@ -463,7 +501,7 @@ mod properties {
         fn target_follows_the_rounding_rules(
             desired in 1u32..=200, surge in 0u32..=50, weight in weight()
         ) {
-            let counts = canary_basic_target(desired, weight, surge);
+            let counts = canary_basic_target(desired, weight, surge).unwrap();
             let total = counts.canary + counts.stable;
             prop_assert!(total == desired || (total == desired + 1 && surge > 0), "{counts:?}");
             if weight == Weight::ZERO {
@@ -482,23 +520,26 @@ mod properties {
             desired in 1u32..=200, surge in 0u32..=50, a in weight(), b in weight()
         ) {
             let (low, high) = (a.min(b), a.max(b));
-            let low = canary_basic_target(desired, low, surge);
-            let high = canary_basic_target(desired, high, surge);
+            let low = canary_basic_target(desired, low, surge).unwrap();
+            let high = canary_basic_target(desired, high, surge).unwrap();
             prop_assert!(low.canary <= high.canary && low.stable >= high.stable, "{low:?} {high:?}");
         }
 
         #[test]
-        fn target_never_panics(desired: u32, surge: u32, weight in weight()) {
-            let counts = canary_basic_target(desired, weight, surge);
-            prop_assert!(u64::from(counts.canary) + u64::from(counts.stable) <= u64::from(desired) + 1);
+        fn target_never_panics(desired in any_desired(), surge: u32, weight in weight()) {
+            match canary_basic_target(desired, weight, surge) {
+                Ok(counts) => {
+                    prop_assert!(desired <= MAX_DESIRED);
+                    prop_assert!(counts.canary + counts.stable <= desired + 1, "{counts:?}");
+                }
+                Err(error) => prop_assert_eq!(error, too_large(desired)),
+            }
         }
 
         #[test]
         fn step_never_panics(
-            desired: u32, surge: u32, unavailable: u32,
-            weight in weight(), scale in scale(), counts in wild_counts()
+            limits in any_limits(), weight in weight(), scale in scale(), counts in wild_counts()
         ) {
-            let limits = CapacityLimits { desired, max_surge: surge, max_unavailable: unavailable };
             let _ = canary_basic_step(limits, weight, scale, counts);
         }
 
@@ -532,7 +573,7 @@ mod properties {
         /// next) reach the target of one weight, then of another (an abort, a promotion).
         #[test]
         fn steps_reach_the_target(limits in limits(), first in weight(), then in weight()) {
-            let desired = limits.desired;
+            let desired = limits.desired();
             let mut state = CanaryReplicas::new(0, desired);
             for weight in [first, then] {
                 for _ in 0..=4 * desired + 4 {
@@ -549,13 +590,13 @@ mod properties {
                     }
                     state = next;
                 }
-                prop_assert_eq!(state, canary_basic_target(desired, weight, limits.max_surge));
+                prop_assert_eq!(state, canary_basic_target(desired, weight, limits.max_surge()).unwrap());
             }
         }
 
         #[test]
         fn routed_counts_follow_their_shares(
-            desired in 1u32..=200, weight in weight(), min_instances in 0u32..=5,
+            desired in 1u32..=200, weight in weight(), min_instances in 0u32..=250,
             dynamic: bool, published_canary in weight(), published_stable in weight(),
             has_published: bool,
         ) {
@@ -565,20 +606,22 @@ mod properties {
                 ..PerRole::default()
             });
             let scaling = RoutedScaling { min_instances, dynamic_stable_scale: dynamic, published };
-            let counts = canary_routed_replicas(desired, weight, None, scaling);
-            let needs = |w| instances_for_weight(desired, w);
+            let counts = canary_routed_replicas(desired, weight, None, scaling).unwrap();
+            let needs = |w| instances_for_weight(desired, w).unwrap();
             let stable_share = Weight::from_basis_points(
                 u64::from(Weight::FULL.basis_points() - weight.basis_points()),
             ).unwrap();
             prop_assert!(counts.canary >= needs(weight));
+            // The floor is capped at the service's size, as Argo caps it.
+            prop_assert!(counts.canary <= desired, "{counts:?}");
             prop_assert_eq!(counts.canary == 0, weight.is_zero() && (!dynamic || published.is_none_or(|p| p.target.is_zero())));
             if !dynamic {
                 prop_assert_eq!(counts.stable, desired);
-                let canary = if weight.is_zero() { 0 } else { needs(weight).max(min_instances) };
+                let canary = if weight.is_zero() { 0 } else { needs(weight).max(min_instances.min(desired)) };
                 prop_assert_eq!(counts.canary, canary);
             } else {
                 prop_assert!(counts.stable >= needs(stable_share));
-                prop_assert!(counts.stable <= desired.max(min_instances));
+                prop_assert!(counts.stable <= desired);
                 if let Some(published) = published {
                     prop_assert!(counts.stable >= needs(published.stable));
                     prop_assert!(counts.canary >= needs(published.target));
@@ -594,19 +637,29 @@ mod properties {
         ) {
             let scaling = RoutedScaling { min_instances, dynamic_stable_scale: dynamic, published: None };
             let (low, high) = (a.min(b), a.max(b));
-            let low = canary_routed_replicas(desired, low, scale, scaling);
-            let high = canary_routed_replicas(desired, high, scale, scaling);
+            let low = canary_routed_replicas(desired, low, scale, scaling).unwrap();
+            let high = canary_routed_replicas(desired, high, scale, scaling).unwrap();
             prop_assert!(low.canary <= high.canary && low.stable >= high.stable, "{low:?} {high:?}");
         }
 
         #[test]
         fn routed_never_panics(
-            desired: u32, weight in weight(), scale in scale(), min_instances: u32,
+            desired in any_desired(), weight in weight(), scale in scale(), min_instances: u32,
             dynamic: bool, canary in weight(), stable in weight(),
         ) {
             let published = Some(PerRole { stable, target: canary, ..PerRole::default() });
             let scaling = RoutedScaling { min_instances, dynamic_stable_scale: dynamic, published };
-            let _ = canary_routed_replicas(desired, weight, scale, scaling);
+            match canary_routed_replicas(desired, weight, scale, scaling) {
+                Ok(counts) => {
+                    // Only a `set_canary_scale` count takes the canary past `desired`.
+                    let most = match scale {
+                        Some(CanaryScale::Replicas(n)) => n.max(desired),
+                        _ => desired,
+                    };
+                    prop_assert!(counts.canary <= most && counts.stable <= desired, "{counts:?}");
+                }
+                Err(error) => prop_assert_eq!(error, too_large(desired)),
+            }
         }
     }
 }
