@@ -49,7 +49,8 @@ const HEADER_LEN: usize = 40;
 /// On NFS, Linux maps it onto the server's byte-range locks, and clients cache file
 /// attributes: controllers on two machines sharing a directory may both read a
 /// stale version and both win. Past one machine, use the PostgreSQL store (feature
-/// `postgres`).
+/// `postgres`). Flushing the directory is Unix's; elsewhere a power loss may undo
+/// the last saves (never tear a document).
 ///
 /// # Errors
 ///
@@ -376,8 +377,9 @@ fn sync_directory(directory: &Path) -> Result<(), FileStoreError> {
         .map_err(FileStoreError::io("syncing", directory))
 }
 
-/// Windows makes a rename durable with the file system's own journal, and cannot
-/// open a directory as a file.
+/// Elsewhere a directory cannot be opened as a file to be flushed: the rename is as
+/// durable as the file system makes it (on Windows, NTFS journals it, but may lose
+/// the last renames at a power loss).
 #[cfg(not(unix))]
 fn sync_directory(_directory: &Path) -> Result<(), FileStoreError> {
     Ok(())
