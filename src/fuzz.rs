@@ -121,7 +121,7 @@ fn initial_table(bytes: &mut Bytes<'_>) -> TrafficTable {
         let route = route(bytes);
         builder = builder.route(route.condition, route.revision);
     }
-    if bytes.byte() % 2 == 0 {
+    if bytes.byte().is_multiple_of(2) {
         builder = builder.mirror(revision(bytes.byte()), u64::from(bytes.u16() % 10_001));
     }
     builder
@@ -169,7 +169,7 @@ fn edit(op: u8, bytes: &mut Bytes<'_>, table: &TrafficTable) -> Option<TableChan
             routes: (0..bytes.byte() % 4).map(|_| route(bytes)).collect(),
         },
         7 => TableChange::SetMirror {
-            mirror: (bytes.byte() % 2 == 0).then(|| {
+            mirror: bytes.byte().is_multiple_of(2).then(|| {
                 let target = revision(bytes.byte());
                 let share = Weight::from_basis_points(u64::from(bytes.u16() % 10_001));
                 Mirror::new(target, share.unwrap_or(Weight::ZERO))
@@ -183,7 +183,7 @@ fn edit(op: u8, bytes: &mut Bytes<'_>, table: &TrafficTable) -> Option<TableChan
                 .collect();
             let by = usize::from(bytes.byte()) % order.len().max(1);
             order.rotate_left(by);
-            if bytes.byte() % 2 == 0 {
+            if bytes.byte().is_multiple_of(2) {
                 order.reverse();
             }
             TableChange::ReorderRevisions { order }
@@ -218,7 +218,9 @@ fn balance(bytes: &mut Bytes<'_>, table: &TrafficTable) -> Option<TableChange> {
         .find(|b| b.instance_count() > 0 && b.revision() != first.revision());
     let share = u64::from(bytes.u16() % 10_001);
     let (revision, weight) = match second {
-        Some(second) if bytes.byte() % 2 == 0 => (second.revision().clone(), 10_000 - share),
+        Some(second) if bytes.byte().is_multiple_of(2) => {
+            (second.revision().clone(), 10_000 - share)
+        }
         _ => (first.revision().clone(), 10_000),
     };
     Some(TableChange::SetWeight {

@@ -156,6 +156,17 @@
 //! per request in constant time: randomly with the caller's RNG, or sticky by a user or
 //! session key (monotone as a canary grows; minimal disruption as instances come and go).
 //!
+//! ## Stores
+//!
+//! A controller persists its rollout's document after every call, before it acts, in
+//! a [`Store`](store::Store) ([`cutover::store`](store)): every save names the
+//! [`Version`](store::Version) it read, and a stale one is refused as a
+//! [`Conflict`](store::StoreError::Conflict) — another controller owns the rollout,
+//! and this one stops. [`MemoryStore`](store::MemoryStore) serves tests; the file
+//! store (feature `file-store`, on by default) keeps documents crash-safe in a
+//! directory on one machine; the PostgreSQL store (feature `postgres`) serves
+//! controllers on several. These are the only parts of the crate that do I/O.
+//!
 //! ## API themes
 //!
 //! * `handle_*` take inputs, `poll_*` give outputs, commands are verbs taking `now` and
@@ -170,6 +181,8 @@
 //!
 //! * `serde` (default): serialize and deserialize specs, tables, actions, inputs,
 //!   events and whole rollouts (validated on the way in).
+//! * `file-store` (default): `store::FileStore`, the embedded store.
+//! * `postgres`: `store::PostgresStore`, on the blocking `postgres` client.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -183,6 +196,7 @@ mod output;
 mod rollout;
 mod router;
 mod spec;
+pub mod store;
 mod strategy;
 mod time;
 mod traffic;

@@ -238,10 +238,11 @@ impl Core {
             fleet,
         };
         let revisions = core.fleet.revisions().count();
-        if inferred && revisions > 1 {
-            if let Some(stable) = stable {
-                core.emit(EventKind::StableInferred { revision: stable });
-            }
+        if inferred
+            && revisions > 1
+            && let Some(stable) = stable
+        {
+            core.emit(EventKind::StableInferred { revision: stable });
         }
         core.adopt_instances();
         core.settle();

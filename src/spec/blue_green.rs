@@ -88,13 +88,13 @@ impl Checks {
                 });
             }
         }
-        if let Some(name) = &self.analysis {
-            if !analyses.contains(name.as_str()) {
-                return Err(SpecError::UnknownAnalysis {
-                    stage,
-                    name: crate::error::excerpt(name),
-                });
-            }
+        if let Some(name) = &self.analysis
+            && !analyses.contains(name.as_str())
+        {
+            return Err(SpecError::UnknownAnalysis {
+                stage,
+                name: crate::error::excerpt(name),
+            });
         }
         Ok(())
     }
@@ -208,10 +208,10 @@ impl BlueGreenSpec {
         analyses: &BTreeSet<&str>,
     ) -> Result<CapacityLimits, SpecError> {
         let unavailable = self.max_unavailable.check_at_most_100("max_unavailable")?;
-        if let Some(preview) = self.preview_replicas {
-            if preview > desired {
-                return Err(SpecError::PreviewTooLarge { preview, desired });
-            }
+        if let Some(preview) = self.preview_replicas
+            && preview > desired
+        {
+            return Err(SpecError::PreviewTooLarge { preview, desired });
         }
         if let Some(route) = &self.preview_route {
             if matches!(route, MatchCondition::KeyIn { .. }) {

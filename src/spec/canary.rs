@@ -164,7 +164,7 @@ impl CanaryPlan {
                 Cow::Owned(CanaryStep::SetWeight(*weight))
             }
             CanaryPlan::Canary { after, .. } => pause(*after),
-            CanaryPlan::Linear { weight, .. } if index % 2 == 0 => {
+            CanaryPlan::Linear { weight, .. } if index.is_multiple_of(2) => {
                 let times = (index / 2 + 1) as u64;
                 let bp = (u64::from(weight.basis_points()) * times).min(10_000);
                 Cow::Owned(CanaryStep::SetWeight(
@@ -399,13 +399,13 @@ impl CanarySpec {
                             "it runs an experiment while no traffic reaches the canary: set a weight, a route or a mirror first",
                         ));
                     }
-                    if let Some(analysis) = analysis {
-                        if !analyses.contains(analysis.as_str()) {
-                            return Err(SpecError::UnknownAnalysis {
-                                stage: "a canary experiment step",
-                                name: excerpt(analysis),
-                            });
-                        }
+                    if let Some(analysis) = analysis
+                        && !analyses.contains(analysis.as_str())
+                    {
+                        return Err(SpecError::UnknownAnalysis {
+                            stage: "a canary experiment step",
+                            name: excerpt(analysis),
+                        });
                     }
                 }
                 CanaryStep::Analysis { analysis, .. } => {

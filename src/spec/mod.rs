@@ -500,12 +500,11 @@ impl RolloutSpec {
             analysis.validate(matches!(self.strategy, StrategySpec::Canary(_)))?;
             if let (crate::analysis::AnalysisStart::AtStep(step), StrategySpec::Canary(canary)) =
                 (analysis.start, &self.strategy)
+                && step as usize > canary.plan.len()
             {
-                if step as usize > canary.plan.len() {
-                    return Err(SpecError::InvalidCanary {
-                        why: "background_analysis starts at a step the plan does not have",
-                    });
-                }
+                return Err(SpecError::InvalidCanary {
+                    why: "background_analysis starts at a step the plan does not have",
+                });
             }
         }
         if self.health.failure_threshold == 0 {

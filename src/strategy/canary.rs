@@ -85,11 +85,11 @@ impl CanarySetting {
                 break;
             }
             let Some(step) = plan.step(i) else { continue };
-            if let Some(field) = CanarySetting::field_set_by(&step) {
-                if !known[field] {
-                    setting.apply(&step);
-                    known[field] = true;
-                }
+            if let Some(field) = CanarySetting::field_set_by(&step)
+                && !known[field]
+            {
+                setting.apply(&step);
+                known[field] = true;
             }
         }
         setting

@@ -230,14 +230,13 @@ impl World {
         if matches!(call, Call::Timeout { .. })
             && !after.spec().drain_timeout.is_zero()
             && !end_of_time
+            && let Some(next) = after.poll_timeout()
         {
-            if let Some(next) = after.poll_timeout() {
-                assert!(
-                    next > after.now(),
-                    "{context}: poll_timeout {next} not later than now {} after handle_timeout",
-                    after.now()
-                );
-            }
+            assert!(
+                next > after.now(),
+                "{context}: poll_timeout {next} not later than now {} after handle_timeout",
+                after.now()
+            );
         }
         // Terminal phases absorb inputs and timeouts.
         if before.phase().is_terminal() && !matches!(call, Call::Command { .. }) {
@@ -383,13 +382,14 @@ impl World {
         {
             return;
         }
-        if let Some(stable) = after.stable() {
-            if after.fleet().counts(stable).available == 0 && !before.traffic().is_empty() {
-                assert!(
-                    !after.traffic().is_empty(),
-                    "{context}: invariant 4: aborted, {stable} cannot serve, and the table was emptied"
-                );
-            }
+        if let Some(stable) = after.stable()
+            && after.fleet().counts(stable).available == 0
+            && !before.traffic().is_empty()
+        {
+            assert!(
+                !after.traffic().is_empty(),
+                "{context}: invariant 4: aborted, {stable} cannot serve, and the table was emptied"
+            );
         }
     }
 }
