@@ -169,3 +169,72 @@ fn aborting_a_first_deploy_keeps_serving_what_serves() {
     let serving = world.lb_count("v3") + world.lb_count("v4");
     assert!(serving >= 2, "{serving} instances serve");
 }
+
+/// A restored document whose background analysis is still running once the rollout is
+/// over (phase `completed`, no target) must not leave a timer that fires forever: it is
+/// refused, or, restored, its timer moves on.
+#[test]
+fn a_completed_document_with_a_running_analysis_cannot_spin_the_callers_loop() {
+    let mut spec = spec(4, "1", "0");
+    spec.background_analysis = Some(BackgroundAnalysis::new(vec![error_rate_every_minute()]));
+    let mut world = World::new(spec, fleet("v1", 4));
+    world.deploy("v2").unwrap();
+    world.provision_all();
+    world.health_all();
+    assert!(
+        world.rollout.status().analysis.is_some(),
+        "the analysis runs"
+    );
+    let mut document = serde_json::to_value(&world.rollout).unwrap();
+    document["rollout"]["phase"] = serde_json::json!({"phase": "completed"});
+    document["rollout"]["target"] = serde_json::Value::Null;
+    let Ok(mut restored) = serde_json::from_value::<cutover::Rollout>(document) else {
+        return;
+    };
+    let mut now = restored.now();
+    for _ in 0..10 {
+        let Some(at) = restored.poll_timeout() else {
+            return;
+        };
+        now = now.max(at);
+        restored.handle_timeout(now);
+        while restored.poll_action().is_some() {}
+        while restored.poll_event().is_some() {}
+        assert!(
+            restored.poll_timeout().is_none_or(|next| next > now),
+            "poll_timeout stays at {now} after handle_timeout({now})"
+        );
+    }
+}
+
+/// Kubernetes spreads a resize during a rolling update over the revisions in proportion
+/// to their sizes (`getReplicaSetFraction`), so that new capacity does not all go to the
+/// unproven revision, and does so while the rollout is paused too (an autoscaler does
+/// not wait for a person).
+#[test]
+fn a_resize_mid_rollout_is_spread_in_proportion_even_while_paused() {
+    let mut world = World::new(spec(10, "5", "0"), fleet("v1", 10));
+    world.deploy("v2").unwrap();
+    assert_eq!(
+        world.take().provision.len(),
+        5,
+        "the rolling update's first batch"
+    );
+    world.pause().unwrap();
+    // v1 has 10 replicas, v2 5 (provisioning): 15 more, spread 10 : 5.
+    world.scale(25).unwrap();
+    let resized = world.take();
+    let of = |revision: &str| {
+        resized
+            .provision
+            .iter()
+            .filter(|n| n.starts_with(&format!("{revision}-")))
+            .count()
+    };
+    assert_eq!((of("v1"), of("v2")), (10, 5), "{resized:?}");
+    // The rolling update goes on from there once resumed, and completes at the new size.
+    world.resume().unwrap();
+    world.drive(80);
+    assert_eq!(world.phase(), Phase::Completed);
+    assert_eq!(world.available("v2"), 25);
+}

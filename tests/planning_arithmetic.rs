@@ -304,9 +304,17 @@ fn any_step_state() -> BoxedStrategy<StepState> {
             proptest::option::of(any_timestamp()),
             proptest::option::of(any_timestamp()),
         ],
+        proptest::option::of(any::<u32>()),
     )
         .prop_map(
-            |(index, started_at, [promoted, full, is_rollback, held, _], checks, times)| {
+            |(
+                index,
+                started_at,
+                [promoted, full, is_rollback, held, _],
+                checks,
+                times,
+                resized_from,
+            )| {
                 let [aborted_at, standby_until, in_place_at] = times;
                 StepState {
                     index,
@@ -319,6 +327,7 @@ fn any_step_state() -> BoxedStrategy<StepState> {
                     aborted_at,
                     standby_until,
                     in_place_at,
+                    resized_from,
                 }
             },
         )

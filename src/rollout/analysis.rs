@@ -126,8 +126,11 @@ impl Core {
         }
     }
 
-    /// When the next measurement of any hosted analysis is due.
+    /// When the next measurement of any hosted analysis is due: only while there is a
+    /// target to measure, the one condition under which [`Core::request_measurements`]
+    /// asks (so that a timer never fires for a request that is not made).
     pub fn next_measurement_at(&self) -> Option<Timestamp> {
+        self.target.as_ref()?;
         let background = self.analysis.as_ref().and_then(|a| a.next_request_at());
         let checks = self
             .step

@@ -133,6 +133,9 @@ pub(crate) struct Core {
     pub recycle_to: BTreeMap<InstanceId, Revision>,
     /// What the events last said about traffic short of capacity or stranded by faults.
     pub reported: crate::rollout::traffic_report::Reported,
+    /// The `desired` the fleet was last planned for: a resize differs from it until the
+    /// plan that spreads it has been executed (Kubernetes' desired-replicas annotation).
+    pub sized_for: u32,
     // ----- derived: rebuilt on restore, never persisted -----
     /// Drain deadlines in time order (from `retiring`).
     pub drain_index: BTreeSet<(Timestamp, InstanceId)>,
@@ -230,6 +233,7 @@ impl Core {
             aborted_at: None,
             recycle_to: BTreeMap::new(),
             reported: Default::default(),
+            sized_for: spec.desired,
             drain_index: BTreeSet::new(),
             startup_index: BTreeSet::new(),
             held: None,

@@ -107,7 +107,7 @@ impl Core {
 
     /// Asks the strategy what it wants for the fleet as it is (`view`) and moves toward
     /// it, within the envelope.
-    pub fn reconcile(&mut self, view: FleetView) -> Plan {
+    pub fn reconcile(&mut self, mut view: FleetView) -> Plan {
         let input = self.plan_input(view);
         let mut plan = self.plan_for(view);
         let (mode, acts) = self.mode();
@@ -119,8 +119,17 @@ impl Core {
         if mode != input.mode {
             plan = self.plan_for(view);
         }
+        // A resize is carried out first, whatever holds the rollout (an autoscaler does
+        // not wait for a person): its plan resizes without making progress. Then the
+        // rollout goes on from there, if it acts.
+        if self.sized_for != self.limits.desired() {
+            self.execute(&plan, &view, mode);
+            self.sized_for = self.limits.desired();
+            view = self.fleet_view();
+            plan = self.plan_for(view);
+        }
         if acts {
-            self.execute(&plan, &input.view, mode);
+            self.execute(&plan, &view, mode);
         }
         if mode == Mode::Rollout {
             self.note_in_place(&plan);

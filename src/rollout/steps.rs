@@ -103,6 +103,7 @@ impl Core {
             aborted_at: self.aborted_at,
             standby_until: self.standby_until,
             in_place_at: self.step.in_place_at,
+            resized_from: (self.sized_for != self.limits.desired()).then_some(self.sized_for),
         }
     }
 

@@ -78,9 +78,14 @@ impl TimerTable {
 }
 
 /// The first instant strictly after `from + by` (deadlines pass when strictly exceeded,
-/// as Kubernetes' `lastUpdate + deadline < now`).
-fn strictly_after(from: Timestamp, by: Duration) -> Timestamp {
-    (from + by).saturating_add(Duration::from_millis(1))
+/// as Kubernetes' `lastUpdate + deadline < now`); `None` when that is past the end of
+/// time, where no deadline can pass.
+fn strictly_after(from: Timestamp, by: Duration) -> Option<Timestamp> {
+    let at = from
+        .as_millis()
+        .checked_add(by.as_millis())?
+        .checked_add(1)?;
+    Some(Timestamp::from_millis(at))
 }
 
 impl Core {
@@ -92,18 +97,18 @@ impl Core {
             self.spec.progress_deadline,
         ) {
             (true, Some(deadline)) if !self.deadline_exceeded => {
-                Some(strictly_after(self.last_progress, deadline))
+                strictly_after(self.last_progress, deadline)
             }
             _ => None,
         };
         let ack = (!self.ack_overdue)
             .then(|| self.rotation.unacknowledged_since())
             .flatten()
-            .map(|since| strictly_after(since, self.spec.traffic_ack_timeout));
+            .and_then(|since| strictly_after(since, self.spec.traffic_ack_timeout));
         let startup = self
             .startup_index
             .first()
-            .map(|(since, _)| strictly_after(*since, self.spec.health.startup_timeout));
+            .and_then(|(since, _)| strictly_after(*since, self.spec.health.startup_timeout));
         let analysis = self.next_measurement_at();
         let hook = self.step.checks.as_ref().and_then(|c| c.next_deadline());
         let plan = plan_wake.filter(|at| *at > self.now);
@@ -170,7 +175,7 @@ impl Core {
     fn expire_startups(&mut self) {
         let timeout = self.spec.health.startup_timeout;
         while let Some((since, id)) = self.startup_index.first().cloned() {
-            if strictly_after(since, timeout) > self.now {
+            if strictly_after(since, timeout).is_none_or(|at| at > self.now) {
                 break;
             }
             self.fail_unhealthy(

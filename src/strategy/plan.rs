@@ -302,6 +302,10 @@ pub struct StepState {
     /// planner stopped waiting for capacity); `None` before. A canary experiment's
     /// duration counts from then.
     pub in_place_at: Option<Timestamp>,
+    /// The `desired` the fleet was sized for, when a resize has not been planned for
+    /// yet (Kubernetes' desired-replicas annotation): a rolling update spreads the
+    /// change over its revisions in proportion to their sizes. `None` otherwise.
+    pub resized_from: Option<u32>,
 }
 
 impl StepState {

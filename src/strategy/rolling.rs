@@ -339,6 +339,9 @@ pub fn rolling_plan(input: &PlanInput) -> Plan {
     for role in Role::ALL {
         wanted[role] = view.roles[role].replicas;
     }
+    if let Some(spread) = proportional_resize(input) {
+        return spread;
+    }
     wanted[toward] = counts.new_replicas + step.scale_up_new - step.scale_down_new;
     // Unavailable instances go first (they cost no capacity), the most disposable
     // roles first.
@@ -370,6 +373,64 @@ pub fn rolling_plan(input: &PlanInput) -> Plan {
         },
         wake_at: None,
     }
+}
+
+/// A resize while a rolling update is in flight, as Kubernetes makes it
+/// (`getReplicaSetFraction`): the change in `desired` is spread over the new and the old
+/// revisions in proportion to their replicas (the new revision's share rounded toward
+/// zero, the rest to the stable revision), so that neither new capacity nor a cut falls
+/// on one revision alone; the rolling update then goes on from there. `None` when there
+/// is no resize to plan, or only one side to give it to.
+fn proportional_resize(input: &PlanInput) -> Option<Plan> {
+    let from = input.step.resized_from?;
+    let view = input.view;
+    let new = i64::from(view.roles[Role::Target].replicas);
+    let old = i64::from(view.replicas_except(Role::Target));
+    if input.mode != Mode::Rollout || new == 0 || old == 0 {
+        return None;
+    }
+    let delta = i64::from(input.limits.desired()) - i64::from(from);
+    // |to_new| <= |delta|, so it fits back in i64.
+    let to_new =
+        i64::try_from(i128::from(delta) * i128::from(new) / i128::from(new + old)).unwrap_or(delta);
+    let mut wanted = PerRole::<u32>::default();
+    for role in Role::ALL {
+        wanted[role] = view.roles[role].replicas;
+    }
+    let resized = |replicas: u32, by: i64| {
+        u32::try_from((i64::from(replicas) + by).max(0)).unwrap_or(u32::MAX)
+    };
+    wanted[Role::Target] = resized(wanted[Role::Target], to_new);
+    // The old revisions' share: growth goes to the stable revision; a cut comes off the
+    // most disposable first.
+    let mut to_old = delta - to_new;
+    if to_old > 0 {
+        wanted[Role::Stable] = resized(wanted[Role::Stable], to_old);
+    }
+    for role in Role::REMOVAL_ORDER
+        .into_iter()
+        .filter(|r| *r != Role::Target)
+    {
+        if to_old >= 0 {
+            break;
+        }
+        let cut = i64::from(wanted[role]).min(-to_old);
+        wanted[role] = resized(wanted[role], -cut);
+        to_old += cut;
+    }
+    Some(Plan {
+        wanted,
+        traffic: TrafficIntent::Proportional,
+        step: StepProgress {
+            kind: StepKind::Replace,
+            index: 0,
+            count: 1,
+            done: false,
+            waiting: None,
+            complete: false,
+        },
+        wake_at: None,
+    })
 }
 
 /// The rolling arithmetic's counts, with `toward` as the new revision.

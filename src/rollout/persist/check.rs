@@ -27,6 +27,15 @@ pub(super) fn check(core: &Core) -> Result<(), RestoreError> {
         return refuse("rollout.rotation", why);
     }
     check_counters(core)?;
+    if !(1..=crate::spec::MAX_DESIRED).contains(&core.sized_for) {
+        return refuse(
+            "rollout.sized_for",
+            format!(
+                "the fleet was sized for {} instances: no spec asks for that many",
+                core.sized_for
+            ),
+        );
+    }
     if let Some(id) = core
         .recycle_to
         .keys()
@@ -346,6 +355,17 @@ fn check_analysis(core: &Core) -> Result<(), RestoreError> {
                 format!("measurement {action} is of unknown metric {metric:?}"),
             );
         }
+    }
+    // A run measures the target of the rollout in flight: one that has not been acted
+    // on outlives its rollout only in an edited document.
+    if !hosted.acted && core.target.is_none() {
+        return refuse(
+            field,
+            format!(
+                "an analysis is still running while the rollout is {} with no target: nothing is left to measure",
+                core.phase
+            ),
+        );
     }
     Ok(())
 }

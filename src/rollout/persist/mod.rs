@@ -92,6 +92,10 @@ mod body {
         /// faults (format 3, from 0.2): a fact about the events already emitted.
         #[serde(default)]
         pub reported: crate::rollout::traffic_report::Reported,
+        /// The `desired` the fleet was last planned for (from 0.2; earlier documents
+        /// were planned for their spec's).
+        #[serde(default)]
+        pub sized_for: Option<u32>,
     }
 
     impl From<&Core> for Body {
@@ -128,6 +132,7 @@ mod body {
                 standby_until: core.standby_until,
                 held: core.held,
                 reported: core.reported.clone(),
+                sized_for: Some(core.sized_for),
                 recycle_to: core.recycle_to.clone(),
             }
         }
@@ -177,6 +182,7 @@ mod body {
                 dirty: Default::default(),
                 held: self.held,
                 reported: self.reported,
+                sized_for: self.sized_for.unwrap_or(limits.desired()),
                 recycle_to: self.recycle_to,
                 timers: TimerTable::default(),
             };

@@ -153,6 +153,7 @@ impl BodyV1 {
             standby_until: None,
             held: None,
             reported: Default::default(),
+            sized_for: None,
             recycle_to: Default::default(),
         }
     }
