@@ -10,7 +10,7 @@ use crate::model::InstanceGroup;
 use crate::output::{Action, ActionId, EventKind};
 use crate::rollout::core::Core;
 use crate::rollout::phase::{AbortReason, PauseReason, Phase};
-use crate::strategy::{self, Role};
+use crate::strategy::Role;
 use crate::time::Timestamp;
 
 /// Where a hosted analysis lives: beside the rollout, or in the current step's checks.
@@ -156,7 +156,11 @@ impl Core {
         };
         let baseline_group = match slot {
             Slot::Background => InstanceGroup::Main,
-            Slot::Checks => strategy::checks_baseline(&self.spec.strategy, self.step.index),
+            Slot::Checks => self
+                .spec
+                .strategy
+                .planner()
+                .checks_baseline(self.step.index),
         };
         let Some(hosted) = self.hosted(slot) else {
             return;

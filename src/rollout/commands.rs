@@ -138,11 +138,7 @@ impl Core {
                 Ok(())
             }
             Phase::Progressing => Err(CommandError::NothingToPromote {
-                why: if self.plan().step.count > 1 {
-                    "the current step waits for instances to become available, which no promotion can skip"
-                } else {
-                    "a rolling update has no pause or step to finish; it is already progressing"
-                },
+                why: self.spec.strategy.planner().nothing_to_promote(),
             }),
             _ => Err(self.refuse("promote")),
         }

@@ -188,7 +188,7 @@ impl Core {
         let inferred = adoption.stable.is_none();
         let stable = adoption.stable.or_else(|| infer_stable(&fleet));
         let target = adoption.target.filter(|t| Some(t) != stable.as_ref());
-        let keep = crate::strategy::standby_after_completion(&spec.strategy, now);
+        let keep = spec.strategy.planner().standby_after_completion(now);
         let standby = adoption
             .standby
             .filter(|s| Some(s) != stable.as_ref() && Some(s) != target.as_ref())

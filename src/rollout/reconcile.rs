@@ -6,7 +6,7 @@ use crate::output::EventKind;
 use crate::rollout::core::Core;
 use crate::rollout::phase::{PauseReason, Phase};
 use crate::strategy::{
-    self, ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, Role, StepWait, TrafficIntent,
+    ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, Role, StepWait, TrafficIntent,
 };
 use crate::traffic::Weight;
 
@@ -65,7 +65,7 @@ impl Core {
     /// each one's table; completion always waits.
     pub fn plan_for(&self, view: FleetView) -> Plan {
         let input = self.plan_input(view);
-        let mut plan = strategy::plan(&self.spec.strategy, &input);
+        let mut plan = self.spec.strategy.planner().plan(&input);
         if input.mode == Mode::Revert && !input.has_stable {
             // Nothing to go back to (a first deploy): the abort stops the rollout and
             // keeps serving what serves, rather than taking it all down; what does not
@@ -152,7 +152,11 @@ impl Core {
         if self.stable.as_ref() != Some(&target) {
             self.previous_stable = self.stable.replace(target);
             // Blue-green keeps the previous environment warm as the standby.
-            let keep = strategy::standby_after_completion(&self.spec.strategy, self.now);
+            let keep = self
+                .spec
+                .strategy
+                .planner()
+                .standby_after_completion(self.now);
             if let (Some(until), Some(previous)) = (keep, self.previous_stable.clone()) {
                 self.standby = Some(previous.clone());
                 self.standby_until = until;

@@ -8,7 +8,7 @@ use crate::output::HeldBack;
 use crate::rollout::core::{ActionKind, Core};
 use crate::rollout::phase::{PauseReason, Phase};
 use crate::rollout::steps::ChecksVerdict;
-use crate::strategy::{Plan, Role, StepKind, StepWait};
+use crate::strategy::{Plan, Role, StepKind, StepView, StepWait};
 use crate::time::Timestamp;
 use crate::traffic::Weight;
 
@@ -431,9 +431,10 @@ impl Core {
                 (Some(stable), None) => format!("aborted ({reason}); moving back to {stable}"),
             },
             (phase, Some(target), Some(stable))
-                if plan.step.kind != StepKind::Replace && stable != target =>
+                if stable != target
+                    && let Some(line) = self.step_message(phase, target, stable, plan) =>
             {
-                self.step_message(phase, target, stable, plan)
+                line
             }
             (phase, Some(target), stable) => {
                 let over = stable
@@ -460,111 +461,41 @@ impl Core {
         }
     }
 
-    /// Where a rollout with steps (blue-green, canary) is, in words.
+    /// Where a rollout with steps of its own (blue-green, canary) is, in its
+    /// strategy's words; `None` for a rolling update.
     fn step_message(
         &self,
         phase: &Phase,
         target: &Revision,
         stable: &Revision,
         plan: &Plan,
-    ) -> String {
-        let view = self.fleet_view();
-        let green = view.roles[Role::Target].available;
-        let desired = self.limits.desired();
-        let waiting_checks = || {
-            self.checks_status().map_or_else(String::new, |c| {
-                let mut parts = Vec::new();
-                if !c.hooks_waiting.is_empty() {
-                    parts.push(format!("hooks {}", c.hooks_waiting.join(", ")));
-                }
-                if c.analysis.as_ref().is_some_and(|a| !a.phase.is_complete()) {
-                    parts.push("analysis".to_owned());
-                }
-                if parts.is_empty() {
-                    String::new()
-                } else {
-                    format!(": waiting for {}", parts.join(" and "))
-                }
-            })
+    ) -> Option<String> {
+        let checks_waiting = self.checks_status().map_or_else(String::new, |c| {
+            let mut parts = Vec::new();
+            if !c.hooks_waiting.is_empty() {
+                parts.push(format!("hooks {}", c.hooks_waiting.join(", ")));
+            }
+            if c.analysis.as_ref().is_some_and(|a| !a.phase.is_complete()) {
+                parts.push("analysis".to_owned());
+            }
+            if parts.is_empty() {
+                String::new()
+            } else {
+                format!(": waiting for {}", parts.join(" and "))
+            }
+        });
+        let view = StepView {
+            target,
+            stable,
+            plan,
+            fleet: self.fleet_view(),
+            desired: self.limits.desired(),
+            started_at: self.step.started_at,
+            checks_waiting,
+            target_weight: self.rotation.published.weight(target),
+            routes_live: !self.rotation.published.routes().is_empty(),
         };
-        let step = match plan.step.kind {
-            StepKind::Preview => {
-                let route = if self.rotation.published.routes().is_empty() {
-                    ""
-                } else {
-                    " (preview route live)"
-                };
-                format!(
-                    "building {target} beside {stable}: {green}/{} available{route}",
-                    plan.wanted[Role::Target]
-                )
-            }
-            StepKind::PrePromotion => {
-                format!("checking {target} before the switch{}", waiting_checks())
-            }
-            StepKind::Promotion => match plan.step.waiting {
-                Some(StepWait::Until { at }) => {
-                    format!("{target} ready and checked; switching from {stable} at {at}")
-                }
-                _ => format!(
-                    "{target} ready and checked; waiting for promotion since {}",
-                    self.step.started_at
-                ),
-            },
-            StepKind::Switch => format!(
-                "{target} at full size: {green}/{desired} available; traffic switches from {stable} when all are"
-            ),
-            StepKind::PostPromotion => format!(
-                "traffic on {target}, {stable} warm for rollback; checking after the switch{}",
-                waiting_checks()
-            ),
-            kind => {
-                let on_canary = self.published_weights().target.basis_points();
-                let at = format!(
-                    "canary {target}, step {}/{}: {}.{:02}% of traffic on it, {green} available",
-                    plan.step.index + 1,
-                    plan.step.count,
-                    on_canary / 100,
-                    on_canary % 100
-                );
-                let doing = match (kind, plan.step.waiting) {
-                    (StepKind::Pause, Some(StepWait::Until { at })) => {
-                        format!("paused until {at}")
-                    }
-                    (StepKind::Pause, _) => {
-                        format!("paused until promoted (since {})", self.step.started_at)
-                    }
-                    (StepKind::Analysis, _) => format!("analysing{}", waiting_checks()),
-                    (StepKind::Experiment, waiting) => {
-                        let baseline = view.roles[Role::Baseline];
-                        let sized = format!(
-                            "experiment: baseline of {stable} {}/{} available",
-                            baseline.available,
-                            plan.wanted[Role::Baseline]
-                        );
-                        match waiting {
-                            Some(StepWait::Until { at }) => {
-                                format!("{sized}, side by side until {at}")
-                            }
-                            Some(StepWait::Capacity) => format!("{sized}, starting"),
-                            _ => format!(
-                                "{sized}, judging the canary against it{}",
-                                waiting_checks()
-                            ),
-                        }
-                    }
-                    (StepKind::Promote, _) => format!(
-                        "promoting it to all traffic; {} {stable} instance(s) left",
-                        view.roles[Role::Stable].replicas
-                    ),
-                    (kind, _) => format!(
-                        "{kind}: waiting for {} canary instance(s) to carry it",
-                        plan.wanted[Role::Target]
-                    ),
-                };
-                format!("{at}; {doing}")
-            }
-        };
-        format!("{step} ({phase})")
+        let step = self.spec.strategy.planner().describe_step(&view)?;
+        Some(format!("{step} ({phase})"))
     }
 }

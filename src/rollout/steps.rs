@@ -12,7 +12,7 @@ use crate::output::{Action, ActionId, EventKind};
 use crate::rollout::analysis::HostedAnalysis;
 use crate::rollout::core::Core;
 use crate::rollout::phase::{AbortReason, PauseReason, Phase};
-use crate::strategy::{self, FleetView, Plan, StepKind, StepState, StepWait};
+use crate::strategy::{FleetView, Plan, StepKind, StepState, StepWait};
 use crate::time::Timestamp;
 
 /// Where the step machine stands (persisted).
@@ -188,7 +188,12 @@ impl Core {
         if self.step.checks.is_some() || self.step_state().skips_checks() || self.step.promoted {
             return;
         }
-        let Some(checks) = strategy::step_checks(&self.spec.strategy, self.step.index, step) else {
+        let Some(checks) = self
+            .spec
+            .strategy
+            .planner()
+            .step_checks(self.step.index, step)
+        else {
             return;
         };
         let Some(target) = self.target.clone() else {
@@ -372,7 +377,12 @@ impl Core {
         let Some(step) = self.step.checks.as_ref().map(|c| c.step) else {
             return;
         };
-        match strategy::on_checks_failure(&self.spec.strategy, self.step.index) {
+        match self
+            .spec
+            .strategy
+            .planner()
+            .on_checks_failure(self.step.index)
+        {
             OnFailure::Pause => {
                 // A person decides, as for an inconclusive verdict: promote accepts it.
                 self.conclude(ChecksVerdict::Inconclusive, reason);
@@ -401,7 +411,7 @@ impl Core {
     /// current one (its step starts over) and the rollout pauses for a person.
     /// Strategies without steps to go back through just pause.
     pub fn step_back_and_pause(&mut self) {
-        if let Some(index) = strategy::step_back(&self.spec.strategy, self.step.index) {
+        if let Some(index) = self.spec.strategy.planner().step_back(self.step.index) {
             self.end_checks();
             self.step = StepCursor {
                 index,

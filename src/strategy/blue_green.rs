@@ -17,11 +17,14 @@
 //! good with `keep_standby`.
 
 use crate::error::SpecError;
+use crate::spec::Checks;
 use crate::spec::{BlueGreenSpec, CapacityLimits, Promotion, check_desired};
 use crate::strategy::plan::{
     ExplicitTraffic, Mode, PerRole, Plan, PlanInput, Role, StepKind, StepProgress, StepWait,
     TrafficIntent,
 };
+use crate::strategy::planner::{Planner, StepView};
+use crate::time::Timestamp;
 
 /// The steps of a blue-green rollout, in order.
 pub const BLUE_GREEN_STEPS: [StepKind; 5] = [
@@ -233,6 +236,66 @@ fn rollout_plan(spec: &BlueGreenSpec, input: &PlanInput) -> Plan {
             Some(StepWait::Until { at }) if !done => Some(at),
             _ => None,
         },
+    }
+}
+
+impl Planner for BlueGreenSpec {
+    fn plan(&self, input: &PlanInput) -> Plan {
+        blue_green_plan(self, input)
+    }
+
+    fn step_checks(&self, _index: u32, step: StepKind) -> Option<Checks> {
+        let checks = match step {
+            StepKind::PrePromotion => &self.pre_promotion,
+            StepKind::PostPromotion => &self.post_promotion,
+            _ => return None,
+        };
+        (!checks.is_empty()).then(|| checks.clone())
+    }
+
+    fn standby_after_completion(&self, now: Timestamp) -> Option<Option<Timestamp>> {
+        Some((!self.keep_standby).then(|| now + self.scale_down_delay))
+    }
+
+    fn describe_step(&self, step: &StepView<'_>) -> Option<String> {
+        let StepView {
+            target,
+            stable,
+            plan,
+            ..
+        } = step;
+        let green = step.fleet.roles[Role::Target].available;
+        let desired = step.desired;
+        let checks = &step.checks_waiting;
+        Some(match plan.step.kind {
+            StepKind::Preview => {
+                let route = if step.routes_live {
+                    " (preview route live)"
+                } else {
+                    ""
+                };
+                format!(
+                    "building {target} beside {stable}: {green}/{} available{route}",
+                    plan.wanted[Role::Target]
+                )
+            }
+            StepKind::PrePromotion => format!("checking {target} before the switch{checks}"),
+            StepKind::Promotion => match plan.step.waiting {
+                Some(StepWait::Until { at }) => {
+                    format!("{target} ready and checked; switching from {stable} at {at}")
+                }
+                _ => format!(
+                    "{target} ready and checked; waiting for promotion since {}",
+                    step.started_at
+                ),
+            },
+            StepKind::Switch => format!(
+                "{target} at full size: {green}/{desired} available; traffic switches from {stable} when all are"
+            ),
+            _ => format!(
+                "traffic on {target}, {stable} warm for rollback; checking after the switch{checks}"
+            ),
+        })
     }
 }
 

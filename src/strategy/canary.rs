@@ -477,5 +477,6 @@ fn at_rest_plan(spec: &CanarySpec, input: &PlanInput) -> Plan {
     }
 }
 
+mod steps;
 #[cfg(test)]
 mod tests;

@@ -2,10 +2,11 @@
 //! (`pkg/controller/deployment/rolling.go`), as pure functions a tool can call to preview
 //! a rollout.
 
-use crate::spec::CapacityLimits;
+use crate::spec::{CapacityLimits, RollingSpec};
 use crate::strategy::plan::{
     FleetView, Mode, PerRole, Plan, PlanInput, Role, StepKind, StepProgress, TrafficIntent,
 };
+use crate::strategy::planner::Planner;
 
 /// Head counts the rolling arithmetic works from, in Kubernetes' terms.
 ///
@@ -372,6 +373,16 @@ pub fn rolling_plan(input: &PlanInput) -> Plan {
             complete,
         },
         wake_at: None,
+    }
+}
+
+impl Planner for RollingSpec {
+    fn plan(&self, input: &PlanInput) -> Plan {
+        rolling_plan(input)
+    }
+
+    fn nothing_to_promote(&self) -> &'static str {
+        "a rolling update has no pause or step to finish; it is already progressing"
     }
 }
 
