@@ -120,7 +120,7 @@ fn full_rolling(c: &mut Criterion) {
                     let now = answer_everything(&mut rollout, Timestamp::ZERO);
                     rollout.deploy(now, "v2").unwrap();
                     answer_everything(&mut rollout, now);
-                    assert_eq!(rollout.phase(), &Phase::Completed);
+                    assert_eq!(rollout.phase(), Phase::Completed);
                     rollout
                 },
                 criterion::BatchSize::PerIteration,
@@ -160,7 +160,7 @@ fn full_canary(c: &mut Criterion) {
                     let mut now = answer_everything(&mut rollout, Timestamp::ZERO);
                     rollout.deploy(now, "v2").unwrap();
                     // Answer everything; when nothing is asked, let the pause run out.
-                    while rollout.phase() != &Phase::Completed {
+                    while rollout.phase() != Phase::Completed {
                         now = answer_everything(&mut rollout, now);
                         if let Some(at) = rollout.poll_timeout() {
                             now = now.max(at);

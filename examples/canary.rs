@@ -118,7 +118,7 @@ fn main() {
         }
         // The operator: promote the untimed pause once the rollout waits for it.
         let waiting = rollout.phase()
-            == &Phase::Paused {
+            == Phase::Paused {
                 reason: PauseReason::Step { until: None },
             };
         if waiting && world.due.is_empty() {

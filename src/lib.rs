@@ -49,7 +49,7 @@
 //! rollout.deploy(now, "v2")?;
 //!
 //! let mut answers = Vec::new();
-//! while rollout.phase() != &Phase::Completed {
+//! while rollout.phase() != Phase::Completed {
 //!     while let Some(action) = rollout.poll_action() {
 //!         answers.extend(match action {
 //!             Action::Provision { id, instance, .. } => vec![

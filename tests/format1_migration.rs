@@ -36,7 +36,7 @@ fn format_1_documents_migrate_and_continue() {
         let mut rollout = rollout;
         let mut now = rollout.now();
         for _ in 0..200 {
-            if rollout.phase() == &cutover::Phase::Completed {
+            if rollout.phase() == cutover::Phase::Completed {
                 break;
             }
             now = Timestamp::from_millis(now.as_millis() + 1_000);
@@ -49,7 +49,7 @@ fn format_1_documents_migrate_and_continue() {
             }
             while rollout.poll_event().is_some() {}
         }
-        assert_eq!(rollout.phase(), &cutover::Phase::Completed, "{name}");
+        assert_eq!(rollout.phase(), cutover::Phase::Completed, "{name}");
         assert_eq!(rollout.stable().map(|r| r.as_str()), Some("v2"), "{name}");
         assert_eq!(rollout.fleet().counts(&"v2".into()).available, 4, "{name}");
         assert_eq!(rollout.fleet().len(), 4, "{name}");
@@ -74,7 +74,7 @@ fn a_format_2_document_restores_and_continues() {
     // The table update it was saved with is still to be performed; then everything.
     let mut now = rollout.now();
     for _ in 0..100 {
-        if rollout.phase() == &Phase::Completed {
+        if rollout.phase() == Phase::Completed {
             break;
         }
         let actions: Vec<Action> = std::iter::from_fn(|| rollout.poll_action()).collect();
@@ -87,7 +87,7 @@ fn a_format_2_document_restores_and_continues() {
             rollout.handle_timeout(now);
         }
     }
-    assert_eq!(rollout.phase(), &Phase::Completed);
+    assert_eq!(rollout.phase(), Phase::Completed);
     assert_eq!(rollout.stable().map(|r| r.as_str()), Some("v2"));
     assert_eq!(rollout.fleet().counts(&"v2".into()).available, 3);
 }
@@ -188,8 +188,16 @@ fn format_3_documents_restore_and_continue() {
             }
             rollout.handle_timeout(now);
         }
-        assert!(rollout.phase().is_terminal(), "{name}: {:?}", rollout.status());
-        assert_eq!(rollout.stable().map(|r| r.as_str()), Some(ends_on), "{name}");
+        assert!(
+            rollout.phase().is_terminal(),
+            "{name}: {:?}",
+            rollout.status()
+        );
+        assert_eq!(
+            rollout.stable().map(|r| r.as_str()),
+            Some(ends_on),
+            "{name}"
+        );
         let serving = rollout.traffic().weight(&ends_on.into());
         assert_eq!(serving, cutover::Weight::FULL, "{name}");
     }

@@ -211,7 +211,7 @@ fn explore(root: World, depth: usize, cap: usize) -> Tally {
             continue;
         }
         tally.states += 1;
-        if world.rollout.phase() == &Phase::Progressing {
+        if world.rollout.phase() == Phase::Progressing {
             let status = world.rollout.status();
             assert!(
                 !status.waiting_for.is_empty(),
@@ -257,7 +257,7 @@ fn settle(mut world: World, rested: &mut HashMap<u64, String>) -> String {
         );
         if world.answer_all().is_empty() {
             world.check_rest();
-            break phase_name(world.rollout.phase());
+            break phase_name(&world.rollout.phase());
         }
     };
     rested.extend(path.into_iter().map(|key| (key, phase.clone())));

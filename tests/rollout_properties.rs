@@ -204,7 +204,7 @@ fn an_honest_world_completes_the_rollout() {
     let mut world = World::new(spec(4, 1, 1), ready_fleet(4));
     world.step(&Move::Command(Command::Deploy(1)));
     world.settle_and_check_rest(200);
-    assert_eq!(world.rollout.phase(), &Phase::Completed);
+    assert_eq!(world.rollout.phase(), Phase::Completed);
     assert_eq!(world.rollout.fleet().counts(&"v2".into()).available, 4);
 }
 
@@ -476,7 +476,7 @@ fn a_canary_serving_first_in_an_adopted_table_keeps_its_keys_as_it_grows() {
         world.play(step);
     }
     world.settle_and_check_rest(200);
-    assert_eq!(world.rollout.phase(), &Phase::Completed);
+    assert_eq!(world.rollout.phase(), Phase::Completed);
 }
 
 /// Found by the soak: a deploy of a revision that already serves from the middle of

@@ -9,7 +9,8 @@ use crate::input::Input;
 use crate::model::InstanceGroup;
 use crate::output::{Action, ActionId, EventKind};
 use crate::rollout::core::Core;
-use crate::rollout::phase::{AbortReason, PauseReason, Phase};
+use crate::rollout::phase::{AbortReason, PauseReason};
+use crate::rollout::stage::Hold;
 use crate::strategy::Role;
 use crate::time::Timestamp;
 
@@ -90,14 +91,14 @@ impl Core {
         // It starts while the rollout acts (a step's pause included, as Argo starts a
         // background analysis at its starting step whatever that step is), once there
         // is a target instance to measure.
-        if !self.phase.is_in_flight() || !self.mode().1 || self.analysis.is_some() {
+        if self.target().is_none() || !self.mode().1 || self.stage.analysis().is_some() {
             return;
         }
         let target = self.fleet_view().roles[Role::Target].available;
         let due = target > 0
             && match spec.start {
                 crate::analysis::AnalysisStart::AfterReplaced(n) => target >= n,
-                crate::analysis::AnalysisStart::AtStep(n) => self.step.index >= n,
+                crate::analysis::AnalysisStart::AtStep(n) => self.cursor().index >= n,
                 _ => true,
             };
         if !due {
@@ -108,21 +109,24 @@ impl Core {
         let Ok(run) = AnalysisRun::new(self.now, spec.metrics.clone()) else {
             return;
         };
-        self.analysis = Some(HostedAnalysis {
-            run,
-            started_at: self.now,
-            measuring: BTreeMap::new(),
-            last_asked: BTreeMap::new(),
-            acted: false,
-        });
+        let now = self.now;
+        if let Some(flight) = self.stage.flight_mut() {
+            flight.analysis = Some(HostedAnalysis {
+                run,
+                started_at: now,
+                measuring: BTreeMap::new(),
+                last_asked: BTreeMap::new(),
+                acted: false,
+            });
+        }
         self.emit(EventKind::AnalysisStarted { metrics });
     }
 
     /// The hosted analysis in `slot`, if one is there.
     fn hosted(&mut self, slot: Slot) -> Option<&mut HostedAnalysis> {
         match slot {
-            Slot::Background => self.analysis.as_mut(),
-            Slot::Checks => self.step.checks.as_mut()?.analysis.as_mut(),
+            Slot::Background => self.stage.analysis_mut(),
+            Slot::Checks => self.stage.step_mut()?.checks.as_mut()?.analysis.as_mut(),
         }
     }
 
@@ -130,10 +134,10 @@ impl Core {
     /// target to measure, the one condition under which [`Core::request_measurements`]
     /// asks (so that a timer never fires for a request that is not made).
     pub fn next_measurement_at(&self) -> Option<Timestamp> {
-        self.target.as_ref()?;
-        let background = self.analysis.as_ref().and_then(|a| a.next_request_at());
+        self.target()?;
+        let background = self.stage.analysis().and_then(|a| a.next_request_at());
         let checks = self
-            .step
+            .cursor()
             .checks
             .as_ref()
             .and_then(|c| c.analysis.as_ref())
@@ -151,7 +155,7 @@ impl Core {
 
     fn request_due(&mut self, slot: Slot) {
         let now = self.now;
-        let Some(target) = self.target.clone() else {
+        let Some(target) = self.target().cloned() else {
             return;
         };
         let baseline_group = match slot {
@@ -160,7 +164,7 @@ impl Core {
                 .spec
                 .strategy
                 .planner()
-                .checks_baseline(self.step.index),
+                .checks_baseline(self.cursor().index),
         };
         let Some(hosted) = self.hosted(slot) else {
             return;
@@ -221,7 +225,7 @@ impl Core {
         let Some(spec) = self.spec.background_analysis.clone() else {
             return;
         };
-        let Some(hosted) = self.analysis.as_mut() else {
+        let Some(hosted) = self.stage.analysis_mut() else {
             return;
         };
         let phase = hosted.run.phase();
@@ -232,7 +236,7 @@ impl Core {
         hosted.measuring.clear();
         let reason = hosted.run.reason();
         self.emit(EventKind::AnalysisCompleted { phase, reason });
-        if !self.phase.is_in_flight() {
+        if self.target().is_none() {
             return;
         }
         let fails = match phase {
@@ -244,21 +248,17 @@ impl Core {
             match spec.on_failure {
                 OnFailure::Abort => self.abort(AbortReason::Analysis),
                 OnFailure::StepBack => self.step_back_and_pause(),
-                _ => self.transition(Phase::Paused {
-                    reason: PauseReason::AnalysisFailed,
-                }),
+                _ => self.hold(Hold::Paused(PauseReason::AnalysisFailed)),
             }
         } else if phase == RunPhase::Inconclusive {
-            self.transition(Phase::Paused {
-                reason: PauseReason::AnalysisInconclusive,
-            });
+            self.hold(Hold::Paused(PauseReason::AnalysisInconclusive));
         }
     }
 
     /// The rollout the run watched is over (completed, aborted, or replaced by a new
     /// deploy): it stops measuring; answers still out are late from now on.
     pub fn end_analysis(&mut self) {
-        if let Some(hosted) = self.analysis.as_mut() {
+        if let Some(hosted) = self.stage.analysis_mut() {
             hosted.run.terminate();
             hosted.measuring.clear();
             hosted.acted = true;

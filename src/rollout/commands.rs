@@ -18,13 +18,14 @@ use crate::model::Revision;
 use crate::output::EventKind;
 use crate::rollout::core::Core;
 use crate::rollout::phase::{AbortReason, PauseReason, Phase};
+use crate::rollout::stage::{Aborted, Flight, Hold, Stage};
 use crate::spec::RolloutSpec;
 
 impl Core {
     fn refuse(&self, command: &'static str) -> CommandError {
         CommandError::InvalidPhase {
             command,
-            phase: self.phase.to_string(),
+            phase: self.phase().to_string(),
         }
     }
 
@@ -32,30 +33,26 @@ impl Core {
         if revision.as_str().is_empty() {
             return Err(CommandError::EmptyRevision);
         }
-        if self.phase.is_in_flight() {
-            if self.target.as_ref() == Some(&revision) {
+        let supersedes = self.target().cloned();
+        match &supersedes {
+            Some(target) if *target == revision => {
                 return Err(CommandError::AlreadyInFlight { revision });
             }
-        } else if self.stable.as_ref() == Some(&revision) {
-            return Err(CommandError::AlreadyStable { revision });
+            None if self.stable.as_ref() == Some(&revision) => {
+                return Err(CommandError::AlreadyStable { revision });
+            }
+            _ => {}
         }
-        let supersedes = if self.phase.is_in_flight() {
-            self.target.take()
-        } else {
-            None
-        };
         // Kubernetes keeps a paused Deployment paused across a new template: the new
         // revision waits for `resume`. Only an operator's pause carries over: a step's
         // pause or an analysis' belongs to the rollout it paused.
-        let keep_paused = self.phase
+        let keep_paused = self.phase()
             == Phase::Paused {
                 reason: PauseReason::Operator,
             };
         self.start(revision, supersedes, is_rollback);
         if keep_paused {
-            self.transition(Phase::Paused {
-                reason: PauseReason::Operator,
-            });
+            self.hold(Hold::Paused(PauseReason::Operator));
         }
         Ok(())
     }
@@ -67,43 +64,34 @@ impl Core {
             stable: self.stable.clone(),
             supersedes,
         });
-        // A new rollout gets a new analysis, and starts from the first step.
+        // What the previous rollout still asked for is withdrawn; the new one starts
+        // from the first step, with no analysis yet.
         self.end_analysis();
-        self.analysis = None;
         self.end_checks();
-        self.step = crate::rollout::steps::StepCursor {
-            started_at: self.now,
-            ..Default::default()
-        };
-        self.aborted_at = None;
-        self.target = Some(revision.clone());
-        self.last_target = Some(revision);
         self.relayout = true;
-        self.is_rollback = is_rollback;
-        self.provision_failures = 0;
-        self.backoff_until = None;
-        self.made_progress();
-        self.transition(Phase::Progressing);
+        self.enter(Stage::InFlight(Flight::new(
+            revision,
+            self.now,
+            is_rollback,
+        )));
     }
 
     pub fn pause(&mut self) -> Result<(), CommandError> {
         let step_pause = matches!(
-            self.phase,
+            self.phase(),
             Phase::Paused {
                 reason: PauseReason::Step { .. }
             }
         );
-        if self.phase != Phase::Progressing && !step_pause {
+        if self.phase() != Phase::Progressing && !step_pause {
             return Err(self.refuse("pause"));
         }
-        self.transition(Phase::Paused {
-            reason: PauseReason::Operator,
-        });
+        self.hold(Hold::Paused(PauseReason::Operator));
         Ok(())
     }
 
     pub fn resume(&mut self) -> Result<(), CommandError> {
-        match self.phase {
+        match self.phase() {
             // A step's own pause ends with its time or a promotion, not a resume.
             Phase::Paused {
                 reason: PauseReason::Step { .. },
@@ -120,21 +108,28 @@ impl Core {
     fn go_on(&mut self) {
         self.accept_inconclusive();
         self.made_progress();
-        self.transition(Phase::Progressing);
+        self.hold(Hold::Progressing);
+    }
+
+    /// Marks the current step promoted by an operator.
+    fn promote_step(&mut self) {
+        if let Some(flight) = self.stage.flight_mut() {
+            flight.step.promoted = true;
+        }
     }
 
     pub fn promote(&mut self) -> Result<(), CommandError> {
-        match self.phase {
+        match self.phase() {
             Phase::Paused {
                 reason: PauseReason::Step { .. },
             } => {
-                self.step.promoted = true;
+                self.promote_step();
                 Ok(())
             }
             Phase::Paused { .. } => self.resume(),
             Phase::Progressing if self.checks_running() => {
                 self.skip_checks("skipped by an operator's promote");
-                self.step.promoted = true;
+                self.promote_step();
                 Ok(())
             }
             Phase::Progressing => Err(CommandError::NothingToPromote {
@@ -145,7 +140,7 @@ impl Core {
     }
 
     pub fn promote_full(&mut self) -> Result<(), CommandError> {
-        match self.phase {
+        match self.phase() {
             Phase::Progressing => {}
             Phase::Paused { .. } => self.go_on(),
             _ => return Err(self.refuse("promote fully")),
@@ -153,12 +148,14 @@ impl Core {
         if self.checks_running() {
             self.skip_checks("skipped by an operator's full promotion");
         }
-        self.step.full = true;
+        if let Some(flight) = self.stage.flight_mut() {
+            flight.step.full = true;
+        }
         Ok(())
     }
 
     pub fn abort_command(&mut self, reason: AbortReason) -> Result<(), CommandError> {
-        if !self.phase.is_in_flight() {
+        if self.target().is_none() {
             return Err(self.refuse(if reason == AbortReason::Rollback {
                 "roll back"
             } else {
@@ -170,35 +167,47 @@ impl Core {
     }
 
     /// Gives the target up: the strategy plans the way back to the stable revision, and
-    /// the envelope keeps it above the floor all the way.
+    /// the envelope keeps it above the floor all the way. Nothing if no rollout is in
+    /// flight.
     pub fn abort(&mut self, reason: AbortReason) {
-        let stable = self.fleet_view().roles[crate::strategy::Role::Stable];
-        self.revert_one_update = stable.available >= self.limits.min_available().max(1);
         self.end_analysis();
         self.end_checks();
-        self.aborted_at = Some(self.now);
-        self.target = None;
-        self.backoff_until = None;
-        self.provision_failures = 0;
-        self.transition(Phase::Aborted { reason });
+        let stable = self.fleet_view().roles[crate::strategy::Role::Stable];
+        let one_update = stable.available >= self.limits.min_available().max(1);
+        let Some(flight) = self.stage.flight().cloned() else {
+            return;
+        };
+        self.enter(Stage::Aborted(Aborted {
+            target: flight.target,
+            reason,
+            at: self.now,
+            one_update,
+            is_rollback: flight.is_rollback,
+            step: flight.step,
+            analysis: flight.analysis,
+        }));
     }
 
     pub fn retry(&mut self) -> Result<(), CommandError> {
-        let target = match (&self.phase, &self.target, &self.last_target) {
-            (Phase::Halted { .. }, Some(target), _) | (Phase::Aborted { .. }, _, Some(target)) => {
-                target.clone()
-            }
+        let target = match &self.stage {
+            Stage::InFlight(Flight {
+                target,
+                hold: Hold::Halted(_),
+                ..
+            })
+            | Stage::Aborted(Aborted { target, .. }) => target.clone(),
             _ => return Err(self.refuse("retry")),
         };
         if self.stable.as_ref() == Some(&target) {
             return Err(CommandError::AlreadyStable { revision: target });
         }
-        self.start(target, None, self.is_rollback);
+        let is_rollback = self.stage.is_rollback();
+        self.start(target, None, is_rollback);
         Ok(())
     }
 
     pub fn rollback(&mut self) -> Result<(), CommandError> {
-        if self.phase.is_in_flight() {
+        if self.target().is_some() {
             return self.abort_command(AbortReason::Rollback);
         }
         let previous = self

@@ -15,6 +15,7 @@ use crate::model::{Instance, InstanceGroup, InstanceId, InstanceState, Revision}
 use crate::output::{Action, ActionId, Event, EventKind};
 use crate::rollout::phase::Phase;
 use crate::rollout::rotation::Rotation;
+use crate::rollout::stage::{Flight, Hold, Stage};
 use crate::rollout::timers::TimerTable;
 use crate::spec::{CapacityLimits, RolloutSpec};
 use crate::strategy::{FleetView, ProgressCounts, Role, RoleCounts};
@@ -86,32 +87,20 @@ pub(crate) struct Core {
     /// The latest time seen; earlier `now`s are clamped to it.
     pub now: Timestamp,
     pub fleet: Fleet,
-    pub phase: Phase,
+    /// Where the rollout is, with what is valid only there.
+    pub stage: Stage,
     pub stable: Option<Revision>,
-    /// The revision being rolled out, while one is in flight.
-    pub target: Option<Revision>,
     /// A previous environment kept warm (blue-green's reuse).
     pub standby: Option<Revision>,
-    /// The target of the last rollout, for `retry` after an abort.
-    pub last_target: Option<Revision>,
     /// The stable revision before the current one, for `rollback`.
     pub previous_stable: Option<Revision>,
-    /// Whether the current (or last) rollout is a rollback.
-    pub is_rollback: bool,
     pub rotation: Rotation,
     pub retiring: BTreeMap<InstanceId, Retire>,
     pub pending: BTreeMap<ActionId, Pending>,
     /// Health records of instances in `Starting`.
     pub starting: BTreeMap<InstanceId, Starting>,
-    pub provision_failures: u32,
-    pub backoff_until: Option<Timestamp>,
-    pub last_progress: Timestamp,
-    pub deadline_exceeded: bool,
     /// Whether the unacknowledged table's overdue event has been emitted.
     pub ack_overdue: bool,
-    /// Whether the last abort found the stable revision able to carry all traffic at
-    /// once (else the way back is a reverse rolling update).
-    pub revert_one_update: bool,
     /// Set by a deploy: the next flush lays the new target out last even if it already
     /// holds keys (an adopted table listing it in the middle), moving them once as the
     /// rollout starts, so that from then on its keys depend on its own weight alone.
@@ -121,12 +110,6 @@ pub(crate) struct Core {
     pub next_instance: u64,
     pub actions: VecDeque<Action>,
     pub events: VecDeque<Event>,
-    /// The background analysis of the rollout in flight (or the last one).
-    pub analysis: Option<crate::rollout::analysis::HostedAnalysis>,
-    /// The step machine: the current step of the rollout in flight and its checks.
-    pub step: crate::rollout::steps::StepCursor,
-    /// When the last abort happened (its scale-down delay counts from it).
-    pub aborted_at: Option<Timestamp>,
     /// Until when the standby revision stays warm; `None` keeps it (while there is one).
     pub standby_until: Option<Timestamp>,
     /// Standby instances on their way to being redeployed, and to which revision.
@@ -193,44 +176,30 @@ impl Core {
             .standby
             .filter(|s| Some(s) != stable.as_ref() && Some(s) != target.as_ref())
             .filter(|_| keep.is_some());
+        let stage = match target {
+            Some(target) => Stage::InFlight(Flight::new(target, now, false)),
+            None => Stage::Idle,
+        };
         let mut core = Core {
             limits,
             now,
-            phase: if target.is_some() {
-                Phase::Progressing
-            } else {
-                Phase::Idle
-            },
+            stage,
             stable: stable.clone(),
-            last_target: target.clone(),
-            target,
             standby_until: keep.flatten().filter(|_| standby.is_some()),
             // A warm standby is what a rollback goes back to.
             previous_stable: standby.clone(),
             standby,
-            is_rollback: false,
             rotation: Rotation::new(initial_table(&in_rotation)),
             retiring: BTreeMap::new(),
             pending: BTreeMap::new(),
             starting: BTreeMap::new(),
-            provision_failures: 0,
-            backoff_until: None,
-            last_progress: now,
-            deadline_exceeded: false,
             ack_overdue: false,
-            revert_one_update: false,
             relayout: false,
             next_action: 1,
             next_instance: 1,
             dirty: fleet.iter().map(|i| i.id.clone()).collect(),
             actions: VecDeque::new(),
             events: VecDeque::new(),
-            analysis: None,
-            step: crate::rollout::steps::StepCursor {
-                started_at: now,
-                ..Default::default()
-            },
-            aborted_at: None,
             recycle_to: BTreeMap::new(),
             reported: Default::default(),
             sized_for: spec.desired,
@@ -349,7 +318,7 @@ impl Core {
         self.forget_empty_standby();
         self.report_traffic(&plan);
         self.start_analysis_if_due();
-        if self.phase == Phase::Progressing {
+        if self.phase() == Phase::Progressing {
             let after = Core::progress_counts(&self.fleet_view());
             if crate::strategy::rolling_is_progress(before, after) {
                 self.made_progress();
@@ -368,16 +337,47 @@ impl Core {
         id
     }
 
-    pub fn transition(&mut self, to: Phase) {
-        if self.phase != to {
-            let from = std::mem::replace(&mut self.phase, to.clone());
+    /// The public phase, derived from the stage.
+    pub fn phase(&self) -> Phase {
+        self.stage.phase()
+    }
+
+    /// The revision being rolled out, while one is in flight.
+    pub fn target(&self) -> Option<&Revision> {
+        self.stage.flight().map(|flight| &flight.target)
+    }
+
+    /// Moves to `stage`: every change of stage goes through here, and says so when the
+    /// phase changes.
+    pub fn enter(&mut self, stage: Stage) {
+        let from = self.phase();
+        self.stage = stage;
+        self.said_phase_changed(from);
+    }
+
+    /// Changes what holds the rollout in flight (nothing if none is), and says so.
+    pub fn hold(&mut self, hold: Hold) {
+        let from = self.phase();
+        if let Some(flight) = self.stage.flight_mut() {
+            flight.hold = hold;
+        }
+        self.said_phase_changed(from);
+    }
+
+    fn said_phase_changed(&mut self, from: Phase) {
+        let to = self.phase();
+        if from != to {
             self.emit(EventKind::PhaseChanged { from, to });
         }
     }
 
+    /// Progress as Kubernetes counts it: the progress deadline counts from now again.
     pub fn made_progress(&mut self) {
-        self.last_progress = self.now;
-        self.deadline_exceeded = false;
+        let now = self.now;
+        if let Some(flight) = self.stage.flight_mut() {
+            flight.last_progress = now;
+            flight.deadline_exceeded = false;
+        }
     }
 
     pub fn became_available(&mut self, id: InstanceId) {
@@ -397,19 +397,16 @@ impl Core {
     /// target's role (kept or removed as the strategy says) rather than counting as
     /// superseded.
     pub fn aborted_target(&self) -> Option<&Revision> {
-        match self.phase {
-            Phase::Aborted { .. } => self
-                .last_target
-                .as_ref()
-                .filter(|t| Some(*t) != self.stable.as_ref()),
-            _ => None,
-        }
+        self.stage
+            .aborted()
+            .map(|aborted| &aborted.target)
+            .filter(|t| Some(*t) != self.stable.as_ref())
     }
 
     /// The role `revision` plays now.
     /// (Rolling out onto the stable revision itself makes it the target.)
     pub fn role_of(&self, revision: &Revision) -> Role {
-        if Some(revision) == self.target.as_ref() || Some(revision) == self.aborted_target() {
+        if Some(revision) == self.target() || Some(revision) == self.aborted_target() {
             Role::Target
         } else if Some(revision) == self.stable.as_ref() {
             Role::Stable
@@ -426,12 +423,12 @@ impl Core {
             Role::Stable => self
                 .stable
                 .iter()
-                .filter(|s| Some(*s) != self.target.as_ref())
+                .filter(|s| Some(*s) != self.target())
                 .cloned()
                 .collect(),
             Role::Target => self
-                .target
-                .iter()
+                .target()
+                .into_iter()
                 .chain(self.aborted_target())
                 .cloned()
                 .collect(),

@@ -37,7 +37,11 @@ impl Core {
         // Removals leave instances live (on their way out) until they are gone.
         let mut live = view.live();
         let peak = self.limits.max_total();
-        let backing_off = self.backoff_until.is_some_and(|until| until > self.now);
+        let backing_off = self
+            .stage
+            .flight()
+            .and_then(|flight| flight.backoff_until)
+            .is_some_and(|until| until > self.now);
         for role in Role::ALL {
             let deficit = plan.wanted[role].saturating_sub(view.roles[role].replicas);
             if deficit == 0 || role == Role::Superseded || backing_off {

@@ -7,6 +7,7 @@ use crate::model::{InstanceId, InstanceState};
 use crate::output::{ActionId, EventKind};
 use crate::rollout::core::{ActionKind, Core, Retire};
 use crate::rollout::phase::{HaltReason, Phase};
+use crate::rollout::stage::Hold;
 
 impl Core {
     /// Reports an input that changes nothing: unknown, late, duplicated or misdirected.
@@ -76,7 +77,9 @@ impl Core {
     }
 
     fn provisioned(&mut self, id: InstanceId) {
-        self.provision_failures = 0;
+        if let Some(flight) = self.stage.flight_mut() {
+            flight.provision_failures = 0;
+        }
         if self.retiring.get(&id) == Some(&Retire::AwaitProvisioned) {
             // Unwanted before it existed, and never listed: nothing to drain.
             self.fleet.set_state(self.now, &id, InstanceState::Starting);
@@ -118,23 +121,24 @@ impl Core {
     /// (superseded or aborted) say nothing about the revision provisioned now, and
     /// never come here.
     fn count_failure(&mut self, reason: String) {
-        self.provision_failures = self.provision_failures.saturating_add(1);
+        let now = self.now;
         let retry = self.spec.provision_retry;
-        if self.provision_failures >= retry.max_failures && self.phase == Phase::Progressing {
-            self.transition(Phase::Halted {
-                reason: HaltReason::ProvisionFailed {
-                    failures: self.provision_failures,
-                    last_error: reason,
-                },
-            });
-            self.backoff_until = None;
+        let progressing = self.phase() == Phase::Progressing;
+        let Some(flight) = self.stage.flight_mut() else {
+            return;
+        };
+        flight.provision_failures = flight.provision_failures.saturating_add(1);
+        let failures = flight.provision_failures;
+        if failures >= retry.max_failures && progressing {
+            flight.backoff_until = None;
+            self.hold(Hold::Halted(HaltReason::ProvisionFailed {
+                failures,
+                last_error: reason,
+            }));
         } else {
-            let until = self.now + retry.backoff(self.provision_failures);
-            self.backoff_until = Some(until);
-            self.emit(EventKind::ProvisionBackoff {
-                failures: self.provision_failures,
-                until,
-            });
+            let until = now + retry.backoff(failures);
+            flight.backoff_until = Some(until);
+            self.emit(EventKind::ProvisionBackoff { failures, until });
         }
     }
 

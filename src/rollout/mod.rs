@@ -13,6 +13,7 @@ mod recycle;
 mod retire;
 mod rotation;
 mod shaper;
+mod stage;
 mod status;
 mod steps;
 #[cfg(test)]
@@ -123,8 +124,8 @@ impl Rollout {
 
     /// The current phase.
     #[must_use]
-    pub fn phase(&self) -> &Phase {
-        &self.core.phase
+    pub fn phase(&self) -> Phase {
+        self.core.phase()
     }
 
     /// The known-good revision, if any.
@@ -142,7 +143,7 @@ impl Rollout {
     /// The revision being rolled out, while one is in flight.
     #[must_use]
     pub fn target(&self) -> Option<&Revision> {
-        self.core.target.as_ref()
+        self.core.target()
     }
 
     /// The latest traffic table published (what `UpdateTraffic` diffs lead to).

@@ -219,8 +219,7 @@ impl Core {
             .collect();
         let relayout = std::mem::take(&mut self.relayout);
         let order = self
-            .target
-            .as_ref()
+            .target()
             .and_then(|t| counts.iter().position(|(r, _)| r == t))
             .and_then(|at| {
                 let keyed = (!amend).then_some(keyed.as_slice());

@@ -5,6 +5,7 @@
 use crate::output::EventKind;
 use crate::rollout::core::Core;
 use crate::rollout::phase::{PauseReason, Phase};
+use crate::rollout::stage::{Hold, Stage};
 use crate::strategy::{
     ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, Role, StepWait, TrafficIntent,
 };
@@ -14,16 +15,15 @@ impl Core {
     /// What the core asks the planner for in the current phase, and whether it may act
     /// on the answer (a paused or halted rollout only keeps its traffic in line).
     pub fn mode(&self) -> (Mode, bool) {
-        match self.phase {
+        match &self.stage {
             // A step's own wait keeps the plan in force (green instances replaced while
             // a promotion is awaited); an operator's pause stops everything.
-            Phase::Progressing
-            | Phase::Paused {
-                reason: PauseReason::Step { .. },
-            } => (Mode::Rollout, true),
-            Phase::Paused { .. } | Phase::Halted { .. } => (Mode::Rollout, false),
-            Phase::Aborted { .. } => (Mode::Revert, true),
-            Phase::Idle | Phase::Completed => (Mode::Steady, true),
+            Stage::InFlight(flight) => match flight.hold {
+                Hold::Progressing | Hold::Paused(PauseReason::Step { .. }) => (Mode::Rollout, true),
+                Hold::Paused(_) | Hold::Halted(_) => (Mode::Rollout, false),
+            },
+            Stage::Aborted(_) => (Mode::Revert, true),
+            Stage::Idle | Stage::Completed { .. } => (Mode::Steady, true),
         }
     }
 
@@ -34,7 +34,7 @@ impl Core {
             mode,
             limits: self.limits,
             view,
-            has_stable: self.stable.is_some() && self.stable != self.target,
+            has_stable: self.stable.is_some() && self.stable.as_ref() != self.target(),
             now: self.now,
             step: self.step_state(),
         }
@@ -140,14 +140,17 @@ impl Core {
     /// Completes the rollout once the plan's end state is reached *and* the load
     /// balancer has acknowledged the table that goes with it. Returns whether it did.
     pub fn check_completion(&mut self, plan: &Plan) -> bool {
-        if self.phase != Phase::Progressing || !plan.step.complete || self.rotation.awaiting_ack() {
+        if self.phase() != Phase::Progressing || !plan.step.complete || self.rotation.awaiting_ack()
+        {
             return false;
         }
-        let Some(target) = self.target.take() else {
+        let Some(target) = self.target().cloned() else {
             return false;
         };
         self.end_analysis();
         self.end_checks();
+        let rollback = self.stage.is_rollback();
+        self.enter(Stage::Completed { rollback });
         // Rolling back onto the stable revision itself keeps the earlier fallback.
         if self.stable.as_ref() != Some(&target) {
             self.previous_stable = self.stable.replace(target);
@@ -166,7 +169,6 @@ impl Core {
                 });
             }
         }
-        self.transition(Phase::Completed);
         true
     }
 

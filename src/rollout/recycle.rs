@@ -17,7 +17,7 @@ impl Core {
     /// the target is short into target instances, available ones only while the floor
     /// holds. Returns the view as it stands afterwards.
     pub fn recycle_standby(&mut self, plan: &Plan, mut view: FleetView) -> FleetView {
-        let Some(target) = self.target.clone() else {
+        let Some(target) = self.target().cloned() else {
             return view;
         };
         let short = plan.wanted[Role::Target].saturating_sub(view.roles[Role::Target].replicas);
@@ -61,7 +61,7 @@ impl Core {
         let n = self
             .recycle_to
             .values()
-            .filter(|r| Some(*r) == self.target.as_ref())
+            .filter(|r| Some(*r) == self.target())
             .count();
         u32::try_from(n).unwrap_or(u32::MAX)
     }
@@ -70,7 +70,7 @@ impl Core {
     /// terminated otherwise.
     pub fn finish_drain(&mut self, id: InstanceId) {
         let revision = self.recycle_to.remove(&id);
-        match revision.filter(|r| Some(r) == self.target.as_ref()) {
+        match revision.filter(|r| Some(r) == self.target()) {
             Some(revision) => self.redeploy(id, revision),
             None => self.terminate(id),
         }

@@ -195,13 +195,21 @@ pub struct Status {
     pub deadline_exceeded: bool,
     /// After an abort or rollback: how far traffic is back on the stable revision.
     pub revert: Option<RevertStatus>,
-    /// The background analysis of the rollout in flight (or the last one).
+    /// The background analysis of the rollout in flight, or of the one given up (as it
+    /// ended); none once a rollout completes.
     pub analysis: Option<AnalysisStatus>,
     /// One line for people.
     pub message: String,
 }
 
 impl Core {
+    /// Whether the rollout in flight passed its progress deadline without progress.
+    fn deadline_exceeded(&self) -> bool {
+        self.stage
+            .flight()
+            .is_some_and(|flight| flight.deadline_exceeded)
+    }
+
     pub fn status(&self) -> Status {
         let revisions: BTreeMap<Revision, RevisionCounts> = self
             .fleet
@@ -219,18 +227,18 @@ impl Core {
         let progress = self.progress();
         let revert = self.revert_status();
         Status {
-            phase: self.phase.clone(),
+            phase: self.phase(),
             stable: self.stable.clone(),
-            target: self.target.clone(),
-            is_rollback: self.is_rollback,
+            target: self.target().cloned(),
+            is_rollback: self.stage.is_rollback(),
             step: self
-                .phase
-                .is_in_flight()
+                .target()
+                .is_some()
                 .then_some((plan.step.index, plan.step.count)),
             step_kind: self
-                .phase
-                .is_in_flight()
-                .then_some((plan.step.kind, self.step.started_at)),
+                .target()
+                .is_some()
+                .then_some((plan.step.kind, self.cursor().started_at)),
             checks: self.checks_status(),
             standby: self.standby.clone().map(|revision| StandbyStatus {
                 revision,
@@ -246,14 +254,14 @@ impl Core {
             traffic_generation: self.rotation.published.generation(),
             acknowledged_generation: self.rotation.acknowledged,
             waiting_for: self.waiting_for(&plan),
-            deadline_exceeded: self.deadline_exceeded,
+            deadline_exceeded: self.deadline_exceeded(),
             revert,
-            analysis: self.analysis.as_ref().map(AnalysisStatus::of),
+            analysis: self.stage.analysis().map(AnalysisStatus::of),
         }
     }
 
     fn checks_status(&self) -> Option<ChecksStatus> {
-        let checks = self.step.checks.as_ref()?;
+        let checks = self.cursor().checks.as_ref()?;
         Some(ChecksStatus {
             step: checks.step,
             hooks_waiting: checks.hooks.values().map(|h| h.name.clone()).collect(),
@@ -265,7 +273,7 @@ impl Core {
     fn progress(&self) -> f64 {
         let desired = f64::from(self.limits.desired());
         let view = self.fleet_view();
-        let toward = match (&self.phase, &self.target) {
+        let toward = match (&self.phase(), self.target()) {
             (Phase::Completed | Phase::Idle, _) => return 1.0,
             (Phase::Aborted { .. }, _) => Role::Stable,
             (_, Some(_)) => Role::Target,
@@ -279,7 +287,7 @@ impl Core {
     /// Whether an abort or rollback is all the way back: no instance of any other role,
     /// the stable revision at `desired` and available, and the table acknowledged.
     fn revert_done(&self) -> bool {
-        if !matches!(self.phase, Phase::Aborted { .. }) {
+        if !matches!(self.phase(), Phase::Aborted { .. }) {
             return false;
         }
         let view = self.fleet_view();
@@ -293,7 +301,7 @@ impl Core {
     }
 
     fn revert_status(&self) -> Option<RevertStatus> {
-        if !matches!(self.phase, Phase::Aborted { .. }) {
+        if !matches!(self.phase(), Phase::Aborted { .. }) {
             return None;
         }
         let view = self.fleet_view();
@@ -302,7 +310,10 @@ impl Core {
             .as_ref()
             .map_or(Weight::ZERO, |s| self.rotation.published.weight(s));
         Some(RevertStatus {
-            one_update: self.revert_one_update,
+            one_update: self
+                .stage
+                .aborted()
+                .is_some_and(|aborted| aborted.one_update),
             stable_weight,
             stable_available: view.roles[Role::Stable].available,
             others_left: view.replicas_except(Role::Stable) + view.leaving,
@@ -312,7 +323,7 @@ impl Core {
 
     fn waiting_for(&self, plan: &Plan) -> Vec<Waiting> {
         let mut waiting = Vec::new();
-        match &self.phase {
+        match &self.phase() {
             Phase::Paused {
                 reason: PauseReason::Operator,
             }
@@ -324,13 +335,13 @@ impl Core {
             _ => {}
         }
         if self
-            .analysis
-            .as_ref()
+            .stage
+            .analysis()
             .is_some_and(|a| !a.measuring.is_empty())
         {
             waiting.push(Waiting::Analysis);
         }
-        if self.phase == Phase::Progressing {
+        if self.phase() == Phase::Progressing {
             match plan.step.waiting {
                 Some(StepWait::Promotion) => waiting.push(Waiting::Promotion),
                 Some(StepWait::Until { at }) => waiting.push(Waiting::Until { at }),
@@ -343,7 +354,12 @@ impl Core {
         if let Some(held) = self.held {
             waiting.push(Waiting::Capacity { held });
         }
-        if let Some(until) = self.backoff_until.filter(|u| *u > self.now) {
+        if let Some(until) = self
+            .stage
+            .flight()
+            .and_then(|flight| flight.backoff_until)
+            .filter(|u| *u > self.now)
+        {
             waiting.push(Waiting::Backoff { until });
         }
         let (mut provisions, mut drains, mut terminations) = (0, 0, 0);
@@ -387,7 +403,7 @@ impl Core {
         let percent = (progress * 100.0).round();
         let view = self.fleet_view();
         let desired = self.limits.desired();
-        match (&self.phase, &self.target, &self.stable) {
+        match (&self.phase(), self.target(), &self.stable) {
             (Phase::Idle, _, Some(stable)) => {
                 let serving = self.rotation.published.weight(stable) == Weight::FULL
                     && !self.rotation.awaiting_ack();
@@ -442,7 +458,7 @@ impl Core {
                     .filter(|s| *s != target)
                     .map(|s| format!(" over {s}"))
                     .unwrap_or_default();
-                let verb = if self.is_rollback {
+                let verb = if self.stage.is_rollback() {
                     "rolling back to"
                 } else {
                     "rolling out"
@@ -452,7 +468,7 @@ impl Core {
                     view.roles[Role::Target].available,
                     view.replicas_except(Role::Target) + view.leaving
                 );
-                if self.deadline_exceeded {
+                if self.deadline_exceeded() {
                     line.push_str("; progress deadline exceeded");
                 }
                 line
@@ -490,7 +506,7 @@ impl Core {
             plan,
             fleet: self.fleet_view(),
             desired: self.limits.desired(),
-            started_at: self.step.started_at,
+            started_at: self.cursor().started_at,
             checks_waiting,
             target_weight: self.rotation.published.weight(target),
             routes_live: !self.rotation.published.routes().is_empty(),

@@ -12,6 +12,7 @@ use crate::output::{Action, ActionId, EventKind};
 use crate::rollout::analysis::HostedAnalysis;
 use crate::rollout::core::Core;
 use crate::rollout::phase::{AbortReason, PauseReason, Phase};
+use crate::rollout::stage::Hold;
 use crate::strategy::{FleetView, Plan, StepKind, StepState, StepWait};
 use crate::time::Timestamp;
 
@@ -79,11 +80,39 @@ impl HostedChecks {
     }
 }
 
+/// The step machine of a rollout with no step: none in flight, none given up.
+const NO_STEP: StepCursor = StepCursor {
+    index: 0,
+    started_at: Timestamp::ZERO,
+    promoted: false,
+    full: false,
+    checks: None,
+    in_place_at: None,
+};
+
 impl Core {
+    /// The step machine of the rollout in flight (or of the one given up, as it ended).
+    pub fn cursor(&self) -> &StepCursor {
+        self.stage.step().unwrap_or(&NO_STEP)
+    }
+
+    /// Starts step `index` of the rollout in flight, now (a full promotion carries on).
+    fn enter_step(&mut self, index: u32) {
+        let now = self.now;
+        if let Some(flight) = self.stage.flight_mut() {
+            flight.step = StepCursor {
+                index,
+                started_at: now,
+                full: flight.step.full,
+                ..StepCursor::default()
+            };
+        }
+    }
+
     /// The step machine's state as a planner reads it.
     pub fn step_state(&self) -> StepState {
         let checks = self
-            .step
+            .cursor()
             .checks
             .as_ref()
             .and_then(|c| c.verdict)
@@ -93,16 +122,16 @@ impl Core {
                 ChecksVerdict::Inconclusive => None,
             });
         StepState {
-            index: self.step.index,
-            started_at: self.step.started_at,
-            promoted: self.step.promoted,
-            full: self.step.full,
+            index: self.cursor().index,
+            started_at: self.cursor().started_at,
+            promoted: self.cursor().promoted,
+            full: self.cursor().full,
             checks,
-            is_rollback: self.is_rollback,
+            is_rollback: self.stage.is_rollback(),
             held: !self.mode().1,
-            aborted_at: self.aborted_at,
+            aborted_at: self.stage.aborted().map(|aborted| aborted.at),
             standby_until: self.standby_until,
-            in_place_at: self.step.in_place_at,
+            in_place_at: self.cursor().in_place_at,
             resized_from: (self.sized_for != self.limits.desired()).then_some(self.sized_for),
         }
     }
@@ -119,12 +148,7 @@ impl Core {
                 break;
             }
             self.end_checks();
-            self.step = StepCursor {
-                index: plan.step.index + 1,
-                started_at: self.now,
-                full: self.step.full,
-                ..StepCursor::default()
-            };
+            self.enter_step(plan.step.index + 1);
             self.made_progress();
             plan = self.plan_for(view);
             self.emit(EventKind::StepStarted {
@@ -145,8 +169,12 @@ impl Core {
     /// not the rollout acts (an operator's pause stops moves, not the clock), so that a
     /// plan timed from it never moves its end with `now`.
     pub fn note_in_place(&mut self, plan: &Plan) {
-        if plan.step.in_place() && self.step.in_place_at.is_none() {
-            self.step.in_place_at = Some(self.now);
+        let now = self.now;
+        if let Some(flight) = self.stage.flight_mut()
+            && plan.step.in_place()
+            && flight.step.in_place_at.is_none()
+        {
+            flight.step.in_place_at = Some(now);
         }
     }
 
@@ -158,18 +186,18 @@ impl Core {
             Some(StepWait::Until { at }) => Some(Some(at)),
             _ => None,
         };
-        match (&self.phase, wait) {
-            (Phase::Progressing, Some(until)) => self.transition(Phase::Paused {
-                reason: PauseReason::Step { until },
-            }),
+        match (self.phase(), wait) {
+            (Phase::Progressing, Some(until)) => {
+                self.hold(Hold::Paused(PauseReason::Step { until }));
+            }
             (
                 Phase::Paused {
                     reason: PauseReason::Step { until },
                 },
                 Some(now_until),
-            ) if *until != now_until => self.transition(Phase::Paused {
-                reason: PauseReason::Step { until: now_until },
-            }),
+            ) if until != now_until => {
+                self.hold(Hold::Paused(PauseReason::Step { until: now_until }));
+            }
             (
                 Phase::Paused {
                     reason: PauseReason::Step { .. },
@@ -177,7 +205,7 @@ impl Core {
                 None,
             ) => {
                 self.made_progress();
-                self.transition(Phase::Progressing);
+                self.hold(Hold::Progressing);
             }
             _ => {}
         }
@@ -185,18 +213,21 @@ impl Core {
 
     /// Starts the checks of `step` if it has any and they have not started.
     fn start_checks(&mut self, step: StepKind) {
-        if self.step.checks.is_some() || self.step_state().skips_checks() || self.step.promoted {
+        if self.cursor().checks.is_some()
+            || self.step_state().skips_checks()
+            || self.cursor().promoted
+        {
             return;
         }
         let Some(checks) = self
             .spec
             .strategy
             .planner()
-            .step_checks(self.step.index, step)
+            .step_checks(self.cursor().index, step)
         else {
             return;
         };
-        let Some(target) = self.target.clone() else {
+        let Some(target) = self.target().cloned() else {
             return;
         };
         let mut hooks = BTreeMap::new();
@@ -234,12 +265,14 @@ impl Core {
             hooks: checks.hooks.iter().map(|h| h.name.clone()).collect(),
             analysis: checks.analysis.clone(),
         });
-        self.step.checks = Some(HostedChecks {
-            step,
-            hooks,
-            analysis,
-            verdict: None,
-        });
+        if let Some(flight) = self.stage.flight_mut() {
+            flight.step.checks = Some(HostedChecks {
+                step,
+                hooks,
+                analysis,
+                verdict: None,
+            });
+        }
         // The first measurements are due now: ask at once rather than on the next
         // timeout.
         self.request_measurements();
@@ -248,7 +281,8 @@ impl Core {
     /// Stops the current step's checks: answers still out are late from now on, and
     /// what was asked but not yet handed to the caller is withdrawn.
     pub fn end_checks(&mut self) {
-        if let Some(checks) = self.step.checks.as_ref() {
+        // The borrow of the stage and of the queue are disjoint: split them.
+        if let Some(checks) = self.stage.step().and_then(|step| step.checks.as_ref()) {
             let measuring = checks.analysis.as_ref().map(|a| &a.measuring);
             self.actions.retain(|action| match action {
                 Action::RunHook { id, .. } => !checks.hooks.contains_key(id),
@@ -256,7 +290,7 @@ impl Core {
                 _ => true,
             });
         }
-        if let Some(checks) = self.step.checks.as_mut() {
+        if let Some(checks) = self.stage.step_mut().and_then(|step| step.checks.as_mut()) {
             checks.hooks.clear();
             if let Some(analysis) = checks.analysis.as_mut() {
                 analysis.run.terminate();
@@ -269,9 +303,9 @@ impl Core {
     /// A hook's answer; unknown, late or duplicate answers are reported and ignored.
     pub fn hook_result(&mut self, input: &Input, action: ActionId, passed: bool, reason: &str) {
         let hook = self
-            .step
-            .checks
-            .as_mut()
+            .stage
+            .step_mut()
+            .and_then(|step| step.checks.as_mut())
             .and_then(|c| c.hooks.remove(&action));
         let Some(hook) = hook else {
             return self.ignore(input, "unknown, late or already answered hook");
@@ -292,7 +326,7 @@ impl Core {
     /// Fails the checks if a hook ran out of time.
     pub fn expire_hooks(&mut self) {
         let now = self.now;
-        let expired = self.step.checks.as_ref().and_then(|c| {
+        let expired = self.cursor().checks.as_ref().and_then(|c| {
             c.hooks
                 .values()
                 .find(|h| h.deadline <= now)
@@ -311,7 +345,7 @@ impl Core {
     /// Decides the checks once every hook passed and the analysis (if any) has its
     /// verdict.
     pub fn evaluate_checks(&mut self) {
-        let Some(checks) = self.step.checks.as_ref() else {
+        let Some(checks) = self.cursor().checks.as_ref() else {
             return;
         };
         if checks.verdict.is_some() {
@@ -332,10 +366,8 @@ impl Core {
                     ChecksVerdict::Inconclusive,
                     "analysis inconclusive: promote to accept, abort to give up".to_owned(),
                 );
-                if self.phase.is_in_flight() {
-                    self.transition(Phase::Paused {
-                        reason: PauseReason::AnalysisInconclusive,
-                    });
+                if self.phase().is_in_flight() {
+                    self.hold(Hold::Paused(PauseReason::AnalysisInconclusive));
                 }
             }
             Some(RunPhase::Running) => {}
@@ -347,7 +379,7 @@ impl Core {
     }
 
     fn set_verdict(&mut self, verdict: ChecksVerdict) {
-        if let Some(checks) = self.step.checks.as_mut() {
+        if let Some(checks) = self.stage.step_mut().and_then(|step| step.checks.as_mut()) {
             checks.verdict = Some(verdict);
         }
         if verdict != ChecksVerdict::Inconclusive {
@@ -357,7 +389,7 @@ impl Core {
 
     /// Records the checks' verdict and says so.
     fn conclude(&mut self, verdict: ChecksVerdict, reason: String) {
-        let Some(step) = self.step.checks.as_ref().map(|c| c.step) else {
+        let Some(step) = self.cursor().checks.as_ref().map(|c| c.step) else {
             return;
         };
         self.set_verdict(verdict);
@@ -374,33 +406,31 @@ impl Core {
     /// revision inside the envelope); a canary analysis step may say to pause for a
     /// person, or to step back.
     fn checks_failed(&mut self, reason: String) {
-        let Some(step) = self.step.checks.as_ref().map(|c| c.step) else {
+        let Some(step) = self.cursor().checks.as_ref().map(|c| c.step) else {
             return;
         };
         match self
             .spec
             .strategy
             .planner()
-            .on_checks_failure(self.step.index)
+            .on_checks_failure(self.cursor().index)
         {
             OnFailure::Pause => {
                 // A person decides, as for an inconclusive verdict: promote accepts it.
                 self.conclude(ChecksVerdict::Inconclusive, reason);
-                if self.phase.is_in_flight() {
-                    self.transition(Phase::Paused {
-                        reason: PauseReason::AnalysisFailed,
-                    });
+                if self.phase().is_in_flight() {
+                    self.hold(Hold::Paused(PauseReason::AnalysisFailed));
                 }
             }
             OnFailure::StepBack => {
                 self.conclude(ChecksVerdict::Failed, reason);
-                if self.phase.is_in_flight() {
+                if self.phase().is_in_flight() {
                     self.step_back_and_pause();
                 }
             }
             _ => {
                 self.conclude(ChecksVerdict::Failed, reason);
-                if self.phase.is_in_flight() {
+                if self.phase().is_in_flight() {
                     self.abort(AbortReason::ChecksFailed { step });
                 }
             }
@@ -411,14 +441,9 @@ impl Core {
     /// current one (its step starts over) and the rollout pauses for a person.
     /// Strategies without steps to go back through just pause.
     pub fn step_back_and_pause(&mut self) {
-        if let Some(index) = self.spec.strategy.planner().step_back(self.step.index) {
+        if let Some(index) = self.spec.strategy.planner().step_back(self.cursor().index) {
             self.end_checks();
-            self.step = StepCursor {
-                index,
-                started_at: self.now,
-                full: self.step.full,
-                ..StepCursor::default()
-            };
+            self.enter_step(index);
             let kind = self.plan().step;
             self.emit(EventKind::StepStarted {
                 index,
@@ -426,14 +451,12 @@ impl Core {
                 step: kind.kind,
             });
         }
-        self.transition(Phase::Paused {
-            reason: PauseReason::AnalysisFailed,
-        });
+        self.hold(Hold::Paused(PauseReason::AnalysisFailed));
     }
 
     /// Whether the current step's checks are running (started, no verdict yet).
     pub fn checks_running(&self) -> bool {
-        self.step
+        self.cursor()
             .checks
             .as_ref()
             .is_some_and(|c| c.verdict.is_none())
@@ -441,7 +464,7 @@ impl Core {
 
     /// Stops the running checks without a verdict, and says so.
     pub fn skip_checks(&mut self, reason: &str) {
-        let Some(step) = self.step.checks.as_ref().map(|c| c.step) else {
+        let Some(step) = self.cursor().checks.as_ref().map(|c| c.step) else {
             return;
         };
         self.end_checks();
@@ -456,7 +479,7 @@ impl Core {
     /// whether there was one.
     pub fn accept_inconclusive(&mut self) -> bool {
         let inconclusive = self
-            .step
+            .cursor()
             .checks
             .as_ref()
             .is_some_and(|c| c.verdict == Some(ChecksVerdict::Inconclusive));

@@ -6,7 +6,8 @@ use crate::input::Input;
 use crate::model::Instance;
 use crate::output::{Action, EventKind};
 use crate::rollout::core::{Adoption, Core};
-use crate::rollout::phase::{PauseReason, Phase};
+use crate::rollout::phase::PauseReason;
+use crate::rollout::stage::{Flight, Hold, Stage};
 use crate::spec::{Quantity, RollingSpec, RolloutSpec, StrategySpec};
 use crate::strategy::{ExplicitTraffic, Mode, PerRole, Plan, Role, StepProgress, TrafficIntent};
 use crate::time::Timestamp;
@@ -26,10 +27,9 @@ fn two_revisions() -> Core {
     };
     let fleet = ["a", "b", "c"].map(|i| Instance::serving(format!("v1-{i}"), "v1"));
     let mut core = Core::new(Timestamp::ZERO, spec, fleet.into(), Adoption::default()).unwrap();
-    core.target = Some("v2".into());
-    core.phase = Phase::Paused {
-        reason: PauseReason::Step { until: None },
-    };
+    let mut flight = Flight::new("v2".into(), Timestamp::ZERO, false);
+    flight.hold = Hold::Paused(PauseReason::Step { until: None });
+    core.stage = Stage::InFlight(flight);
     for i in ["d", "e"] {
         let mut instance = Instance::serving(format!("v2-{i}"), "v2");
         instance.in_rotation = false;

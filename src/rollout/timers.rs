@@ -8,7 +8,8 @@
 
 use crate::output::EventKind;
 use crate::rollout::core::Core;
-use crate::rollout::phase::{AbortReason, Phase};
+use crate::rollout::phase::AbortReason;
+use crate::rollout::stage::Hold;
 use crate::spec::OnDeadline;
 use crate::time::{Duration, Timestamp};
 
@@ -92,12 +93,11 @@ impl Core {
     /// Recomputes every entry from the state it belongs to; `plan_wake` is when the
     /// current plan changes by the clock alone.
     pub fn refresh_timers(&mut self, plan_wake: Option<Timestamp>) {
-        let progress = match (
-            self.phase == Phase::Progressing,
-            self.spec.progress_deadline,
-        ) {
-            (true, Some(deadline)) if !self.deadline_exceeded => {
-                strictly_after(self.last_progress, deadline)
+        let progress = match (self.stage.flight(), self.spec.progress_deadline) {
+            (Some(flight), Some(deadline))
+                if flight.hold == Hold::Progressing && !flight.deadline_exceeded =>
+            {
+                strictly_after(flight.last_progress, deadline)
             }
             _ => None,
         };
@@ -110,13 +110,18 @@ impl Core {
             .first()
             .and_then(|(since, _)| strictly_after(*since, self.spec.health.startup_timeout));
         let analysis = self.next_measurement_at();
-        let hook = self.step.checks.as_ref().and_then(|c| c.next_deadline());
+        let hook = self
+            .cursor()
+            .checks
+            .as_ref()
+            .and_then(|c| c.next_deadline());
         let plan = plan_wake.filter(|at| *at > self.now);
         let drain = self.drain_index.first().map(|(at, _)| *at);
         let min_ready = self.fleet.next_available_at();
+        let backoff = self.stage.flight().and_then(|flight| flight.backoff_until);
         let table = &mut self.timers;
         table.set(Timer::ProgressDeadline, progress);
-        table.set(Timer::ProvisionBackoff, self.backoff_until);
+        table.set(Timer::ProvisionBackoff, backoff);
         table.set(Timer::Drain, drain);
         table.set(Timer::Startup, startup);
         table.set(Timer::MinReady, min_ready);
@@ -137,7 +142,11 @@ impl Core {
         for timer in due {
             match timer {
                 Timer::ProgressDeadline => self.progress_deadline_passed(),
-                Timer::ProvisionBackoff => self.backoff_until = None,
+                Timer::ProvisionBackoff => {
+                    if let Some(flight) = self.stage.flight_mut() {
+                        flight.backoff_until = None;
+                    }
+                }
                 Timer::Drain => self.expire_drains(),
                 Timer::Startup => self.expire_startups(),
                 // `begin` already promoted whoever waited long enough.
@@ -152,10 +161,12 @@ impl Core {
     }
 
     fn progress_deadline_passed(&mut self) {
-        self.deadline_exceeded = true;
-        self.emit(EventKind::ProgressDeadlineExceeded {
-            last_progress: self.last_progress,
-        });
+        let Some(flight) = self.stage.flight_mut() else {
+            return;
+        };
+        flight.deadline_exceeded = true;
+        let last_progress = flight.last_progress;
+        self.emit(EventKind::ProgressDeadlineExceeded { last_progress });
         if self.spec.on_progress_deadline == OnDeadline::Abort {
             self.abort(AbortReason::ProgressDeadline);
         }

@@ -98,6 +98,6 @@ pub fn scripted_rollout() -> (RolloutSpec, Vec<Move>) {
         world.step(&Move::Advance(5_000));
     }
     world.settle_and_check_rest(200);
-    assert_eq!(world.rollout.phase(), &cutover::Phase::Completed);
+    assert_eq!(world.rollout.phase(), cutover::Phase::Completed);
     (spec, world.log)
 }

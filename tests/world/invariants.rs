@@ -209,7 +209,7 @@ impl World {
             );
         }
         assert_eq!(
-            &phase,
+            phase,
             after.phase(),
             "{context}: phase changes do not add up"
         );
@@ -263,7 +263,7 @@ impl World {
             mv,
             Move::Command(Command::Scale(_) | Command::UpdateSpec(_))
         );
-        if frozen(before.phase()) && frozen(after.phase()) && !resize {
+        if frozen(&before.phase()) && frozen(&after.phase()) && !resize {
             assert!(
                 !actions
                     .iter()
@@ -273,7 +273,7 @@ impl World {
             );
         }
         // Completion means exactly `desired` available instances of the new stable revision.
-        if after.phase() == &Phase::Completed && before.phase() != &Phase::Completed {
+        if after.phase() == Phase::Completed && before.phase() != Phase::Completed {
             let stable = after.stable().expect("completed has a stable revision");
             let desired = after.limits().desired() as usize;
             // Blue-green keeps the previous environment as the warm standby.

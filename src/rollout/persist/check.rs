@@ -50,12 +50,6 @@ pub(super) fn check(core: &Core) -> Result<(), RestoreError> {
     check_table(core)?;
     check_actions(core)?;
     check_queue(core)?;
-    if core.phase.is_in_flight() != core.target.is_some() {
-        return refuse(
-            "rollout.target",
-            format!("phase {} does not fit target {:?}", core.phase, core.target),
-        );
-    }
     Ok(())
 }
 
@@ -85,13 +79,19 @@ fn check_counters(core: &Core) -> Result<(), RestoreError> {
             _ => None,
         }))
         .chain(
-            core.analysis
-                .iter()
-                .chain(core.step.checks.iter().flat_map(|c| c.analysis.as_ref()))
+            core.stage
+                .analysis()
+                .into_iter()
+                .chain(
+                    core.cursor()
+                        .checks
+                        .iter()
+                        .flat_map(|c| c.analysis.as_ref()),
+                )
                 .flat_map(|a| a.measuring.keys().copied()),
         )
         .chain(
-            core.step
+            core.cursor()
                 .checks
                 .iter()
                 .flat_map(|c| c.hooks.keys().copied()),
@@ -292,12 +292,18 @@ fn check_queue(core: &Core) -> Result<(), RestoreError> {
                     && core.rotation.published.revision_of(instance).is_none()
             }),
             Action::Measure { id, metric, .. } => core
-                .analysis
-                .iter()
-                .chain(core.step.checks.iter().flat_map(|c| c.analysis.as_ref()))
+                .stage
+                .analysis()
+                .into_iter()
+                .chain(
+                    core.cursor()
+                        .checks
+                        .iter()
+                        .flat_map(|c| c.analysis.as_ref()),
+                )
                 .any(|a| a.measuring.get(id) == Some(metric)),
             Action::RunHook { id, hook, .. } => core
-                .step
+                .cursor()
                 .checks
                 .as_ref()
                 .and_then(|c| c.hooks.get(id))
@@ -328,7 +334,7 @@ fn check_queue(core: &Core) -> Result<(), RestoreError> {
 
 /// A hosted analysis measures what the spec says, and its specs still validate.
 fn check_analysis(core: &Core) -> Result<(), RestoreError> {
-    let Some(hosted) = &core.analysis else {
+    let Some(hosted) = core.stage.analysis() else {
         return Ok(());
     };
     let field = "rollout.analysis";
@@ -358,12 +364,12 @@ fn check_analysis(core: &Core) -> Result<(), RestoreError> {
     }
     // A run measures the target of the rollout in flight: one that has not been acted
     // on outlives its rollout only in an edited document.
-    if !hosted.acted && core.target.is_none() {
+    if !hosted.acted && core.target().is_none() {
         return refuse(
             field,
             format!(
                 "an analysis is still running while the rollout is {} with no target: nothing is left to measure",
-                core.phase
+                core.phase()
             ),
         );
     }

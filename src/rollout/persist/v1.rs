@@ -11,7 +11,7 @@ use crate::fleet::Fleet;
 use crate::model::{InstanceId, InstanceState, Revision};
 use crate::output::{Action, ActionId, Event};
 use crate::rollout::core::{ActionKind, Pending, Retire, Starting};
-use crate::rollout::persist::Body;
+use crate::rollout::persist::v3::BodyV3;
 use crate::rollout::phase::Phase;
 use crate::rollout::rotation::Rotation;
 use crate::spec::{CapacityLimits, RolloutSpec};
@@ -75,7 +75,7 @@ impl BodyV1 {
     /// The same rollout in format 2. Format 1 kept no health records: instances found
     /// starting are watched from the document's `now`. Whether the table was waiting
     /// for its acknowledgement is kept; since when is taken as the document's `now`.
-    pub fn migrate(mut self) -> Body {
+    pub fn migrate(mut self) -> BodyV3 {
         // Format 1 marked every instance on its way out `draining`, even one still being
         // provisioned; format 2 keeps states true (leaving is derived from `retiring`).
         for (id, stage) in &self.retiring {
@@ -121,7 +121,7 @@ impl BodyV1 {
             waiting.then_some(self.now),
             split_changed_at,
         );
-        Body {
+        BodyV3 {
             spec: self.spec,
             now: self.now,
             instances: self.fleet.len(),
