@@ -219,7 +219,10 @@ pub use analysis::{
     SequentialRankSum, SequentialSpec, ShiftInterval, Verdict, classify_metric,
     evaluate_conditions, judge, rank_sum_test, score_judgement,
 };
-pub use error::{CommandError, DurationError, FleetError, RestoreError, SpecError, TrafficError};
+pub use error::{
+    CommandError, DurationError, FleetError, RestoreError, SpecDocumentError, SpecError,
+    TrafficError,
+};
 pub use fleet::{Fleet, RevisionCounts};
 pub use input::Input;
 pub use model::{Instance, InstanceGroup, InstanceId, InstanceState, Revision};

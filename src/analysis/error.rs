@@ -177,6 +177,44 @@ pub enum AnalysisSpecError {
     AtStepWithoutSteps,
 }
 
+impl AnalysisSpecError {
+    /// The metric the error is about, when it names one.
+    pub(crate) fn metric(&self) -> Option<&str> {
+        use AnalysisSpecError as E;
+        match self {
+            E::NoCondition { metric }
+            | E::InvalidCondition { metric, .. }
+            | E::NegativeLimit { metric, .. }
+            | E::EmptyFirstWindow { metric }
+            | E::ZeroCountWithInterval { metric }
+            | E::CountWithoutInterval { metric, .. }
+            | E::NothingDecides { metric }
+            | E::SequentialNeedsCount { metric }
+            | E::Duplicate {
+                what: "metric",
+                name: metric,
+            } => Some(metric),
+            _ => None,
+        }
+    }
+
+    /// The setting to change within the metric, as a path from the metric
+    /// (`check.threshold`), when the error says which.
+    pub(crate) fn setting(&self) -> Option<String> {
+        use AnalysisSpecError as E;
+        Some(match self {
+            E::NoCondition { .. } => "check.threshold".to_owned(),
+            E::InvalidCondition { which, .. } => format!("check.threshold.{which}"),
+            E::NegativeLimit { field, .. } => (*field).to_owned(),
+            E::ZeroCountWithInterval { .. } | E::SequentialNeedsCount { .. } => "count".to_owned(),
+            E::EmptyFirstWindow { .. } | E::CountWithoutInterval { .. } => "interval".to_owned(),
+            E::NothingDecides { .. } => "failure_limit".to_owned(),
+            E::Duplicate { what: "metric", .. } => "name".to_owned(),
+            _ => return None,
+        })
+    }
+}
+
 /// `Ok` when `value` is finite and at least `min` (strictly above when `strict`).
 pub(crate) fn check_number(
     field: impl FnOnce() -> String,

@@ -316,6 +316,7 @@ impl CanarySpec {
         self.validate_plan(analyses)?;
         if self.min_instances > desired {
             return Err(SpecError::InvalidCanary {
+                field: "strategy.canary.min_instances",
                 why: "min_instances is larger than desired: no revision could have that many",
             });
         }
@@ -336,6 +337,7 @@ impl CanarySpec {
         )
         .map_err(|error| match error {
             SpecError::SurgeTooLarge { .. } => SpecError::InvalidCanary {
+                field: "strategy.canary",
                 why: "its peak (the stable revision, the canary and an experiment's baseline beside them) would pass twice MAX_DESIRED instances: lower desired, or the weight of the experiment steps",
             },
             error => error,
@@ -348,6 +350,7 @@ impl CanarySpec {
                 if weight == Weight::ZERO || weight == Weight::FULL =>
             {
                 return Err(SpecError::InvalidCanary {
+                    field: "strategy.canary.plan",
                     why: "a preset's weight must be above 0% and below 100%",
                 });
             }
