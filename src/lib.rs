@@ -188,6 +188,8 @@
 #![deny(missing_docs)]
 
 mod analysis;
+#[cfg(feature = "json")]
+pub mod docs;
 mod error;
 mod fleet;
 mod input;
