@@ -1,6 +1,7 @@
 //! The crate's error types, grouped by who must act on them.
 //!
-//! * [`DurationError`], [`TrafficError`]: a document or a table the caller built is wrong.
+//! * [`DurationError`], [`WeightError`], [`TrafficError`]: a document or a table the
+//!   caller built is wrong.
 //! * [`SpecError`], [`SpecDocumentError`]: a spec cannot run as written, or a spec
 //!   document cannot be read (with the path of what it refuses).
 //!
@@ -53,6 +54,46 @@ pub enum DurationError {
     MissingUnit {
         /// The number as given.
         amount: u64,
+    },
+}
+
+/// A weight in a document could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WeightError {
+    /// Not of the form `"10%"`, `"2.5%"` or `"250bp"`.
+    #[error(
+        "invalid weight {text:?}: write a percentage such as \"10%\" or \"2.5%\" (at most two decimals), or basis points such as \"250bp\""
+    )]
+    Invalid {
+        /// The text as given; past 64 characters, its first 64, `…` and its length.
+        text: String,
+    },
+    /// A number without a unit (`10` or `"10"`): 10% to someone used to Argo Rollouts'
+    /// `setWeight`, 0.1% read as basis points, so it is refused rather than guessed. Only
+    /// zero needs no unit.
+    #[error(
+        "weight {amount} has no unit: write \"{amount}%\" for {amount} percent (basis points are written \"250bp\")"
+    )]
+    MissingUnit {
+        /// The number as given.
+        amount: String,
+    },
+    /// A percentage with more than two decimals: finer than a basis point.
+    #[error(
+        "weight {text:?} is finer than a basis point: write at most two decimals (\"0.25%\" is 25 basis points)"
+    )]
+    TooPrecise {
+        /// The text as given; past 64 characters, its first 64, `…` and its length.
+        text: String,
+    },
+    /// More than 100%.
+    #[error(
+        "weight {text:?} is above 100%: a weight is a share of traffic, from \"0%\" to \"100%\""
+    )]
+    OutOfRange {
+        /// The text as given; past 64 characters, its first 64, `…` and its length.
+        text: String,
     },
 }
 

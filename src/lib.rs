@@ -223,7 +223,7 @@ pub use analysis::{
 };
 pub use error::{
     CommandError, DurationError, FleetError, RestoreError, SpecDocumentError, SpecError,
-    TrafficError,
+    TrafficError, WeightError,
 };
 pub use fleet::{Fleet, RevisionCounts};
 pub use input::Input;

@@ -30,8 +30,8 @@ pub const MAX_CANARY_STEPS: usize = 1_000;
 )]
 #[non_exhaustive]
 pub enum CanaryStep {
-    /// Send this share of traffic to the canary (in documents, basis points: `2000` is
-    /// 20%). Done once the canary instances to carry it are available and the table
+    /// Send this share of traffic to the canary (in documents, with a unit:
+    /// `{"set_weight": "20%"}`; see [`Weight`]). Done once the canary instances to carry it are available and the table
     /// that gives it is acknowledged.
     SetWeight(Weight),
     /// Wait: for `duration`, or until [`promote`](crate::Rollout::promote) if `None`.

@@ -235,7 +235,11 @@ impl From<MatchRoute> for RouteDocument {
 pub struct Mirror {
     /// Where the copies go.
     pub revision: Revision,
-    /// The share of requests copied.
+    /// The share of requests copied (in documents, basis points: `500` is 5%).
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::traffic::weight::basis_points")
+    )]
     pub share: Weight,
 }
 
