@@ -194,6 +194,8 @@ mod error;
 mod fleet;
 mod input;
 mod model;
+#[cfg(feature = "serde")]
+mod one_key;
 mod output;
 mod rollout;
 mod router;

@@ -281,13 +281,17 @@ fn every_object_of_every_documented_spec_refuses_an_unknown_field() {
                 "" => "surplus".to_owned(),
                 path => format!("{path}.surplus"),
             };
-            // A step or another one-key object says it has one key too many; a struct,
-            // that it has no such field; a map of analyses, that 1 is no analysis.
+            // A struct says it has no such field; the map of analyses, that 1 is no
+            // analysis; an object with one key (the kind of what it holds), that it has a
+            // key too many, or, when the surplus key comes first, that it is no kind.
             assert!(
                 error.path() == at || error.path() == path,
                 "{name}: {path}: {message}"
             );
-            assert!(message.contains("surplus"), "{name}: {path}: {message}");
+            assert!(
+                message.contains("`surplus`") || error.path() == at,
+                "{name}: {message}"
+            );
         }
     }
 }
@@ -325,19 +329,73 @@ fn an_untimed_pause_may_be_written_as_a_bare_name_or_an_empty_object() {
     assert_eq!(RolloutSpec::from_json(&written.to_string()).unwrap(), spec);
 }
 
+/// What holds nothing, or may hold nothing, reads from its bare name, `null` or `{}`
+/// alike, as an untimed pause does; what needs a value says so.
+#[test]
+fn kinds_that_may_hold_nothing_read_from_a_bare_name_null_or_an_empty_object() {
+    let strategy = |doc: &str| RolloutSpec::from_json(doc).map(|spec| spec.strategy);
+    for (written, expected) in [
+        (r#""rolling""#, StrategySpec::Rolling(Default::default())),
+        (
+            r#""blue_green""#,
+            StrategySpec::BlueGreen(Default::default()),
+        ),
+        (r#""canary""#, StrategySpec::Canary(Default::default())),
+    ] {
+        let doc = format!(r#"{{"desired": 4, "strategy": {written}}}"#);
+        assert_eq!(strategy(&doc), Ok(expected), "{written}");
+    }
+    for plan in [
+        r#""all_at_once""#,
+        r#"{"all_at_once": {}}"#,
+        r#"{"all_at_once": null}"#,
+    ] {
+        let doc = format!(r#"{{"desired": 4, "strategy": {{"canary": {{"plan": {plan}}}}}}}"#);
+        let StrategySpec::Canary(canary) = strategy(&doc).unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(canary.plan, CanaryPlan::AllAtOnce, "{plan}");
+    }
+    let spec = RolloutSpec::from_json(&canary_doc(
+        r#"[{"set_canary_scale": {"match_traffic_weight": {}}}, {"set_canary_scale": "match_traffic_weight"}]"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        steps_of(&spec),
+        vec![CanaryStep::SetCanaryScale(CanaryScale::MatchTrafficWeight); 2]
+    );
+    let doc = r#"{"desired": 4, "strategy": {"blue_green": {"promotion": {"manual": {}}}}}"#;
+    RolloutSpec::from_json(doc).unwrap();
+    // A kind that holds nothing refuses a setting, by name.
+    let doc =
+        r#"{"desired": 4, "strategy": {"canary": {"plan": {"all_at_once": {"after": "5m"}}}}}"#;
+    assert_refused_at(
+        &refused(doc),
+        "strategy.canary.plan.all_at_once.after",
+        &["unknown field `after`", "holds nothing"],
+    );
+    // A kind that needs a value says so.
+    let doc = r#"{"desired": 4, "strategy": {"blue_green": {"promotion": "auto"}}}"#;
+    assert_refused_at(
+        &refused(doc),
+        "strategy.blue_green.promotion",
+        &[r#"`auto` needs a value: write it as an object with one key, {"auto": …}"#],
+    );
+}
+
 #[test]
 fn steps_that_need_a_value_or_have_two_names_are_refused_with_their_path() {
     let error = refused(&canary_doc(r#"["pause", "set_weight"]"#));
     assert_refused_at(
         &error,
         "strategy.canary.plan.steps[1]",
-        &[r#"set_weight needs a value"#],
+        &["`set_weight` needs a value"],
     );
     let error = refused(&canary_doc(r#"["paws"]"#));
     assert_refused_at(
         &error,
         "strategy.canary.plan.steps[0]",
-        &["unknown step `paws`", "`pause`"],
+        &["unknown variant `paws`", "`pause`"],
     );
     let error = refused(&canary_doc(
         r#"[{"set_weight": "10%", "pause": {"duration": "5m"}}]"#,

@@ -60,7 +60,10 @@ pub struct BackgroundAnalysis {
     /// The metrics measured.
     pub metrics: Vec<MetricSpec>,
     /// When it starts. Default: at once.
-    #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, deserialize_with = "crate::one_key::deserialize")
+    )]
     pub start: AnalysisStart,
     /// What a failure (or too many measurement errors) does. Default: abort.
     #[cfg_attr(feature = "serde", serde(default))]

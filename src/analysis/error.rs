@@ -27,7 +27,7 @@ pub enum AnalysisSpecError {
     },
     /// A threshold metric with neither a success nor a failure condition.
     #[error(
-        "metric {metric:?} has neither a success nor a failure condition: add success_condition (e.g. \"< 0.01\") or failure_condition"
+        "metric {metric:?} has neither a success nor a failure condition: give its threshold one, as in \"check\": {{\"threshold\": {{\"success\": {{\"below\": 0.01}}}}}} (or \"failure\")"
     )]
     NoCondition {
         /// The metric.
@@ -177,6 +177,8 @@ pub enum AnalysisSpecError {
     AtStepWithoutSteps,
 }
 
+// For the paths of spec documents' refusals.
+#[cfg(feature = "serde")]
 impl AnalysisSpecError {
     /// The metric the error is about, when it names one.
     pub(crate) fn metric(&self) -> Option<&str> {

@@ -91,13 +91,17 @@ impl EffectSize {
 /// How one metric is judged. Build with [`MetricJudgeSpec::new`] and adjust fields.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(default))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct MetricJudgeSpec {
     /// The metric's name.
     pub name: String,
     /// Which change fails.
     pub direction: Direction,
     /// What to do with NaNs.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::one_key::deserialize")
+    )]
     pub nan_strategy: NanStrategy,
     /// Remove outliers beyond this many interquartile ranges (Kayenta uses 3.0);
     /// `None` keeps every value.

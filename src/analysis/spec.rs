@@ -12,15 +12,24 @@ pub const DEFAULT_CONSECUTIVE_ERROR_LIMIT: i64 = 4;
 /// How each measurement of a metric is turned into a [`Verdict`](crate::Verdict).
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum MetricCheck {
     /// A measured value against a success and/or failure condition (Argo).
     Threshold {
         /// Met: the measurement succeeds.
-        #[cfg_attr(feature = "serde", serde(default))]
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, deserialize_with = "crate::one_key::option")
+        )]
         success: Option<Condition>,
         /// Met: the measurement fails.
-        #[cfg_attr(feature = "serde", serde(default))]
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, deserialize_with = "crate::one_key::option")
+        )]
         failure: Option<Condition>,
     },
     /// Canary samples against baseline samples, judged per measurement as Kayenta does:
@@ -37,10 +46,15 @@ pub enum MetricCheck {
 /// error rather than a parse error; [`MetricSpec::validate`] checks them.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct MetricSpec {
     /// The metric's name, unique in its run.
     pub name: String,
     /// How a measurement is decided.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::one_key::deserialize")
+    )]
     pub check: MetricCheck,
     /// Time between the end of one measurement and the next; `None` measures once.
     #[cfg_attr(feature = "serde", serde(default))]

@@ -170,6 +170,10 @@ pub struct BlueGreenSpec {
     /// Checks run after the switch; a failure switches back to blue in one update.
     pub post_promotion: Checks,
     /// When the switch happens once green is ready and checked. Default: at once.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::one_key::deserialize")
+    )]
     pub promotion: Promotion,
     /// How long blue stays warm (ready, in the table at weight 0) after the rollout
     /// completes, for an instant rollback. Default 30s (Argo's `scaleDownDelaySeconds`).

@@ -22,12 +22,11 @@ pub const MAX_CANARY_STEPS: usize = 1_000;
 ///
 /// Settings (weight, scale, route, mirror) hold from their step until a later step
 /// changes them.
+// Read by hand (`step_document.rs`): "pause" alone is a step, and a step's second key
+// is refused by name.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(
-    feature = "serde",
-    serde(rename_all = "snake_case", deny_unknown_fields)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum CanaryStep {
     /// Send this share of traffic to the canary (in documents, with a unit:
@@ -37,7 +36,7 @@ pub enum CanaryStep {
     /// Wait: for `duration`, or until [`promote`](crate::Rollout::promote) if `None`.
     Pause {
         /// How long; `None` (or absent) waits for a promotion.
-        #[cfg_attr(feature = "serde", serde(default))]
+        #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
         duration: Option<Duration>,
     },
     /// Run a named analysis (from [`RolloutSpec::analyses`](crate::RolloutSpec::analyses))
@@ -245,6 +244,10 @@ fn linear_increments(weight: Weight) -> usize {
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct CanarySpec {
     /// The steps, or a preset. Default: none (all at once).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::one_key::deserialize")
+    )]
     pub plan: CanaryPlan,
     /// Whether the load balancer takes weights (a traffic router: Envoy, HAProxy with
     /// weights, a cloud load balancer). Without one, traffic follows instance counts.
@@ -252,6 +255,7 @@ pub struct CanarySpec {
     pub traffic_routing: bool,
     /// Without a traffic router: instances allowed above `desired` (Kubernetes'
     /// rounding). Default 25%.
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::spec::max_surge"))]
     pub max_surge: Quantity,
     /// Instances of `desired` allowed to be unavailable. Default 25%.
     #[cfg_attr(

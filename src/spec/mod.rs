@@ -7,6 +7,8 @@ mod canary;
 mod document;
 mod limits;
 mod quantity;
+#[cfg(feature = "serde")]
+mod step_document;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -167,6 +169,10 @@ pub struct RolloutSpec {
     /// Default 1.
     pub desired: u32,
     /// The strategy and its parameters. Default: rolling, 25% / 25%.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::one_key::deserialize")
+    )]
     pub strategy: StrategySpec,
     /// How long an instance must stay ready before it counts as available and gets
     /// traffic. Default 0.
