@@ -570,3 +570,27 @@ fn every_documented_spec_reads_validates_and_writes_back_the_same() {
         Some(&CanaryStep::SetWeight(basis_points(250)))
     );
 }
+
+/// A judge in a metric is the metric's: its name need not be written twice.
+#[test]
+fn a_judge_takes_its_metrics_name() {
+    let doc = r#"{"desired": 3, "analyses": {"latency": [{"name": "p99",
+        "check": {"judge": {"direction": "increase"}}}]}}"#;
+    let spec = RolloutSpec::from_json(doc).unwrap();
+    let metrics = spec.analyses["latency"].clone();
+    let mut run = cutover::AnalysisRun::new(cutover::Timestamp::ZERO, metrics).unwrap();
+    run.record(
+        cutover::Timestamp::ZERO,
+        "p99",
+        cutover::Measurement::Samples {
+            canary: vec![],
+            baseline: vec![1.0],
+        },
+    );
+    let last = run.metric("p99").unwrap().last_measurement().unwrap();
+    assert!(
+        last.message.contains("missing data for p99"),
+        "{}",
+        last.message
+    );
+}

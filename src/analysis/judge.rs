@@ -93,7 +93,8 @@ impl EffectSize {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct MetricJudgeSpec {
-    /// The metric's name.
+    /// The metric's name. In a [`MetricSpec`](crate::MetricSpec)'s check it may be left
+    /// empty (out of a document): the metric's name is used.
     pub name: String,
     /// Which change fails.
     pub direction: Direction,

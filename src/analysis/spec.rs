@@ -136,7 +136,7 @@ impl MetricSpec {
                     c.validate(&self.name, "failure")?;
                 }
             }
-            MetricCheck::Judge(judge) => judge.validate()?,
+            MetricCheck::Judge(judge) => self.judge(judge).validate()?,
             MetricCheck::Sequential(sequential) => {
                 sequential.validate()?;
                 if self.count.is_none() {
@@ -185,6 +185,16 @@ impl MetricSpec {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// `judge` as this metric runs it: named after the metric when its own name is left
+    /// out, so that a document need not write it twice.
+    pub(crate) fn judge(&self, judge: &MetricJudgeSpec) -> MetricJudgeSpec {
+        let mut judge = judge.clone();
+        if judge.name.is_empty() {
+            judge.name.clone_from(&self.name);
+        }
+        judge
     }
 
     /// How many measurements complete the metric (Argo's `EffectiveCount`); `None`
