@@ -11,6 +11,7 @@ pub const DEFAULT_CONSECUTIVE_ERROR_LIMIT: i64 = 4;
 
 /// How each measurement of a metric is turned into a [`Verdict`](crate::Verdict).
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -45,6 +46,7 @@ pub enum MetricCheck {
 /// Limits are signed so that a document with a negative one is refused with a typed
 /// error rather than a parse error; [`MetricSpec::validate`] checks them.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct MetricSpec {

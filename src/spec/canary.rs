@@ -90,6 +90,7 @@ pub enum CanaryStep {
 /// A canary's steps, written out or as a preset with AWS CodeDeploy's meaning. A preset
 /// expands into ordinary steps (the status shows them).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -240,6 +241,7 @@ fn linear_increments(weight: Weight) -> usize {
 /// assert_eq!(spec.validate().unwrap().max_total(), 20);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct CanarySpec {

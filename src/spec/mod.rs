@@ -27,6 +27,7 @@ use crate::time::{Duration, Timestamp};
 
 /// Kubernetes-style rolling update: replace instances batch by batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct RollingSpec {
@@ -52,6 +53,7 @@ impl Default for RollingSpec {
 
 /// Which strategy a rollout follows.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
@@ -73,6 +75,7 @@ impl Default for StrategySpec {
 
 /// What to do when a rollout makes no progress for `progress_deadline`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum OnDeadline {
@@ -86,6 +89,7 @@ pub enum OnDeadline {
 
 /// How failed provisions are retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct ProvisionRetry {
@@ -120,6 +124,7 @@ impl ProvisionRetry {
 /// When an instance that is not yet healthy is given up on. Failed instances are
 /// terminated and replaced, with the provision backoff.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct HealthSpec {
@@ -162,11 +167,13 @@ impl Default for HealthSpec {
 /// assert_eq!((limits.max_surge(), limits.max_unavailable()), (3, 0));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct RolloutSpec {
     /// How many instances should serve once the rollout is done: 1 to [`MAX_DESIRED`].
     /// Default 1.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_DESIRED)))]
     pub desired: u32,
     /// The strategy and its parameters. Default: rolling, 25% / 25%.
     #[cfg_attr(
@@ -219,6 +226,7 @@ pub struct RolloutSpec {
 /// known-good revisions. Either way the emergency is reported
 /// ([`TrafficEmergency`](crate::EventKind::TrafficEmergency), [`Status`](crate::Status)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]

@@ -52,7 +52,7 @@ impl Quantity {
     ///
     /// # Errors
     ///
-    /// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`].
+    /// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED).
     pub fn resolve(self, desired: u32, round_up: bool) -> Result<u32, SpecError> {
         Ok(self.of(check_desired(desired)?, round_up))
     }
@@ -140,6 +140,23 @@ impl serde::Serialize for Quantity {
             Quantity::Count(n) => serializer.serialize_u32(*n),
             Quantity::Percent(_) => serializer.collect_str(self),
         }
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Quantity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Quantity".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A number of instances (2, a number) or a percentage of desired (\"25%\", a string).",
+            "anyOf": [
+                { "type": "integer", "minimum": 0, "maximum": u32::MAX },
+                { "type": "string", "pattern": "^[0-9]+%$" }
+            ]
+        })
     }
 }
 

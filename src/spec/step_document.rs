@@ -15,6 +15,8 @@ use crate::traffic::{MatchCondition, Weight};
 
 /// A step as a document writes it (the value under its one key).
 #[derive(serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "CanaryStepObject"))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 enum StepDocument {
     /// Send this share of traffic to the canary (`"10%"`).
@@ -84,6 +86,8 @@ struct PauseDocument(Option<Duration>);
 
 /// A pause written out.
 #[derive(serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "PauseObject"))]
 #[serde(deny_unknown_fields)]
 struct PauseFields {
     /// How long; absent or `null` waits for a promotion.
@@ -145,6 +149,40 @@ impl<'de> de::Deserialize<'de> for CanaryStep {
             }
         }
         deserializer.deserialize_any(StepVisitor)
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for CanaryStep {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CanaryStep".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let written = generator.subschema_for::<StepDocument>();
+        schemars::json_schema!({
+            "description": "One step of a canary plan: an object with one key naming the step, or \"pause\" for an untimed pause.",
+            "anyOf": [
+                { "const": "pause", "description": "Wait until a promotion." },
+                written
+            ]
+        })
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for PauseDocument {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Pause".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let duration = generator.subschema_for::<Duration>();
+        let fields = generator.subschema_for::<PauseFields>();
+        schemars::json_schema!({
+            "description": "How long to pause: {} or null until a promotion, a duration, or {\"duration\": …}.",
+            "anyOf": [{ "type": "null" }, duration, fields]
+        })
     }
 }
 

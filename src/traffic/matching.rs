@@ -12,6 +12,7 @@ use crate::traffic::weight::Weight;
 /// Header names are compared without regard to ASCII case (as HTTP does); values,
 /// cookies and keys exactly.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",

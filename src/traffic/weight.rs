@@ -216,6 +216,31 @@ impl<'de> serde::Deserialize<'de> for Weight {
     }
 }
 
+/// What a document may write for a [`Weight`] (the schema's pattern; zero may also be
+/// the number 0): a percentage up to 100 with at most two decimals, or basis points up
+/// to 10000. Stricter than the parser only in refusing surrounding spaces and leading
+/// zeros.
+#[cfg(feature = "schema")]
+const WEIGHT_PATTERN: &str =
+    "^(0|(100(\\.0{1,2})?|[0-9]{1,2}(\\.[0-9]{1,2})?)%|(10000|[0-9]{1,4})bp)$";
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Weight {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Weight".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A share of traffic with a unit: a percentage with at most two decimals (\"10%\", \"2.5%\", \"0.25%\") or basis points (\"250bp\"). Only zero needs no unit.",
+            "anyOf": [
+                { "type": "string", "pattern": WEIGHT_PATTERN },
+                { "const": 0 }
+            ]
+        })
+    }
+}
+
 /// A [`Weight`] as traffic tables and their diffs write it: an integer in basis points
 /// (`2500`), for load balancers rather than people (`#[serde(with = ...)]`).
 #[cfg(feature = "serde")]
