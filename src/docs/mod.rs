@@ -12,7 +12,7 @@ pub mod specs;
 /// have specs checked and completed as they are typed.
 ///
 /// It is `src/docs/rollout-spec.schema.json` in the crate, generated from the spec
-/// types by [`rollout_spec_schema`] (feature `schema`) and kept current by a test. It
+/// types by `rollout_spec_schema` (feature `schema`) and kept current by a test. It
 /// describes the canonical forms; the reader also takes the short ones the [`specs`]
 /// describe (`"pause"`, `{"pause": "5m"}`, a bare `"rolling"`).
 pub const ROLLOUT_SPEC_SCHEMA: &str = include_str!("rollout-spec.schema.json");
