@@ -594,3 +594,109 @@ fn a_judge_takes_its_metrics_name() {
         last.message
     );
 }
+
+#[test]
+fn refusals_quote_bounded_excerpts_of_huge_keys_and_values() {
+    let huge = "x".repeat(10 << 20);
+    for doc in [
+        format!(r#"{{"desired": 3, "{huge}": 1}}"#),
+        format!(r#"{{"desired": 3, "strategy": {{"{huge}": {{}}}}}}"#),
+        format!(r#"{{"desired": 3, "analyses": {{"{huge}": [{{"name": "e"}}]}}}}"#),
+        canary_doc(&format!(r#"[{{"set_weight": "{huge}%"}}]"#)),
+        canary_doc(&format!(r#"[{{"pause": {{}}, "{huge}": 1}}]"#)),
+    ] {
+        let error = refused(&doc);
+        let message = error.to_string();
+        assert!(message.len() < 2_000, "a {} byte message", message.len());
+        assert!(
+            error.path().len() < 300,
+            "a {} byte path",
+            error.path().len()
+        );
+    }
+}
+
+/// Every place a value can be in a document, as paths for `object_at`'s parent and a
+/// key or index.
+fn slots(value: &Value, path: &str, found: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields {
+                found.push((path.to_owned(), key.clone()));
+                let inner = match path {
+                    "" => key.clone(),
+                    path => format!("{path}.{key}"),
+                };
+                slots(field, &inner, found);
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                slots(item, &format!("{path}[{index}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn replacement() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(json!(null)),
+        Just(json!(0)),
+        Just(json!(10)),
+        Just(json!(-1)),
+        Just(json!(2.5)),
+        Just(json!(true)),
+        Just(json!("10%")),
+        Just(json!("250bp")),
+        Just(json!("5m")),
+        Just(json!("pause")),
+        Just(json!("25%")),
+        Just(json!("")),
+        Just(json!({})),
+        Just(json!([])),
+        Just(json!(["pause"])),
+        Just(json!({"surplus": 1})),
+        Just(json!({"pause": "5m"})),
+        Just(json!({"set_weight": "100%"})),
+        Just(json!({"below": 0.5})),
+        ".{0,12}".prop_map(Value::String),
+        any::<u32>().prop_map(|n| json!(n)),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// A documented document with one value replaced by anything is read or refused,
+    /// never a panic; what reads is checked, and writes back as the same spec.
+    #[test]
+    fn an_edited_document_reads_or_is_refused_and_what_reads_writes_back(
+        document in 0..specs::ALL.len(),
+        slot in proptest::prelude::any::<proptest::sample::Index>(),
+        value in replacement(),
+    ) {
+        let mut edited: Value = serde_json::from_str(specs::ALL[document].1).unwrap();
+        let mut found = Vec::new();
+        slots(&edited, "", &mut found);
+        let (parent, key) = slot.get(&found).clone();
+        object_at(&mut edited, &parent).insert(key, value);
+        match RolloutSpec::from_json(&edited.to_string()) {
+            Ok(spec) => {
+                spec.validate().unwrap();
+                let written = serde_json::to_string(&spec).unwrap();
+                proptest::prop_assert_eq!(RolloutSpec::from_json(&written).unwrap(), spec);
+            }
+            Err(error) => {
+                proptest::prop_assert!(!error.to_string().is_empty());
+            }
+        }
+    }
+
+    /// Any text is read or refused, never a panic.
+    #[test]
+    fn any_text_is_read_or_refused(text in ".{0,200}") {
+        let _ = RolloutSpec::from_json(&text);
+    }
+}
