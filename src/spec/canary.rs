@@ -22,6 +22,11 @@ pub const MAX_CANARY_STEPS: usize = 1_000;
 ///
 /// Settings (weight, scale, route, mirror) hold from their step until a later step
 /// changes them.
+///
+/// In a document a step is an object with one key, its name: `{"set_weight": "10%"}`,
+/// `{"pause": {"duration": "5m"}}` (or `{"pause": "5m"}`); an untimed pause may be
+/// written `"pause"`, `{"pause": {}}` or `{"pause": null}`. See
+/// [`docs::specs`](crate::docs::specs) for whole plans.
 // Read by hand (`step_document.rs`): "pause" alone is a step, and a step's second key
 // is refused by name.
 #[derive(Clone, Debug, PartialEq, Eq)]
