@@ -1,6 +1,9 @@
 //! The crate's error types, grouped by who must act on them.
 //!
-//! * [`DurationError`], [`TrafficError`]: a document or a table the caller built is wrong.
+//! * [`DurationError`], [`WeightError`], [`TrafficError`]: a document or a table the
+//!   caller built is wrong.
+//! * [`SpecError`], [`SpecDocumentError`]: a spec cannot run as written, or a spec
+//!   document cannot be read (with the path of what it refuses).
 //!
 //! Failures of the world (an instance that never turns healthy, a provisioner that
 //! refuses) are not Rust errors: they arrive as inputs and are answered with events.
@@ -16,7 +19,12 @@ const EXCERPT_CHARS: usize = 64;
 /// followed by `…` and its full length, so that a 10 MB input cannot make a 10 MB
 /// message.
 pub(crate) fn excerpt(text: &str) -> String {
-    match text.char_indices().nth(EXCERPT_CHARS) {
+    excerpt_of(text, EXCERPT_CHARS)
+}
+
+/// [`excerpt`] with room for `chars` characters (a whole message rather than a value).
+pub(crate) fn excerpt_of(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
         None => text.to_owned(),
         Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
     }
@@ -46,6 +54,46 @@ pub enum DurationError {
     MissingUnit {
         /// The number as given.
         amount: u64,
+    },
+}
+
+/// A weight in a document could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WeightError {
+    /// Not of the form `"10%"`, `"2.5%"` or `"250bp"`.
+    #[error(
+        "invalid weight {text:?}: write a percentage such as \"10%\" or \"2.5%\" (at most two decimals), or basis points such as \"250bp\""
+    )]
+    Invalid {
+        /// The text as given; past 64 characters, its first 64, `…` and its length.
+        text: String,
+    },
+    /// A number without a unit (`10` or `"10"`): 10% to someone used to Argo Rollouts'
+    /// `setWeight`, 0.1% read as basis points, so it is refused rather than guessed. Only
+    /// zero needs no unit.
+    #[error(
+        "weight {amount} has no unit: write \"{amount}%\" for {amount} percent (basis points are written \"250bp\")"
+    )]
+    MissingUnit {
+        /// The number as given.
+        amount: String,
+    },
+    /// A percentage with more than two decimals: finer than a basis point.
+    #[error(
+        "weight {text:?} is finer than a basis point: write at most two decimals (\"0.25%\" is 25 basis points)"
+    )]
+    TooPrecise {
+        /// The text as given; past 64 characters, its first 64, `…` and its length.
+        text: String,
+    },
+    /// More than 100%.
+    #[error(
+        "weight {text:?} is above 100%: a weight is a share of traffic, from \"0%\" to \"100%\""
+    )]
+    OutOfRange {
+        /// The text as given; past 64 characters, its first 64, `…` and its length.
+        text: String,
     },
 }
 
@@ -332,6 +380,8 @@ pub enum SpecError {
     /// A canary spec cannot work as written.
     #[error("canary: {why}")]
     InvalidCanary {
+        /// Where, as a path in the spec document (`strategy.canary.min_instances`).
+        field: &'static str,
         /// What is wrong and what to change.
         why: &'static str,
     },
@@ -370,12 +420,76 @@ pub enum SpecError {
     /// The health rules cannot work as written.
     #[error("health: {why}")]
     InvalidHealth {
+        /// The field of `health` (`failure_threshold`, `startup_timeout`).
+        field: &'static str,
         /// What is wrong and what to change.
         why: &'static str,
     },
     /// The observed fleet lists an instance twice.
     #[error(transparent)]
     Fleet(#[from] FleetError),
+}
+
+/// A spec document that cannot be used: a setting that cannot be read, or a spec that
+/// reads but cannot run. Either way `path` says where, as the document spells it
+/// (`strategy.canary.plan.steps[3].pause.duration`; empty for the document as a whole).
+///
+/// Returned by [`RolloutSpec::from_document`](crate::RolloutSpec::from_document) and
+/// [`RolloutSpec::from_json`](crate::RolloutSpec::from_json).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecDocumentError {
+    /// A setting could not be read: a value of the wrong form (a weight without a
+    /// unit), a field the spec does not have (a typo), a missing one, broken syntax.
+    #[error("{}{message}{}", at(path), position(*line, *column))]
+    Unreadable {
+        /// Where, as a path in the document (bounded).
+        path: String,
+        /// What is wrong and what to write instead (bounded).
+        message: String,
+        /// The line of a JSON document, from 1, where the reader stopped.
+        line: Option<usize>,
+        /// The column on that line, from 1.
+        column: Option<usize>,
+    },
+    /// The document reads, but the spec it describes cannot run as written.
+    #[error("{}{error}", at(path))]
+    Invalid {
+        /// Where, as a path in the document: the setting to change, or the part of the
+        /// spec whose settings contradict each other.
+        path: String,
+        /// What is wrong and what to change.
+        #[source]
+        error: SpecError,
+    },
+}
+
+impl SpecDocumentError {
+    /// Where in the document the problem is (empty for the document as a whole).
+    #[must_use]
+    pub fn path(&self) -> &str {
+        match self {
+            SpecDocumentError::Unreadable { path, .. }
+            | SpecDocumentError::Invalid { path, .. } => path,
+        }
+    }
+}
+
+/// `path: ` before a message, or nothing for the document as a whole.
+fn at(path: &str) -> String {
+    match path {
+        "" => String::new(),
+        path => format!("{path}: "),
+    }
+}
+
+/// ` (line 4, column 17)` after a message, when the reader knows it.
+fn position(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(" (line {line}, column {column})"),
+        (Some(line), None) => format!(" (line {line})"),
+        _ => String::new(),
+    }
 }
 
 /// An operator command that is not valid now. The rollout is unchanged.

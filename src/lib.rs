@@ -82,8 +82,9 @@
 //!
 //! Time is a [`Timestamp`]: milliseconds on whatever clock the caller picks, passed as
 //! the first argument of every call. A `now` earlier than one already seen is clamped
-//! (and reported). Durations in specs are written as people write them, always with a
-//! unit (`"30s"`, `"1h30m"`, see [`Duration`]). The state machines hold no randomness:
+//! (and reported). Durations and weights in specs are written as people write them,
+//! always with a unit (`"30s"`, `"1h30m"`, see [`Duration`]; `"10%"`, `"250bp"`, see
+//! [`Weight`]). The state machines hold no randomness:
 //! the same inputs give the same actions, and a [`Rollout`] serialized at any point and
 //! restored continues identically. The [`Router`] takes its randomness from the caller (an RNG for
 //! random splits, a key for sticky ones).
@@ -180,7 +181,13 @@
 //! ## Crate features
 //!
 //! * `serde` (default): serialize and deserialize specs, tables, actions, inputs,
-//!   events and whole rollouts (validated on the way in).
+//!   events and whole rollouts (validated on the way in);
+//!   [`RolloutSpec::from_document`] reads a spec document in any serde format and
+//!   refuses with the path of the setting to change.
+//! * `json` (default): [`RolloutSpec::from_json`], and the documented spec documents
+//!   of [`docs::specs`].
+//! * `schema`: the JSON Schema of spec documents (`schemars`), for editors
+//!   ([`docs::ROLLOUT_SPEC_SCHEMA`] holds it without the feature).
 //! * `file-store` (default): `store::FileStore`, the embedded store.
 //! * `postgres`: `store::PostgresStore`, on the blocking `postgres` client.
 
@@ -188,10 +195,14 @@
 #![deny(missing_docs)]
 
 mod analysis;
+#[cfg(feature = "json")]
+pub mod docs;
 mod error;
 mod fleet;
 mod input;
 mod model;
+#[cfg(feature = "serde")]
+mod one_key;
 mod output;
 mod rollout;
 mod router;
@@ -219,7 +230,10 @@ pub use analysis::{
     SequentialRankSum, SequentialSpec, ShiftInterval, Verdict, classify_metric,
     evaluate_conditions, judge, rank_sum_test, score_judgement,
 };
-pub use error::{CommandError, DurationError, FleetError, RestoreError, SpecError, TrafficError};
+pub use error::{
+    CommandError, DurationError, FleetError, RestoreError, SpecDocumentError, SpecError,
+    TrafficError, WeightError,
+};
 pub use fleet::{Fleet, RevisionCounts};
 pub use input::Input;
 pub use model::{Instance, InstanceGroup, InstanceId, InstanceState, Revision};

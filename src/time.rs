@@ -222,6 +222,28 @@ impl From<Duration> for std::time::Duration {
     }
 }
 
+/// What a document may write for a [`Duration`] (the schema's pattern; zero may also be
+/// the number 0). Stricter than the parser only in refusing surrounding spaces.
+#[cfg(feature = "schema")]
+const DURATION_PATTERN: &str = "^(0|([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$";
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Duration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A span of time with a unit: \"500ms\", \"30s\", \"5m\", \"1h30m\", \"1d\" (largest unit first, each once). Only zero needs no unit.",
+            "anyOf": [
+                { "type": "string", "pattern": DURATION_PATTERN, "minLength": 1 },
+                { "const": 0 }
+            ]
+        })
+    }
+}
+
 #[cfg(feature = "serde")]
 impl serde::Serialize for Duration {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

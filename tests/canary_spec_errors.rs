@@ -21,11 +21,11 @@ fn a_document_reads_steps_and_presets_and_writes_back_the_same() {
             "check": {"threshold": {"success": {"below": 0.05}}}}]},
         "strategy": {"canary": {
         "plan": {"steps": [
-            {"set_weight": 1000},
+            {"set_weight": "10%"},
             {"pause": {"duration": "5m"}},
             {"set_canary_scale": {"replicas": 2}},
             {"set_route": {"match": "header_equals", "name": "x-canary", "value": "1"}},
-            {"set_mirror": 500},
+            {"set_mirror": "5%"},
             {"analysis": {"analysis": "errors", "on_failure": "pause"}},
             {"experiment": {"duration": "10m", "analysis": "errors", "on_failure": "step_back"}},
             {"pause": {}}
@@ -43,7 +43,7 @@ fn a_document_reads_steps_and_presets_and_writes_back_the_same() {
     let written = serde_json::to_string(&spec).unwrap();
     assert_eq!(serde_json::from_str::<RolloutSpec>(&written).unwrap(), spec);
 
-    let linear = r#"{"desired": 3, "strategy": {"canary": {"plan": {"linear": {"weight": 1000, "every": "1m"}}}}}"#;
+    let linear = r#"{"desired": 3, "strategy": {"canary": {"plan": {"linear": {"weight": "10%", "every": "1m"}}}}}"#;
     let spec: RolloutSpec = serde_json::from_str(linear).unwrap();
     let StrategySpec::Canary(c) = &spec.strategy else {
         panic!("{spec:?}");
@@ -58,9 +58,8 @@ fn a_document_reads_steps_and_presets_and_writes_back_the_same() {
 
 #[test]
 fn a_weight_over_100_percent() {
-    let doc =
-        r#"{"desired": 3, "strategy": {"canary": {"plan": {"steps": [{"set_weight": 10001}]}}}}"#;
-    assert_says(&refusal(doc), &["10001"]);
+    let doc = r#"{"desired": 3, "strategy": {"canary": {"plan": {"steps": [{"set_weight": "100.01%"}]}}}}"#;
+    assert_says(&refusal(doc), &[r#"weight "100.01%" is above 100%"#]);
 }
 
 #[test]

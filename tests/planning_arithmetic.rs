@@ -154,7 +154,7 @@ fn a_canary_peak_past_twice_max_desired_is_refused() {
     };
     let error = spec(99).validate().unwrap_err();
     assert!(
-        matches!(error, SpecError::InvalidCanary { why } if why.contains("twice MAX_DESIRED")),
+        matches!(error, SpecError::InvalidCanary { why, .. } if why.contains("twice MAX_DESIRED")),
         "{error}"
     );
     // Half the fleet as canary and as baseline beside a full stable revision fits.

@@ -7,6 +7,7 @@ use super::spec::MetricSpec;
 
 /// When a background analysis starts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
@@ -24,6 +25,7 @@ pub enum AnalysisStart {
 
 /// What a failed analysis (or one that could not measure) does to the rollout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
@@ -40,6 +42,7 @@ pub enum OnFailure {
 
 /// What an inconclusive analysis does to the rollout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
@@ -54,13 +57,17 @@ pub enum OnInconclusive {
 /// An analysis that runs beside the rollout from its start condition until the rollout
 /// ends, measuring the target revision (with the stable one as the baseline).
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct BackgroundAnalysis {
     /// The metrics measured.
     pub metrics: Vec<MetricSpec>,
     /// When it starts. Default: at once.
-    #[cfg_attr(feature = "serde", serde(default))]
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, deserialize_with = "crate::one_key::deserialize")
+    )]
     pub start: AnalysisStart,
     /// What a failure (or too many measurement errors) does. Default: abort.
     #[cfg_attr(feature = "serde", serde(default))]

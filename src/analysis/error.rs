@@ -27,7 +27,7 @@ pub enum AnalysisSpecError {
     },
     /// A threshold metric with neither a success nor a failure condition.
     #[error(
-        "metric {metric:?} has neither a success nor a failure condition: add success_condition (e.g. \"< 0.01\") or failure_condition"
+        "metric {metric:?} has neither a success nor a failure condition: give its threshold one, as in \"check\": {{\"threshold\": {{\"success\": {{\"below\": 0.01}}}}}} (or \"failure\")"
     )]
     NoCondition {
         /// The metric.
@@ -175,6 +175,46 @@ pub enum AnalysisSpecError {
         "start is at_step, but this strategy has no steps: start immediately or after_replaced instead (at_step is for canary steps)"
     )]
     AtStepWithoutSteps,
+}
+
+// For the paths of spec documents' refusals.
+#[cfg(feature = "serde")]
+impl AnalysisSpecError {
+    /// The metric the error is about, when it names one.
+    pub(crate) fn metric(&self) -> Option<&str> {
+        use AnalysisSpecError as E;
+        match self {
+            E::NoCondition { metric }
+            | E::InvalidCondition { metric, .. }
+            | E::NegativeLimit { metric, .. }
+            | E::EmptyFirstWindow { metric }
+            | E::ZeroCountWithInterval { metric }
+            | E::CountWithoutInterval { metric, .. }
+            | E::NothingDecides { metric }
+            | E::SequentialNeedsCount { metric }
+            | E::Duplicate {
+                what: "metric",
+                name: metric,
+            } => Some(metric),
+            _ => None,
+        }
+    }
+
+    /// The setting to change within the metric, as a path from the metric
+    /// (`check.threshold`), when the error says which.
+    pub(crate) fn setting(&self) -> Option<String> {
+        use AnalysisSpecError as E;
+        Some(match self {
+            E::NoCondition { .. } => "check.threshold".to_owned(),
+            E::InvalidCondition { which, .. } => format!("check.threshold.{which}"),
+            E::NegativeLimit { field, .. } => (*field).to_owned(),
+            E::ZeroCountWithInterval { .. } | E::SequentialNeedsCount { .. } => "count".to_owned(),
+            E::EmptyFirstWindow { .. } | E::CountWithoutInterval { .. } => "interval".to_owned(),
+            E::NothingDecides { .. } => "failure_limit".to_owned(),
+            E::Duplicate { what: "metric", .. } => "name".to_owned(),
+            _ => return None,
+        })
+    }
 }
 
 /// `Ok` when `value` is finite and at least `min` (strictly above when `strict`).

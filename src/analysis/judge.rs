@@ -39,6 +39,7 @@ use super::rank_sum::{RankSumError, rank_sum_test};
 
 /// Which change of a metric counts against the canary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Direction {
@@ -53,6 +54,7 @@ pub enum Direction {
 
 /// What to do with NaN values in the samples.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum NanStrategy {
@@ -65,6 +67,7 @@ pub enum NanStrategy {
 
 /// How the size of a difference is measured, for the effect-size limits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum EffectSize {
@@ -90,14 +93,20 @@ impl EffectSize {
 
 /// How one metric is judged. Build with [`MetricJudgeSpec::new`] and adjust fields.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(default))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct MetricJudgeSpec {
-    /// The metric's name.
+    /// The metric's name. In a [`MetricSpec`](crate::MetricSpec)'s check it may be left
+    /// empty (out of a document): the metric's name is used.
     pub name: String,
     /// Which change fails.
     pub direction: Direction,
     /// What to do with NaNs.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::one_key::deserialize")
+    )]
     pub nan_strategy: NanStrategy,
     /// Remove outliers beyond this many interquartile ranges (Kayenta uses 3.0);
     /// `None` keeps every value.

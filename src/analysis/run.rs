@@ -282,7 +282,7 @@ impl MetricRun {
                 (verdict, format!("value {value}: {verdict:?}"))
             }
             (MetricCheck::Judge(judge), Measurement::Samples { canary, baseline }) => {
-                let mut judge = judge.clone();
+                let mut judge = self.spec.judge(judge);
                 judge.must_have_data |= must_have_data;
                 let result = classify_valid(&judge, &canary, &baseline);
                 let verdict = match result.classification {

@@ -9,6 +9,7 @@ use super::judge::{Classification, MetricClassification, MetricJudgeSpec, classi
 /// A group of metrics scored together, with an optional weight out of 100.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct GroupSpec {
     /// The group's name.
     pub name: String,
@@ -22,6 +23,7 @@ pub struct GroupSpec {
 /// A whole judgement: the metrics, their groups and the score thresholds.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct JudgeSpec {
     /// How each metric is judged.
     pub metrics: Vec<MetricJudgeSpec>,

@@ -36,8 +36,9 @@ use super::rank_sum::Samples;
 
 /// How a sequential metric is tested.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(default))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct SequentialSpec {
     /// The bound on the false-failure rate over all looks of the run (default 0.05).
     pub alpha: f64,

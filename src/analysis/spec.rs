@@ -11,16 +11,26 @@ pub const DEFAULT_CONSECUTIVE_ERROR_LIMIT: i64 = 4;
 
 /// How each measurement of a metric is turned into a [`Verdict`](crate::Verdict).
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[cfg_attr(
+    feature = "serde",
+    serde(rename_all = "snake_case", deny_unknown_fields)
+)]
 pub enum MetricCheck {
     /// A measured value against a success and/or failure condition (Argo).
     Threshold {
         /// Met: the measurement succeeds.
-        #[cfg_attr(feature = "serde", serde(default))]
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, deserialize_with = "crate::one_key::option")
+        )]
         success: Option<Condition>,
         /// Met: the measurement fails.
-        #[cfg_attr(feature = "serde", serde(default))]
+        #[cfg_attr(
+            feature = "serde",
+            serde(default, deserialize_with = "crate::one_key::option")
+        )]
         failure: Option<Condition>,
     },
     /// Canary samples against baseline samples, judged per measurement as Kayenta does:
@@ -36,11 +46,17 @@ pub enum MetricCheck {
 /// Limits are signed so that a document with a negative one is refused with a typed
 /// error rather than a parse error; [`MetricSpec::validate`] checks them.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct MetricSpec {
     /// The metric's name, unique in its run.
     pub name: String,
     /// How a measurement is decided.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::one_key::deserialize")
+    )]
     pub check: MetricCheck,
     /// Time between the end of one measurement and the next; `None` measures once.
     #[cfg_attr(feature = "serde", serde(default))]
@@ -122,7 +138,7 @@ impl MetricSpec {
                     c.validate(&self.name, "failure")?;
                 }
             }
-            MetricCheck::Judge(judge) => judge.validate()?,
+            MetricCheck::Judge(judge) => self.judge(judge).validate()?,
             MetricCheck::Sequential(sequential) => {
                 sequential.validate()?;
                 if self.count.is_none() {
@@ -171,6 +187,16 @@ impl MetricSpec {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// `judge` as this metric runs it: named after the metric when its own name is left
+    /// out, so that a document need not write it twice.
+    pub(crate) fn judge(&self, judge: &MetricJudgeSpec) -> MetricJudgeSpec {
+        let mut judge = judge.clone();
+        if judge.name.is_empty() {
+            judge.name.clone_from(&self.name);
+        }
+        judge
     }
 
     /// How many measurements complete the metric (Argo's `EffectiveCount`); `None`

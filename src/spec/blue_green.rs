@@ -14,6 +14,7 @@ use crate::traffic::MatchCondition;
 /// [`Input::HookResult`](crate::Input::HookResult) back. No answer within `timeout`
 /// counts as a failure.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct HookSpec {
@@ -41,6 +42,7 @@ impl HookSpec {
 /// its verdict. Both run at once; the stage waits for all of them, and the first
 /// failure fails the checks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Checks {
@@ -103,6 +105,7 @@ impl Checks {
 /// When green is promoted (traffic switched to it) once it is ready and its
 /// pre-promotion checks passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Promotion {
@@ -146,6 +149,7 @@ impl Default for Promotion {
 /// assert_eq!(limits.max_total(), 8); // blue and green side by side at full size
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct BlueGreenSpec {
@@ -170,6 +174,10 @@ pub struct BlueGreenSpec {
     /// Checks run after the switch; a failure switches back to blue in one update.
     pub post_promotion: Checks,
     /// When the switch happens once green is ready and checked. Default: at once.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::one_key::deserialize")
+    )]
     pub promotion: Promotion,
     /// How long blue stays warm (ready, in the table at weight 0) after the rollout
     /// completes, for an instant rollback. Default 30s (Argo's `scaleDownDelaySeconds`).

@@ -22,22 +22,26 @@ pub const MAX_CANARY_STEPS: usize = 1_000;
 ///
 /// Settings (weight, scale, route, mirror) hold from their step until a later step
 /// changes them.
+///
+/// In a document a step is an object with one key, its name: `{"set_weight": "10%"}`,
+/// `{"pause": {"duration": "5m"}}` (or `{"pause": "5m"}`); an untimed pause may be
+/// written `"pause"`, `{"pause": {}}` or `{"pause": null}`. See
+/// [`docs::specs`](crate::docs::specs) for whole plans.
+// Read by hand (`step_document.rs`): "pause" alone is a step, and a step's second key
+// is refused by name.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(
-    feature = "serde",
-    serde(rename_all = "snake_case", deny_unknown_fields)
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum CanaryStep {
-    /// Send this share of traffic to the canary (in documents, basis points: `2000` is
-    /// 20%). Done once the canary instances to carry it are available and the table
+    /// Send this share of traffic to the canary (in documents, with a unit:
+    /// `{"set_weight": "20%"}`; see [`Weight`]). Done once the canary instances to carry it are available and the table
     /// that gives it is acknowledged.
     SetWeight(Weight),
     /// Wait: for `duration`, or until [`promote`](crate::Rollout::promote) if `None`.
     Pause {
         /// How long; `None` (or absent) waits for a promotion.
-        #[cfg_attr(feature = "serde", serde(default))]
+        #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
         duration: Option<Duration>,
     },
     /// Run a named analysis (from [`RolloutSpec::analyses`](crate::RolloutSpec::analyses))
@@ -91,6 +95,7 @@ pub enum CanaryStep {
 /// A canary's steps, written out or as a preset with AWS CodeDeploy's meaning. A preset
 /// expands into ordinary steps (the status shows them).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -241,10 +246,15 @@ fn linear_increments(weight: Weight) -> usize {
 /// assert_eq!(spec.validate().unwrap().max_total(), 20);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct CanarySpec {
     /// The steps, or a preset. Default: none (all at once).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::one_key::deserialize")
+    )]
     pub plan: CanaryPlan,
     /// Whether the load balancer takes weights (a traffic router: Envoy, HAProxy with
     /// weights, a cloud load balancer). Without one, traffic follows instance counts.
@@ -252,6 +262,7 @@ pub struct CanarySpec {
     pub traffic_routing: bool,
     /// Without a traffic router: instances allowed above `desired` (Kubernetes'
     /// rounding). Default 25%.
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "crate::spec::max_surge"))]
     pub max_surge: Quantity,
     /// Instances of `desired` allowed to be unavailable. Default 25%.
     #[cfg_attr(
@@ -316,6 +327,7 @@ impl CanarySpec {
         self.validate_plan(analyses)?;
         if self.min_instances > desired {
             return Err(SpecError::InvalidCanary {
+                field: "strategy.canary.min_instances",
                 why: "min_instances is larger than desired: no revision could have that many",
             });
         }
@@ -336,6 +348,7 @@ impl CanarySpec {
         )
         .map_err(|error| match error {
             SpecError::SurgeTooLarge { .. } => SpecError::InvalidCanary {
+                field: "strategy.canary",
                 why: "its peak (the stable revision, the canary and an experiment's baseline beside them) would pass twice MAX_DESIRED instances: lower desired, or the weight of the experiment steps",
             },
             error => error,
@@ -348,6 +361,7 @@ impl CanarySpec {
                 if weight == Weight::ZERO || weight == Weight::FULL =>
             {
                 return Err(SpecError::InvalidCanary {
+                    field: "strategy.canary.plan",
                     why: "a preset's weight must be above 0% and below 100%",
                 });
             }

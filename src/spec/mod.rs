@@ -3,11 +3,14 @@
 
 mod blue_green;
 mod canary;
+#[cfg(feature = "serde")]
+mod document;
 mod limits;
+mod quantity;
+#[cfg(feature = "serde")]
+mod step_document;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::str::FromStr;
 
 pub use blue_green::{BlueGreenSpec, Checks, HookSpec, Promotion};
 #[cfg(test)]
@@ -15,222 +18,16 @@ pub(crate) use canary::STEPS_READ;
 pub use canary::{CanaryPlan, CanarySpec, CanaryStep, MAX_CANARY_STEPS};
 pub(crate) use limits::check_desired;
 pub use limits::{CapacityLimits, MAX_DESIRED};
+pub use quantity::Quantity;
+#[cfg(feature = "serde")]
+pub(crate) use quantity::{max_surge, max_unavailable};
 
 use crate::error::{SpecError, excerpt};
 use crate::time::{Duration, Timestamp};
 
-/// A number of instances, given as a count or as a percentage of `desired`
-/// (Kubernetes' `IntOrString`).
-///
-/// Written in documents as a number (`2`, a count) or as a string ending in `%`
-/// (`"25%"`, a percentage). A string is always a percentage: `"90"` is refused with
-/// [`SpecError::CountAsString`], since Kubernetes refuses it and Argo Rollouts reads it
-/// as 90%. [`FromStr`] reads that string form, so it gives only percentages.
-///
-/// # Examples
-///
-/// ```
-/// use cutover::{Quantity, SpecError};
-/// assert_eq!("25%".parse::<Quantity>().unwrap(), Quantity::Percent(25));
-/// assert_eq!("150%".parse::<Quantity>().unwrap(), Quantity::Percent(150));
-/// assert!(matches!("3".parse::<Quantity>(), Err(SpecError::CountAsString { count: 3, .. })));
-/// assert!("-5%".parse::<Quantity>().is_err());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Quantity {
-    /// An absolute number of instances.
-    Count(u32),
-    /// A percentage of `desired`: above 100 is allowed for `max_surge` (as in
-    /// Kubernetes), not for `max_unavailable`.
-    Percent(u32),
-}
-
-impl Quantity {
-    /// Resolves against `desired`, rounding a percentage up (`round_up`, as Kubernetes
-    /// does for surge) or down (for unavailability). A count is taken as given; a
-    /// percentage far above 100% saturates at `u32::MAX`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use cutover::{MAX_DESIRED, Quantity, SpecError};
-    /// assert_eq!(Quantity::Percent(25).resolve(10, true), Ok(3));
-    /// assert_eq!(Quantity::Percent(25).resolve(10, false), Ok(2));
-    /// assert!(matches!(
-    ///     Quantity::Percent(25).resolve(MAX_DESIRED + 1, true),
-    ///     Err(SpecError::DesiredTooLarge { .. })
-    /// ));
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`].
-    pub fn resolve(self, desired: u32, round_up: bool) -> Result<u32, SpecError> {
-        Ok(self.of(check_desired(desired)?, round_up))
-    }
-
-    /// [`Quantity::resolve`] for a `desired` already checked against [`MAX_DESIRED`].
-    pub(crate) fn of(self, desired: u32, round_up: bool) -> u32 {
-        match self {
-            Quantity::Count(n) => n,
-            Quantity::Percent(p) => {
-                // Both factors fit in 32 bits, so the product fits in 64.
-                let scaled = u64::from(p) * u64::from(desired);
-                let value = if round_up {
-                    scaled.div_ceil(100)
-                } else {
-                    scaled / 100
-                };
-                u32::try_from(value).unwrap_or(u32::MAX)
-            }
-        }
-    }
-
-    /// Whether this is literally zero (`0` or `0%`).
-    #[must_use]
-    pub fn is_zero(self) -> bool {
-        matches!(self, Quantity::Count(0) | Quantity::Percent(0))
-    }
-
-    /// Refuses a percentage above 100%, for a field that is a share of `desired`
-    /// (`max_unavailable`).
-    fn check_at_most_100(self, field: &'static str) -> Result<Quantity, SpecError> {
-        match self {
-            Quantity::Percent(percent) if percent > 100 => {
-                Err(SpecError::PercentOutOfRange { field, percent })
-            }
-            _ => Ok(self),
-        }
-    }
-
-    /// Reads the string form, which is always a percentage, naming `field` in errors.
-    fn parse_field(text: &str, field: &'static str) -> Result<Quantity, SpecError> {
-        let invalid = || SpecError::InvalidQuantity {
-            field,
-            text: excerpt(text),
-        };
-        let trimmed = text.trim();
-        if trimmed.starts_with('+') {
-            return Err(invalid());
-        }
-        match trimmed.strip_suffix('%') {
-            Some(number) => number
-                .trim()
-                .parse()
-                .map(Quantity::Percent)
-                .map_err(|_| invalid()),
-            None => match trimmed.parse() {
-                Ok(count) => Err(SpecError::CountAsString { field, count }),
-                Err(_) => Err(invalid()),
-            },
-        }
-    }
-}
-
-impl FromStr for Quantity {
-    type Err = SpecError;
-    /// Reads a percentage, `"25%"` (any size: the range depends on the field). A count
-    /// has no string form: it is a number in documents.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Quantity::parse_field(text, "quantity")
-    }
-}
-
-impl fmt::Display for Quantity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Quantity::Count(n) => write!(f, "{n}"),
-            Quantity::Percent(p) => write!(f, "{p}%"),
-        }
-    }
-}
-
-#[cfg(feature = "serde")]
-impl serde::Serialize for Quantity {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Quantity::Count(n) => serializer.serialize_u32(*n),
-            Quantity::Percent(_) => serializer.collect_str(self),
-        }
-    }
-}
-
-/// Reads a [`Quantity`], naming `field` in errors.
-#[cfg(feature = "serde")]
-struct QuantityVisitor {
-    field: &'static str,
-    /// Whether a percentage above 100% is refused at once (`max_unavailable`).
-    at_most_100: bool,
-}
-
-#[cfg(feature = "serde")]
-impl serde::de::Visitor<'_> for QuantityVisitor {
-    type Value = Quantity;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: a number of instances (2) or a percentage string (\"25%\")",
-            self.field
-        )
-    }
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Quantity, E> {
-        let count = u32::try_from(v).map_err(|_| {
-            E::custom(SpecError::InvalidQuantity {
-                field: self.field,
-                text: v.to_string(),
-            })
-        })?;
-        Ok(Quantity::Count(count))
-    }
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Quantity, E> {
-        match u64::try_from(v) {
-            Ok(v) => self.visit_u64(v),
-            Err(_) => Err(E::custom(SpecError::InvalidQuantity {
-                field: self.field,
-                text: v.to_string(),
-            })),
-        }
-    }
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Quantity, E> {
-        let quantity = Quantity::parse_field(v, self.field).map_err(E::custom)?;
-        if self.at_most_100 {
-            quantity.check_at_most_100(self.field).map_err(E::custom)
-        } else {
-            Ok(quantity)
-        }
-    }
-}
-
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for Quantity {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(QuantityVisitor {
-            field: "quantity",
-            at_most_100: false,
-        })
-    }
-}
-
-#[cfg(feature = "serde")]
-fn max_surge<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Quantity, D::Error> {
-    deserializer.deserialize_any(QuantityVisitor {
-        field: "max_surge",
-        at_most_100: false,
-    })
-}
-
-#[cfg(feature = "serde")]
-pub(crate) fn max_unavailable<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Quantity, D::Error> {
-    deserializer.deserialize_any(QuantityVisitor {
-        field: "max_unavailable",
-        at_most_100: true,
-    })
-}
-
 /// Kubernetes-style rolling update: replace instances batch by batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct RollingSpec {
@@ -256,6 +53,7 @@ impl Default for RollingSpec {
 
 /// Which strategy a rollout follows.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
@@ -277,6 +75,7 @@ impl Default for StrategySpec {
 
 /// What to do when a rollout makes no progress for `progress_deadline`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum OnDeadline {
@@ -290,6 +89,7 @@ pub enum OnDeadline {
 
 /// How failed provisions are retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct ProvisionRetry {
@@ -324,6 +124,7 @@ impl ProvisionRetry {
 /// When an instance that is not yet healthy is given up on. Failed instances are
 /// terminated and replaced, with the provision backoff.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct HealthSpec {
@@ -366,13 +167,19 @@ impl Default for HealthSpec {
 /// assert_eq!((limits.max_surge(), limits.max_unavailable()), (3, 0));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct RolloutSpec {
     /// How many instances should serve once the rollout is done: 1 to [`MAX_DESIRED`].
     /// Default 1.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = MAX_DESIRED)))]
     pub desired: u32,
     /// The strategy and its parameters. Default: rolling, 25% / 25%.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::one_key::deserialize")
+    )]
     pub strategy: StrategySpec,
     /// How long an instance must stay ready before it counts as available and gets
     /// traffic. Default 0.
@@ -419,6 +226,7 @@ pub struct RolloutSpec {
 /// known-good revisions. Either way the emergency is reported
 /// ([`TrafficEmergency`](crate::EventKind::TrafficEmergency), [`Status`](crate::Status)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
@@ -503,17 +311,20 @@ impl RolloutSpec {
                 && step as usize > canary.plan.len()
             {
                 return Err(SpecError::InvalidCanary {
+                    field: "background_analysis.start",
                     why: "background_analysis starts at a step the plan does not have",
                 });
             }
         }
         if self.health.failure_threshold == 0 {
             return Err(SpecError::InvalidHealth {
+                field: "failure_threshold",
                 why: "failure_threshold is 0: set it to 1 or more (1 fails an instance at its first failed check)",
             });
         }
         if self.health.startup_timeout == Duration::ZERO {
             return Err(SpecError::InvalidHealth {
+                field: "startup_timeout",
                 why: "startup_timeout is 0, so every instance would fail before its first check: give it time to start (\"5m\")",
             });
         }
@@ -590,62 +401,6 @@ pub(crate) fn surge_limits(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantities_parse_and_refuse_with_the_field_named() {
-        assert_eq!(
-            Quantity::parse_field("0%", "max_surge"),
-            Ok(Quantity::Percent(0))
-        );
-        assert_eq!(
-            Quantity::parse_field(" 7 %", "max_surge"),
-            Ok(Quantity::Percent(7))
-        );
-        for bad in ["-1", "-5%", "abc", "5.5%", "", "%", "+3", "+3%", "7", " 7 "] {
-            let error = Quantity::parse_field(bad, "max_surge").unwrap_err();
-            assert!(error.to_string().starts_with("max_surge is"), "{error}");
-        }
-        // The range depends on the field, so parsing alone does not cap it.
-        assert_eq!(
-            Quantity::parse_field("150%", "max_surge"),
-            Ok(Quantity::Percent(150))
-        );
-        assert_eq!(
-            Quantity::Percent(150).check_at_most_100("max_unavailable"),
-            Err(SpecError::PercentOutOfRange {
-                field: "max_unavailable",
-                percent: 150
-            })
-        );
-    }
-
-    #[test]
-    fn a_string_without_percent_is_refused_not_read_as_a_count() {
-        let error = Quantity::parse_field(" 90 ", "max_surge").unwrap_err();
-        assert_eq!(
-            error,
-            SpecError::CountAsString {
-                field: "max_surge",
-                count: 90
-            }
-        );
-        assert_eq!(
-            error.to_string(),
-            "max_surge is \"90\", a string without %: write \"90%\" for a percentage of desired, or 90 (a number, without quotes) for 90 instances"
-        );
-        assert!("3".parse::<Quantity>().is_err());
-    }
-
-    #[test]
-    fn quantity_errors_quote_at_most_64_characters() {
-        let huge = format!("{}%", "7".repeat(10 << 20));
-        let error = Quantity::parse_field(&huge, "max_surge").unwrap_err();
-        let SpecError::InvalidQuantity { text, .. } = &error else {
-            panic!("{error:?}");
-        };
-        assert_eq!(*text, format!("{}… ({} bytes)", "7".repeat(64), huge.len()));
-        assert!(error.to_string().len() < 300, "{error}");
-    }
 
     fn rolling(desired: u32, max_surge: Quantity, max_unavailable: Quantity) -> RolloutSpec {
         RolloutSpec::rolling(desired, max_surge, max_unavailable)

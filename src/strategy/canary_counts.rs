@@ -37,6 +37,7 @@ const FULL: u64 = TOTAL_BASIS_POINTS as u64;
 /// assert_eq!((counts.canary, counts.stable), (2, 10));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]

@@ -34,7 +34,8 @@ pub enum TableChange {
     SetWeight {
         /// The revision.
         revision: Revision,
-        /// Its new weight.
+        /// Its new weight (in documents, basis points: `2500` is 25%).
+        #[cfg_attr(feature = "serde", serde(with = "super::weight::basis_points"))]
         weight: Weight,
     },
     /// Takes an instance out of rotation.
@@ -419,6 +420,7 @@ pub(super) struct TableDocument {
 #[serde(deny_unknown_fields)]
 struct BackendDocument {
     revision: Revision,
+    #[serde(with = "super::weight::basis_points")]
     weight: Weight,
     instances: Vec<InstanceDocument>,
 }

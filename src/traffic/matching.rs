@@ -12,6 +12,7 @@ use crate::traffic::weight::Weight;
 /// Header names are compared without regard to ASCII case (as HTTP does); values,
 /// cookies and keys exactly.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
     feature = "serde",
@@ -235,7 +236,11 @@ impl From<MatchRoute> for RouteDocument {
 pub struct Mirror {
     /// Where the copies go.
     pub revision: Revision,
-    /// The share of requests copied.
+    /// The share of requests copied (in documents, basis points: `500` is 5%).
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::traffic::weight::basis_points")
+    )]
     pub share: Weight,
 }
 
