@@ -201,4 +201,8 @@ fn format_3_documents_restore_and_continue() {
         let serving = rollout.traffic().weight(&ends_on.into());
         assert_eq!(serving, cutover::Weight::FULL, "{name}");
     }
+    // Format 3 wrote weights as bare basis points; reading it leaves a person's spec
+    // needing a unit, on the same thread.
+    let bare = r#"{"strategy": {"canary": {"plan": {"steps": [{"set_weight": 10}]}}}}"#;
+    assert!(cutover::RolloutSpec::from_json(bare).is_err());
 }

@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 
 pub use diff::{TableChange, TableDiff};
 pub use matching::{MatchCondition, MatchRoute, Mirror};
+#[cfg(feature = "serde")]
+pub(crate) use weight::BareBasisPoints;
 pub use weight::{InstanceWeight, TOTAL_BASIS_POINTS, Weight};
 
 use crate::error::TrafficError;

@@ -173,6 +173,37 @@ impl serde::Serialize for Weight {
 }
 
 #[cfg(feature = "serde")]
+#[cfg(feature = "serde")]
+std::thread_local! {
+    /// Set while a rollout document of format 3 or earlier is read: those were written
+    /// before weights carried a unit, as bare basis points.
+    static BARE_BASIS_POINTS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While alive, weights written as bare numbers read as basis points, as documents of
+/// format 3 and earlier wrote them (and only for them: a person's spec needs a unit).
+/// Scoped to the thread and to the reading of one old document body.
+#[cfg(feature = "serde")]
+pub(crate) struct BareBasisPoints {
+    before: bool,
+}
+
+#[cfg(feature = "serde")]
+impl BareBasisPoints {
+    /// Reads bare numbers as basis points until dropped.
+    pub(crate) fn accept() -> BareBasisPoints {
+        let before = BARE_BASIS_POINTS.with(|flag| flag.replace(true));
+        BareBasisPoints { before }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl Drop for BareBasisPoints {
+    fn drop(&mut self) {
+        BARE_BASIS_POINTS.with(|flag| flag.set(self.before));
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Weight {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visitor;
@@ -182,6 +213,9 @@ impl<'de> serde::Deserialize<'de> for Weight {
                 f.write_str("a weight with a unit, such as \"10%\", \"2.5%\" or \"250bp\"")
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Weight, E> {
+                if BARE_BASIS_POINTS.with(std::cell::Cell::get) {
+                    return Weight::from_basis_points(v).map_err(E::custom);
+                }
                 match v {
                     0 => Ok(Weight::ZERO),
                     amount => Err(E::custom(WeightError::MissingUnit {

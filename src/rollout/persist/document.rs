@@ -6,6 +6,7 @@ use crate::rollout::Rollout;
 use crate::rollout::persist::FORMAT_VERSION;
 use crate::rollout::persist::body::Body;
 use crate::rollout::persist::v3::BodyV3;
+use crate::traffic::BareBasisPoints;
 
 impl serde::Serialize for Rollout {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -79,11 +80,13 @@ impl<'de> serde::Deserialize<'de> for RolloutDocument {
                         }
                         // Format 3 only added fields with defaults to format 2.
                         ("rollout", Some(2 | 3)) => {
+                            let _bare = BareBasisPoints::accept();
                             let body = map.next_value::<BodyV3>()?;
                             rollout = Some(Versioned::V3(Box::new(body)));
                             seen_body = true;
                         }
                         ("rollout", Some(1)) => {
+                            let _bare = BareBasisPoints::accept();
                             let old = map.next_value::<super::v1::BodyV1>()?;
                             rollout = Some(Versioned::V3(Box::new(old.migrate())));
                             seen_body = true;
