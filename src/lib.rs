@@ -187,7 +187,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod adapter;
 mod analysis;
+#[cfg(feature = "driver")]
+pub mod driver;
 mod error;
 mod fleet;
 mod input;
