@@ -8,7 +8,7 @@
 //! instance name is created once, a generation names one table, and the load
 //! balancer's applied generation never goes back.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cutover::adapter::{
@@ -130,6 +130,8 @@ pub struct State {
     pub applying: Vec<(Timestamp, u64)>,
     /// Every table asked for, by generation.
     pub tables: BTreeMap<u64, TrafficTable>,
+    /// The instances in rotation at generation 0 (the fleet's, before any table).
+    pub initial: BTreeSet<InstanceId>,
     /// Drains asked for: when each is done.
     pub drains: BTreeMap<InstanceId, Timestamp>,
     /// Hook runs, by action: the hook, and when it ends with what (`None`: never).
@@ -148,6 +150,8 @@ pub struct State {
     pub probe_script: BTreeMap<InstanceId, VecDeque<Scripted<Probe>>>,
     pub measure_script: VecDeque<Scripted<Measurement>>,
     pub hook_script: BTreeMap<String, VecDeque<HookScript>>,
+    /// How many of the next `hook_result` calls fail.
+    pub hook_result_errors: usize,
     /// Panic ("crash") right after this many more requests.
     pub crash_after: Option<usize>,
 }
@@ -183,6 +187,12 @@ impl MockWorld {
             applied_history: Vec::new(),
             applying: Vec::new(),
             tables: BTreeMap::new(),
+            initial: fleet
+                .iter()
+                .filter(|i| i.in_rotation)
+                .map(|i| i.id.clone())
+                .collect(),
+            hook_result_errors: 0,
             drains: BTreeMap::new(),
             hook_runs: BTreeMap::new(),
             measured: BTreeMap::new(),
@@ -255,6 +265,16 @@ impl MockWorld {
         let now = state.now;
         if let Some(i) = state.instances.get_mut(instance) {
             i.gone_at = Some(now);
+        }
+    }
+}
+
+impl State {
+    /// Whether the table in force routes to `instance`.
+    pub fn routes_to(&self, instance: &InstanceId) -> bool {
+        match self.applied {
+            0 => self.initial.contains(instance),
+            generation => self.tables[&generation].revision_of(instance).is_some(),
         }
     }
 }
@@ -362,6 +382,12 @@ impl Provisioner for MockWorld {
             self.log(state, what, false);
             return Err(error);
         }
+        settle_tables(&mut state);
+        assert!(
+            !state.routes_to(instance),
+            "{instance} terminated while the table in force ({}) routes to it",
+            state.applied
+        );
         let gone_at = state.now + state.timing.terminate;
         if let Some(existing) = state.instances.get_mut(instance) {
             existing.gone_at = Some(existing.gone_at.map_or(gone_at, |at| at.min(gone_at)));
@@ -436,6 +462,12 @@ impl LoadBalancer for MockWorld {
             self.log(state, what, false);
             return Err(error);
         }
+        settle_tables(&mut state);
+        assert!(
+            !state.routes_to(instance),
+            "{instance} drained while the table in force ({}) routes to it",
+            state.applied
+        );
         let done = state.now + state.timing.drain;
         state.drains.entry(instance.clone()).or_insert(done);
         self.log(state, what, true);
@@ -514,7 +546,11 @@ impl Hooks for MockWorld {
     }
 
     fn hook_result(&mut self, id: ActionId) -> Result<Option<HookOutcome>, MockError> {
-        let state = self.state();
+        let mut state = self.state();
+        if state.hook_result_errors > 0 {
+            state.hook_result_errors -= 1;
+            return Err(MockError("the hook runner does not answer".into()));
+        }
         Ok(match state.hook_runs.get(&id) {
             Some((_, Some((ends, outcome)))) if *ends <= state.now => Some(outcome.clone()),
             _ => None,
