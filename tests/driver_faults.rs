@@ -425,3 +425,28 @@ fn metrics_that_keep_failing_or_fail_the_check_abort_the_canary() {
         assert_eq!(live.len(), 4);
     }
 }
+
+#[test]
+fn a_refused_table_is_asked_again_as_saved_never_as_a_newer_one_not_yet_saved() {
+    use cutover::adapter::{Clock, Wakeup};
+    let scenario = canary();
+    let world = scenario.world(Timing::REALISTIC);
+    world.state().apply_script.push_back(Err("busy".to_owned()));
+    let mut checked = scenario.checked();
+    let mut driver = start(&scenario, MemoryStore::new(), world.clone()).unwrap();
+    // Step until the first table is refused.
+    while refused(&world, |a| matches!(a, Asked::Apply(_))) == 0 {
+        let step = driver.step().unwrap();
+        checked.replay(&step, driver.rollout());
+        driver.world_mut().sleep_until(step.next, &Wakeup::new());
+    }
+    // An abort publishes a newer table before the refused one is asked again: the
+    // newer one is saved first, then asked for (with the refused one's changes).
+    let reply = driver.handle().send(cutover::driver::Command::Abort);
+    let outcome = drive(&mut driver, Some(&mut checked), 10_000, |_| {}).unwrap();
+    assert!(matches!(reply.try_wait(), Some(Ok(()))));
+    assert_eq!(outcome.aborted(), Some(&AbortReason::Operator));
+    let live = world.live();
+    assert!(live.values().all(|r| r.as_str() == "v1"), "{live:?}");
+    assert_eq!(live.len(), 4);
+}

@@ -22,13 +22,15 @@ impl<S: Store, W: World> Driver<S, W> {
         let Some(asked) = &mut self.requests.traffic else {
             return;
         };
-        if !asked.accepted {
+        let published = self.rollout.traffic().generation();
+        // A newer table than the one refused is not saved yet (a call of this step
+        // published it): it is asked for once saved, with the refused one's changes.
+        if !asked.accepted && asked.what.to_generation == published {
             asked.accepted = self
                 .world
                 .apply(self.rollout.traffic(), &asked.what)
                 .is_ok();
         }
-        let published = self.rollout.traffic().generation();
         if let Ok(applied) = self.world.applied_generation()
             && applied > self.rollout.acknowledged_generation()
         {
