@@ -253,22 +253,25 @@ fn a_store_that_keeps_failing_stops_the_driver_which_resumes_later() {
 }
 
 #[test]
-fn two_resumes_from_one_document_one_gets_the_driver() {
+fn a_driver_taken_over_stops_at_its_next_save_before_acting() {
     let scenario = rolling();
     let world = scenario.world(Timing::REALISTIC);
     let store = ScriptedStore::default();
-    let mut first = start_deployed(&scenario, store.clone(), world.clone());
+    let mut first = start_deployed(&scenario, store.clone(), world.controller(0));
     first.step().unwrap();
-    let read = store.clone().load(&id()).unwrap().unwrap().version;
-    let winner = Driver::resume(
+    let read = first.version().expect("saved");
+    let second = Driver::resume(
         store.clone(),
         id(),
         world.controller(1),
         DriverConfig::default(),
     )
     .unwrap();
-    assert_eq!(winner.version(), read.next());
-    // The first driver finds out at its next save, and stops before acting.
+    assert_eq!(
+        second.version(),
+        read.next(),
+        "a resume claims the document"
+    );
     let requests = world.state().log.len();
     let error = drive(&mut first, None, 100, |_| {}).unwrap_err();
     assert!(
@@ -282,20 +285,22 @@ fn two_resumes_from_one_document_one_gets_the_driver() {
         .cloned()
         .collect();
     assert!(after.iter().all(|r| !is_new_work(r)), "{after:?}");
-    // A third one, from the version the winner replaced, is refused at once.
-    let mut rival = store.clone();
-    let error = rival.save(&id(), b"{}", Some(read)).unwrap_err();
-    assert!(error.is_conflict());
-    drop(winner);
+    // Stopped for good.
+    assert!(first.step().unwrap_err().is_conflict());
+}
+
+#[test]
+fn resuming_a_rollout_never_saved_says_so() {
+    let world = rolling().world(Timing::INSTANT);
+    let missing = cutover::store::RolloutId::new("missing").unwrap();
     let error = Driver::resume(
-        ScriptedStore::over(store.inner.clone()),
-        cutover::store::RolloutId::new("missing").unwrap(),
-        world.controller(2),
+        ScriptedStore::default(),
+        missing,
+        world,
         DriverConfig::default(),
     )
     .unwrap_err();
     assert!(matches!(error, DriverError::NotFound { .. }), "{error:?}");
-    let _ = Version::FIRST;
 }
 
 /// Whether a request asks for something the driver had not asked before its last

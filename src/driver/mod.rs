@@ -15,7 +15,8 @@
 //!    `health_interval`);
 //! 5. **save**: the rollout, the actions it produced and the requests being observed,
 //!    in one document, under the version this driver last saved — whenever there are
-//!    actions to perform, a verb was taken, or the phase changed;
+//!    actions to perform, a verb was taken, the phase changed, or the rollout came to
+//!    rest (so that the stored document says where a run ended);
 //! 6. the actions, performed in order.
 //!
 //! A crash after the save repeats the actions on resume rather than losing them; every
@@ -379,7 +380,12 @@ impl<S: Store, W: World> Driver<S, W> {
             self.probe_at = now.saturating_add(self.config.health_interval);
         }
         self.unsaved |= !step.calls.is_empty();
-        if !self.perform.is_empty() || verbs_taken || self.rollout.phase() != &self.saved_phase {
+        let at_rest = self.unsaved && self.outcome().is_some();
+        if !self.perform.is_empty()
+            || verbs_taken
+            || self.rollout.phase() != &self.saved_phase
+            || at_rest
+        {
             match self.save() {
                 Ok(version) => step.saved = Some(version),
                 Err(error) => {
