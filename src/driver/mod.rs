@@ -117,6 +117,9 @@ pub struct Driver<S: Store, W: World> {
     saved_phase: Phase,
     /// Whether the rollout took a call since the last save.
     unsaved: bool,
+    /// Whether the last save was made at rest (see [`Driver::outcome`]): a rollout
+    /// at rest is saved once, not at every probe.
+    saved_at_rest: bool,
     /// What stopped the driver for good.
     stopped: Option<DriverError>,
     /// The document being written (kept to reuse its allocation).
@@ -217,6 +220,7 @@ impl<S: Store, W: World> Driver<S, W> {
             probe_at: Timestamp::ZERO,
             saved_phase,
             unsaved: false,
+            saved_at_rest: false,
             stopped: None,
             buffer: Vec::new(),
             receiver,
@@ -380,11 +384,11 @@ impl<S: Store, W: World> Driver<S, W> {
             self.probe_at = now.saturating_add(self.config.health_interval);
         }
         self.unsaved |= !step.calls.is_empty();
-        let at_rest = self.unsaved && self.outcome().is_some();
+        let came_to_rest = !self.saved_at_rest && self.outcome().is_some();
         if !self.perform.is_empty()
             || verbs_taken
             || self.rollout.phase() != &self.saved_phase
-            || at_rest
+            || came_to_rest
         {
             match self.save() {
                 Ok(version) => step.saved = Some(version),
@@ -501,6 +505,7 @@ impl<S: Store, W: World> Driver<S, W> {
                 self.version = Some(version);
                 self.saved_phase = self.rollout.phase().clone();
                 self.unsaved = false;
+                self.saved_at_rest = self.outcome().is_some();
                 Ok(version)
             }
             Err(error) => {
