@@ -265,6 +265,10 @@ fn benches(c: &mut Criterion) {
 }
 
 /// Alternating batches of the driver and both baselines; prints the medians' ratios.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a benchmark measures wall time; the ban is for the sans-IO core"
+)]
 fn interleaved(id: &str, n: usize, boot: Duration, steps: &[Step]) {
     const ROUNDS: usize = 31;
     let batch = if n <= 10 { 50 } else { 5 };
