@@ -423,7 +423,16 @@ impl<S: Store, W: World> Driver<S, W> {
     ///
     /// What stops the driver ([`DriverError`]).
     pub fn run(&mut self) -> Result<Outcome, DriverError> {
-        self.run_until(true)
+        self.run_with(|_| {})
+    }
+
+    /// [`run`](Driver::run), showing every step to `observe` (to log its events, say).
+    ///
+    /// # Errors
+    ///
+    /// What stops the driver ([`DriverError`]).
+    pub fn run_with(&mut self, observe: impl FnMut(&Step)) -> Result<Outcome, DriverError> {
+        self.run_until(true, observe)
     }
 
     /// Steps and sleeps until a [`DriverHandle::stop`], whatever the phase: for a
@@ -434,16 +443,30 @@ impl<S: Store, W: World> Driver<S, W> {
     ///
     /// What stops the driver ([`DriverError`]).
     pub fn serve(&mut self) -> Result<Outcome, DriverError> {
-        self.run_until(false)
+        self.serve_with(|_| {})
     }
 
-    fn run_until(&mut self, until_rest: bool) -> Result<Outcome, DriverError> {
+    /// [`serve`](Driver::serve), showing every step to `observe`.
+    ///
+    /// # Errors
+    ///
+    /// What stops the driver ([`DriverError`]).
+    pub fn serve_with(&mut self, observe: impl FnMut(&Step)) -> Result<Outcome, DriverError> {
+        self.run_until(false, observe)
+    }
+
+    fn run_until(
+        &mut self,
+        until_rest: bool,
+        mut observe: impl FnMut(&Step),
+    ) -> Result<Outcome, DriverError> {
         loop {
             if self.handle.shared.stop.swap(false, Ordering::SeqCst) {
                 self.save_if_unsaved()?;
                 return Ok(Outcome::Stopped);
             }
             let step = self.step()?;
+            observe(&step);
             if until_rest && let Some(outcome) = self.outcome() {
                 self.save_if_unsaved()?;
                 return Ok(outcome);
