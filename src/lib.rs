@@ -8,9 +8,12 @@
 //! `cutover` decides *what* must happen to a fleet of instances and to a load balancer's
 //! traffic table, in which order, and when it is safe. The caller does the I/O —
 //! starting VMs or pods, probing health, reprogramming the load balancer — and reports
-//! back what happened. The library never reads a clock, sleeps, spawns threads, or
-//! touches the network or the file system, so the same engine embeds in a CLI, a
-//! Kubernetes controller, or a test, and every run can be replayed.
+//! back what happened. The state machines never read a clock, sleep, spawn threads, or
+//! touch the network or the file system, so the same engine embeds in a CLI, a
+//! Kubernetes controller, or a test, and every run can be replayed. For callers who
+//! would rather implement a few small traits than write the loop, a blocking
+//! [`Driver`](driver::Driver) runs a rollout against them (see *Adapters and the
+//! driver* below).
 //!
 //! ## The run loop
 //!
@@ -166,7 +169,230 @@
 //! and this one stops. [`MemoryStore`](store::MemoryStore) serves tests; the file
 //! store (feature `file-store`, on by default) keeps documents crash-safe in a
 //! directory on one machine; the PostgreSQL store (feature `postgres`) serves
-//! controllers on several. These are the only parts of the crate that do I/O.
+//! controllers on several. These and the driver's clock ([`SystemClock`](adapter::SystemClock))
+//! are the only parts of the crate that do I/O.
+//!
+//! ## Adapters and the driver
+//!
+//! [`cutover::adapter`](adapter) has one small trait per concern —
+//! [`Provisioner`](adapter::Provisioner), [`HealthProbe`](adapter::HealthProbe),
+//! [`LoadBalancer`](adapter::LoadBalancer), [`Metrics`](adapter::Metrics),
+//! [`Hooks`](adapter::Hooks), [`Clock`](adapter::Clock) and the
+//! [`Store`](store::Store) — each with its own `Error`, each "request, then
+//! observe": a call returns once the request is accepted, and completion is observed
+//! (a probe, the load balancer's applied generation). Their docs state their contract:
+//! what is idempotent, what a repeated call must do, and which errors become inputs
+//! and which are asked again. [`cutover::driver`](driver) (feature `driver`, on by
+//! default) runs a rollout against them: [`Driver::step`](driver::Driver::step) is one
+//! turn of the loop above — verbs, timer, answers, observations, then a **save before
+//! acting**, then the actions in order — and [`run`](driver::Driver::run) steps and
+//! sleeps on the clock until the rollout is at rest or waits for a person. A crash
+//! repeats actions rather than losing them, and [`Driver::resume`](driver::Driver::resume)
+//! continues a saved rollout; a save that meets another controller's version stops the
+//! driver before it acts. Operators' verbs reach a running driver through a
+//! [`DriverHandle`](driver::DriverHandle).
+//!
+//! A world that does everything at once, on a virtual clock, and a rolling update of
+//! three instances run against it:
+//!
+//! ```
+//! use std::collections::BTreeSet;
+//! use std::convert::Infallible;
+//!
+//! use cutover::adapter::{
+//!     Clock, HealthProbe, HookOutcome, HookRun, Hooks, LoadBalancer, MeasureQuery, Metrics,
+//!     Probe, Provisioner, Unconfigured, Wakeup,
+//! };
+//! use cutover::driver::{Command, Driver, DriverConfig};
+//! use cutover::store::{MemoryStore, RolloutId};
+//! use cutover::{
+//!     ActionId, Duration, Instance, InstanceGroup, InstanceId, Measurement, Phase, Revision,
+//!     Rollout, RolloutSpec, TableDiff, Timestamp, TrafficTable,
+//! };
+//!
+//! #[derive(Default)]
+//! struct AtOnce {
+//!     now: Timestamp,
+//!     live: BTreeSet<InstanceId>,
+//!     applied: u64,
+//! }
+//!
+//! impl Provisioner for AtOnce {
+//!     type Error = Infallible;
+//!     fn provision(&mut self, id: &InstanceId, _: &Revision, _: InstanceGroup) -> Result<(), Infallible> {
+//!         self.live.insert(id.clone()); // idempotent by name
+//!         Ok(())
+//!     }
+//!     fn redeploy(&mut self, _: &InstanceId, _: &Revision, _: &Revision) -> Result<(), Infallible> {
+//!         Ok(())
+//!     }
+//!     fn terminate(&mut self, id: &InstanceId) -> Result<(), Infallible> {
+//!         self.live.remove(id);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! impl HealthProbe for AtOnce {
+//!     type Error = Infallible;
+//!     fn probe(&mut self, id: &InstanceId) -> Result<Probe, Infallible> {
+//!         Ok(if self.live.contains(id) { Probe::Healthy } else { Probe::Gone })
+//!     }
+//! }
+//!
+//! impl LoadBalancer for AtOnce {
+//!     type Error = Infallible;
+//!     fn apply(&mut self, table: &TrafficTable, _: &TableDiff) -> Result<(), Infallible> {
+//!         self.applied = self.applied.max(table.generation()); // never back: fencing
+//!         Ok(())
+//!     }
+//!     fn applied_generation(&mut self) -> Result<u64, Infallible> {
+//!         Ok(self.applied)
+//!     }
+//!     fn drain(&mut self, _: &InstanceId, _: Duration) -> Result<(), Infallible> {
+//!         Ok(())
+//!     }
+//!     fn is_drained(&mut self, _: &InstanceId) -> Result<bool, Infallible> {
+//!         Ok(true)
+//!     }
+//! }
+//!
+//! // No analysis and no hooks in this rollout: every measurement would be an error.
+//! impl Metrics for AtOnce {
+//!     type Error = Unconfigured;
+//!     fn measure(&mut self, _: &MeasureQuery<'_>) -> Result<Measurement, Unconfigured> {
+//!         Err(Unconfigured)
+//!     }
+//! }
+//!
+//! impl Hooks for AtOnce {
+//!     type Error = Unconfigured;
+//!     fn run_hook(&mut self, _: &HookRun<'_>) -> Result<(), Unconfigured> {
+//!         Err(Unconfigured)
+//!     }
+//!     fn hook_result(&mut self, _: ActionId) -> Result<Option<HookOutcome>, Unconfigured> {
+//!         Err(Unconfigured)
+//!     }
+//! }
+//!
+//! impl Clock for AtOnce {
+//!     fn now(&mut self) -> Timestamp {
+//!         self.now
+//!     }
+//!     fn sleep_until(&mut self, deadline: Timestamp, _: &Wakeup) {
+//!         self.now = self.now.max(deadline); // virtual time: no waiting
+//!     }
+//! }
+//!
+//! let fleet: Vec<Instance> = (0..3).map(|i| Instance::serving(format!("web-{i}"), "v1")).collect();
+//! let spec = RolloutSpec { desired: 3, ..RolloutSpec::default() };
+//! let rollout = Rollout::new(Timestamp::ZERO, spec, fleet.clone())?;
+//! let world = AtOnce { live: fleet.iter().map(|i| i.id.clone()).collect(), ..AtOnce::default() };
+//! let store = MemoryStore::new(); // FileStore or PostgresStore to survive a crash
+//! let id = RolloutId::new("checkout-web")?;
+//! let mut driver = Driver::start(store.clone(), id.clone(), rollout, world, DriverConfig::default())?;
+//!
+//! driver.command(Command::Deploy("v2".into()))?;
+//! let outcome = driver.run_with(|step| {
+//!     for event in &step.events {
+//!         println!("{event}");
+//!     }
+//! })?;
+//! assert!(outcome.is_completed());
+//! assert_eq!(driver.rollout().stable().map(|r| r.as_str()), Some("v2"));
+//!
+//! // The store holds where it ended: another controller resumes from there.
+//! let resumed = Driver::resume(store, id, AtOnce::default(), DriverConfig::default())?;
+//! assert_eq!(resumed.rollout().phase(), Phase::Completed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `examples/rolling.rs` and `examples/canary.rs` run the driver against a fake world
+//! with realistic delays.
+//!
+//! ### An async loop
+//!
+//! Nothing in the crate is async; the driver blocks on its adapters and its store. A
+//! tokio application either runs the whole driver with `tokio::task::spawn_blocking(move
+//! || driver.run())` and sends verbs through a [`DriverHandle`](driver::DriverHandle)
+//! (its `send` never blocks; wait for the [`Reply`](driver::Reply) in a blocking task
+//! too, or poll [`try_wait`](driver::Reply::try_wait)), or writes the loop of
+//! [`run`](driver::Driver::run) itself as a task: [`step`](driver::Driver::step)
+//! (wrapped in `tokio::task::block_in_place` on a multi-threaded runtime, since it
+//! calls blocking adapters), [`outcome`](driver::Driver::outcome) to know when to stop,
+//! and the runtime's timer until [`Step::next`](driver::Step::next). That loop, runnable
+//! here with a virtual clock and a minimal executor instead of tokio:
+//!
+//! ```
+//! # use std::convert::Infallible;
+//! # use cutover::adapter::*;
+//! # use cutover::*;
+//! # #[derive(Default)] struct AtOnce { now: Timestamp, live: std::collections::BTreeSet<InstanceId>, applied: u64 }
+//! # impl Provisioner for AtOnce { type Error = Infallible;
+//! #   fn provision(&mut self, id: &InstanceId, _: &Revision, _: InstanceGroup) -> Result<(), Infallible> { self.live.insert(id.clone()); Ok(()) }
+//! #   fn redeploy(&mut self, _: &InstanceId, _: &Revision, _: &Revision) -> Result<(), Infallible> { Ok(()) }
+//! #   fn terminate(&mut self, id: &InstanceId) -> Result<(), Infallible> { self.live.remove(id); Ok(()) } }
+//! # impl HealthProbe for AtOnce { type Error = Infallible;
+//! #   fn probe(&mut self, id: &InstanceId) -> Result<Probe, Infallible> { Ok(if self.live.contains(id) { Probe::Healthy } else { Probe::Gone }) } }
+//! # impl LoadBalancer for AtOnce { type Error = Infallible;
+//! #   fn apply(&mut self, t: &TrafficTable, _: &TableDiff) -> Result<(), Infallible> { self.applied = self.applied.max(t.generation()); Ok(()) }
+//! #   fn applied_generation(&mut self) -> Result<u64, Infallible> { Ok(self.applied) }
+//! #   fn drain(&mut self, _: &InstanceId, _: Duration) -> Result<(), Infallible> { Ok(()) }
+//! #   fn is_drained(&mut self, _: &InstanceId) -> Result<bool, Infallible> { Ok(true) } }
+//! # impl Metrics for AtOnce { type Error = Unconfigured;
+//! #   fn measure(&mut self, _: &MeasureQuery<'_>) -> Result<Measurement, Unconfigured> { Err(Unconfigured) } }
+//! # impl Hooks for AtOnce { type Error = Unconfigured;
+//! #   fn run_hook(&mut self, _: &HookRun<'_>) -> Result<(), Unconfigured> { Err(Unconfigured) }
+//! #   fn hook_result(&mut self, _: ActionId) -> Result<Option<HookOutcome>, Unconfigured> { Err(Unconfigured) } }
+//! # impl Clock for AtOnce { fn now(&mut self) -> Timestamp { self.now }
+//! #   fn sleep_until(&mut self, d: Timestamp, _: &Wakeup) { self.now = self.now.max(d); } }
+//! use std::future::Future;
+//! use std::pin::pin;
+//! use std::task::{Context, Poll, Waker};
+//!
+//! use cutover::driver::{Command, Driver, DriverConfig, DriverError, Outcome};
+//! use cutover::store::{MemoryStore, RolloutId, Store};
+//!
+//! /// What a tokio task would run: `Driver::run`'s loop, the waiting left to the runtime.
+//! async fn drive<S: Store>(driver: &mut Driver<S, AtOnce>) -> Result<Outcome, DriverError> {
+//!     loop {
+//!         // tokio: `tokio::task::block_in_place(|| driver.step())?`
+//!         let step = driver.step()?;
+//!         if let Some(outcome) = driver.outcome() {
+//!             return Ok(outcome);
+//!         }
+//!         // tokio: `tokio::time::sleep(wait_until(step.next)).await`, in a `select!`
+//!         // with whatever else the task listens to. Here: virtual time jumps.
+//!         driver.world_mut().sleep_until(step.next, &Wakeup::new());
+//!         yield_now().await;
+//!     }
+//! }
+//!
+//! /// Gives the executor back control once (tokio: `tokio::task::yield_now`).
+//! async fn yield_now() {
+//!     let mut yielded = false;
+//!     std::future::poll_fn(|_| if std::mem::replace(&mut yielded, true) { Poll::Ready(()) } else { Poll::Pending }).await
+//! }
+//!
+//! /// A minimal executor (tokio: the runtime).
+//! fn block_on<F: Future>(future: F) -> F::Output {
+//!     let mut future = pin!(future);
+//!     let mut context = Context::from_waker(Waker::noop());
+//!     loop {
+//!         if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+//!             return output;
+//!         }
+//!     }
+//! }
+//!
+//! let fleet: Vec<Instance> = (0..3).map(|i| Instance::serving(format!("web-{i}"), "v1")).collect();
+//! let rollout = Rollout::new(Timestamp::ZERO, RolloutSpec { desired: 3, ..RolloutSpec::default() }, fleet.clone())?;
+//! let world = AtOnce { live: fleet.iter().map(|i| i.id.clone()).collect(), ..AtOnce::default() };
+//! let mut driver = Driver::start(MemoryStore::new(), RolloutId::new("web")?, rollout, world, DriverConfig::default())?;
+//! let _deploy = driver.handle().send(Command::Deploy("v2".into())); // taken by the first step
+//! let outcome = block_on(drive(&mut driver))?;
+//! assert!(outcome.is_completed());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! ## API themes
 //!
@@ -190,13 +416,18 @@
 //!   ([`docs::ROLLOUT_SPEC_SCHEMA`] holds it without the feature).
 //! * `file-store` (default): `store::FileStore`, the embedded store.
 //! * `postgres`: `store::PostgresStore`, on the blocking `postgres` client.
+//! * `driver` (default): `cutover::driver`, the blocking driver (its documents are
+//!   JSON, written with `serde_json`). The adapter traits are always there.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod adapter;
 mod analysis;
 #[cfg(feature = "json")]
 pub mod docs;
+#[cfg(feature = "driver")]
+pub mod driver;
 mod error;
 mod fleet;
 mod input;
