@@ -173,7 +173,6 @@ impl serde::Serialize for Weight {
 }
 
 #[cfg(feature = "serde")]
-#[cfg(feature = "serde")]
 std::thread_local! {
     /// Set while a rollout document of format 3 or earlier is read: those were written
     /// before weights carried a unit, as bare basis points.
@@ -204,6 +203,7 @@ impl Drop for BareBasisPoints {
     }
 }
 
+#[cfg(feature = "serde")]
 impl<'de> serde::Deserialize<'de> for Weight {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visitor;
