@@ -16,7 +16,7 @@ use crate::spec::RolloutSpec;
 use crate::time::Timestamp;
 
 /// The body of a format-4 document.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Body {
     pub spec: RolloutSpec,
@@ -55,30 +55,59 @@ pub(crate) struct Body {
     pub sized_for: u32,
 }
 
-impl From<&Core> for Body {
-    fn from(core: &Core) -> Body {
-        Body {
-            spec: core.spec.clone(),
+/// A format-4 body written straight from the engine's state, borrowing it: saving after
+/// every call must not copy the whole rollout first. Field for field [`Body`], which
+/// reads it back (the round-trip tests hold the two together).
+#[derive(serde::Serialize)]
+pub(crate) struct BodyRef<'a> {
+    spec: &'a RolloutSpec,
+    now: Timestamp,
+    fleet: &'a Fleet,
+    instances: usize,
+    stage: &'a Stage,
+    stable: &'a Option<Revision>,
+    standby: &'a Option<Revision>,
+    previous_stable: &'a Option<Revision>,
+    rotation: &'a Rotation,
+    retiring: &'a BTreeMap<InstanceId, Retire>,
+    pending: &'a BTreeMap<ActionId, Pending>,
+    starting: &'a BTreeMap<InstanceId, Starting>,
+    ack_overdue: bool,
+    next_action: u64,
+    next_instance: u64,
+    actions: &'a VecDeque<Action>,
+    events: &'a VecDeque<Event>,
+    standby_until: Option<Timestamp>,
+    recycle_to: &'a BTreeMap<InstanceId, Revision>,
+    held: Option<HeldBack>,
+    reported: &'a Reported,
+    sized_for: u32,
+}
+
+impl<'a> From<&'a Core> for BodyRef<'a> {
+    fn from(core: &'a Core) -> BodyRef<'a> {
+        BodyRef {
+            spec: &core.spec,
             now: core.now,
-            fleet: core.fleet.clone(),
+            fleet: &core.fleet,
             instances: core.fleet.len(),
-            stage: core.stage.clone(),
-            stable: core.stable.clone(),
-            standby: core.standby.clone(),
-            previous_stable: core.previous_stable.clone(),
-            rotation: core.rotation.clone(),
-            retiring: core.retiring.clone(),
-            pending: core.pending.clone(),
-            starting: core.starting.clone(),
+            stage: &core.stage,
+            stable: &core.stable,
+            standby: &core.standby,
+            previous_stable: &core.previous_stable,
+            rotation: &core.rotation,
+            retiring: &core.retiring,
+            pending: &core.pending,
+            starting: &core.starting,
             ack_overdue: core.ack_overdue,
             next_action: core.next_action,
             next_instance: core.next_instance,
-            actions: core.actions.clone(),
-            events: core.events.clone(),
+            actions: &core.actions,
+            events: &core.events,
             standby_until: core.standby_until,
-            recycle_to: core.recycle_to.clone(),
+            recycle_to: &core.recycle_to,
             held: core.held,
-            reported: core.reported.clone(),
+            reported: &core.reported,
             sized_for: core.sized_for,
         }
     }

@@ -4,20 +4,20 @@
 use crate::error::RestoreError;
 use crate::rollout::Rollout;
 use crate::rollout::persist::FORMAT_VERSION;
-use crate::rollout::persist::body::Body;
+use crate::rollout::persist::body::{Body, BodyRef};
 use crate::rollout::persist::v3::BodyV3;
 use crate::traffic::BareBasisPoints;
 
 impl serde::Serialize for Rollout {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(serde::Serialize)]
-        struct Document {
+        struct Document<'a> {
             format: u32,
-            rollout: Body,
+            rollout: BodyRef<'a>,
         }
         Document {
             format: FORMAT_VERSION,
-            rollout: Body::from(&self.core),
+            rollout: BodyRef::from(&self.core),
         }
         .serialize(serializer)
     }
