@@ -102,10 +102,16 @@
 //! terminates one before it drained (or its drain timed out); never exceeds the
 //! strategy's peak (`desired + max_surge` for rolling); never itself takes available
 //! capacity below `desired - max_unavailable` — abort and rollback included, which go
-//! back to the stable revision as fast as it can carry the traffic; and never gives a
-//! revision more traffic than its available instances carry. Traffic updates are
-//! coalesced (at most one per call) and incremental (a [`TableDiff`] proportional to
-//! what changed).
+//! back to the stable revision as fast as it can carry the traffic; never raises a
+//! revision's weight past what its available instances carry (scale first, then
+//! route; on the way down, route first, then scale); and **never lets traffic leak**:
+//! a fault never raises a revision above the weight its plan gives it — green gets no
+//! user before the switch, a canary at 5% never carries more than 5%. Revisions that
+//! faults leave short run hot and say so ([`Status::shortfall`]); a share left with no
+//! instance goes back to the known-good revisions, and only when none can serve does
+//! [`RolloutSpec::emergency_routing`] decide, as a reported emergency. One traffic
+//! shaper in the core owns all of it. Traffic updates are coalesced (at most one per
+//! call) and incremental (a [`TableDiff`] proportional to what changed).
 //!
 //! ## Strategies
 //!
