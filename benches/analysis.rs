@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use cutover::{GroupSpec, JudgeSpec, MetricJudgeSpec, classify_metric, judge};
+use cutover::analysis::{GroupSpec, JudgeSpec, MetricJudgeSpec, classify_metric, judge};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand_distr::{Distribution, LogNormal};

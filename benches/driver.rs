@@ -41,11 +41,14 @@ use cutover::adapter::{
     Clock, HealthProbe, HookOutcome, HookRun, Hooks, LoadBalancer, MeasureQuery, Metrics, Probe,
     Provisioner, Wakeup,
 };
+use cutover::analysis::Measurement;
 use cutover::driver::{Call, Command, Driver, DriverConfig, Step};
+use cutover::spec::{Quantity, RollingSpec};
 use cutover::store::{MemoryStore, RolloutId, Store};
+use cutover::traffic::TableDiff;
 use cutover::{
-    ActionId, Duration, Instance, InstanceGroup, InstanceId, Measurement, Quantity, Revision,
-    RollingSpec, Rollout, RolloutSpec, StrategySpec, TableDiff, Timestamp, TrafficTable,
+    ActionId, Duration, Instance, InstanceGroup, InstanceId, Revision, Rollout, RolloutSpec,
+    StrategySpec, Timestamp, TrafficTable,
 };
 
 /// A world that answers on a virtual clock: an instance passes its checks `boot`

@@ -6,9 +6,9 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use cutover::{
-    CanaryPlan, CanarySpec, CanaryStep, MAX_CANARY_STEPS, MatchCondition, RolloutSpec, StrategySpec,
-};
+use cutover::spec::{CanaryPlan, CanarySpec, CanaryStep, MAX_CANARY_STEPS};
+use cutover::traffic::MatchCondition;
+use cutover::{RolloutSpec, StrategySpec};
 
 /// A canary of `steps` `set_route` steps, each routing its own 100 users.
 fn route_steps(steps: usize) -> RolloutSpec {

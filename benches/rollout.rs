@@ -9,9 +9,10 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use cutover::spec::{CanaryPlan, CanarySpec, CanaryStep, Quantity, RollingSpec};
 use cutover::{
-    Action, CanaryPlan, CanarySpec, CanaryStep, Duration, Input, Instance, InstanceId, Phase,
-    Quantity, RollingSpec, Rollout, RolloutSpec, StrategySpec, Timestamp, Weight,
+    Action, Duration, Input, Instance, InstanceId, Phase, Rollout, RolloutSpec, StrategySpec,
+    Timestamp, Weight,
 };
 
 fn spec(desired: u32) -> RolloutSpec {

@@ -29,9 +29,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use cutover::{
-    InstanceId, InstanceWeight, Revision, Router, TableChange, TableDiff, TrafficTable, Weight,
-};
+use cutover::traffic::{InstanceWeight, TableChange, TableDiff};
+use cutover::{InstanceId, Revision, Router, TrafficTable, Weight};
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 use rand::rngs::Xoshiro256PlusPlus;

@@ -11,12 +11,11 @@
 #[path = "support/mod.rs"]
 mod support;
 
+use cutover::analysis::{Condition, MetricCheck, MetricSpec};
 use cutover::driver::{Command, Driver, DriverConfig, Outcome, Step};
+use cutover::spec::{CanaryPlan, CanarySpec, CanaryStep};
 use cutover::store::{MemoryStore, RolloutId};
-use cutover::{
-    CanaryPlan, CanarySpec, CanaryStep, Condition, Duration, Instance, MetricCheck, MetricSpec,
-    Rollout, RolloutSpec, StrategySpec, Timestamp, Weight,
-};
+use cutover::{Duration, Instance, Rollout, RolloutSpec, StrategySpec, Timestamp, Weight};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let percent = |p| Weight::from_percent(p).expect("a percentage");

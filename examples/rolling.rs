@@ -10,10 +10,9 @@
 mod support;
 
 use cutover::driver::{Command, Driver, DriverConfig};
+use cutover::spec::{Quantity, RollingSpec};
 use cutover::store::{MemoryStore, RolloutId};
-use cutover::{
-    Duration, Instance, Quantity, RollingSpec, Rollout, RolloutSpec, StrategySpec, Timestamp,
-};
+use cutover::{Duration, Instance, Rollout, RolloutSpec, StrategySpec, Timestamp};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spec = RolloutSpec {

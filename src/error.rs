@@ -217,18 +217,18 @@ pub enum SpecError {
     /// `desired` is 0.
     #[error("desired is 0: a rollout needs at least 1 instance (set desired to 1 or more)")]
     ZeroDesired,
-    /// `desired` is above [`MAX_DESIRED`](crate::MAX_DESIRED).
+    /// `desired` is above [`MAX_DESIRED`](crate::spec::MAX_DESIRED).
     #[error(
         "desired is {desired}: a rollout manages at most {max} instances (MAX_DESIRED); lower desired, or split the fleet into several rollouts"
     )]
     DesiredTooLarge {
         /// The desired instance count given.
         desired: u32,
-        /// The largest allowed, [`MAX_DESIRED`](crate::MAX_DESIRED).
+        /// The largest allowed, [`MAX_DESIRED`](crate::spec::MAX_DESIRED).
         max: u32,
     },
     /// `max_surge` resolves to so many instances that `desired + max_surge` would pass
-    /// twice [`MAX_DESIRED`](crate::MAX_DESIRED).
+    /// twice [`MAX_DESIRED`](crate::spec::MAX_DESIRED).
     #[error(
         "max_surge is {max_surge}, which with desired = {desired} allows more than twice MAX_DESIRED instances at once: lower max_surge to at most {max} instances"
     )]
@@ -385,7 +385,7 @@ pub enum SpecError {
         /// What is wrong and what to change.
         why: &'static str,
     },
-    /// A canary plan has more steps than [`MAX_CANARY_STEPS`](crate::MAX_CANARY_STEPS).
+    /// A canary plan has more steps than [`MAX_CANARY_STEPS`](crate::spec::MAX_CANARY_STEPS).
     #[error(
         "the canary plan has {count} steps, more than the {max} allowed: use fewer, larger steps"
     )]

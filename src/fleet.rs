@@ -108,7 +108,8 @@ impl RevisionCounts {
 /// # Examples
 ///
 /// ```
-/// use cutover::{Duration, Fleet, Instance, InstanceState, Revision, Timestamp};
+/// use cutover::{Duration, Instance, InstanceState, Revision, Timestamp};
+/// use cutover::fleet::Fleet;
 ///
 /// let mut fleet = Fleet::new(Duration::from_secs(10));
 /// let t0 = Timestamp::from_millis(0);

@@ -7,10 +7,9 @@
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
-use crate::{
-    Decision, InstanceId, InstanceWeight, MatchCondition, MatchRoute, Mirror, Request, Revision,
-    Router, TableChange, TrafficTable, Weight,
-};
+use crate::router::{Decision, Request};
+use crate::traffic::{InstanceWeight, MatchCondition, MatchRoute, Mirror, TableChange};
+use crate::{InstanceId, Revision, Router, TrafficTable, Weight};
 
 /// Builds traffic tables from `data` read as batches of edits, compiles a [`Router`] for
 /// every table an edit batch produces, and routes requests derived from the bytes,

@@ -95,7 +95,7 @@
 //! ## The safety rules
 //!
 //! Strategies decide, the rollout core enforces. A strategy is a pure planner returning
-//! a desired state ([`Plan`]: instances wanted per [`Role`], a [`TrafficIntent`], step
+//! a desired state ([`Plan`](crate::strategy::Plan): instances wanted per [`Role`](crate::strategy::Role), a [`TrafficIntent`](crate::strategy::TrafficIntent), step
 //! bookkeeping); the core moves toward it inside one safety envelope, whatever the plan
 //! asks. It never routes to an instance that is not ready and available; never drains
 //! an instance before the load balancer has acknowledged a table without it; never
@@ -111,22 +111,22 @@
 //! instance goes back to the known-good revisions, and only when none can serve does
 //! [`RolloutSpec::emergency_routing`] decide, as a reported emergency. One traffic
 //! shaper in the core owns all of it. Traffic updates are coalesced (at most one per
-//! call) and incremental (a [`TableDiff`] proportional to what changed).
+//! call) and incremental (a [`TableDiff`](crate::traffic::TableDiff) proportional to what changed).
 //!
 //! ## Strategies
 //!
-//! * **Rolling update** ([`RollingSpec`]): Kubernetes' Deployment semantics —
+//! * **Rolling update** ([`RollingSpec`](crate::spec::RollingSpec)): Kubernetes' Deployment semantics —
 //!   `max_surge`, `max_unavailable` (counts or percentages, with Kubernetes' rounding),
 //!   `min_ready`, a progress deadline that reports or aborts, failed provisions retried
-//!   with backoff. The arithmetic is public ([`rolling_step`]) so tools can preview a
+//!   with backoff. The arithmetic is public ([`rolling_step`](crate::strategy::rolling_step)) so tools can preview a
 //!   rollout.
-//! * **Blue-green** ([`BlueGreenSpec`]): Argo Rollouts' vocabulary — green built beside
+//! * **Blue-green** ([`BlueGreenSpec`](crate::spec::BlueGreenSpec)): Argo Rollouts' vocabulary — green built beside
 //!   blue (at `preview_replicas`, then full size), a preview route to green while users
-//!   stay on blue, pre- and post-promotion [`Checks`] (hooks the caller runs,
+//!   stay on blue, pre- and post-promotion [`Checks`](crate::spec::Checks) (hooks the caller runs,
 //!   [`Action::RunHook`] / [`Input::HookResult`], and analyses named in
-//!   [`RolloutSpec::analyses`]), automatic or manual [`Promotion`], the switch as one
+//!   [`RolloutSpec::analyses`]), automatic or manual [`Promotion`](crate::spec::Promotion), the switch as one
 //!   table update once every green instance is available, blue kept warm as the standby
-//!   for an instant rollback. [`blue_green_cost`] states the peak and the minimum
+//!   for an instant rollback. [`blue_green_cost`](crate::strategy::blue_green_cost) states the peak and the minimum
 //!   available before anything runs.
 //!
 //! Strategies with steps (blue-green's preview, checks, promotion, switch) run on one
@@ -145,13 +145,13 @@
 //!
 //! ## Analysis
 //!
-//! The [`analysis`](crate::AnalysisRun) building blocks are pure: [`rank_sum_test`]
-//! (R's `wilcox.test` numbers), a Kayenta-compatible judge ([`classify_metric`],
-//! [`judge`]), Argo Rollouts' conditions ([`evaluate_conditions`]) and run bookkeeping
-//! ([`AnalysisRun`]: `next_due`, `record`, `phase`), plus a sequential test
-//! ([`SequentialRankSum`]) that bounds the false-failure rate over all looks of a run.
+//! The [`analysis`](crate::analysis::AnalysisRun) building blocks are pure: [`rank_sum_test`](crate::analysis::rank_sum_test)
+//! (R's `wilcox.test` numbers), a Kayenta-compatible judge ([`classify_metric`](crate::analysis::classify_metric),
+//! [`judge`](crate::analysis::judge)), Argo Rollouts' conditions ([`evaluate_conditions`](crate::analysis::evaluate_conditions)) and run bookkeeping
+//! ([`AnalysisRun`](crate::analysis::AnalysisRun): `next_due`, `record`, `phase`), plus a sequential test
+//! ([`SequentialRankSum`](crate::analysis::SequentialRankSum)) that bounds the false-failure rate over all looks of a run.
 //!
-//! A rollout hosts one when its spec has a [`BackgroundAnalysis`]: it asks for each
+//! A rollout hosts one when its spec has a [`BackgroundAnalysis`](crate::analysis::BackgroundAnalysis): it asks for each
 //! measurement with an [`Action::Measure`] on the analysis' schedule, takes the answer
 //! as an [`Input::Measured`], and aborts (inside the safety envelope) or pauses as the
 //! spec's policies say.
@@ -212,9 +212,11 @@
 //! use cutover::driver::{Command, Driver, DriverConfig};
 //! use cutover::store::{MemoryStore, RolloutId};
 //! use cutover::{
-//!     ActionId, Duration, Instance, InstanceGroup, InstanceId, Measurement, Phase, Revision,
-//!     Rollout, RolloutSpec, TableDiff, Timestamp, TrafficTable,
+//!     ActionId, Duration, Instance, InstanceGroup, InstanceId, Phase, Revision, Rollout,
+//!     RolloutSpec, Timestamp, TrafficTable,
 //! };
+//! use cutover::analysis::Measurement;
+//! use cutover::traffic::TableDiff;
 //!
 //! #[derive(Default)]
 //! struct AtOnce {
@@ -332,6 +334,7 @@
 //! # use std::convert::Infallible;
 //! # use cutover::adapter::*;
 //! # use cutover::*;
+//! # use cutover::{analysis::Measurement, traffic::TableDiff};
 //! # #[derive(Default)] struct AtOnce { now: Timestamp, live: std::collections::BTreeSet<InstanceId>, applied: u64 }
 //! # impl Provisioner for AtOnce { type Error = Infallible;
 //! #   fn provision(&mut self, id: &InstanceId, _: &Revision, _: InstanceGroup) -> Result<(), Infallible> { self.live.insert(id.clone()); Ok(()) }
@@ -429,25 +432,25 @@
 #![deny(missing_docs)]
 
 pub mod adapter;
-mod analysis;
+pub mod analysis;
 #[cfg(feature = "json")]
 pub mod docs;
 #[cfg(feature = "driver")]
 pub mod driver;
-mod error;
-mod fleet;
+pub mod error;
+pub mod fleet;
 mod input;
 mod model;
 #[cfg(feature = "serde")]
 mod one_key;
 mod output;
 mod rollout;
-mod router;
-mod spec;
+pub mod router;
+pub mod spec;
 pub mod store;
-mod strategy;
+pub mod strategy;
 mod time;
-mod traffic;
+pub mod traffic;
 
 /// The README's example, compiled and run as a doc test so it cannot rot.
 #[cfg(doctest)]
@@ -458,46 +461,26 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod fuzz;
 
-pub use analysis::{
-    AnalysisRun, AnalysisSpecError, AnalysisStart, BackgroundAnalysis, Classification, Condition,
-    DEFAULT_CONSECUTIVE_ERROR_LIMIT, Direction, ERROR_RETRY_INTERVAL, EffectSize, GroupScore,
-    GroupSpec, JudgeSpec, Judgement, LastMeasurement, Measurement, MeasurementCounts, MetricCheck,
-    MetricClassification, MetricJudgeSpec, MetricRun, MetricSpec, NanStrategy, OnFailure,
-    OnInconclusive, Outcome, RankSumError, RankSumTest, RunPhase, SequentialError, SequentialLook,
-    SequentialRankSum, SequentialSpec, ShiftInterval, Verdict, classify_metric,
-    evaluate_conditions, judge, rank_sum_test, score_judgement,
-};
-pub use error::{
-    CommandError, DurationError, FleetError, RestoreError, SpecDocumentError, SpecError,
-    TrafficError, WeightError,
-};
-pub use fleet::{Fleet, RevisionCounts};
+/// What a rollout reports about itself: the [`Status`] snapshot and its parts, and what
+/// the events and the status say about traffic that is not where the plan wants it.
+pub mod status {
+    pub use crate::output::{Emergency, HeldBack, Shortfall};
+    pub use crate::rollout::{
+        AnalysisStatus, ChecksStatus, RevertStatus, StandbyStatus, Status, Waiting,
+    };
+}
+
+// The root: what a caller driving a rollout needs (the crate docs' module map lists it,
+// and `tests/public_surface.rs` holds the two together).
+pub use error::{CommandError, RestoreError, SpecDocumentError, SpecError, TrafficError};
 pub use input::Input;
 pub use model::{Instance, InstanceGroup, InstanceId, InstanceState, Revision};
-pub use output::{Action, ActionId, Emergency, Event, EventKind, HeldBack, Shortfall};
+pub use output::{Action, ActionId, Event, EventKind};
 #[cfg(feature = "serde")]
 pub use rollout::RolloutDocument;
-pub use rollout::{
-    AbortReason, Adoption, AnalysisStatus, ChecksStatus, FORMAT_VERSION, HaltReason, PauseReason,
-    Phase, RevertStatus, Rollout, StandbyStatus, Status, Waiting,
-};
-pub use router::{Decision, Request, Router};
-pub use spec::{
-    BlueGreenSpec, CanaryPlan, CanarySpec, CanaryStep, CapacityLimits, Checks, EmergencyRouting,
-    HealthSpec, HookSpec, MAX_CANARY_STEPS, MAX_DESIRED, OnDeadline, Promotion, ProvisionRetry,
-    Quantity, RollingSpec, RolloutSpec, StrategySpec,
-};
-pub use strategy::{
-    BLUE_GREEN_STEPS, BlueGreenCost, CanaryCost, CanaryCounts, CanaryReplicas, CanaryScale,
-    ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, ProgressCounts, ReplicaCounts,
-    Role, RoleCounts, RoutedScaling, ScaleStep, StepKind, StepProgress, StepState, StepWait,
-    TrafficIntent, blue_green_cost, blue_green_green_size, blue_green_plan, canary_basic_step,
-    canary_basic_target, canary_cost, canary_plan, canary_routed_replicas, instances_for_weight,
-    rolling_is_complete, rolling_is_progress, rolling_plan, rolling_preview, rolling_preview_from,
-    rolling_scale_down_old, rolling_scale_up, rolling_step,
-};
+pub use rollout::{AbortReason, Adoption, FORMAT_VERSION, HaltReason, PauseReason, Phase, Rollout};
+pub use router::Router;
+pub use spec::{RolloutSpec, StrategySpec};
+pub use status::Status;
 pub use time::{Duration, Timestamp};
-pub use traffic::{
-    Backend, InstanceWeight, MatchCondition, MatchRoute, Mirror, TOTAL_BASIS_POINTS, TableChange,
-    TableDiff, TrafficTable, TrafficTableBuilder, Weight,
-};
+pub use traffic::{TrafficTable, Weight};

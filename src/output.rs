@@ -274,7 +274,7 @@ pub enum EventKind {
     },
     /// An emergency began or changed: faults left a revision the plan routes users to
     /// without any instance that can serve, and users are on a revision beyond its plan
-    /// (or, under [`EmergencyRouting::StopServing`](crate::EmergencyRouting), on
+    /// (or, under [`EmergencyRouting::StopServing`](crate::spec::EmergencyRouting), on
     /// nothing).
     TrafficEmergency {
         /// What it is now.
@@ -406,7 +406,7 @@ pub struct Emergency {
     /// Revisions carrying more than their plan gives them (the stable and standby
     /// revisions aside: users going back to them is no emergency), and how much.
     pub beyond_plan: Vec<(Revision, Weight)>,
-    /// The table was emptied ([`EmergencyRouting::StopServing`](crate::EmergencyRouting)):
+    /// The table was emptied ([`EmergencyRouting::StopServing`](crate::spec::EmergencyRouting)):
     /// no user is served.
     pub outage: bool,
 }

@@ -83,7 +83,8 @@ impl fmt::Display for Timestamp {
 /// # Examples
 ///
 /// ```
-/// use cutover::{Duration, DurationError};
+/// use cutover::Duration;
+/// use cutover::error::DurationError;
 /// let d: Duration = "1h30m".parse().unwrap();
 /// assert_eq!(d, Duration::from_mins(90));
 /// assert_eq!(d.to_string(), "1h30m");

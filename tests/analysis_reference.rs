@@ -9,7 +9,7 @@
 //! test also reports the largest differences actually seen, which are far smaller,
 //! because the root finder is replayed step for step.
 
-use cutover::{RankSumError, rank_sum_test};
+use cutover::analysis::{RankSumError, rank_sum_test};
 
 struct Case {
     name: String,

@@ -5,10 +5,10 @@
 
 mod world;
 
-use cutover::{
-    AbortReason, BackgroundAnalysis, Condition, Duration, EventKind, Measurement, MetricCheck,
-    MetricSpec, PauseReason, Phase, RolloutSpec, RunPhase, SpecError,
+use cutover::analysis::{
+    BackgroundAnalysis, Condition, Measurement, MetricCheck, MetricSpec, RunPhase,
 };
+use cutover::{AbortReason, Duration, EventKind, PauseReason, Phase, RolloutSpec, SpecError};
 use world::{World, fleet, spec};
 
 /// An error-rate metric measured every 10 s: fails above 5%, succeeds below 1%.
@@ -103,7 +103,11 @@ fn an_inconclusive_analysis_pauses_and_promote_goes_on() {
     );
     let status = world.rollout.status();
     assert_eq!(status.analysis.unwrap().phase, RunPhase::Inconclusive);
-    assert!(status.waiting_for.contains(&cutover::Waiting::Promotion));
+    assert!(
+        status
+            .waiting_for
+            .contains(&cutover::status::Waiting::Promotion)
+    );
     world.promote().unwrap();
     world.drive(80);
     assert_eq!(world.phase(), Phase::Completed);
@@ -207,7 +211,7 @@ fn an_invalid_background_analysis_is_refused() {
     let invalid = analysed(vec![no_condition]);
     assert!(matches!(invalid.validate(), Err(SpecError::Analysis(_))));
     let mut step_back = BackgroundAnalysis::new(vec![error_rate()]);
-    step_back.on_failure = cutover::OnFailure::StepBack;
+    step_back.on_failure = cutover::analysis::OnFailure::StepBack;
     let rolling = RolloutSpec {
         background_analysis: Some(step_back),
         ..spec(4, "1", "0")
@@ -220,7 +224,7 @@ fn an_invalid_background_analysis_is_refused() {
 #[test]
 fn an_analysis_can_wait_for_replaced_instances() {
     let mut analysis = BackgroundAnalysis::new(vec![error_rate()]);
-    analysis.start = cutover::AnalysisStart::AfterReplaced(3);
+    analysis.start = cutover::analysis::AnalysisStart::AfterReplaced(3);
     let spec = RolloutSpec {
         background_analysis: Some(analysis),
         ..spec(10, "25%", "25%")

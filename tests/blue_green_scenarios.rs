@@ -3,10 +3,14 @@
 
 mod world;
 
+use cutover::analysis::{Condition, Measurement, MetricCheck, MetricSpec};
+use cutover::spec::{Checks, HookSpec, Promotion};
+use cutover::status::Waiting;
+use cutover::strategy::StepKind;
+use cutover::traffic::MatchCondition;
 use cutover::{
-    AbortReason, Adoption, Checks, CommandError, Condition, Duration, EventKind, HookSpec,
-    Instance, MatchCondition, Measurement, MetricCheck, MetricSpec, PauseReason, Phase, Promotion,
-    Rollout, RolloutSpec, StepKind, StrategySpec, Timestamp, Waiting, Weight,
+    AbortReason, Adoption, CommandError, Duration, EventKind, Instance, PauseReason, Phase,
+    Rollout, RolloutSpec, StrategySpec, Timestamp, Weight,
 };
 use world::{World, blue_green, fleet, old};
 
@@ -386,9 +390,11 @@ fn a_new_revision_during_preview_discards_the_old_green() {
 
 #[test]
 fn max_unavailable_trades_blue_instances_for_a_lower_peak() {
-    let spec = blue_green(4, |bg| bg.max_unavailable = cutover::Quantity::Count(1));
+    let spec = blue_green(4, |bg| {
+        bg.max_unavailable = cutover::spec::Quantity::Count(1)
+    });
     let cost = match &spec.strategy {
-        StrategySpec::BlueGreen(bg) => cutover::blue_green_cost(bg, 4).unwrap(),
+        StrategySpec::BlueGreen(bg) => cutover::strategy::blue_green_cost(bg, 4).unwrap(),
         _ => unreachable!(),
     };
     assert_eq!((cost.peak, cost.min_available), (7, 3));
@@ -537,7 +543,9 @@ fn post_promotion_checks_run_once_while_completion_waits_for_green() {
 fn a_restored_rollout_does_not_report_again_what_the_envelope_held_back() {
     // Blue may all go (a recreate): green waits for blue's instances to be gone, and
     // the envelope says so once. A restored copy must not say it again.
-    let mut spec = blue_green(2, |bg| bg.max_unavailable = cutover::Quantity::Percent(100));
+    let mut spec = blue_green(2, |bg| {
+        bg.max_unavailable = cutover::spec::Quantity::Percent(100)
+    });
     spec.allow_downtime = true;
     let mut world = World::new(spec, fleet("v1", 2));
     world.deploy("v2").unwrap();
@@ -607,7 +615,7 @@ fn a_fleet_lost_mid_deploy_provisions_only_the_rollouts_revisions() {
     let spec = RolloutSpec {
         progress_deadline: Some(Duration::from_millis(1)),
         drain_timeout: Duration::ZERO,
-        provision_retry: cutover::ProvisionRetry {
+        provision_retry: cutover::spec::ProvisionRetry {
             max_failures: 2,
             backoff_initial: Duration::ZERO,
             backoff_max: Duration::ZERO,

@@ -5,10 +5,10 @@ mod world;
 
 use world::{assert_says, blue_green, refusal};
 
-use cutover::{
-    Checks, Duration, HookSpec, MatchCondition, MetricCheck, MetricSpec, Quantity, Rollout,
-    RolloutSpec, SpecError, StrategySpec, Timestamp,
-};
+use cutover::analysis::{MetricCheck, MetricSpec};
+use cutover::spec::{Checks, HookSpec, Quantity};
+use cutover::traffic::MatchCondition;
+use cutover::{Duration, Rollout, RolloutSpec, SpecError, StrategySpec, Timestamp};
 
 fn hook(name: &str, timeout: Duration) -> Checks {
     Checks {
@@ -120,7 +120,7 @@ fn checks_may_name_only_defined_analyses_that_end() {
     let mut metric = MetricSpec::new(
         "p99",
         MetricCheck::Threshold {
-            success: Some(cutover::Condition::Below(0.3)),
+            success: Some(cutover::analysis::Condition::Below(0.3)),
             failure: None,
         },
     );

@@ -5,10 +5,10 @@
 
 mod world;
 
-use cutover::{
-    AbortReason, CanaryStep, Duration, InstanceGroup, InstanceState, Measurement, OnFailure,
-    PauseReason, Phase, Quantity, StepKind, Weight,
-};
+use cutover::analysis::{Measurement, OnFailure};
+use cutover::spec::{CanaryStep, Quantity};
+use cutover::strategy::StepKind;
+use cutover::{AbortReason, Duration, InstanceGroup, InstanceState, PauseReason, Phase, Weight};
 use world::{World, canary, fleet, with_errors_analysis};
 
 fn set_weight(p: u64) -> CanaryStep {

@@ -4,11 +4,14 @@
 
 mod world;
 
-use cutover::{
-    AbortReason, AnalysisStart, BackgroundAnalysis, CanaryPlan, CanaryScale, CanaryStep,
-    CommandError, Condition, Duration, EventKind, MatchCondition, Measurement, MetricCheck,
-    MetricSpec, OnFailure, PauseReason, Phase, Quantity, Router, StepKind, Waiting, Weight,
+use cutover::analysis::{
+    AnalysisStart, BackgroundAnalysis, Condition, Measurement, MetricCheck, MetricSpec, OnFailure,
 };
+use cutover::spec::{CanaryPlan, CanaryStep, Quantity};
+use cutover::status::Waiting;
+use cutover::strategy::{CanaryScale, StepKind};
+use cutover::traffic::MatchCondition;
+use cutover::{AbortReason, CommandError, Duration, EventKind, PauseReason, Phase, Router, Weight};
 use world::{World, canary, fleet, with_errors_analysis};
 
 fn percent(p: u64) -> Weight {
@@ -245,7 +248,7 @@ fn scale_route_and_mirror_steps_reach_the_canary_apart_from_its_weight() {
     assert_eq!(table.mirror().map(|m| m.revision.as_str()), Some("v2"));
     let router = Router::new(table);
     let mut rng = rand::rng();
-    let tester = cutover::Request::new().with_headers(&[("x-canary", "1")]);
+    let tester = cutover::router::Request::new().with_headers(&[("x-canary", "1")]);
     assert_eq!(
         router.route(&tester, &mut rng).unwrap().revision().as_str(),
         "v2"

@@ -5,11 +5,13 @@ mod world;
 
 use world::{assert_says, canary, refusal};
 
-use cutover::{
-    AnalysisSpecError, AnalysisStart, BackgroundAnalysis, CanaryPlan, CanaryScale, CanaryStep,
-    Condition, Duration, MatchCondition, MetricCheck, MetricSpec, Quantity, RolloutSpec, SpecError,
-    StrategySpec, Weight,
+use cutover::analysis::{
+    AnalysisSpecError, AnalysisStart, BackgroundAnalysis, Condition, MetricCheck, MetricSpec,
 };
+use cutover::spec::{CanaryPlan, CanaryStep, Quantity};
+use cutover::strategy::CanaryScale;
+use cutover::traffic::MatchCondition;
+use cutover::{Duration, RolloutSpec, SpecError, StrategySpec, Weight};
 
 fn percent(p: u64) -> Weight {
     Weight::from_percent(p).unwrap()

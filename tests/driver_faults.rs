@@ -7,9 +7,11 @@ mod driver_support;
 mod world;
 
 use cutover::adapter::Probe;
+use cutover::analysis::Measurement;
 use cutover::driver::{Call, Step};
 use cutover::store::MemoryStore;
-use cutover::{AbortReason, EventKind, HaltReason, Input, Measurement, Phase, StepKind};
+use cutover::strategy::StepKind;
+use cutover::{AbortReason, EventKind, HaltReason, Input, Phase};
 use driver_support::{
     Asked, HookScript, MockWorld, Scenario, Timing, blue_green, canary, drive, every_strategy,
     rolling, start,
@@ -292,7 +294,7 @@ fn an_instance_that_keeps_failing_or_is_lost_is_replaced() {
         steps.push(s.clone());
         // Once v2-2 serves, its host dies.
         let serving = s.actions.iter().any(|a| matches!(a, cutover::Action::UpdateTraffic { diff, .. }
-            if diff.changes.iter().any(|c| matches!(c, cutover::TableChange::AddInstance { instance, .. } if instance.as_str() == "v2-2"))));
+            if diff.changes.iter().any(|c| matches!(c, cutover::traffic::TableChange::AddInstance { instance, .. } if instance.as_str() == "v2-2"))));
         if serving && !lost {
             world.lose("v2-2");
             lost = true;

@@ -8,8 +8,9 @@ mod world;
 use std::thread;
 
 use cutover::driver::{Call, Command, Driver, DriverConfig, Outcome, VerbError};
+use cutover::spec::CanaryStep;
 use cutover::store::{MemoryStore, Store};
-use cutover::{CanaryStep, CommandError, Duration, PauseReason, Phase, Weight};
+use cutover::{CommandError, Duration, PauseReason, Phase, Weight};
 use driver_support::{Timing, canary, id, rolling, start};
 
 /// The phase the stored document holds.

@@ -3,9 +3,10 @@
 
 mod world;
 
+use cutover::status::Waiting;
 use cutover::{
     CommandError, Duration, EventKind, Input, Instance, InstanceState, PauseReason, Phase, Rollout,
-    RolloutSpec, Timestamp, Waiting,
+    RolloutSpec, Timestamp,
 };
 use world::{World, fleet, spec};
 
@@ -355,7 +356,7 @@ fn the_progress_deadline_can_be_switched_off() {
 fn an_abort_at_the_progress_deadline_keeps_the_floor() {
     let spec = RolloutSpec {
         progress_deadline: Some(Duration::from_secs(60)),
-        on_progress_deadline: cutover::OnDeadline::Abort,
+        on_progress_deadline: cutover::spec::OnDeadline::Abort,
         ..spec(10, "25%", "25%")
     };
     let mut world = World::new(spec, fleet("v1", 10));

@@ -4,10 +4,11 @@
 
 mod world;
 
-use cutover::{
-    AnalysisStart, BackgroundAnalysis, CanaryStep, Checks, Condition, Duration, HookSpec,
-    MatchCondition, MetricCheck, MetricSpec, Phase, Promotion, StepKind, Weight,
-};
+use cutover::analysis::{AnalysisStart, BackgroundAnalysis, Condition, MetricCheck, MetricSpec};
+use cutover::spec::{CanaryStep, Checks, HookSpec, Promotion};
+use cutover::strategy::StepKind;
+use cutover::traffic::MatchCondition;
+use cutover::{Duration, Phase, Weight};
 use world::{World, blue_green, canary, fleet, spec};
 
 fn percent(p: u64) -> Weight {

@@ -131,7 +131,7 @@ fn honest_answers(action: Action) -> Vec<Input> {
         Action::Terminate { id, .. } => vec![Input::Terminated { action: id }],
         Action::Measure { id, .. } => vec![Input::Measured {
             action: id,
-            measurement: cutover::Measurement::Value(0.0),
+            measurement: cutover::analysis::Measurement::Value(0.0),
         }],
         Action::RunHook { id, .. } => vec![Input::HookResult {
             action: id,

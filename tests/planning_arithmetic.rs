@@ -6,15 +6,18 @@
 //! First the cases the issue reported, then a property per function over arbitrary
 //! `u32`/`u64` inputs.
 
-use cutover::{
-    BlueGreenSpec, CanaryPlan, CanarySpec, CanaryStep, CapacityLimits, Duration, FleetView,
-    MAX_DESIRED, MatchCondition, Mode, PerRole, PlanInput, ProgressCounts, ProvisionRetry,
-    Quantity, ReplicaCounts, RoleCounts, RollingSpec, RolloutSpec, ScaleStep, SpecError, StepKind,
-    StepState, StrategySpec, Timestamp, Weight, blue_green_cost, blue_green_green_size,
-    blue_green_plan, canary_cost, canary_plan, instances_for_weight, rolling_is_complete,
-    rolling_is_progress, rolling_plan, rolling_preview, rolling_preview_from,
-    rolling_scale_down_old, rolling_scale_up, rolling_step,
+use cutover::spec::{
+    BlueGreenSpec, CanaryPlan, CanarySpec, CanaryStep, CapacityLimits, MAX_DESIRED, ProvisionRetry,
+    Quantity, RollingSpec,
 };
+use cutover::strategy::{
+    FleetView, Mode, PerRole, PlanInput, ProgressCounts, ReplicaCounts, RoleCounts, ScaleStep,
+    StepKind, StepState, blue_green_cost, blue_green_green_size, blue_green_plan, canary_cost,
+    canary_plan, instances_for_weight, rolling_is_complete, rolling_is_progress, rolling_plan,
+    rolling_preview, rolling_preview_from, rolling_scale_down_old, rolling_scale_up, rolling_step,
+};
+use cutover::traffic::MatchCondition;
+use cutover::{Duration, RolloutSpec, SpecError, StrategySpec, Timestamp, Weight};
 use proptest::prelude::*;
 
 fn too_large(desired: u32) -> SpecError {
@@ -379,9 +382,9 @@ fn any_blue_green() -> BoxedStrategy<BlueGreenSpec> {
 
 fn any_canary_step() -> BoxedStrategy<CanaryStep> {
     let scale = prop_oneof![
-        any_count().prop_map(cutover::CanaryScale::Replicas),
-        any_weight().prop_map(cutover::CanaryScale::Weight),
-        Just(cutover::CanaryScale::MatchTrafficWeight),
+        any_count().prop_map(cutover::strategy::CanaryScale::Replicas),
+        any_weight().prop_map(cutover::strategy::CanaryScale::Weight),
+        Just(cutover::strategy::CanaryScale::MatchTrafficWeight),
     ];
     prop_oneof![
         any_weight().prop_map(CanaryStep::SetWeight),
@@ -572,11 +575,11 @@ proptest! {
         );
         prop_assert_eq!(view.available(), sum(&mut roles.iter().map(|r| r.available)));
         prop_assert_eq!(
-            view.replicas_except(cutover::Role::Stable),
+            view.replicas_except(cutover::strategy::Role::Stable),
             sum(&mut roles[1..].iter().map(|r| r.replicas))
         );
         prop_assert_eq!(
-            view.available_except(cutover::Role::Stable),
+            view.available_except(cutover::strategy::Role::Stable),
             sum(&mut roles[1..].iter().map(|r| r.available))
         );
     }
@@ -648,7 +651,7 @@ proptest! {
     #[test]
     fn canary_plans_have_bounded_steps(spec in any_canary(), index: usize) {
         let len = spec.plan.len();
-        prop_assert!(len <= 2 * cutover::MAX_CANARY_STEPS);
+        prop_assert!(len <= 2 * cutover::spec::MAX_CANARY_STEPS);
         prop_assert_eq!(spec.plan.step(index).is_some(), index < len);
     }
 

@@ -6,9 +6,9 @@
 
 mod world;
 
+use cutover::spec::{OnDeadline, ProvisionRetry};
 use cutover::{
-    AbortReason, Duration, EventKind, HaltReason, InstanceState, OnDeadline, Phase, ProvisionRetry,
-    Timestamp, Weight,
+    AbortReason, Duration, EventKind, HaltReason, InstanceState, Phase, Timestamp, Weight,
 };
 use world::{World, fleet, old, spec};
 

@@ -32,7 +32,8 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
-use cutover::{Duration, InstanceState, OnDeadline, Phase, ProvisionRetry, RolloutSpec};
+use cutover::spec::{OnDeadline, ProvisionRetry};
+use cutover::{Duration, InstanceState, Phase, RolloutSpec};
 use world::{Command, Index, Move, World, counted_spec, env_count, ready_fleet, round_trip};
 
 /// `spec` with two provision retries, so the search meets retries, backoff and giving up.
@@ -76,24 +77,24 @@ fn canary_specs(desired: u32) -> Vec<(String, RolloutSpec)> {
         .filter(|_| desired == 2)
         .map(|routed| {
             let timed = if routed {
-                cutover::CanaryStep::Experiment {
+                cutover::spec::CanaryStep::Experiment {
                     duration: Some(Duration::from_secs(1)),
                     analysis: None,
-                    on_failure: cutover::OnFailure::Abort,
+                    on_failure: cutover::analysis::OnFailure::Abort,
                 }
             } else {
-                cutover::CanaryStep::Pause {
+                cutover::spec::CanaryStep::Pause {
                     duration: Some(Duration::from_secs(1)),
                 }
             };
             let steps = vec![
-                cutover::CanaryStep::SetWeight(cutover::Weight::from_percent(50).unwrap()),
+                cutover::spec::CanaryStep::SetWeight(cutover::Weight::from_percent(50).unwrap()),
                 timed,
             ];
             let spec = world::canary(desired, steps, |c| {
                 c.traffic_routing = routed;
-                c.max_surge = cutover::Quantity::Count(1);
-                c.max_unavailable = cutover::Quantity::Count(0);
+                c.max_surge = cutover::spec::Quantity::Count(1);
+                c.max_unavailable = cutover::spec::Quantity::Count(0);
             });
             let spec = with_retries(spec);
             let how = if routed {
@@ -113,9 +114,12 @@ fn blue_green_specs(desired: u32) -> Vec<(String, RolloutSpec)> {
         .filter(|unavailable| *unavailable < desired)
         .map(|unavailable| {
             let spec = world::blue_green(desired, |bg| {
-                bg.max_unavailable = cutover::Quantity::Count(unavailable);
-                bg.pre_promotion = cutover::Checks {
-                    hooks: vec![cutover::HookSpec::new("smoke", Duration::from_secs(60))],
+                bg.max_unavailable = cutover::spec::Quantity::Count(unavailable);
+                bg.pre_promotion = cutover::spec::Checks {
+                    hooks: vec![cutover::spec::HookSpec::new(
+                        "smoke",
+                        Duration::from_secs(60),
+                    )],
                     analysis: None,
                 };
             });

@@ -35,9 +35,10 @@
 
 mod world;
 
+use cutover::spec::OnDeadline;
 use cutover::{
-    Action, Duration, Input, Instance, InstanceState, OnDeadline, Phase, Rollout, RolloutSpec,
-    Timestamp, Weight,
+    Action, Duration, Input, Instance, InstanceState, Phase, Rollout, RolloutSpec, Timestamp,
+    Weight,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
@@ -441,13 +442,13 @@ fn an_abort_without_surge_stops_a_serving_instance_only_when_it_must() {
 #[test]
 fn a_canary_serving_first_in_an_adopted_table_keeps_its_keys_as_it_grows() {
     let spec = world::canary(3, Vec::new(), |c| {
-        c.plan = cutover::CanaryPlan::Linear {
+        c.plan = cutover::spec::CanaryPlan::Linear {
             weight: Weight::from_percent(34).unwrap(),
             every: cutover::Duration::from_millis(500),
         };
         c.traffic_routing = false;
-        c.max_surge = cutover::Quantity::Count(1);
-        c.max_unavailable = cutover::Quantity::Count(0);
+        c.max_surge = cutover::spec::Quantity::Count(1);
+        c.max_unavailable = cutover::spec::Quantity::Count(0);
     });
     let fleet = vec![
         Instance::serving("v3-old-0", "v3"),
@@ -487,8 +488,8 @@ fn a_canary_serving_first_in_an_adopted_table_keeps_its_keys_as_it_grows() {
 #[test]
 fn a_deploy_of_a_revision_serving_mid_table_lays_it_out_last_first() {
     let spec = world::canary(4, Vec::new(), |c| {
-        c.max_surge = cutover::Quantity::Count(0);
-        c.max_unavailable = cutover::Quantity::Count(0);
+        c.max_surge = cutover::spec::Quantity::Count(0);
+        c.max_unavailable = cutover::spec::Quantity::Count(0);
     });
     let fleet = vec![
         Instance::serving("v0-old-0", "v0"),

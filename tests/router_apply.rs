@@ -10,10 +10,8 @@
 //!   target set back to weight 0 next to stable keeps the layout rule;
 //! * spread and memory figures (ignored: run in release by CI).
 
-use cutover::{
-    InstanceId, InstanceWeight, Revision, Router, TableChange, TableDiff, TrafficError,
-    TrafficTable, Weight,
-};
+use cutover::traffic::{InstanceWeight, TableChange, TableDiff};
+use cutover::{InstanceId, Revision, Router, TrafficError, TrafficTable, Weight};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;

@@ -9,10 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use cutover::{
-    Decision, InstanceId, MatchCondition, Request, Revision, Router, TableChange, TrafficTable,
-    Weight,
-};
+use cutover::router::{Decision, Request};
+use cutover::traffic::{MatchCondition, TableChange};
+use cutover::{InstanceId, Revision, Router, TrafficTable, Weight};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -281,7 +280,7 @@ proptest! {
             .iter()
             .map(|(kind, target, value)| {
                 let revision = &revisions[target % revisions.len()];
-                cutover::MatchRoute::new(conditions(*kind, *value), revision.clone())
+                cutover::traffic::MatchRoute::new(conditions(*kind, *value), revision.clone())
             })
             .collect();
         table.apply_changes(&[TableChange::SetRoutes { routes: routes.clone() }]).unwrap();
@@ -321,7 +320,7 @@ proptest! {
             .revision("shadow", 2_000, ["m1"])
             .build()
             .unwrap();
-        let mirror = cutover::Mirror::new("shadow", Weight::from_basis_points(share).unwrap());
+        let mirror = cutover::traffic::Mirror::new("shadow", Weight::from_basis_points(share).unwrap());
         table.apply_changes(&[TableChange::SetMirror { mirror: Some(mirror) }]).unwrap();
         let router = Router::new(&table);
         let p = share as f64 / 10_000.0;

@@ -5,10 +5,9 @@
 #![cfg(feature = "json")]
 
 use cutover::docs::specs;
-use cutover::{
-    CanaryPlan, CanaryScale, CanaryStep, Duration, RolloutSpec, SpecDocumentError, SpecError,
-    StrategySpec, Weight,
-};
+use cutover::spec::{CanaryPlan, CanaryStep};
+use cutover::strategy::CanaryScale;
+use cutover::{Duration, RolloutSpec, SpecDocumentError, SpecError, StrategySpec, Weight};
 use serde_json::{Value, json};
 
 /// The refusal of `doc`, which must be refused.
@@ -216,7 +215,7 @@ fn the_judge_and_its_groups_refuse_unknown_fields() {
             "wieght",
         ),
     ] {
-        let error = serde_json::from_str::<cutover::JudgeSpec>(doc).unwrap_err();
+        let error = serde_json::from_str::<cutover::analysis::JudgeSpec>(doc).unwrap_err();
         assert!(
             error
                 .to_string()
@@ -578,11 +577,11 @@ fn a_judge_takes_its_metrics_name() {
         "check": {"judge": {"direction": "increase"}}}]}}"#;
     let spec = RolloutSpec::from_json(doc).unwrap();
     let metrics = spec.analyses["latency"].clone();
-    let mut run = cutover::AnalysisRun::new(cutover::Timestamp::ZERO, metrics).unwrap();
+    let mut run = cutover::analysis::AnalysisRun::new(cutover::Timestamp::ZERO, metrics).unwrap();
     run.record(
         cutover::Timestamp::ZERO,
         "p99",
-        cutover::Measurement::Samples {
+        cutover::analysis::Measurement::Samples {
             canary: vec![],
             baseline: vec![1.0],
         },

@@ -1,9 +1,11 @@
 //! Every `SpecError`, from a spec built in Rust and (where a document can say it) from
 //! JSON: each refused with a message that says what to change.
 
+use cutover::error::{DurationError, FleetError};
+use cutover::spec::{CapacityLimits, MAX_DESIRED, Quantity};
 use cutover::{
-    Action, CapacityLimits, Duration, DurationError, Event, EventKind, FleetError, Input, Instance,
-    InstanceState, MAX_DESIRED, Quantity, Rollout, RolloutSpec, SpecError, Timestamp, TrafficTable,
+    Action, Duration, Event, EventKind, Input, Instance, InstanceState, Rollout, RolloutSpec,
+    SpecError, Timestamp, TrafficTable,
 };
 
 fn rolling(desired: u32, max_surge: Quantity, max_unavailable: Quantity) -> RolloutSpec {

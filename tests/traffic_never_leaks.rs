@@ -8,10 +8,9 @@ mod world;
 
 use std::collections::BTreeMap;
 
-use cutover::{
-    CanaryStep, Checks, Duration, EventKind, HookSpec, Promotion, Quantity, Revision, Router,
-    StepKind, Weight,
-};
+use cutover::spec::{CanaryStep, Checks, HookSpec, Promotion, Quantity};
+use cutover::strategy::StepKind;
+use cutover::{Duration, EventKind, Revision, Router, Weight};
 use world::{World, blue_green, canary, fleet};
 
 fn percent(p: u64) -> Weight {

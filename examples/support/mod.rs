@@ -14,9 +14,10 @@ use cutover::adapter::{
     Clock, HealthProbe, HookOutcome, HookRun, Hooks, LoadBalancer, MeasureQuery, Metrics, Probe,
     Provisioner, Wakeup,
 };
+use cutover::analysis::Measurement;
+use cutover::traffic::TableDiff;
 use cutover::{
-    ActionId, Duration, Instance, InstanceGroup, InstanceId, Measurement, Revision, TableDiff,
-    Timestamp, TrafficTable,
+    ActionId, Duration, Instance, InstanceGroup, InstanceId, Revision, Timestamp, TrafficTable,
 };
 
 /// The fake world.

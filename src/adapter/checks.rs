@@ -44,7 +44,7 @@ pub struct MeasureQuery<'a> {
 /// | result | becomes |
 /// |---|---|
 /// | `Ok(measurement)` | [`Input::Measured`](crate::Input::Measured) |
-/// | `Err` (a timeout included) | [`Input::Measured`](crate::Input::Measured) with [`Measurement::Error`]: the analysis counts it against its `consecutive_error_limit` and asks again after [`ERROR_RETRY_INTERVAL`](crate::ERROR_RETRY_INTERVAL) |
+/// | `Err` (a timeout included) | [`Input::Measured`](crate::Input::Measured) with [`Measurement::Error`]: the analysis counts it against its `consecutive_error_limit` and asks again after [`ERROR_RETRY_INTERVAL`](crate::analysis::ERROR_RETRY_INTERVAL) |
 pub trait Metrics {
     /// What went wrong.
     type Error: std::error::Error + Send + Sync + 'static;

@@ -16,7 +16,7 @@ use crate::model::{InstanceGroup, InstanceId, Revision};
 ///
 /// | call | `Ok` becomes | `Err` becomes |
 /// |---|---|---|
-/// | [`provision`](Provisioner::provision), [`redeploy`](Provisioner::redeploy) | [`Input::Provisioned`](crate::Input::Provisioned): the instance is starting, and probed from then on | [`Input::ProvisionFailed`](crate::Input::ProvisionFailed) with the error's message: the rollout retries with its backoff ([`ProvisionRetry`](crate::ProvisionRetry)) and halts past its limit; the driver never retries itself |
+/// | [`provision`](Provisioner::provision), [`redeploy`](Provisioner::redeploy) | [`Input::Provisioned`](crate::Input::Provisioned): the instance is starting, and probed from then on | [`Input::ProvisionFailed`](crate::Input::ProvisionFailed) with the error's message: the rollout retries with its backoff ([`ProvisionRetry`](crate::spec::ProvisionRetry)) and halts past its limit; the driver never retries itself |
 /// | [`terminate`](Provisioner::terminate) | nothing yet: [`Input::Terminated`](crate::Input::Terminated) once a probe says [`Probe::Gone`] | the driver asks again at every poll until it is accepted (a termination has no failure input; the rollout waits for it) |
 pub trait Provisioner {
     /// What went wrong.

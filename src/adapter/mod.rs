@@ -79,7 +79,8 @@ impl<T> World for T where
 /// ```
 /// use cutover::adapter::{Adapters, SystemClock, Unconfigured, World};
 /// # use cutover::adapter::{HealthProbe, LoadBalancer, Probe, Provisioner};
-/// # use cutover::{InstanceGroup, InstanceId, Revision, TableDiff, TrafficTable, Duration};
+/// # use cutover::{InstanceGroup, InstanceId, Revision, TrafficTable, Duration};
+/// # use cutover::traffic::TableDiff;
 /// # #[derive(Debug, thiserror::Error)] #[error("never")] struct Never;
 /// # struct Cloud; struct Lb;
 /// # impl Provisioner for Cloud { type Error = Never;

@@ -46,7 +46,7 @@ impl Condition {
     /// # Examples
     ///
     /// ```
-    /// use cutover::Condition;
+    /// use cutover::analysis::Condition;
     /// assert!(Condition::Below(0.01).holds(0.005));
     /// assert!(!Condition::Between { low: 1.0, high: 2.0 }.holds(f64::NAN));
     /// ```
@@ -128,7 +128,7 @@ pub enum Verdict {
 /// # Examples
 ///
 /// ```
-/// use cutover::{Condition, Verdict, evaluate_conditions};
+/// use cutover::analysis::{Condition, Verdict, evaluate_conditions};
 /// let success = Some(Condition::Below(0.01));
 /// let failure = Some(Condition::AtLeast(0.05));
 /// assert_eq!(evaluate_conditions(success, failure, false, Some(0.002)), Verdict::Successful);

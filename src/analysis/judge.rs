@@ -97,7 +97,7 @@ impl EffectSize {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct MetricJudgeSpec {
-    /// The metric's name. In a [`MetricSpec`](crate::MetricSpec)'s check it may be left
+    /// The metric's name. In a [`MetricSpec`](crate::analysis::MetricSpec)'s check it may be left
     /// empty (out of a document): the metric's name is used.
     pub name: String,
     /// Which change fails.
@@ -293,13 +293,13 @@ pub struct MetricClassification {
 /// # Examples
 ///
 /// ```
-/// use cutover::{Classification, MetricJudgeSpec, classify_metric};
+/// use cutover::analysis::{Classification, MetricJudgeSpec, classify_metric};
 /// let spec = MetricJudgeSpec::new("latency");
 /// let baseline: Vec<f64> = (0..50).map(|i| 100.0 + f64::from(i % 10)).collect();
 /// let canary: Vec<f64> = baseline.iter().map(|v| v * 1.5).collect();
 /// let result = classify_metric(&spec, &canary, &baseline)?;
 /// assert_eq!(result.classification, Classification::High);
-/// # Ok::<(), cutover::AnalysisSpecError>(())
+/// # Ok::<(), cutover::analysis::AnalysisSpecError>(())
 /// ```
 pub fn classify_metric(
     spec: &MetricJudgeSpec,

@@ -99,7 +99,7 @@ pub enum RankSumError {
 /// # Examples
 ///
 /// ```
-/// use cutover::rank_sum_test;
+/// use cutover::analysis::rank_sum_test;
 /// let canary = [1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30];
 /// let baseline = [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29];
 /// let test = rank_sum_test(&canary, &baseline, 0.98)?;
@@ -107,7 +107,7 @@ pub enum RankSumError {
 /// assert!((test.p_value - 0.13291945818531886).abs() < 1e-12);
 /// let interval = test.interval.expect("computable");
 /// assert!(interval.low < 0.0 && interval.high > 0.0);
-/// # Ok::<(), cutover::RankSumError>(())
+/// # Ok::<(), cutover::analysis::RankSumError>(())
 /// ```
 pub fn rank_sum_test(
     canary: &[f64],

@@ -424,7 +424,8 @@ impl MetricRun {
 /// # Examples
 ///
 /// ```
-/// use cutover::{AnalysisRun, Condition, Duration, Measurement, MetricCheck, MetricSpec, RunPhase, Timestamp};
+/// use cutover::{Duration, Timestamp};
+/// use cutover::analysis::{AnalysisRun, Condition, Measurement, MetricCheck, MetricSpec, RunPhase};
 /// let mut spec = MetricSpec::new("error-rate", MetricCheck::Threshold {
 ///     success: Some(Condition::Below(0.01)),
 ///     failure: None,
@@ -438,7 +439,7 @@ impl MetricRun {
 ///     }
 /// }
 /// assert_eq!(run.phase(), RunPhase::Successful);
-/// # Ok::<(), cutover::AnalysisSpecError>(())
+/// # Ok::<(), cutover::analysis::AnalysisSpecError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

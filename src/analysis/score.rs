@@ -202,7 +202,7 @@ pub fn score_judgement(
 /// # Examples
 ///
 /// ```
-/// use cutover::{GroupSpec, JudgeSpec, MetricJudgeSpec, Outcome, judge};
+/// use cutover::analysis::{GroupSpec, JudgeSpec, MetricJudgeSpec, Outcome, judge};
 /// let spec = JudgeSpec {
 ///     metrics: vec![MetricJudgeSpec::new("latency"), MetricJudgeSpec::new("errors")],
 ///     groups: vec![GroupSpec { name: "all".into(), weight: None, metrics: vec!["latency".into(), "errors".into()] }],
@@ -212,7 +212,7 @@ pub fn score_judgement(
 /// let base: Vec<f64> = (0..40).map(|i| f64::from(i % 7)).collect();
 /// let judgement = judge(&spec, &[(&base[..], &base[..]), (&base[..], &base[..])])?;
 /// assert_eq!((judgement.score, judgement.outcome), (100.0, Outcome::Pass));
-/// # Ok::<(), cutover::AnalysisSpecError>(())
+/// # Ok::<(), cutover::analysis::AnalysisSpecError>(())
 /// ```
 pub fn judge(
     spec: &JudgeSpec,

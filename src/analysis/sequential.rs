@@ -153,7 +153,7 @@ impl SequentialRankSum {
     /// # Examples
     ///
     /// ```
-    /// use cutover::{SequentialRankSum, SequentialSpec};
+    /// use cutover::analysis::{SequentialRankSum, SequentialSpec};
     /// let mut test = SequentialRankSum::new(SequentialSpec::default())?;
     /// let baseline: Vec<f64> = (0..40).map(|i| f64::from(i)).collect();
     /// let canary: Vec<f64> = baseline.iter().map(|v| v + 30.0).collect();

@@ -9,7 +9,7 @@ use crate::time::Duration;
 /// Argo Rollouts' default `consecutiveErrorLimit`.
 pub const DEFAULT_CONSECUTIVE_ERROR_LIMIT: i64 = 4;
 
-/// How each measurement of a metric is turned into a [`Verdict`](crate::Verdict).
+/// How each measurement of a metric is turned into a [`Verdict`](crate::analysis::Verdict).
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

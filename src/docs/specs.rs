@@ -74,7 +74,8 @@ pub const BLUE_GREEN_FULL: &str = include_str!("specs/blue_green_full.json");
 /// ```
 ///
 /// ```
-/// use cutover::{CanaryStep, StrategySpec};
+/// use cutover::StrategySpec;
+/// use cutover::spec::CanaryStep;
 /// let spec = cutover::RolloutSpec::from_json(cutover::docs::specs::CANARY_MINIMAL)?;
 /// let StrategySpec::Canary(canary) = &spec.strategy else { unreachable!() };
 /// assert_eq!(canary.plan.len(), 4);

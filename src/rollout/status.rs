@@ -183,7 +183,7 @@ pub struct Status {
     /// faults took instances they need, and they run hot rather than hand users to a
     /// revision the plan does not send them to.
     pub shortfall: Vec<crate::output::Shortfall>,
-    /// Users stranded by faults, if they are (see [`Emergency`](crate::Emergency)).
+    /// Users stranded by faults, if they are (see [`Emergency`](crate::status::Emergency)).
     pub emergency: Option<crate::output::Emergency>,
     /// The generation of the published table.
     pub traffic_generation: u64,

@@ -256,7 +256,9 @@ impl std::fmt::Debug for Decision<'_> {
 /// # Examples
 ///
 /// ```
-/// use cutover::{MatchCondition, Request, Router, TrafficTable};
+/// use cutover::{Router, TrafficTable};
+/// use cutover::router::Request;
+/// use cutover::traffic::MatchCondition;
 /// use rand::SeedableRng;
 /// use rand::rngs::Xoshiro256PlusPlus;
 ///

@@ -12,7 +12,7 @@ use crate::traffic::{MatchCondition, MatchRoute};
 /// # Examples
 ///
 /// ```
-/// use cutover::Request;
+/// use cutover::router::Request;
 ///
 /// let headers = [("X-Canary", "always")];
 /// let request = Request::new().with_headers(&headers).with_key("user-42");

@@ -128,13 +128,14 @@ impl Default for Promotion {
 /// update, keep blue warm for an instant rollback, then scale it down or keep it as the
 /// standby.
 ///
-/// The cost is up to twice the instances ([`blue_green_cost`](crate::blue_green_cost)
+/// The cost is up to twice the instances ([`blue_green_cost`](crate::strategy::blue_green_cost)
 /// says exactly how many); `max_unavailable` trades some of that for capacity.
 ///
 /// # Examples
 ///
 /// ```
-/// use cutover::{BlueGreenSpec, Checks, Duration, HookSpec, Promotion, RolloutSpec, StrategySpec};
+/// use cutover::{Duration, RolloutSpec, StrategySpec};
+/// use cutover::spec::{BlueGreenSpec, Checks, HookSpec, Promotion};
 /// let spec = RolloutSpec {
 ///     desired: 4,
 ///     strategy: StrategySpec::BlueGreen(BlueGreenSpec {

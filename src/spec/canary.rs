@@ -18,7 +18,7 @@ pub const MAX_CANARY_STEPS: usize = 1_000;
 
 /// One step of a canary plan. After the last step the canary is promoted: all traffic
 /// moves to it and the stable revision is scaled away (a step of its own in the
-/// status, [`StepKind::Promote`](crate::StepKind::Promote)).
+/// status, [`StepKind::Promote`](crate::strategy::StepKind::Promote)).
 ///
 /// Settings (weight, scale, route, mirror) hold from their step until a later step
 /// changes them.
@@ -218,17 +218,18 @@ fn linear_increments(weight: Weight) -> usize {
 /// then promote it or abort back to the stable revision.
 ///
 /// With `traffic_routing` the load balancer takes weights: the canary gets the
-/// instances its share needs ([`canary_routed_replicas`](crate::canary_routed_replicas))
+/// instances its share needs ([`canary_routed_replicas`](crate::strategy::canary_routed_replicas))
 /// and the stable revision stays full (or shrinks with `dynamic_stable_scale`). Without
 /// it, a plain load balancer splits by instance count, and the weight is approximated
 /// by instance counts within `max_surge` and `max_unavailable`
-/// ([`canary_basic_target`](crate::canary_basic_target)). [`canary_cost`] gives the
+/// ([`canary_basic_target`](crate::strategy::canary_basic_target)). [`canary_cost`] gives the
 /// peak either way.
 ///
 /// # Examples
 ///
 /// ```
-/// use cutover::{CanaryPlan, CanarySpec, CanaryStep, Duration, RolloutSpec, StrategySpec, Weight};
+/// use cutover::{Duration, RolloutSpec, StrategySpec, Weight};
+/// use cutover::spec::{CanaryPlan, CanarySpec, CanaryStep};
 /// let spec = RolloutSpec {
 ///     desired: 10,
 ///     strategy: StrategySpec::Canary(CanarySpec {

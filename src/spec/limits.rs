@@ -43,7 +43,8 @@ pub(crate) fn check_desired(desired: u32) -> Result<u32, SpecError> {
 /// # Examples
 ///
 /// ```
-/// use cutover::{CapacityLimits, SpecError};
+/// use cutover::SpecError;
+/// use cutover::spec::CapacityLimits;
 /// let limits = CapacityLimits::new(10, 3, 2).unwrap();
 /// assert_eq!((limits.max_total(), limits.min_available()), (13, 8));
 /// assert!(matches!(
@@ -128,7 +129,7 @@ impl CapacityLimits {
     /// # Examples
     ///
     /// ```
-    /// use cutover::{CapacityLimits, Quantity};
+    /// use cutover::spec::{CapacityLimits, Quantity};
     /// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25)).unwrap();
     /// assert_eq!((limits.max_surge(), limits.max_unavailable()), (3, 2));
     /// ```

@@ -154,7 +154,8 @@ impl Default for HealthSpec {
 /// # Examples
 ///
 /// ```
-/// use cutover::{Quantity, RollingSpec, RolloutSpec, StrategySpec};
+/// use cutover::{RolloutSpec, StrategySpec};
+/// use cutover::spec::{Quantity, RollingSpec};
 /// let spec = RolloutSpec {
 ///     desired: 10,
 ///     strategy: StrategySpec::Rolling(RollingSpec {
@@ -268,7 +269,8 @@ impl RolloutSpec {
     /// # Examples
     ///
     /// ```
-    /// use cutover::{Quantity, RolloutSpec};
+    /// use cutover::RolloutSpec;
+    /// use cutover::spec::Quantity;
     /// let spec = RolloutSpec::rolling(10, Quantity::Percent(25), Quantity::Count(0));
     /// assert_eq!(spec.validate().unwrap().max_surge(), 3);
     /// ```

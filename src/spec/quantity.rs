@@ -18,7 +18,8 @@ use crate::spec::check_desired;
 /// # Examples
 ///
 /// ```
-/// use cutover::{Quantity, SpecError};
+/// use cutover::SpecError;
+/// use cutover::spec::Quantity;
 /// assert_eq!("25%".parse::<Quantity>().unwrap(), Quantity::Percent(25));
 /// assert_eq!("150%".parse::<Quantity>().unwrap(), Quantity::Percent(150));
 /// assert!(matches!("3".parse::<Quantity>(), Err(SpecError::CountAsString { count: 3, .. })));
@@ -41,7 +42,8 @@ impl Quantity {
     /// # Examples
     ///
     /// ```
-    /// use cutover::{MAX_DESIRED, Quantity, SpecError};
+    /// use cutover::SpecError;
+    /// use cutover::spec::{MAX_DESIRED, Quantity};
     /// assert_eq!(Quantity::Percent(25).resolve(10, true), Ok(3));
     /// assert_eq!(Quantity::Percent(25).resolve(10, false), Ok(2));
     /// assert!(matches!(
@@ -52,7 +54,7 @@ impl Quantity {
     ///
     /// # Errors
     ///
-    /// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED).
+    /// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::spec::MAX_DESIRED).
     pub fn resolve(self, desired: u32, round_up: bool) -> Result<u32, SpecError> {
         Ok(self.of(check_desired(desired)?, round_up))
     }

@@ -56,7 +56,8 @@ pub struct BlueGreenCost {
 /// # Examples
 ///
 /// ```
-/// use cutover::{BlueGreenSpec, Quantity, blue_green_cost};
+/// use cutover::spec::{BlueGreenSpec, Quantity};
+/// use cutover::strategy::blue_green_cost;
 /// let spec = BlueGreenSpec { preview_replicas: Some(2), max_unavailable: Quantity::Percent(25), ..BlueGreenSpec::default() };
 /// let cost = blue_green_cost(&spec, 10)?;
 /// assert_eq!((cost.preview, cost.blue_may_go, cost.peak, cost.min_available), (2, 2, 18, 8));
@@ -65,7 +66,7 @@ pub struct BlueGreenCost {
 ///
 /// # Errors
 ///
-/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED).
+/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::spec::MAX_DESIRED).
 pub fn blue_green_cost(spec: &BlueGreenSpec, desired: u32) -> Result<BlueGreenCost, SpecError> {
     let desired = check_desired(desired)?;
     let blue_may_go = spec.max_unavailable.of(desired, false).min(desired);
@@ -90,7 +91,8 @@ fn preview_size(spec: &BlueGreenSpec, desired: u32) -> u32 {
 /// # Examples
 ///
 /// ```
-/// use cutover::{BlueGreenSpec, StepKind, blue_green_green_size};
+/// use cutover::spec::BlueGreenSpec;
+/// use cutover::strategy::{StepKind, blue_green_green_size};
 /// let spec = BlueGreenSpec { preview_replicas: Some(1), ..BlueGreenSpec::default() };
 /// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Preview, false), Ok(1));
 /// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Promotion, false), Ok(4));
@@ -99,7 +101,7 @@ fn preview_size(spec: &BlueGreenSpec, desired: u32) -> u32 {
 ///
 /// # Errors
 ///
-/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED).
+/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::spec::MAX_DESIRED).
 pub fn blue_green_green_size(
     spec: &BlueGreenSpec,
     desired: u32,
@@ -132,7 +134,9 @@ fn green_size(spec: &BlueGreenSpec, desired: u32, step: StepKind, skip_preview: 
 /// # Examples
 ///
 /// ```
-/// use cutover::{BlueGreenSpec, CapacityLimits, FleetView, Mode, PerRole, PlanInput, RoleCounts, StepState, Timestamp, blue_green_plan};
+/// use cutover::Timestamp;
+/// use cutover::spec::{BlueGreenSpec, CapacityLimits};
+/// use cutover::strategy::{FleetView, Mode, PerRole, PlanInput, RoleCounts, StepState, blue_green_plan};
 /// let spec = BlueGreenSpec::default();
 /// let limits = CapacityLimits::new(3, 3, 0).unwrap();
 /// let mut view = FleetView::default();

@@ -198,7 +198,9 @@ fn basic_counts(spec: &CanarySpec, desired: u32, setting: &CanarySetting) -> (u3
 /// # Examples
 ///
 /// ```
-/// use cutover::{CanaryPlan, CanarySpec, CanaryStep, Duration, Weight, canary_cost};
+/// use cutover::{Duration, Weight};
+/// use cutover::spec::{CanaryPlan, CanarySpec, CanaryStep};
+/// use cutover::strategy::canary_cost;
 /// let ten = Weight::from_percent(10).unwrap();
 /// let linear = CanarySpec::with_plan(CanaryPlan::Linear { weight: ten, every: Duration::from_mins(1) });
 /// // A full stable revision, and at the promotion a full canary beside it.
@@ -224,7 +226,7 @@ fn basic_counts(spec: &CanarySpec, desired: u32, setting: &CanarySetting) -> (u3
 ///
 /// # Errors
 ///
-/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED);
+/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::spec::MAX_DESIRED);
 /// without a traffic router, [`SpecError::SurgeTooLarge`] when the spec's `max_surge`
 /// resolves past `2 * MAX_DESIRED` instances in all.
 pub fn canary_cost(spec: &CanarySpec, desired: u32) -> Result<CanaryCost, SpecError> {
@@ -292,7 +294,9 @@ pub fn canary_cost(spec: &CanarySpec, desired: u32) -> Result<CanaryCost, SpecEr
 /// # Examples
 ///
 /// ```
-/// use cutover::{CanaryPlan, CanarySpec, CanaryStep, CapacityLimits, FleetView, Mode, PerRole, PlanInput, RoleCounts, StepState, Timestamp, Weight, canary_plan};
+/// use cutover::{Timestamp, Weight};
+/// use cutover::spec::{CanaryPlan, CanarySpec, CanaryStep, CapacityLimits};
+/// use cutover::strategy::{FleetView, Mode, PerRole, PlanInput, RoleCounts, StepState, canary_plan};
 /// let spec = CanarySpec::with_plan(CanaryPlan::Steps(vec![CanaryStep::SetWeight(Weight::from_percent(20).unwrap())]));
 /// let limits = CapacityLimits::new(10, 10, 2).unwrap();
 /// let mut view = FleetView::default();

@@ -30,7 +30,8 @@ const FULL: u64 = TOTAL_BASIS_POINTS as u64;
 /// # Examples
 ///
 /// ```
-/// use cutover::{CanaryScale, RoutedScaling, Weight, canary_routed_replicas};
+/// use cutover::Weight;
+/// use cutover::strategy::{CanaryScale, RoutedScaling, canary_routed_replicas};
 /// // Two canary instances of ten while the canary takes no traffic yet.
 /// let scale = Some(CanaryScale::Replicas(2));
 /// let counts = canary_routed_replicas(10, Weight::ZERO, scale, RoutedScaling::default()).unwrap();
@@ -128,7 +129,8 @@ pub struct RoutedScaling {
 /// # Examples
 ///
 /// ```
-/// use cutover::{Weight, instances_for_weight};
+/// use cutover::Weight;
+/// use cutover::strategy::instances_for_weight;
 /// assert_eq!(instances_for_weight(10, Weight::from_percent(25).unwrap()), Ok(3));
 /// assert_eq!(instances_for_weight(10, Weight::from_basis_points(1).unwrap()), Ok(1));
 /// assert_eq!(instances_for_weight(10, Weight::ZERO), Ok(0));
@@ -136,7 +138,7 @@ pub struct RoutedScaling {
 ///
 /// # Errors
 ///
-/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED).
+/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::spec::MAX_DESIRED).
 pub fn instances_for_weight(desired: u32, weight: Weight) -> Result<u32, SpecError> {
     Ok(share_of(check_desired(desired)?, weight))
 }
@@ -185,7 +187,8 @@ fn share_of_basis_points(count: u32, basis_points: u64) -> u32 {
 /// # Examples
 ///
 /// ```
-/// use cutover::{Weight, canary_basic_target};
+/// use cutover::Weight;
+/// use cutover::strategy::canary_basic_target;
 /// let percent = |p| Weight::from_percent(p).unwrap();
 /// // 15% of 10 is 1.5 instances: a tie, so the larger canary.
 /// let counts = canary_basic_target(10, percent(15), 0)?;
@@ -201,7 +204,7 @@ fn share_of_basis_points(count: u32, basis_points: u64) -> u32 {
 ///
 /// # Errors
 ///
-/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED).
+/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::spec::MAX_DESIRED).
 pub fn canary_basic_target(
     desired: u32,
     weight: Weight,
@@ -297,7 +300,9 @@ fn closer(basis_points: u64, a: (u64, u64), b: (u64, u64)) -> bool {
 /// # Examples
 ///
 /// ```
-/// use cutover::{CanaryCounts, CapacityLimits, Quantity, Weight, canary_basic_step};
+/// use cutover::Weight;
+/// use cutover::spec::{CapacityLimits, Quantity};
+/// use cutover::strategy::{CanaryCounts, canary_basic_step};
 /// // 10 instances, 1 surge, 1 unavailable, going to 10%: one canary, one stable less.
 /// let limits = CapacityLimits::resolve(10, Quantity::Count(1), Quantity::Count(1)).unwrap();
 /// let counts = CanaryCounts { stable_replicas: 10, stable_available: 10, ..Default::default() };
@@ -459,7 +464,8 @@ fn replicas(canary: i64, stable: i64) -> CanaryReplicas {
 /// # Examples
 ///
 /// ```
-/// use cutover::{PerRole, RoutedScaling, Weight, canary_routed_replicas};
+/// use cutover::Weight;
+/// use cutover::strategy::{PerRole, RoutedScaling, canary_routed_replicas};
 /// let percent = |p| Weight::from_percent(p).unwrap();
 /// // 10 instances at 25%: three canary instances beside a full stable revision.
 /// let counts = canary_routed_replicas(10, percent(25), None, RoutedScaling::default())?;
@@ -476,7 +482,7 @@ fn replicas(canary: i64, stable: i64) -> CanaryReplicas {
 ///
 /// # Errors
 ///
-/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::MAX_DESIRED).
+/// [`SpecError::DesiredTooLarge`] for a `desired` above [`MAX_DESIRED`](crate::spec::MAX_DESIRED).
 pub fn canary_routed_replicas(
     desired: u32,
     weight: Weight,

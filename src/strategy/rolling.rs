@@ -68,7 +68,8 @@ impl ScaleStep {
 /// # Examples
 ///
 /// ```
-/// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_scale_up};
+/// use cutover::spec::{CapacityLimits, Quantity};
+/// use cutover::strategy::{ReplicaCounts, rolling_scale_up};
 /// // 10 desired, 25% surge (3): with 10 old replicas, start 3 new ones.
 /// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25)).unwrap();
 /// let counts = ReplicaCounts { old_replicas: 10, old_available: 10, ..Default::default() };
@@ -95,7 +96,8 @@ pub fn rolling_scale_up(limits: CapacityLimits, counts: ReplicaCounts) -> u32 {
 /// # Examples
 ///
 /// ```
-/// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_scale_down_old};
+/// use cutover::spec::{CapacityLimits, Quantity};
+/// use cutover::strategy::{ReplicaCounts, rolling_scale_down_old};
 /// // 10 desired, 25% unavailable (2): with 10 available old replicas and 3 new ones not
 /// // yet available, remove 2 old ones.
 /// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25)).unwrap();
@@ -132,7 +134,8 @@ pub fn rolling_scale_down_old(limits: CapacityLimits, counts: ReplicaCounts) -> 
 /// # Examples
 ///
 /// ```
-/// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_step};
+/// use cutover::spec::{CapacityLimits, Quantity};
+/// use cutover::strategy::{ReplicaCounts, rolling_step};
 /// let limits = CapacityLimits::resolve(4, Quantity::Count(1), Quantity::Count(0)).unwrap();
 /// let start = ReplicaCounts { old_replicas: 4, old_available: 4, ..Default::default() };
 /// let step = rolling_step(limits, start);
@@ -167,13 +170,14 @@ pub fn rolling_step(limits: CapacityLimits, counts: ReplicaCounts) -> ScaleStep 
 ///
 /// Each entry is a step and the counts after it. Ends when no old replica is left,
 /// after at most `2 * desired + 4` entries; limits never have a `desired` above
-/// [`MAX_DESIRED`](crate::MAX_DESIRED), so a preview is bounded.
+/// [`MAX_DESIRED`](crate::spec::MAX_DESIRED), so a preview is bounded.
 /// [`rolling_preview_from`] previews the rest of a rollout already in flight.
 ///
 /// # Examples
 ///
 /// ```
-/// use cutover::{CapacityLimits, Quantity, rolling_preview};
+/// use cutover::spec::{CapacityLimits, Quantity};
+/// use cutover::strategy::rolling_preview;
 /// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25)).unwrap();
 /// let steps = rolling_preview(limits);
 /// assert_eq!(steps[0].0.scale_up_new, 3);
@@ -202,7 +206,8 @@ pub fn rolling_preview(limits: CapacityLimits) -> Vec<(ScaleStep, ReplicaCounts)
 /// # Examples
 ///
 /// ```
-/// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_preview_from};
+/// use cutover::spec::{CapacityLimits, Quantity};
+/// use cutover::strategy::{ReplicaCounts, rolling_preview_from};
 /// let limits = CapacityLimits::resolve(4, Quantity::Count(1), Quantity::Count(0)).unwrap();
 /// let halfway = ReplicaCounts { new_replicas: 2, new_available: 1, old_replicas: 3, old_available: 3, terminating: 0 };
 /// let rest = rolling_preview_from(limits, halfway);
@@ -250,7 +255,8 @@ fn preview_bound(limits: CapacityLimits) -> u32 {
 /// # Examples
 ///
 /// ```
-/// use cutover::{CapacityLimits, Quantity, ReplicaCounts, rolling_is_complete};
+/// use cutover::spec::{CapacityLimits, Quantity};
+/// use cutover::strategy::{ReplicaCounts, rolling_is_complete};
 /// let limits = CapacityLimits::resolve(3, Quantity::Count(1), Quantity::Count(0)).unwrap();
 /// let done = ReplicaCounts { new_replicas: 3, new_available: 3, ..Default::default() };
 /// assert!(rolling_is_complete(limits, done));
@@ -285,7 +291,7 @@ pub struct ProgressCounts {
 /// # Examples
 ///
 /// ```
-/// use cutover::{ProgressCounts, rolling_is_progress};
+/// use cutover::strategy::{ProgressCounts, rolling_is_progress};
 /// let before = ProgressCounts { updated: 1, old: 3, ready: 3, available: 3 };
 /// assert!(rolling_is_progress(before, ProgressCounts { old: 2, ..before }));
 /// assert!(!rolling_is_progress(before, ProgressCounts { ready: 2, ..before }));
@@ -310,7 +316,9 @@ pub fn rolling_is_progress(before: ProgressCounts, after: ProgressCounts) -> boo
 /// # Examples
 ///
 /// ```
-/// use cutover::{CapacityLimits, FleetView, Mode, PerRole, PlanInput, Quantity, RoleCounts, StepState, Timestamp, rolling_plan};
+/// use cutover::Timestamp;
+/// use cutover::spec::{CapacityLimits, Quantity};
+/// use cutover::strategy::{FleetView, Mode, PerRole, PlanInput, RoleCounts, StepState, rolling_plan};
 /// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25)).unwrap();
 /// let mut view = FleetView::default();
 /// view.roles.stable = RoleCounts { replicas: 10, available: 10, ready: 10 };

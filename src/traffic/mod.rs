@@ -83,7 +83,8 @@ impl Backend {
 /// # Examples
 ///
 /// ```
-/// use cutover::{MatchCondition, TrafficTable, TrafficError, Revision};
+/// use cutover::{TrafficTable, TrafficError, Revision};
+/// use cutover::traffic::MatchCondition;
 ///
 /// let table = TrafficTable::builder()
 ///     .revision("v1", 9_000, ["web-1", "web-2"])

@@ -29,7 +29,8 @@ pub const TOTAL_BASIS_POINTS: u16 = 10_000;
 /// # Examples
 ///
 /// ```
-/// use cutover::{Weight, WeightError};
+/// use cutover::Weight;
+/// use cutover::error::WeightError;
 /// assert_eq!(Weight::from_percent(25).unwrap().basis_points(), 2_500);
 /// assert!(Weight::from_basis_points(10_001).is_err());
 /// assert_eq!("2.5%".parse::<Weight>().unwrap().basis_points(), 250);

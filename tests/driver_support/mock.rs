@@ -15,10 +15,9 @@ use cutover::adapter::{
     Clock, HealthProbe, HookOutcome, HookRun, Hooks, LoadBalancer, MeasureQuery, Metrics, Probe,
     Provisioner, Wakeup,
 };
-use cutover::{
-    ActionId, Duration, InstanceGroup, InstanceId, Measurement, Revision, TableDiff, Timestamp,
-    TrafficTable,
-};
+use cutover::analysis::Measurement;
+use cutover::traffic::TableDiff;
+use cutover::{ActionId, Duration, InstanceGroup, InstanceId, Revision, Timestamp, TrafficTable};
 
 /// An adapter's refusal, in words.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -13,10 +13,9 @@ pub mod stores;
 
 use cutover::adapter::{Clock, Wakeup};
 use cutover::driver::{Command, Driver, DriverConfig, DriverError, Outcome, Step};
+use cutover::spec::{CanaryStep, Checks, HookSpec};
 use cutover::store::{RolloutId, Store};
-use cutover::{
-    CanaryStep, Checks, Duration, HookSpec, Instance, Rollout, RolloutSpec, Timestamp, Weight,
-};
+use cutover::{Duration, Instance, Rollout, RolloutSpec, Timestamp, Weight};
 
 #[allow(unused_imports)]
 pub use checked::Checked;

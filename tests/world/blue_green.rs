@@ -1,7 +1,8 @@
 //! The blue-green strategy's own promises, checked of every state and step of a world
 //! whose spec is blue-green (the shared invariants run as well).
 
-use cutover::{Rollout, StrategySpec, Weight, blue_green_cost};
+use cutover::strategy::blue_green_cost;
+use cutover::{Rollout, StrategySpec, Weight};
 
 use super::harness::World;
 use super::moves::Move;

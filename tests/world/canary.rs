@@ -1,7 +1,8 @@
 //! The canary strategy's own promises, checked of every state and step of a world whose
 //! spec is a canary (the shared invariants run as well).
 
-use cutover::{Rollout, Router, StrategySpec, canary_cost};
+use cutover::strategy::canary_cost;
+use cutover::{Rollout, Router, StrategySpec};
 
 use super::harness::World;
 

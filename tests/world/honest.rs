@@ -98,13 +98,17 @@ impl World {
                     | cutover::PauseReason::AnalysisInconclusive,
             } => {
                 assert!(
-                    status.waiting_for.contains(&cutover::Waiting::Promotion),
+                    status
+                        .waiting_for
+                        .contains(&cutover::status::Waiting::Promotion),
                     "{status:#?}"
                 );
             }
             Phase::Paused { .. } | Phase::Halted { .. } => {
                 assert!(
-                    status.waiting_for.contains(&cutover::Waiting::Operator),
+                    status
+                        .waiting_for
+                        .contains(&cutover::status::Waiting::Operator),
                     "{status:#?}"
                 );
             }

@@ -31,7 +31,7 @@ impl World {
                         );
                         assert_eq!(
                             self.rollout.status().step_kind.map(|s| s.0),
-                            Some(cutover::StepKind::Experiment),
+                            Some(cutover::strategy::StepKind::Experiment),
                             "{context}: a baseline provisioned outside an experiment"
                         );
                     }
@@ -129,7 +129,7 @@ impl World {
                     if !baseline_group.is_main() {
                         assert_eq!(
                             self.rollout.status().step_kind.map(|s| s.0),
-                            Some(cutover::StepKind::Experiment),
+                            Some(cutover::strategy::StepKind::Experiment),
                             "{context}: measured against a baseline outside an experiment"
                         );
                         self.baseline_measures.push(metric.clone());

@@ -1,10 +1,12 @@
 //! Starting points: valid specs and initial fleets.
 
-use cutover::{
-    BlueGreenSpec, CanaryPlan, CanaryScale, CanarySpec, CanaryStep, Checks, Duration, HookSpec,
-    Instance, InstanceState, MatchCondition, OnDeadline, Promotion, ProvisionRetry, Quantity,
-    RollingSpec, RolloutSpec, StrategySpec, Weight,
+use cutover::spec::{
+    BlueGreenSpec, CanaryPlan, CanarySpec, CanaryStep, Checks, HookSpec, OnDeadline, Promotion,
+    ProvisionRetry, Quantity, RollingSpec,
 };
+use cutover::strategy::CanaryScale;
+use cutover::traffic::MatchCondition;
+use cutover::{Duration, Instance, InstanceState, RolloutSpec, StrategySpec, Weight};
 use proptest::prelude::*;
 
 /// Checks of up to two hooks with short or long timeouts.

@@ -3,9 +3,10 @@
 //! [`World::step`] or more, so scripts get every invariant check the random runs get.
 //! [`World::take`] summarizes what the rollout asked for since the last look.
 
+use cutover::traffic::TableChange;
 use cutover::{
     Action, ActionId, CommandError, EventKind, Input, Instance, InstanceGroup, InstanceId,
-    InstanceState, Phase, Revision, RolloutSpec, TableChange, TrafficTable,
+    InstanceState, Phase, Revision, RolloutSpec, TrafficTable,
 };
 
 use super::harness::World;
@@ -14,8 +15,8 @@ use super::moves::{Command, Move};
 /// A rolling spec from strings, as people write them (`"25%"` or a count).
 pub fn spec(desired: u32, surge: &str, unavailable: &str) -> RolloutSpec {
     let quantity = |text: &str| match text.strip_suffix('%') {
-        Some(p) => cutover::Quantity::Percent(p.parse().expect("a percentage")),
-        None => cutover::Quantity::Count(text.parse().expect("a count")),
+        Some(p) => cutover::spec::Quantity::Percent(p.parse().expect("a percentage")),
+        None => cutover::spec::Quantity::Count(text.parse().expect("a count")),
     };
     RolloutSpec::rolling(desired, quantity(surge), quantity(unavailable))
 }
@@ -23,13 +24,13 @@ pub fn spec(desired: u32, surge: &str, unavailable: &str) -> RolloutSpec {
 /// `spec` with an analysis named `errors` (the `error-rate` metric, below 5% to pass)
 /// for analysis and experiment steps to name.
 pub fn with_errors_analysis(mut spec: RolloutSpec) -> RolloutSpec {
-    let check = cutover::MetricCheck::Threshold {
-        success: Some(cutover::Condition::Below(0.05)),
+    let check = cutover::analysis::MetricCheck::Threshold {
+        success: Some(cutover::analysis::Condition::Below(0.05)),
         failure: None,
     };
     spec.analyses.insert(
         "errors".into(),
-        vec![cutover::MetricSpec::new("error-rate", check)],
+        vec![cutover::analysis::MetricSpec::new("error-rate", check)],
     );
     spec
 }
@@ -54,8 +55,11 @@ pub fn assert_says(message: &str, parts: &[&str]) {
 }
 
 /// A blue-green spec of `desired` instances, the strategy's defaults edited by `edit`.
-pub fn blue_green(desired: u32, edit: impl FnOnce(&mut cutover::BlueGreenSpec)) -> RolloutSpec {
-    let mut strategy = cutover::BlueGreenSpec::default();
+pub fn blue_green(
+    desired: u32,
+    edit: impl FnOnce(&mut cutover::spec::BlueGreenSpec),
+) -> RolloutSpec {
+    let mut strategy = cutover::spec::BlueGreenSpec::default();
     edit(&mut strategy);
     RolloutSpec {
         desired,
@@ -68,10 +72,11 @@ pub fn blue_green(desired: u32, edit: impl FnOnce(&mut cutover::BlueGreenSpec)) 
 /// edited by `edit`.
 pub fn canary(
     desired: u32,
-    steps: Vec<cutover::CanaryStep>,
-    edit: impl FnOnce(&mut cutover::CanarySpec),
+    steps: Vec<cutover::spec::CanaryStep>,
+    edit: impl FnOnce(&mut cutover::spec::CanarySpec),
 ) -> RolloutSpec {
-    let mut strategy = cutover::CanarySpec::with_plan(cutover::CanaryPlan::Steps(steps));
+    let mut strategy =
+        cutover::spec::CanarySpec::with_plan(cutover::spec::CanaryPlan::Steps(steps));
     edit(&mut strategy);
     RolloutSpec {
         desired,
@@ -175,13 +180,13 @@ impl Summary {
 
 impl World {
     /// The kind of the step the rollout is in, if it has steps.
-    pub fn step_kind(&self) -> Option<cutover::StepKind> {
+    pub fn step_kind(&self) -> Option<cutover::strategy::StepKind> {
         self.rollout.status().step_kind.map(|(kind, _)| kind)
     }
 
     /// Answers everything a round at a time until the rollout is in a step of `kind`;
     /// fails loudly if that takes more than `max_rounds`.
-    pub fn round_until_step(&mut self, kind: cutover::StepKind, max_rounds: usize) {
+    pub fn round_until_step(&mut self, kind: cutover::strategy::StepKind, max_rounds: usize) {
         for _ in 0..max_rounds {
             if self.step_kind() == Some(kind) {
                 return;
@@ -370,7 +375,7 @@ impl World {
     }
 
     /// Answers the outstanding measurement of `metric`.
-    pub fn measure(&mut self, metric: &str, measurement: cutover::Measurement) {
+    pub fn measure(&mut self, metric: &str, measurement: cutover::analysis::Measurement) {
         let action = Self::outstanding_for(&self.measures, metric, "measurement");
         self.input(Input::Measured {
             action,

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use cutover::{
-    CanaryStep, Revision, Rollout, Router, Status, StepKind, StrategySpec, TrafficTable, Weight,
-};
+use cutover::spec::CanaryStep;
+use cutover::strategy::StepKind;
+use cutover::{Revision, Rollout, Router, Status, StrategySpec, TrafficTable, Weight};
 
 use super::harness::World;
 
