@@ -24,6 +24,7 @@ struct RevisionIndex {
 /// Head counts for one revision (or the whole fleet), read in O(1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct RevisionCounts {
     /// Instances still wanted, in each [`InstanceState`], indexed by
     /// [`InstanceState::index`].

@@ -1,9 +1,11 @@
 //! # cutover
 //!
-//! Zero-downtime deployment strategies — rolling update with background metric analysis,
-//! blue-green with checks and an instant rollback; canary on the same engine next —
-//! written as **sans-IO state machines**, plus a constant-time weighted **router** for
-//! the traffic split they produce.
+//! Zero-downtime deployment strategies — a rolling update with background metric
+//! analysis, blue-green with checks and an instant rollback, and canary with step plans,
+//! analysis steps and experiments — written as **sans-IO state machines**, plus a
+//! constant-time weighted **router** for the traffic split they produce, adapter traits
+//! and a driver for the world around them, and stores on which two controllers never
+//! both act.
 //!
 //! `cutover` decides *what* must happen to a fleet of instances and to a load balancer's
 //! traffic table, in which order, and when it is safe. The caller does the I/O —
@@ -427,9 +429,46 @@
 //! * `postgres`: `store::PostgresStore`, on the blocking `postgres` client.
 //! * `driver` (default): `cutover::driver`, the blocking driver (its documents are
 //!   JSON, written with `serde_json`). The adapter traits are always there.
+//!
+//! ## Map
+//!
+//! The root holds what a caller driving a rollout needs, and nothing else:
+//!
+//! <!-- root: Rollout Adoption RolloutSpec StrategySpec Status Phase PauseReason HaltReason AbortReason Input Action ActionId Event EventKind Instance InstanceId InstanceState InstanceGroup Revision Timestamp Duration Weight TrafficTable Router CommandError SpecError SpecDocumentError RestoreError TrafficError RolloutDocument FORMAT_VERSION -->
+//!
+//! | names | for |
+//! |---|---|
+//! | [`Rollout`], [`Adoption`] | the state machine, and how it takes over a fleet |
+//! | [`RolloutSpec`], [`StrategySpec`] | what a rollout is asked to do |
+//! | [`Status`], [`Phase`], [`PauseReason`], [`HaltReason`], [`AbortReason`] | where it is |
+//! | [`Input`], [`Action`], [`ActionId`], [`Event`], [`EventKind`] | the loop's inputs and outputs |
+//! | [`Instance`], [`InstanceId`], [`InstanceState`], [`InstanceGroup`], [`Revision`] | the fleet's nouns |
+//! | [`Timestamp`], [`Duration`], [`Weight`] | time and shares |
+//! | [`TrafficTable`], [`Router`] | the table a rollout publishes, and a router for it |
+//! | [`CommandError`], [`SpecError`], [`SpecDocumentError`], [`RestoreError`], [`TrafficError`] | errors, by who must act |
+//! | [`RolloutDocument`], [`FORMAT_VERSION`] | saved rollouts |
+//!
+//! And the public modules, each for one concern:
+//!
+//! | module | for | start at |
+//! |---|---|---|
+//! | [`spec`] | the per-strategy specs and their parts, as people write them | [`spec::CanarySpec`] |
+//! | [`strategy`] | the planners and their arithmetic, for previews and peer comparisons | [`strategy::canary_cost`] |
+//! | [`analysis`] | metric checks, the judge, sequential tests, analysis runs | [`analysis::MetricSpec`] |
+//! | [`status`] | the parts of a [`Status`], and what it says about traffic | [`status::Waiting`] |
+//! | [`traffic`] | the table's vocabulary: diffs, routes, mirrors | [`traffic::TableDiff`] |
+//! | [`router`] | a router's decision and request | [`router::Decision`] |
+//! | [`fleet`] | the fleet a rollout keeps, counted | [`fleet::Fleet`] |
+//! | [`error`] | every error type | [`error::SpecError`] |
+//! | [`adapter`] | the traits a caller implements for the world | [`adapter::LoadBalancer`] |
+//! | [`driver`] | a blocking driver running a rollout against the adapters | [`driver::Driver`] |
+//! | [`store`] | where a controller keeps its documents (compare-and-swap) | [`store::Store`] |
+//! | [`docs`] | spec documents and their schema | [`docs::specs`] |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 
 pub mod adapter;
 pub mod analysis;

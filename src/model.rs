@@ -97,6 +97,7 @@ name_type!(
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum InstanceState {
     /// Asked for; the provisioner has not yet said it exists.
     Provisioning,
@@ -168,6 +169,7 @@ impl fmt::Display for InstanceState {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum InstanceGroup {
     /// The revision's own instances: the ones its role sizes.
     #[default]
@@ -209,6 +211,7 @@ impl fmt::Display for InstanceGroup {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct Instance {
     /// Its unique name.
     pub id: InstanceId,

@@ -10,6 +10,7 @@ use crate::traffic::{TableDiff, Weight};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(transparent))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct ActionId(pub u64);
 
 impl fmt::Display for ActionId {
@@ -146,6 +147,7 @@ impl Action {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[non_exhaustive]
 pub struct Event {
     /// When (the rollout's clamped clock).
     pub at: Timestamp,
@@ -369,6 +371,7 @@ pub enum EventKind {
 /// What the safety envelope held back from a plan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct HeldBack {
     /// Instances asked for that would have exceeded the peak.
     pub scale_up: u32,

@@ -254,11 +254,7 @@ fn any_replica_counts() -> BoxedStrategy<ReplicaCounts> {
 
 fn any_role_counts() -> BoxedStrategy<RoleCounts> {
     (any_count(), any_count(), any_count())
-        .prop_map(|(replicas, available, ready)| RoleCounts {
-            replicas,
-            available,
-            ready,
-        })
+        .prop_map(|(replicas, available, ready)| RoleCounts::new(replicas, available, ready))
         .boxed()
 }
 
@@ -273,18 +269,11 @@ fn any_view() -> BoxedStrategy<FleetView> {
         ],
         any_count(),
     )
-        .prop_map(
-            |([stable, target, standby, superseded, baseline], leaving)| FleetView {
-                roles: PerRole {
-                    stable,
-                    target,
-                    standby,
-                    superseded,
-                    baseline,
-                },
-                leaving,
-            },
-        )
+        .prop_map(|(counts, leaving)| {
+            let mut counts = counts.into_iter();
+            let roles = PerRole::from_fn(|_| counts.next().unwrap_or_default());
+            FleetView::new(roles, leaving)
+        })
         .boxed()
 }
 
@@ -319,19 +308,17 @@ fn any_step_state() -> BoxedStrategy<StepState> {
                 resized_from,
             )| {
                 let [aborted_at, standby_until, in_place_at] = times;
-                StepState {
-                    index,
-                    started_at,
-                    promoted,
-                    full,
-                    checks,
-                    is_rollback,
-                    held,
-                    aborted_at,
-                    standby_until,
-                    in_place_at,
-                    resized_from,
-                }
+                let mut step = StepState::new(index, started_at);
+                step.promoted = promoted;
+                step.full = full;
+                step.checks = checks;
+                step.is_rollback = is_rollback;
+                step.held = held;
+                step.aborted_at = aborted_at;
+                step.standby_until = standby_until;
+                step.in_place_at = in_place_at;
+                step.resized_from = resized_from;
+                step
             },
         )
         .boxed()
@@ -455,6 +442,7 @@ proptest! {
                 let scaled = u64::from(p) * u64::from(desired);
                 if round_up { scaled.div_ceil(100) } else { scaled / 100 }
             }
+            other => panic!("a quantity this test does not know: {other:?}"),
         };
         prop_assert_eq!(resolved, Ok(u32::try_from(expected).unwrap_or(u32::MAX)));
     }
@@ -552,11 +540,9 @@ proptest! {
 
     #[test]
     fn a_scale_step_sums_without_overflow(unavailable: u32, available: u32) {
-        let step = ScaleStep {
-            scale_down_old_unavailable: unavailable,
-            scale_down_old_available: available,
-            ..ScaleStep::default()
-        };
+        let mut step = ScaleStep::default();
+        step.scale_down_old_unavailable = unavailable;
+        step.scale_down_old_available = available;
         prop_assert_eq!(step.scale_down_old(), unavailable.saturating_add(available));
     }
 

@@ -141,6 +141,7 @@ pub trait Hooks {
 /// The [`Metrics`] and [`Hooks`] of a world that has none: every measurement is an
 /// error and every hook fails, saying so. For rollouts whose spec asks for neither.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct Unconfigured;
 
 impl fmt::Display for Unconfigured {

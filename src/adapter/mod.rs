@@ -106,6 +106,7 @@ impl<T> World for T where
 /// is_world(&adapters);
 /// ```
 #[derive(Debug, Clone, Default)]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct Adapters<P, H, L, M, K, C> {
     /// Starts, redeploys and terminates instances.
     pub provisioner: P,

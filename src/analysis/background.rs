@@ -60,6 +60,7 @@ pub enum OnInconclusive {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct BackgroundAnalysis {
     /// The metrics measured.
     pub metrics: Vec<MetricSpec>,

@@ -22,6 +22,7 @@ use super::error::AnalysisSpecError;
     feature = "serde",
     serde(rename_all = "snake_case", deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub enum Condition {
     /// `value < bound`.
     Below(f64),
@@ -111,6 +112,7 @@ impl fmt::Display for Condition {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Verdict {
     /// The success condition held (or the failure condition did not).
     Successful,

@@ -42,6 +42,7 @@ use super::rank_sum::{RankSumError, rank_sum_test};
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Direction {
     /// Only an increase fails (latency, error rate).
     Increase,
@@ -57,6 +58,7 @@ pub enum Direction {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum NanStrategy {
     /// Drop them (Kayenta's default).
     #[default]
@@ -70,6 +72,7 @@ pub enum NanStrategy {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum EffectSize {
     /// `mean(canary) / mean(baseline)`; 1 when the baseline mean is 0 (Kayenta).
     /// Limits default to 1.0.
@@ -96,6 +99,7 @@ impl EffectSize {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct MetricJudgeSpec {
     /// The metric's name. In a [`MetricSpec`](crate::analysis::MetricSpec)'s check it may be left
     /// empty (out of a document): the metric's name is used.
@@ -233,6 +237,7 @@ impl MetricJudgeSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Classification {
     /// No significant difference beyond the tolerance band.
     Pass,
@@ -264,6 +269,7 @@ impl fmt::Display for Classification {
 /// The outcome of [`classify_metric`].
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct MetricClassification {
     /// The metric.
     pub name: String,

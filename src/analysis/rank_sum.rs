@@ -21,6 +21,7 @@ const ROOT_MAX_ITERATIONS: u32 = 1000;
 /// The result of [`rank_sum_test`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct RankSumTest {
     /// The Mann–Whitney statistic W: the rank sum of the canary sample minus
     /// `n (n + 1) / 2` (R's `statistic`). Ranges from 0 to `n m`.
@@ -44,6 +45,7 @@ pub struct RankSumTest {
 /// A confidence interval for the location shift of the canary against the baseline.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct ShiftInterval {
     /// The lower end.
     pub low: f64,

@@ -35,6 +35,7 @@ pub const ERROR_RETRY_INTERVAL: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Measurement {
     /// One value (for threshold metrics); NaN counts as no data.
     Value(f64),
@@ -55,6 +56,7 @@ pub enum Measurement {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum RunPhase {
     /// Measuring; no verdict yet.
     Running,
@@ -79,6 +81,7 @@ impl RunPhase {
 /// The last measurement of a metric, for status and events.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct LastMeasurement {
     /// When it was recorded.
     pub at: Timestamp,
@@ -91,6 +94,7 @@ pub struct LastMeasurement {
 /// Counts of a metric's measurements by verdict.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct MeasurementCounts {
     /// Measurements that counted (all but errors).
     pub count: u32,

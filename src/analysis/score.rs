@@ -10,6 +10,7 @@ use super::judge::{Classification, MetricClassification, MetricJudgeSpec, classi
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct GroupSpec {
     /// The group's name.
     pub name: String,
@@ -24,6 +25,7 @@ pub struct GroupSpec {
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct JudgeSpec {
     /// How each metric is judged.
     pub metrics: Vec<MetricJudgeSpec>,
@@ -119,6 +121,7 @@ impl JudgeSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Outcome {
     /// The score reached the pass threshold.
     Pass,
@@ -131,6 +134,7 @@ pub enum Outcome {
 /// One group's score.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct GroupScore {
     /// The group.
     pub name: String,
@@ -143,6 +147,7 @@ pub struct GroupScore {
 /// The result of [`score_judgement`] or [`judge`].
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Judgement {
     /// The summary score, 0 to 100, two decimals.
     pub score: f64,

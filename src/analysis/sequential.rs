@@ -39,6 +39,7 @@ use super::rank_sum::Samples;
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct SequentialSpec {
     /// The bound on the false-failure rate over all looks of the run (default 0.05).
     pub alpha: f64,
@@ -85,6 +86,7 @@ impl SequentialSpec {
 /// What one look of a [`SequentialRankSum`] found.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct SequentialLook {
     /// The standardized rank-sum statistic of all samples so far (positive: canary
     /// higher); 0 when every value so far is tied.

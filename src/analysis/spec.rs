@@ -17,6 +17,7 @@ pub const DEFAULT_CONSECUTIVE_ERROR_LIMIT: i64 = 4;
     feature = "serde",
     serde(rename_all = "snake_case", deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub enum MetricCheck {
     /// A measured value against a success and/or failure condition (Argo).
     Threshold {
@@ -49,6 +50,7 @@ pub enum MetricCheck {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct MetricSpec {
     /// The metric's name, unique in its run.
     pub name: String,

@@ -40,7 +40,7 @@ pub(super) struct Requests {
 
 impl Requests {
     /// Whether nothing is being waited on.
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.traffic.is_none()
             && self.drains.is_empty()
             && self.terminations.is_empty()

@@ -69,7 +69,7 @@ impl HostedAnalysis {
 
     /// When the next measurement should be asked for: the earliest due metric that is
     /// not already being measured.
-    pub fn next_request_at(&self) -> Option<Timestamp> {
+    pub(crate) fn next_request_at(&self) -> Option<Timestamp> {
         if self.acted {
             return None;
         }
@@ -84,7 +84,7 @@ impl HostedAnalysis {
 
 impl Core {
     /// Starts the spec's background analysis once its start condition holds.
-    pub fn start_analysis_if_due(&mut self) {
+    pub(crate) fn start_analysis_if_due(&mut self) {
         let Some(spec) = &self.spec.background_analysis else {
             return;
         };
@@ -133,7 +133,7 @@ impl Core {
     /// When the next measurement of any hosted analysis is due: only while there is a
     /// target to measure, the one condition under which [`Core::request_measurements`]
     /// asks (so that a timer never fires for a request that is not made).
-    pub fn next_measurement_at(&self) -> Option<Timestamp> {
+    pub(crate) fn next_measurement_at(&self) -> Option<Timestamp> {
         self.target()?;
         let background = self.stage.analysis().and_then(|a| a.next_request_at());
         let checks = self
@@ -147,7 +147,7 @@ impl Core {
 
     /// Asks for every measurement due now, of the background analysis and of the
     /// current step's checks.
-    pub fn request_measurements(&mut self) {
+    pub(crate) fn request_measurements(&mut self) {
         for slot in [Slot::Background, Slot::Checks] {
             self.request_due(slot);
         }
@@ -196,7 +196,7 @@ impl Core {
     }
 
     /// Takes a measurement's answer; late, unknown or duplicate answers are reported.
-    pub fn measured(&mut self, input: &Input, action: ActionId, measurement: Measurement) {
+    pub(crate) fn measured(&mut self, input: &Input, action: ActionId, measurement: Measurement) {
         let now = self.now;
         for slot in [Slot::Background, Slot::Checks] {
             let Some(hosted) = self.hosted(slot) else {
@@ -257,7 +257,7 @@ impl Core {
 
     /// The rollout the run watched is over (completed, aborted, or replaced by a new
     /// deploy): it stops measuring; answers still out are late from now on.
-    pub fn end_analysis(&mut self) {
+    pub(crate) fn end_analysis(&mut self) {
         if let Some(hosted) = self.stage.analysis_mut() {
             hosted.run.terminate();
             hosted.measuring.clear();

@@ -29,7 +29,11 @@ impl Core {
         }
     }
 
-    pub fn deploy(&mut self, revision: Revision, is_rollback: bool) -> Result<(), CommandError> {
+    pub(crate) fn deploy(
+        &mut self,
+        revision: Revision,
+        is_rollback: bool,
+    ) -> Result<(), CommandError> {
         if revision.as_str().is_empty() {
             return Err(CommandError::EmptyRevision);
         }
@@ -76,7 +80,7 @@ impl Core {
         )));
     }
 
-    pub fn pause(&mut self) -> Result<(), CommandError> {
+    pub(crate) fn pause(&mut self) -> Result<(), CommandError> {
         let step_pause = matches!(
             self.phase(),
             Phase::Paused {
@@ -90,7 +94,7 @@ impl Core {
         Ok(())
     }
 
-    pub fn resume(&mut self) -> Result<(), CommandError> {
+    pub(crate) fn resume(&mut self) -> Result<(), CommandError> {
         match self.phase() {
             // A step's own pause ends with its time or a promotion, not a resume.
             Phase::Paused {
@@ -118,7 +122,7 @@ impl Core {
         }
     }
 
-    pub fn promote(&mut self) -> Result<(), CommandError> {
+    pub(crate) fn promote(&mut self) -> Result<(), CommandError> {
         match self.phase() {
             Phase::Paused {
                 reason: PauseReason::Step { .. },
@@ -139,7 +143,7 @@ impl Core {
         }
     }
 
-    pub fn promote_full(&mut self) -> Result<(), CommandError> {
+    pub(crate) fn promote_full(&mut self) -> Result<(), CommandError> {
         match self.phase() {
             Phase::Progressing => {}
             Phase::Paused { .. } => self.go_on(),
@@ -154,7 +158,7 @@ impl Core {
         Ok(())
     }
 
-    pub fn abort_command(&mut self, reason: AbortReason) -> Result<(), CommandError> {
+    pub(crate) fn abort_command(&mut self, reason: AbortReason) -> Result<(), CommandError> {
         if self.target().is_none() {
             return Err(self.refuse(if reason == AbortReason::Rollback {
                 "roll back"
@@ -169,7 +173,7 @@ impl Core {
     /// Gives the target up: the strategy plans the way back to the stable revision, and
     /// the envelope keeps it above the floor all the way. Nothing if no rollout is in
     /// flight.
-    pub fn abort(&mut self, reason: AbortReason) {
+    pub(crate) fn abort(&mut self, reason: AbortReason) {
         self.end_analysis();
         self.end_checks();
         let stable = self.fleet_view().roles[crate::strategy::Role::Stable];
@@ -188,7 +192,7 @@ impl Core {
         }));
     }
 
-    pub fn retry(&mut self) -> Result<(), CommandError> {
+    pub(crate) fn retry(&mut self) -> Result<(), CommandError> {
         let target = match &self.stage {
             Stage::InFlight(Flight {
                 target,
@@ -206,7 +210,7 @@ impl Core {
         Ok(())
     }
 
-    pub fn rollback(&mut self) -> Result<(), CommandError> {
+    pub(crate) fn rollback(&mut self) -> Result<(), CommandError> {
         if self.target().is_some() {
             return self.abort_command(AbortReason::Rollback);
         }
@@ -219,7 +223,7 @@ impl Core {
 
     /// Resizes the service (an autoscaler, an operator). The strategy plans toward the
     /// new size within the new limits, mid-rollout included.
-    pub fn scale(&mut self, desired: u32) -> Result<(), CommandError> {
+    pub(crate) fn scale(&mut self, desired: u32) -> Result<(), CommandError> {
         let spec = RolloutSpec {
             desired,
             ..self.spec.clone()
@@ -237,7 +241,7 @@ impl Core {
     /// Replaces the spec's limits, deadlines and timeouts. The strategy kind and
     /// `min_ready` stay as they are (a different strategy is a different rollout;
     /// `min_ready` is what availability already counted against).
-    pub fn update_spec(&mut self, spec: RolloutSpec) -> Result<(), CommandError> {
+    pub(crate) fn update_spec(&mut self, spec: RolloutSpec) -> Result<(), CommandError> {
         let limits = spec.validate().map_err(CommandError::InvalidSpec)?;
         if std::mem::discriminant(&spec.strategy) != std::mem::discriminant(&self.spec.strategy) {
             return Err(CommandError::UnsupportedChange {

@@ -133,6 +133,7 @@ pub(crate) struct Core {
 
 /// How the caller says which revision is which when adopting a fleet.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct Adoption {
     /// The known-good revision; inferred from the fleet when `None` (the revision with
     /// the most available instances, then the most instances, then the first name),
@@ -148,7 +149,7 @@ pub struct Adoption {
 }
 
 impl Core {
-    pub fn new(
+    pub(crate) fn new(
         now: Timestamp,
         spec: RolloutSpec,
         observed: Vec<Instance>,
@@ -270,7 +271,7 @@ impl Core {
 
     /// Clamps `now` to the latest time seen, and promotes instances whose `min_ready`
     /// has passed.
-    pub fn begin(&mut self, now: Timestamp) {
+    pub(crate) fn begin(&mut self, now: Timestamp) {
         if now < self.now {
             self.emit(EventKind::ClockWentBackwards {
                 given: now,
@@ -286,7 +287,7 @@ impl Core {
 
     /// Plans inside the envelope, publishes, and re-arms the timers: the end of every
     /// entry point. Progress is what Kubernetes counts, compared across the call.
-    pub fn settle(&mut self) {
+    pub(crate) fn settle(&mut self) {
         let view = self.fleet_view();
         let before = Core::progress_counts(&view);
         let mut plan = self.reconcile(view);
@@ -327,36 +328,36 @@ impl Core {
         self.refresh_timers(plan.wake_at);
     }
 
-    pub fn emit(&mut self, kind: EventKind) {
+    pub(crate) fn emit(&mut self, kind: EventKind) {
         self.events.push_back(Event { at: self.now, kind });
     }
 
-    pub fn next_action_id(&mut self) -> ActionId {
+    pub(crate) fn next_action_id(&mut self) -> ActionId {
         let id = ActionId(self.next_action);
         self.next_action += 1;
         id
     }
 
     /// The public phase, derived from the stage.
-    pub fn phase(&self) -> Phase {
+    pub(crate) fn phase(&self) -> Phase {
         self.stage.phase()
     }
 
     /// The revision being rolled out, while one is in flight.
-    pub fn target(&self) -> Option<&Revision> {
+    pub(crate) fn target(&self) -> Option<&Revision> {
         self.stage.flight().map(|flight| &flight.target)
     }
 
     /// Moves to `stage`: every change of stage goes through here, and says so when the
     /// phase changes.
-    pub fn enter(&mut self, stage: Stage) {
+    pub(crate) fn enter(&mut self, stage: Stage) {
         let from = self.phase();
         self.stage = stage;
         self.said_phase_changed(from);
     }
 
     /// Changes what holds the rollout in flight (nothing if none is), and says so.
-    pub fn hold(&mut self, hold: Hold) {
+    pub(crate) fn hold(&mut self, hold: Hold) {
         let from = self.phase();
         if let Some(flight) = self.stage.flight_mut() {
             flight.hold = hold;
@@ -372,7 +373,7 @@ impl Core {
     }
 
     /// Progress as Kubernetes counts it: the progress deadline counts from now again.
-    pub fn made_progress(&mut self) {
+    pub(crate) fn made_progress(&mut self) {
         let now = self.now;
         if let Some(flight) = self.stage.flight_mut() {
             flight.last_progress = now;
@@ -380,14 +381,14 @@ impl Core {
         }
     }
 
-    pub fn became_available(&mut self, id: InstanceId) {
+    pub(crate) fn became_available(&mut self, id: InstanceId) {
         self.dirty.insert(id.clone());
         self.emit(EventKind::InstanceAvailable { instance: id });
     }
 
     /// Whether an instance may be in rotation: ready, available, and not on its way
     /// out. The one statement of the rule; the table follows it and restores check it.
-    pub fn may_serve(&self, instance: &Instance) -> bool {
+    pub(crate) fn may_serve(&self, instance: &Instance) -> bool {
         instance.state == InstanceState::Ready
             && instance.available
             && !self.retiring.contains_key(&instance.id)
@@ -396,7 +397,7 @@ impl Core {
     /// The target of an aborted rollout, while the rollout stays aborted: it keeps the
     /// target's role (kept or removed as the strategy says) rather than counting as
     /// superseded.
-    pub fn aborted_target(&self) -> Option<&Revision> {
+    pub(crate) fn aborted_target(&self) -> Option<&Revision> {
         self.stage
             .aborted()
             .map(|aborted| &aborted.target)
@@ -405,7 +406,7 @@ impl Core {
 
     /// The role `revision` plays now.
     /// (Rolling out onto the stable revision itself makes it the target.)
-    pub fn role_of(&self, revision: &Revision) -> Role {
+    pub(crate) fn role_of(&self, revision: &Revision) -> Role {
         if Some(revision) == self.target() || Some(revision) == self.aborted_target() {
             Role::Target
         } else if Some(revision) == self.stable.as_ref() {
@@ -418,7 +419,7 @@ impl Core {
     }
 
     /// The revisions playing `role`, in name order (several only for superseded).
-    pub fn revisions_of(&self, role: Role) -> Vec<Revision> {
+    pub(crate) fn revisions_of(&self, role: Role) -> Vec<Revision> {
         match role {
             Role::Stable => self
                 .stable
@@ -452,7 +453,7 @@ impl Core {
 
     /// The revision new instances of `role` run: the baseline is made of the stable
     /// revision (a rollout onto the stable revision itself has no baseline to make).
-    pub fn provision_revision(&self, role: Role) -> Option<Revision> {
+    pub(crate) fn provision_revision(&self, role: Role) -> Option<Revision> {
         match role {
             Role::Baseline => self.revisions_of(Role::Stable).into_iter().next(),
             _ => self.revisions_of(role).into_iter().next(),
@@ -460,7 +461,7 @@ impl Core {
     }
 
     /// The fleet counted by role, in O(revisions).
-    pub fn fleet_view(&self) -> FleetView {
+    pub(crate) fn fleet_view(&self) -> FleetView {
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let mut view = FleetView::default();
         for revision in self.fleet.revisions() {
@@ -497,7 +498,7 @@ impl Core {
 
     /// Starts tracking a starting instance's health: its failure count, and its
     /// start-up timeout if it has not been ready yet (`first_start`).
-    pub fn track_starting(&mut self, id: &InstanceId, first_start: bool) {
+    pub(crate) fn track_starting(&mut self, id: &InstanceId, first_start: bool) {
         let since = first_start.then_some(self.now);
         let record = Starting { since, failures: 0 };
         if let Some(Starting {
@@ -512,7 +513,7 @@ impl Core {
     }
 
     /// Stops tracking an instance's start-up.
-    pub fn untrack_starting(&mut self, id: &InstanceId) {
+    pub(crate) fn untrack_starting(&mut self, id: &InstanceId) {
         if let Some(Starting {
             since: Some(old), ..
         }) = self.starting.remove(id)
@@ -522,7 +523,7 @@ impl Core {
     }
 
     /// Asks the caller to create `instance` of `revision`.
-    pub fn request_provision(
+    pub(crate) fn request_provision(
         &mut self,
         instance: InstanceId,
         revision: Revision,

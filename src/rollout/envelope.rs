@@ -18,7 +18,7 @@ const NOT_YET_SERVING: [InstanceState; 2] = [InstanceState::Provisioning, Instan
 impl Core {
     /// Moves the fleet toward `plan` (made from `view`, the fleet as it is) within the
     /// envelope.
-    pub fn execute(&mut self, plan: &Plan, view: &FleetView, mode: Mode) {
+    pub(crate) fn execute(&mut self, plan: &Plan, view: &FleetView, mode: Mode) {
         // Warm standby instances become the target's before any is scaled away.
         let view = &match mode {
             Mode::Rollout => self.recycle_standby(plan, *view),
@@ -27,7 +27,7 @@ impl Core {
         let explicit = matches!(plan.traffic, TrafficIntent::Explicit(_));
         let mut held = HeldBack::default();
         let mut available = view.available();
-        for role in Role::REMOVAL_ORDER {
+        for &role in Role::REMOVAL_ORDER {
             let excess = view.roles[role].replicas.saturating_sub(plan.wanted[role]);
             if excess > 0 {
                 let removed = self.scale_down(role, excess, explicit, &mut available);
@@ -42,7 +42,7 @@ impl Core {
             .flight()
             .and_then(|flight| flight.backoff_until)
             .is_some_and(|until| until > self.now);
-        for role in Role::ALL {
+        for &role in Role::ALL {
             let deficit = plan.wanted[role].saturating_sub(view.roles[role].replicas);
             if deficit == 0 || role == Role::Superseded || backing_off {
                 continue;
@@ -106,7 +106,7 @@ impl Core {
     /// the floor holds, and with explicit weights the revision does not need it to
     /// carry its weight. The one statement of that rule, for removals and for standby
     /// instances taken for reuse.
-    pub fn may_give_up(&self, revision: &Revision, available: u32, explicit: bool) -> bool {
+    pub(crate) fn may_give_up(&self, revision: &Revision, available: u32, explicit: bool) -> bool {
         available > self.limits.min_available() && !(explicit && self.carries(revision))
     }
 

@@ -11,7 +11,7 @@ use crate::rollout::stage::Hold;
 
 impl Core {
     /// Reports an input that changes nothing: unknown, late, duplicated or misdirected.
-    pub fn ignore(&mut self, input: &Input, reason: &str) {
+    pub(crate) fn ignore(&mut self, input: &Input, reason: &str) {
         // Inputs hold caller text (reasons), which must not grow the event log without
         // bound.
         self.emit(EventKind::InputIgnored {
@@ -20,7 +20,7 @@ impl Core {
         });
     }
 
-    pub fn handle_input(&mut self, input: Input) {
+    pub(crate) fn handle_input(&mut self, input: Input) {
         match &input {
             Input::Provisioned { action } => match self.answer(*action, ActionKind::Provision) {
                 Ok(id) => self.provisioned(id),
@@ -99,7 +99,7 @@ impl Core {
 
     /// An instance that will never serve: forgotten once no table lists it, replaced
     /// by the plan. Returns whether it was still wanted.
-    pub fn instance_failed(&mut self, id: InstanceId, reason: String) -> bool {
+    pub(crate) fn instance_failed(&mut self, id: InstanceId, reason: String) -> bool {
         let was_unwanted = matches!(
             self.retiring.remove(&id),
             Some(Retire::AwaitProvisioned | Retire::AwaitExit)
@@ -201,7 +201,7 @@ impl Core {
 
     /// An instance that exists but will not become healthy: taken out like any other
     /// instance (it still exists), and counted against its revision's provisioning.
-    pub fn fail_unhealthy(&mut self, id: InstanceId, reason: String) {
+    pub(crate) fn fail_unhealthy(&mut self, id: InstanceId, reason: String) {
         self.untrack_starting(&id);
         let wanted = !self.retiring.contains_key(&id);
         self.emit(EventKind::InstanceFailed {

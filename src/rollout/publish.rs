@@ -17,7 +17,7 @@ impl Core {
     /// that split (instances still joining or leaving aside: they change no revision's
     /// share). A plan that faults keep out of reach (an emergency) is in force as far as
     /// it goes, so steps that do not depend on it are not held.
-    pub fn traffic_in_force(&self, intent: &TrafficIntent) -> bool {
+    pub(crate) fn traffic_in_force(&self, intent: &TrafficIntent) -> bool {
         if !self.rotation.split_acknowledged() {
             return false;
         }
@@ -46,7 +46,7 @@ impl Core {
     /// update holding every instance that became eligible or stopped being eligible
     /// since the last flush, and the weights, routes and mirror the traffic shaper
     /// (`shaper.rs`) gives them. Returns whether it published (or amended) an update.
-    pub fn flush(&mut self, intent: &TrafficIntent) -> bool {
+    pub(crate) fn flush(&mut self, intent: &TrafficIntent) -> bool {
         let dirty = std::mem::take(&mut self.dirty);
         let mut membership = Vec::new();
         let mut removed = Vec::new();
@@ -157,7 +157,7 @@ impl Core {
     /// and its planned weight, then one per planned revision not in the table (nothing
     /// of it can serve yet). Superseded revisions share their role's planned weight in
     /// proportion to their instances.
-    pub fn lanes(
+    pub(crate) fn lanes(
         &self,
         explicit: &ExplicitTraffic,
         counts: &[(Revision, usize)],

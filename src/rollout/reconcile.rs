@@ -14,7 +14,7 @@ use crate::traffic::Weight;
 impl Core {
     /// What the core asks the planner for in the current phase, and whether it may act
     /// on the answer (a paused or halted rollout only keeps its traffic in line).
-    pub fn mode(&self) -> (Mode, bool) {
+    pub(crate) fn mode(&self) -> (Mode, bool) {
         match &self.stage {
             // A step's own wait keeps the plan in force (green instances replaced while
             // a promotion is awaited); an operator's pause stops everything.
@@ -28,7 +28,7 @@ impl Core {
     }
 
     /// What the planner decides from, given the fleet as it is (`view`).
-    pub fn plan_input(&self, view: FleetView) -> PlanInput {
+    pub(crate) fn plan_input(&self, view: FleetView) -> PlanInput {
         let (mode, _) = self.mode();
         PlanInput {
             mode,
@@ -41,7 +41,7 @@ impl Core {
     }
 
     /// Each role's weight in the latest published table.
-    pub fn published_weights(&self) -> PerRole<Weight> {
+    pub(crate) fn published_weights(&self) -> PerRole<Weight> {
         let mut weights = PerRole::<Weight>::default();
         for backend in self.rotation.published.backends() {
             let role = self.role_of(backend.revision());
@@ -52,7 +52,7 @@ impl Core {
     }
 
     /// The strategy's desired state now (pure: status and previews call it too).
-    pub fn plan(&self) -> Plan {
+    pub(crate) fn plan(&self) -> Plan {
         self.plan_for(self.fleet_view())
     }
 
@@ -63,7 +63,7 @@ impl Core {
     /// acknowledged everything published, the step's instances included. Steps skipped
     /// outright (a full promotion, a rollback) are walked through without waiting for
     /// each one's table; completion always waits.
-    pub fn plan_for(&self, view: FleetView) -> Plan {
+    pub(crate) fn plan_for(&self, view: FleetView) -> Plan {
         let input = self.plan_input(view);
         let mut plan = self.spec.strategy.planner().plan(&input);
         if input.mode == Mode::Revert && !input.has_stable {
@@ -71,7 +71,7 @@ impl Core {
             // keeps serving what serves, rather than taking it all down; what does not
             // serve yet goes. Users stay where they are (on the aborted target if none
             // was served yet).
-            for role in Role::ALL {
+            for &role in Role::ALL {
                 plan.wanted[role] = view.roles[role].available;
             }
             if let TrafficIntent::Explicit(explicit) = &mut plan.traffic {
@@ -107,7 +107,7 @@ impl Core {
 
     /// Asks the strategy what it wants for the fleet as it is (`view`) and moves toward
     /// it, within the envelope.
-    pub fn reconcile(&mut self, mut view: FleetView) -> Plan {
+    pub(crate) fn reconcile(&mut self, mut view: FleetView) -> Plan {
         let input = self.plan_input(view);
         let mut plan = self.plan_for(view);
         let (mode, acts) = self.mode();
@@ -139,7 +139,7 @@ impl Core {
 
     /// Completes the rollout once the plan's end state is reached *and* the load
     /// balancer has acknowledged the table that goes with it. Returns whether it did.
-    pub fn check_completion(&mut self, plan: &Plan) -> bool {
+    pub(crate) fn check_completion(&mut self, plan: &Plan) -> bool {
         if self.phase() != Phase::Progressing || !plan.step.complete || self.rotation.awaiting_ack()
         {
             return false;
@@ -173,7 +173,7 @@ impl Core {
     }
 
     /// Forgets the standby revision once none of its instances is left.
-    pub fn forget_empty_standby(&mut self) {
+    pub(crate) fn forget_empty_standby(&mut self) {
         let Some(standby) = &self.standby else {
             return;
         };

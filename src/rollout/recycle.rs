@@ -16,7 +16,7 @@ impl Core {
     /// Turns up to as many spare standby instances (ones the plan no longer wants) as
     /// the target is short into target instances, available ones only while the floor
     /// holds. Returns the view as it stands afterwards.
-    pub fn recycle_standby(&mut self, plan: &Plan, mut view: FleetView) -> FleetView {
+    pub(crate) fn recycle_standby(&mut self, plan: &Plan, mut view: FleetView) -> FleetView {
         let Some(target) = self.target().cloned() else {
             return view;
         };
@@ -57,7 +57,7 @@ impl Core {
     }
 
     /// How many instances on their way to being redeployed to the target there are.
-    pub fn recycling_to_target(&self) -> u32 {
+    pub(crate) fn recycling_to_target(&self) -> u32 {
         let n = self
             .recycle_to
             .values()
@@ -68,7 +68,7 @@ impl Core {
 
     /// A drained instance: redeployed if it is being recycled for the current target,
     /// terminated otherwise.
-    pub fn finish_drain(&mut self, id: InstanceId) {
+    pub(crate) fn finish_drain(&mut self, id: InstanceId) {
         let revision = self.recycle_to.remove(&id);
         match revision.filter(|r| Some(r) == self.target()) {
             Some(revision) => self.redeploy(id, revision),

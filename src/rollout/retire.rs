@@ -9,7 +9,7 @@ use crate::rollout::core::{ActionKind, Core, Pending, Retire};
 impl Core {
     /// Starts taking an instance out: the fleet marks it leaving, so capacity counts
     /// never include it again; its state stays what it is until it is drained.
-    pub fn retire(&mut self, id: &InstanceId) {
+    pub(crate) fn retire(&mut self, id: &InstanceId) {
         if self.retiring.contains_key(id) {
             return;
         }
@@ -26,7 +26,7 @@ impl Core {
     }
 
     /// Drains a retiring instance once no table the load balancer may apply lists it.
-    pub fn advance_retire(&mut self, id: &InstanceId) {
+    pub(crate) fn advance_retire(&mut self, id: &InstanceId) {
         if self.retiring.get(id) != Some(&Retire::AwaitExit) {
             return;
         }
@@ -56,7 +56,7 @@ impl Core {
         });
     }
 
-    pub fn drained(&mut self, id: InstanceId) {
+    pub(crate) fn drained(&mut self, id: InstanceId) {
         if let Some(Retire::Draining { deadline, .. }) = self.retiring.get(&id) {
             self.drain_index.remove(&(*deadline, id.clone()));
         }
@@ -64,7 +64,7 @@ impl Core {
     }
 
     /// Terminates every instance whose drain deadline has passed.
-    pub fn expire_drains(&mut self) {
+    pub(crate) fn expire_drains(&mut self) {
         while let Some((deadline, _)) = self.drain_index.first() {
             if *deadline > self.now {
                 break;
@@ -82,7 +82,7 @@ impl Core {
         }
     }
 
-    pub fn terminate(&mut self, id: InstanceId) {
+    pub(crate) fn terminate(&mut self, id: InstanceId) {
         let action = self.next_action_id();
         self.retiring
             .insert(id.clone(), Retire::Terminating { action });
@@ -99,7 +99,7 @@ impl Core {
         });
     }
 
-    pub fn terminated(&mut self, id: InstanceId) {
+    pub(crate) fn terminated(&mut self, id: InstanceId) {
         self.retiring.remove(&id);
         self.fleet
             .set_state(self.now, &id, InstanceState::Terminated);
@@ -110,7 +110,7 @@ impl Core {
         self.reap(&id);
     }
 
-    pub fn lost(&mut self, id: InstanceId, reason: String) {
+    pub(crate) fn lost(&mut self, id: InstanceId, reason: String) {
         if let Some(Retire::Draining { deadline, .. }) = self.retiring.remove(&id) {
             self.drain_index.remove(&(deadline, id.clone()));
         }
@@ -121,7 +121,7 @@ impl Core {
     }
 
     /// Forgets a terminated or failed instance once no table can still list it.
-    pub fn reap(&mut self, id: &InstanceId) {
+    pub(crate) fn reap(&mut self, id: &InstanceId) {
         let Some(instance) = self.fleet.get(id) else {
             return;
         };

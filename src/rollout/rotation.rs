@@ -67,7 +67,7 @@ pub(crate) struct Layout {
 
 impl Rotation {
     /// Starts from a table the load balancer already applies.
-    pub fn new(table: TrafficTable) -> Self {
+    pub(crate) fn new(table: TrafficTable) -> Self {
         Rotation {
             acknowledged: table.generation(),
             published: table,
@@ -76,33 +76,33 @@ impl Rotation {
     }
 
     /// Whether no table the load balancer may still be applying lists `instance`.
-    pub fn is_clear(&self, instance: &InstanceId, acknowledged_in_rotation: bool) -> bool {
+    pub(crate) fn is_clear(&self, instance: &InstanceId, acknowledged_in_rotation: bool) -> bool {
         self.published.revision_of(instance).is_none()
             && !self.leaving_at.contains_key(instance)
             && !acknowledged_in_rotation
     }
 
     /// Since when the published table has waited for the load balancer, if it has.
-    pub fn unacknowledged_since(&self) -> Option<Timestamp> {
+    pub(crate) fn unacknowledged_since(&self) -> Option<Timestamp> {
         self.awaiting_ack()
             .then_some(self.unacknowledged_since)
             .flatten()
     }
 
     /// Whether a table newer than the acknowledged one is outstanding.
-    pub fn awaiting_ack(&self) -> bool {
+    pub(crate) fn awaiting_ack(&self) -> bool {
         self.published.generation() > self.acknowledged
     }
 
     /// Whether the load balancer applies the published split (weights, routes, mirror
     /// and order), whatever instances it still has to add or remove.
-    pub fn split_acknowledged(&self) -> bool {
+    pub(crate) fn split_acknowledged(&self) -> bool {
         self.acknowledged >= self.split_changed_at
     }
 
     /// Records the load balancer's acknowledgement of `generation` (and every earlier
     /// one). Returns `None` for a generation never published or already acknowledged.
-    pub fn acknowledge(&mut self, now: Timestamp, generation: u64) -> Option<Acknowledged> {
+    pub(crate) fn acknowledge(&mut self, now: Timestamp, generation: u64) -> Option<Acknowledged> {
         if generation <= self.acknowledged || generation > self.published.generation() {
             return None;
         }
@@ -147,7 +147,7 @@ impl Rotation {
     /// With `amend`, the newest table has not reached the load balancer yet (its update
     /// is still queued): the changes go into that same generation instead of a new one,
     /// and the diff returned holds only them (the caller folds it into the queued one).
-    pub fn publish(
+    pub(crate) fn publish(
         &mut self,
         now: Timestamp,
         membership: Vec<TableChange>,
@@ -261,7 +261,7 @@ impl Rotation {
     /// Each revision's instances in the table once `membership` (instance additions and
     /// removals) applies: the published revisions in table order, then revisions new to
     /// the table in the order `membership` first names them.
-    pub fn counts_after(&self, membership: &[TableChange]) -> Vec<(Revision, usize)> {
+    pub(crate) fn counts_after(&self, membership: &[TableChange]) -> Vec<(Revision, usize)> {
         let mut counts: Vec<(Revision, usize)> = self
             .published
             .backends()
@@ -288,7 +288,7 @@ impl Rotation {
     }
 
     /// The membership changes that take every listed instance out of the table.
-    pub fn emptying(&self) -> Vec<TableChange> {
+    pub(crate) fn emptying(&self) -> Vec<TableChange> {
         self.published
             .backends()
             .iter()
@@ -304,7 +304,7 @@ impl Rotation {
     /// A rotation restored from its saved parts (the derived index rebuilt).
     // Only documents (the `serde` feature) restore a rotation.
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]
-    pub fn restored(
+    pub(crate) fn restored(
         published: TrafficTable,
         acknowledged: u64,
         joining: BTreeMap<u64, Vec<InstanceId>>,
@@ -328,7 +328,7 @@ impl Rotation {
     /// Rebuilds the derived index from `leaving`.
     // Only documents (the `serde` feature) restore a rotation.
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]
-    pub fn rebuild(&mut self) {
+    pub(crate) fn rebuild(&mut self) {
         self.leaving_at.clear();
         for (generation, ids) in &self.leaving {
             for id in ids {
@@ -340,14 +340,14 @@ impl Rotation {
     /// Whether an instance is listed as leaving in an unacknowledged table.
     // Only documents (the `serde` feature) restore a rotation.
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]
-    pub fn is_leaving(&self, id: &InstanceId) -> bool {
+    pub(crate) fn is_leaving(&self, id: &InstanceId) -> bool {
         self.leaving_at.contains_key(id)
     }
 
     /// Checks the bookkeeping against the table (for restored documents).
     // Only documents (the `serde` feature) restore a rotation.
     #[cfg_attr(not(feature = "serde"), allow(dead_code))]
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         if self.awaiting_ack() != self.unacknowledged_since.is_some() {
             return Err(format!(
                 "published generation {} against acknowledged {} does not fit unacknowledged_since {:?} (a table the load balancer never saw, or an acknowledgement never recorded)",

@@ -92,7 +92,7 @@ pub(crate) fn capacity(servable: u32, floor: u32) -> u32 {
 
 /// The order in which lanes take weight: the known-good revisions first, the target
 /// last.
-const RISE_ORDER: [Role; 5] = [
+const RISE_ORDER: &[Role] = &[
     Role::Stable,
     Role::Standby,
     Role::Baseline,
@@ -101,12 +101,13 @@ const RISE_ORDER: [Role; 5] = [
 ];
 
 /// The order in which lanes give weight up: the most disposable first.
-const FALL_ORDER: [Role; 5] = Role::REMOVAL_ORDER;
+const FALL_ORDER: &[Role] = Role::REMOVAL_ORDER;
 
 /// Lane indexes in the order of `roles`, and within a role in layout order.
-fn ordered(lanes: &[Lane], roles: [Role; 5]) -> impl Iterator<Item = usize> + '_ {
+fn ordered<'a>(lanes: &'a [Lane], roles: &'a [Role]) -> impl Iterator<Item = usize> + 'a {
     roles
-        .into_iter()
+        .iter()
+        .copied()
         .flat_map(move |role| (0..lanes.len()).filter(move |&i| lanes[i].role == role))
 }
 

@@ -96,7 +96,7 @@ pub(crate) struct Aborted {
 
 impl Flight {
     /// A rollout of `target` starting at `now`, from its first step.
-    pub fn new(target: Revision, now: Timestamp, is_rollback: bool) -> Flight {
+    pub(crate) fn new(target: Revision, now: Timestamp, is_rollback: bool) -> Flight {
         Flight {
             target,
             hold: Hold::Progressing,
@@ -116,7 +116,7 @@ impl Flight {
 
 impl Stage {
     /// The public phase this stage is.
-    pub fn phase(&self) -> Phase {
+    pub(crate) fn phase(&self) -> Phase {
         match self {
             Stage::Idle => Phase::Idle,
             Stage::Completed { .. } => Phase::Completed,
@@ -136,7 +136,7 @@ impl Stage {
     }
 
     /// The rollout in flight, if one is.
-    pub fn flight(&self) -> Option<&Flight> {
+    pub(crate) fn flight(&self) -> Option<&Flight> {
         match self {
             Stage::InFlight(flight) => Some(flight),
             _ => None,
@@ -144,7 +144,7 @@ impl Stage {
     }
 
     /// The rollout in flight, if one is, to change.
-    pub fn flight_mut(&mut self) -> Option<&mut Flight> {
+    pub(crate) fn flight_mut(&mut self) -> Option<&mut Flight> {
         match self {
             Stage::InFlight(flight) => Some(flight),
             _ => None,
@@ -152,7 +152,7 @@ impl Stage {
     }
 
     /// The rollout given up, if the last one was.
-    pub fn aborted(&self) -> Option<&Aborted> {
+    pub(crate) fn aborted(&self) -> Option<&Aborted> {
         match self {
             Stage::Aborted(aborted) => Some(aborted),
             _ => None,
@@ -160,7 +160,7 @@ impl Stage {
     }
 
     /// The step machine of the rollout in flight, or of the one given up (as it ended).
-    pub fn step(&self) -> Option<&StepCursor> {
+    pub(crate) fn step(&self) -> Option<&StepCursor> {
         match self {
             Stage::InFlight(flight) => Some(&flight.step),
             Stage::Aborted(aborted) => Some(&aborted.step),
@@ -169,7 +169,7 @@ impl Stage {
     }
 
     /// The step machine of the rollout in flight, or of the one given up, to change.
-    pub fn step_mut(&mut self) -> Option<&mut StepCursor> {
+    pub(crate) fn step_mut(&mut self) -> Option<&mut StepCursor> {
         match self {
             Stage::InFlight(flight) => Some(&mut flight.step),
             Stage::Aborted(aborted) => Some(&mut aborted.step),
@@ -178,7 +178,7 @@ impl Stage {
     }
 
     /// The background analysis of the rollout in flight, or of the one given up.
-    pub fn analysis(&self) -> Option<&HostedAnalysis> {
+    pub(crate) fn analysis(&self) -> Option<&HostedAnalysis> {
         match self {
             Stage::InFlight(flight) => flight.analysis.as_ref(),
             Stage::Aborted(aborted) => aborted.analysis.as_ref(),
@@ -187,7 +187,7 @@ impl Stage {
     }
 
     /// The background analysis of the rollout in flight or given up, to change.
-    pub fn analysis_mut(&mut self) -> Option<&mut HostedAnalysis> {
+    pub(crate) fn analysis_mut(&mut self) -> Option<&mut HostedAnalysis> {
         match self {
             Stage::InFlight(flight) => flight.analysis.as_mut(),
             Stage::Aborted(aborted) => aborted.analysis.as_mut(),
@@ -196,7 +196,7 @@ impl Stage {
     }
 
     /// Whether the rollout in flight, or the one given up, is a rollback.
-    pub fn is_rollback(&self) -> bool {
+    pub(crate) fn is_rollback(&self) -> bool {
         match self {
             Stage::InFlight(flight) => flight.is_rollback,
             Stage::Aborted(aborted) => aborted.is_rollback,

@@ -84,6 +84,7 @@ pub enum Waiting {
 /// Where the background analysis stands.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct AnalysisStatus {
     /// Its verdict so far (`Running` while measuring).
     pub phase: crate::analysis::RunPhase,
@@ -109,6 +110,7 @@ impl AnalysisStatus {
 /// A step's checks, as far as they have got.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct ChecksStatus {
     /// The step they belong to.
     pub step: StepKind,
@@ -123,6 +125,7 @@ pub struct ChecksStatus {
 /// The previous environment kept warm for an instant rollback (blue-green's blue).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct StandbyStatus {
     /// Its revision.
     pub revision: Revision,
@@ -133,6 +136,7 @@ pub struct StandbyStatus {
 /// How an abort or rollback is getting traffic back to the stable revision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct RevertStatus {
     /// Whether the stable revision could carry all traffic at once (one table update),
     /// or the way back is a reverse rolling update.
@@ -151,6 +155,7 @@ pub struct RevertStatus {
 /// A snapshot of a rollout, cheap enough to take after every call.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Status {
     /// The phase.
     pub phase: Phase,
@@ -210,7 +215,7 @@ impl Core {
             .is_some_and(|flight| flight.deadline_exceeded)
     }
 
-    pub fn status(&self) -> Status {
+    pub(crate) fn status(&self) -> Status {
         let revisions: BTreeMap<Revision, RevisionCounts> = self
             .fleet
             .revisions()

@@ -72,7 +72,7 @@ pub(crate) enum ChecksVerdict {
 
 impl HostedChecks {
     /// The earliest hook deadline.
-    pub fn next_deadline(&self) -> Option<Timestamp> {
+    pub(crate) fn next_deadline(&self) -> Option<Timestamp> {
         if self.verdict.is_some() {
             return None;
         }
@@ -92,7 +92,7 @@ const NO_STEP: StepCursor = StepCursor {
 
 impl Core {
     /// The step machine of the rollout in flight (or of the one given up, as it ended).
-    pub fn cursor(&self) -> &StepCursor {
+    pub(crate) fn cursor(&self) -> &StepCursor {
         self.stage.step().unwrap_or(&NO_STEP)
     }
 
@@ -110,7 +110,7 @@ impl Core {
     }
 
     /// The step machine's state as a planner reads it.
-    pub fn step_state(&self) -> StepState {
+    pub(crate) fn step_state(&self) -> StepState {
         let checks = self
             .cursor()
             .checks
@@ -139,7 +139,7 @@ impl Core {
     /// Advances past every step the plan says is done (re-planning after each), starts
     /// the current step's checks, and pauses while it waits for a time or a promotion.
     /// Returns the plan for the step reached.
-    pub fn advance_steps(&mut self, view: FleetView, mut plan: Plan) -> Plan {
+    pub(crate) fn advance_steps(&mut self, view: FleetView, mut plan: Plan) -> Plan {
         for _ in 0..=plan.step.count {
             // The last step, once done, waits for the end state (completion), not for
             // a step after it.
@@ -168,7 +168,7 @@ impl Core {
     /// Notes when the current step's instances were first in place. Noted whether or
     /// not the rollout acts (an operator's pause stops moves, not the clock), so that a
     /// plan timed from it never moves its end with `now`.
-    pub fn note_in_place(&mut self, plan: &Plan) {
+    pub(crate) fn note_in_place(&mut self, plan: &Plan) {
         let now = self.now;
         if let Some(flight) = self.stage.flight_mut()
             && plan.step.in_place()
@@ -280,7 +280,7 @@ impl Core {
 
     /// Stops the current step's checks: answers still out are late from now on, and
     /// what was asked but not yet handed to the caller is withdrawn.
-    pub fn end_checks(&mut self) {
+    pub(crate) fn end_checks(&mut self) {
         // The borrow of the stage and of the queue are disjoint: split them.
         if let Some(checks) = self.stage.step().and_then(|step| step.checks.as_ref()) {
             let measuring = checks.analysis.as_ref().map(|a| &a.measuring);
@@ -301,7 +301,13 @@ impl Core {
     }
 
     /// A hook's answer; unknown, late or duplicate answers are reported and ignored.
-    pub fn hook_result(&mut self, input: &Input, action: ActionId, passed: bool, reason: &str) {
+    pub(crate) fn hook_result(
+        &mut self,
+        input: &Input,
+        action: ActionId,
+        passed: bool,
+        reason: &str,
+    ) {
         let hook = self
             .stage
             .step_mut()
@@ -324,7 +330,7 @@ impl Core {
     }
 
     /// Fails the checks if a hook ran out of time.
-    pub fn expire_hooks(&mut self) {
+    pub(crate) fn expire_hooks(&mut self) {
         let now = self.now;
         let expired = self.cursor().checks.as_ref().and_then(|c| {
             c.hooks
@@ -344,7 +350,7 @@ impl Core {
 
     /// Decides the checks once every hook passed and the analysis (if any) has its
     /// verdict.
-    pub fn evaluate_checks(&mut self) {
+    pub(crate) fn evaluate_checks(&mut self) {
         let Some(checks) = self.cursor().checks.as_ref() else {
             return;
         };
@@ -440,7 +446,7 @@ impl Core {
     /// A failure that says "step back": the canary goes back to the weight before the
     /// current one (its step starts over) and the rollout pauses for a person.
     /// Strategies without steps to go back through just pause.
-    pub fn step_back_and_pause(&mut self) {
+    pub(crate) fn step_back_and_pause(&mut self) {
         if let Some(index) = self.spec.strategy.planner().step_back(self.cursor().index) {
             self.end_checks();
             self.enter_step(index);
@@ -455,7 +461,7 @@ impl Core {
     }
 
     /// Whether the current step's checks are running (started, no verdict yet).
-    pub fn checks_running(&self) -> bool {
+    pub(crate) fn checks_running(&self) -> bool {
         self.cursor()
             .checks
             .as_ref()
@@ -463,7 +469,7 @@ impl Core {
     }
 
     /// Stops the running checks without a verdict, and says so.
-    pub fn skip_checks(&mut self, reason: &str) {
+    pub(crate) fn skip_checks(&mut self, reason: &str) {
         let Some(step) = self.cursor().checks.as_ref().map(|c| c.step) else {
             return;
         };
@@ -477,7 +483,7 @@ impl Core {
 
     /// Accepts an inconclusive verdict (an operator's promote or resume). Returns
     /// whether there was one.
-    pub fn accept_inconclusive(&mut self) -> bool {
+    pub(crate) fn accept_inconclusive(&mut self) -> bool {
         let inconclusive = self
             .cursor()
             .checks

@@ -57,21 +57,21 @@ impl Timer {
 pub(crate) struct TimerTable([Option<Timestamp>; Timer::COUNT]);
 
 impl TimerTable {
-    pub fn set(&mut self, timer: Timer, at: Option<Timestamp>) {
+    pub(crate) fn set(&mut self, timer: Timer, at: Option<Timestamp>) {
         self.0[timer as usize] = at;
     }
 
-    pub fn get(&self, timer: Timer) -> Option<Timestamp> {
+    pub(crate) fn get(&self, timer: Timer) -> Option<Timestamp> {
         self.0[timer as usize]
     }
 
     /// The earliest deadline.
-    pub fn next(&self) -> Option<Timestamp> {
+    pub(crate) fn next(&self) -> Option<Timestamp> {
         self.0.iter().flatten().min().copied()
     }
 
     /// The timers due at `now`.
-    pub fn expired(&self, now: Timestamp) -> impl Iterator<Item = Timer> + '_ {
+    pub(crate) fn expired(&self, now: Timestamp) -> impl Iterator<Item = Timer> + '_ {
         Timer::ALL
             .into_iter()
             .filter(move |t| self.get(*t).is_some_and(|at| at <= now))
@@ -92,7 +92,7 @@ fn strictly_after(from: Timestamp, by: Duration) -> Option<Timestamp> {
 impl Core {
     /// Recomputes every entry from the state it belongs to; `plan_wake` is when the
     /// current plan changes by the clock alone.
-    pub fn refresh_timers(&mut self, plan_wake: Option<Timestamp>) {
+    pub(crate) fn refresh_timers(&mut self, plan_wake: Option<Timestamp>) {
         let progress = match (self.stage.flight(), self.spec.progress_deadline) {
             (Some(flight), Some(deadline))
                 if flight.hold == Hold::Progressing && !flight.deadline_exceeded =>
@@ -131,13 +131,13 @@ impl Core {
         table.set(Timer::Plan, plan);
     }
 
-    pub fn poll_timeout(&self) -> Option<Timestamp> {
+    pub(crate) fn poll_timeout(&self) -> Option<Timestamp> {
         self.timers.next()
     }
 
     /// Fires every timer due at `now`; one that is not due is left alone, so an early
     /// or repeated call changes nothing.
-    pub fn handle_timeout(&mut self) {
+    pub(crate) fn handle_timeout(&mut self) {
         let due: Vec<Timer> = self.timers.expired(self.now).collect();
         for timer in due {
             match timer {

@@ -28,7 +28,7 @@ pub(crate) struct Reported {
 impl Core {
     /// Revisions in the published table carrying more than their instances carry at the
     /// floor's rate.
-    pub fn shortfall(&self) -> Vec<Shortfall> {
+    pub(crate) fn shortfall(&self) -> Vec<Shortfall> {
         let floor = self.limits.min_available();
         self.rotation
             .published
@@ -54,7 +54,7 @@ impl Core {
     /// The split the plan asks for now, per revision, as the shaper pursues it (a
     /// superseded revision's share returning to stable first): the revisions in the
     /// published table, then planned revisions not in it yet.
-    pub fn planned_traffic(&self, plan: &Plan) -> Vec<(Revision, Weight)> {
+    pub(crate) fn planned_traffic(&self, plan: &Plan) -> Vec<(Revision, Weight)> {
         let counts: Vec<(Revision, usize)> = self
             .rotation
             .published
@@ -85,7 +85,7 @@ impl Core {
     /// the plan (as the shaper pursues it) gives users have no instance in the table,
     /// and users are on a revision beyond its plan that is neither the stable nor the
     /// standby one, or on nothing.
-    pub fn emergency(&self, plan: &Plan) -> Option<Emergency> {
+    pub(crate) fn emergency(&self, plan: &Plan) -> Option<Emergency> {
         if matches!(plan.traffic, TrafficIntent::Proportional) {
             return None;
         }
@@ -125,7 +125,7 @@ impl Core {
     }
 
     /// Says what changed since the last report: the revisions short, the emergency.
-    pub fn report_traffic(&mut self, plan: &Plan) {
+    pub(crate) fn report_traffic(&mut self, plan: &Plan) {
         let short = self.shortfall();
         let names: BTreeSet<Revision> = short.iter().map(|s| s.revision.clone()).collect();
         if names != self.reported.short {

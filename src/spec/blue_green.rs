@@ -17,6 +17,7 @@ use crate::traffic::MatchCondition;
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct HookSpec {
     /// The hook's name, unique among the checks of one stage; the caller maps it to
     /// what to run.
@@ -45,6 +46,7 @@ impl HookSpec {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct Checks {
     /// Hooks to run.
     pub hooks: Vec<HookSpec>,
@@ -108,6 +110,7 @@ impl Checks {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Promotion {
     /// By itself, this long after green is ready and checked (Argo's
     /// `autoPromotionSeconds`; zero switches at once, Argo's default).
@@ -153,6 +156,7 @@ impl Default for Promotion {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct BlueGreenSpec {
     /// Green's size while in preview, until its pre-promotion checks pass (Argo's
     /// `previewReplicaCount`); then it grows to `desired` before the switch. `None`

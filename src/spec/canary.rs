@@ -101,6 +101,7 @@ pub enum CanaryStep {
     feature = "serde",
     serde(rename_all = "snake_case", deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub enum CanaryPlan {
     /// These steps, in order.
     Steps(Vec<CanaryStep>),
@@ -250,6 +251,7 @@ fn linear_increments(weight: Weight) -> usize {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct CanarySpec {
     /// The steps, or a preset. Default: none (all at once).
     #[cfg_attr(

@@ -30,6 +30,7 @@ use crate::time::{Duration, Timestamp};
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct RollingSpec {
     /// How many instances may exist above `desired` (rounded up; a percentage may
     /// exceed 100%, but `desired + max_surge` may not exceed twice [`MAX_DESIRED`]).
@@ -78,6 +79,7 @@ impl Default for StrategySpec {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum OnDeadline {
     /// Say so (an event, and in the status) and keep trying, as Kubernetes does.
     #[default]
@@ -92,6 +94,7 @@ pub enum OnDeadline {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct ProvisionRetry {
     /// Consecutive failures tolerated before the rollout halts. Default 5.
     pub max_failures: u32,
@@ -127,6 +130,7 @@ impl ProvisionRetry {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct HealthSpec {
     /// Failed health checks in a row after which an instance is failed (Kubernetes'
     /// probe `failureThreshold`). A ready instance leaves rotation at its first failure
@@ -171,6 +175,7 @@ impl Default for HealthSpec {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct RolloutSpec {
     /// How many instances should serve once the rollout is done: 1 to [`MAX_DESIRED`].
     /// Default 1.

@@ -26,6 +26,7 @@ use crate::spec::check_desired;
 /// assert!("-5%".parse::<Quantity>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Quantity {
     /// An absolute number of instances.
     Count(u32),

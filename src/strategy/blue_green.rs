@@ -39,6 +39,7 @@ pub const BLUE_GREEN_STEPS: [StepKind; 5] = [
 /// at once and the fewest available ones it keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct BlueGreenCost {
     /// Green's size while in preview (until its pre-promotion checks pass).
     pub preview: u32,
@@ -140,7 +141,7 @@ fn green_size(spec: &BlueGreenSpec, desired: u32, step: StepKind, skip_preview: 
 /// let spec = BlueGreenSpec::default();
 /// let limits = CapacityLimits::new(3, 3, 0).unwrap();
 /// let mut view = FleetView::default();
-/// view.roles.stable = RoleCounts { replicas: 3, available: 3, ready: 3 };
+/// view.roles.stable = RoleCounts::new(3, 3, 3);
 /// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default() };
 /// let plan = blue_green_plan(&spec, &input);
 /// assert_eq!((plan.wanted.stable, plan.wanted.target), (3, 3)); // green beside blue

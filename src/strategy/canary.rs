@@ -34,6 +34,7 @@ use crate::traffic::{MatchCondition, Weight};
 /// the fewest available ones it keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct CanaryCost {
     /// The most instances at once: `desired + max_surge` without a traffic router;
     /// with one, the full stable revision plus the largest canary (or, with dynamic
@@ -296,12 +297,11 @@ pub fn canary_cost(spec: &CanarySpec, desired: u32) -> Result<CanaryCost, SpecEr
 /// ```
 /// use cutover::{Timestamp, Weight};
 /// use cutover::spec::{CanaryPlan, CanarySpec, CanaryStep, CapacityLimits};
-/// use cutover::strategy::{FleetView, Mode, PerRole, PlanInput, RoleCounts, StepState, canary_plan};
+/// use cutover::strategy::{FleetView, Mode, PlanInput, RoleCounts, StepState, canary_plan};
 /// let spec = CanarySpec::with_plan(CanaryPlan::Steps(vec![CanaryStep::SetWeight(Weight::from_percent(20).unwrap())]));
 /// let limits = CapacityLimits::new(10, 10, 2).unwrap();
 /// let mut view = FleetView::default();
-/// view.roles.stable = RoleCounts { replicas: 10, available: 10, ready: 10 };
-/// let traffic = PerRole { stable: Weight::FULL, ..PerRole::default() };
+/// view.roles.stable = RoleCounts::new(10, 10, 10);
 /// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default() };
 /// let plan = canary_plan(&spec, &input);
 /// assert_eq!((plan.wanted.stable, plan.wanted.target), (10, 2)); // two canary instances

@@ -84,6 +84,7 @@ impl CanaryReplicas {
 /// does the same when there is no separate stable ReplicaSet).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct CanaryCounts {
     /// Replicas of the canary revision.
     pub canary_replicas: u32,
@@ -106,6 +107,7 @@ pub struct CanaryCounts {
 /// How a traffic-routed canary sizes its instances besides the weight.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct RoutedScaling {
     /// A revision with any instances has at least this many (Argo's
     /// `minPodsPerReplicaSet`, for availability), or `desired` if that is fewer; 0 or 1
@@ -474,7 +476,9 @@ fn replicas(canary: i64, stable: i64) -> CanaryReplicas {
 /// // With dynamic stable scaling, the stable revision shrinks as its traffic leaves:
 /// // not before the load balancer has moved it.
 /// let mut scaling = RoutedScaling { dynamic_stable_scale: true, ..Default::default() };
-/// scaling.published = Some(PerRole { stable: percent(90), target: percent(10), ..Default::default() });
+/// let mut published = PerRole::default();
+/// (published.stable, published.target) = (percent(90), percent(10));
+/// scaling.published = Some(published);
 /// let counts = canary_routed_replicas(10, percent(25), None, scaling)?;
 /// assert_eq!((counts.canary, counts.stable), (3, 9));
 /// # Ok::<(), cutover::SpecError>(())

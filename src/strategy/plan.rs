@@ -16,6 +16,7 @@ use crate::traffic::{MatchCondition, Weight};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Role {
     /// Serving, and the revision to fall back to.
     Stable,
@@ -35,8 +36,9 @@ pub enum Role {
 }
 
 impl Role {
-    /// Every role, in the order the core scales instances up.
-    pub const ALL: [Role; 5] = [
+    /// Every role, in the order the core scales instances up (how many there are is not
+    /// API: more may come).
+    pub const ALL: &'static [Role] = &[
         Role::Stable,
         Role::Target,
         Role::Baseline,
@@ -45,7 +47,7 @@ impl Role {
     ];
 
     /// The order the core removes instances in: the most disposable first.
-    pub const REMOVAL_ORDER: [Role; 5] = [
+    pub const REMOVAL_ORDER: &'static [Role] = &[
         Role::Superseded,
         Role::Baseline,
         Role::Standby,
@@ -78,6 +80,7 @@ impl std::fmt::Display for Role {
 /// One value per [`Role`], indexed by role.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct PerRole<T> {
     /// The stable revision's value.
     pub stable: T,
@@ -90,6 +93,21 @@ pub struct PerRole<T> {
     /// The experiment baseline's value.
     #[cfg_attr(feature = "serde", serde(default))]
     pub baseline: T,
+}
+
+impl<T> PerRole<T> {
+    /// Builds a value per role from `value_of`, called once for each role in
+    /// [`Role::ALL`] order: the way to build one outside this crate, since roles may
+    /// be added.
+    pub fn from_fn(mut value_of: impl FnMut(Role) -> T) -> Self {
+        Self {
+            stable: value_of(Role::Stable),
+            target: value_of(Role::Target),
+            standby: value_of(Role::Standby),
+            superseded: value_of(Role::Superseded),
+            baseline: value_of(Role::Baseline),
+        }
+    }
 }
 
 impl<T> Index<Role> for PerRole<T> {
@@ -120,6 +138,7 @@ impl<T> IndexMut<Role> for PerRole<T> {
 /// Head counts of one role, as a planner needs them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct RoleCounts {
     /// Instances that exist or are being created and are not on their way out
     /// (Kubernetes' replicas).
@@ -131,6 +150,17 @@ pub struct RoleCounts {
 }
 
 impl RoleCounts {
+    /// Head counts of one role: `replicas`, of which `available`, of which or
+    /// besides which `ready` (see the fields).
+    #[must_use]
+    pub const fn new(replicas: u32, available: u32, ready: u32) -> Self {
+        Self {
+            replicas,
+            available,
+            ready,
+        }
+    }
+
     /// Replicas that are not (yet) available.
     #[must_use]
     pub fn unavailable(&self) -> u32 {
@@ -141,6 +171,7 @@ impl RoleCounts {
 /// The fleet as a planner sees it: counts per role, and instances on their way out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct FleetView {
     /// Counts per role.
     pub roles: PerRole<RoleCounts>,
@@ -149,6 +180,12 @@ pub struct FleetView {
 }
 
 impl FleetView {
+    /// The fleet from counts per role and the instances still leaving.
+    #[must_use]
+    pub const fn new(roles: PerRole<RoleCounts>, leaving: u32) -> Self {
+        Self { roles, leaving }
+    }
+
     /// Replicas of every role but `role` (saturating at `u32::MAX`, as every sum here).
     #[must_use]
     pub fn replicas_except(&self, role: Role) -> u32 {
@@ -276,6 +313,7 @@ impl std::fmt::Display for StepKind {
 /// checks said about it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct StepState {
     /// The current step, from 0.
     pub index: u32,
@@ -309,6 +347,17 @@ pub struct StepState {
 }
 
 impl StepState {
+    /// Step `index`, started at `started_at`, with nothing promoted, checked, held
+    /// or aborted: set the other (public) fields on the value to describe more.
+    #[must_use]
+    pub fn new(index: u32, started_at: Timestamp) -> Self {
+        Self {
+            index,
+            started_at,
+            ..Self::default()
+        }
+    }
+
     /// Whether waits and checks are skipped (a full promotion or a rollback).
     #[must_use]
     pub fn skips_checks(&self) -> bool {
@@ -321,6 +370,7 @@ impl StepState {
 /// toward the plan as capacity allows, and a step that sets traffic is done only once
 /// the load balancer applies the plan's table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct PlanInput {
     /// What is asked for.
     pub mode: Mode,
@@ -359,6 +409,7 @@ pub enum TrafficIntent {
 /// it, and faults never raise one above what is asked here.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct ExplicitTraffic {
     /// Each role's share; superseded revisions share theirs in proportion to capacity.
     pub weights: PerRole<Weight>,
@@ -428,6 +479,7 @@ pub enum StepWait {
 /// A planner's step bookkeeping.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct StepProgress {
     /// What the current step does.
     pub kind: StepKind,
@@ -456,6 +508,7 @@ impl StepProgress {
 
 /// A planner's desired state.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Plan {
     /// Instances wanted per role (the core moves toward these within its envelope).
     pub wanted: PerRole<u32>,

@@ -14,6 +14,7 @@ use crate::strategy::planner::Planner;
 /// (a ReplicaSet's `spec.replicas`); "available" ones have been ready for `min_ready`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct ReplicaCounts {
     /// Replicas of the revision being rolled out.
     pub new_replicas: u32,
@@ -32,6 +33,7 @@ pub struct ReplicaCounts {
 /// What to scale next.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct ScaleStep {
     /// New-revision instances to create.
     pub scale_up_new: u32,
@@ -273,6 +275,7 @@ pub fn rolling_is_complete(limits: CapacityLimits, counts: ReplicaCounts) -> boo
 /// Counts that Kubernetes' progress test compares (`DeploymentProgressing`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct ProgressCounts {
     /// Replicas of the revision being rolled out (Kubernetes' `updatedReplicas`).
     pub updated: u32,
@@ -321,7 +324,7 @@ pub fn rolling_is_progress(before: ProgressCounts, after: ProgressCounts) -> boo
 /// use cutover::strategy::{FleetView, Mode, PerRole, PlanInput, RoleCounts, StepState, rolling_plan};
 /// let limits = CapacityLimits::resolve(10, Quantity::Percent(25), Quantity::Percent(25)).unwrap();
 /// let mut view = FleetView::default();
-/// view.roles.stable = RoleCounts { replicas: 10, available: 10, ready: 10 };
+/// view.roles.stable = RoleCounts::new(10, 10, 10);
 /// let input = PlanInput { mode: Mode::Rollout, limits, view, has_stable: true, now: Timestamp::ZERO, step: StepState::default() };
 /// let plan = rolling_plan(&input);
 /// assert_eq!((plan.wanted.target, plan.wanted.stable), (3, 8));
@@ -345,7 +348,7 @@ pub fn rolling_plan(input: &PlanInput) -> Plan {
             wake_at: None,
         };
     }
-    for role in Role::ALL {
+    for &role in Role::ALL {
         wanted[role] = view.roles[role].replicas;
     }
     if let Some(spread) = proportional_resize(input) {
@@ -356,7 +359,7 @@ pub fn rolling_plan(input: &PlanInput) -> Plan {
     // roles first.
     let mut cleanup = step.scale_down_old_unavailable;
     let mut available = step.scale_down_old_available;
-    for role in Role::REMOVAL_ORDER.into_iter().filter(|r| *r != toward) {
+    for role in Role::REMOVAL_ORDER.iter().copied().filter(|r| *r != toward) {
         let counts = view.roles[role];
         let from_unavailable = cleanup.min(counts.unavailable());
         cleanup -= from_unavailable;
@@ -413,7 +416,7 @@ fn proportional_resize(input: &PlanInput) -> Option<Plan> {
     let to_new =
         i64::try_from(i128::from(delta) * i128::from(new) / i128::from(new + old)).unwrap_or(delta);
     let mut wanted = PerRole::<u32>::default();
-    for role in Role::ALL {
+    for &role in Role::ALL {
         wanted[role] = view.roles[role].replicas;
     }
     let resized = |replicas: u32, by: i64| {
@@ -427,7 +430,8 @@ fn proportional_resize(input: &PlanInput) -> Option<Plan> {
         wanted[Role::Stable] = resized(wanted[Role::Stable], to_old);
     }
     for role in Role::REMOVAL_ORDER
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|r| *r != Role::Target)
     {
         if to_old >= 0 {

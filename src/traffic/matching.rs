@@ -131,6 +131,7 @@ impl MatchCondition {
     feature = "serde",
     serde(from = "RouteDocument", into = "RouteDocument")
 )]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct MatchRoute {
     /// What the request must carry.
     pub condition: MatchCondition,
@@ -233,6 +234,7 @@ impl From<MatchRoute> for RouteDocument {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct Mirror {
     /// Where the copies go.
     pub revision: Revision,

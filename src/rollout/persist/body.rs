@@ -116,7 +116,7 @@ impl<'a> From<&'a Core> for BodyRef<'a> {
 impl Body {
     /// The engine state this body describes, derived state rebuilt, every
     /// cross-reference checked first.
-    pub fn restore(self) -> Result<Core, RestoreError> {
+    pub(super) fn restore(self) -> Result<Core, RestoreError> {
         let limits = self.spec.validate()?;
         let sealed = self.instances;
         let mut rotation = self.rotation;

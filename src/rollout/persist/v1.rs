@@ -75,7 +75,7 @@ impl BodyV1 {
     /// The same rollout in format 2. Format 1 kept no health records: instances found
     /// starting are watched from the document's `now`. Whether the table was waiting
     /// for its acknowledgement is kept; since when is taken as the document's `now`.
-    pub fn migrate(mut self) -> BodyV3 {
+    pub(super) fn migrate(mut self) -> BodyV3 {
         // Format 1 marked every instance on its way out `draining`, even one still being
         // provisioned; format 2 keeps states true (leaving is derived from `retiring`).
         for (id, stage) in &self.retiring {

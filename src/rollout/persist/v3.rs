@@ -92,7 +92,7 @@ fn refuse<T>(field: &'static str, why: String) -> Result<T, RestoreError> {
 
 impl BodyV3 {
     /// The same facts in format 4: the phase and what belongs to it become the stage.
-    pub fn migrate(self) -> Result<Body, RestoreError> {
+    pub(super) fn migrate(self) -> Result<Body, RestoreError> {
         let desired = self.spec.desired;
         let in_flight = |hold: Hold, target: Option<Revision>| {
             let Some(target) = target else {
