@@ -4,9 +4,11 @@
 //! A canary carries its weight in one of two ways:
 //!
 //! * **Basic** (no traffic router; a plain load balancer splits by instance count): the
-//!   weight is approximated by instance counts ([`canary_basic_target`]), and reached
-//!   step by step within the surge and unavailability limits ([`canary_basic_step`]):
-//!   Argo's `CalculateReplicaCountsForBasicCanary`.
+//!   weight is approximated by instance counts ([`canary_basic_target`]): the end
+//!   state of Argo's `CalculateReplicaCountsForBasicCanary`. How the engine gets there
+//!   is the core's business, within the surge and unavailability limits like every
+//!   strategy's moves, not Argo's per-reconcile step; a preview of the engine's own
+//!   steps runs the engine (see the simulator).
 //! * **Traffic-routed** (the load balancer takes weights): the canary gets the
 //!   instances its share needs and the stable revision stays full, or shrinks as its
 //!   share leaves with dynamic stable scaling ([`canary_routed_replicas`]): Argo's
@@ -17,7 +19,7 @@
 //! where a function's docs say that `cutover` deliberately differs.
 
 use crate::error::SpecError;
-use crate::spec::{CapacityLimits, check_desired};
+use crate::spec::check_desired;
 use crate::strategy::plan::PerRole;
 use crate::traffic::{TOTAL_BASIS_POINTS, Weight};
 
@@ -70,38 +72,6 @@ impl CanaryReplicas {
     pub fn new(canary: u32, stable: u32) -> CanaryReplicas {
         CanaryReplicas { canary, stable }
     }
-}
-
-/// Head counts the basic canary arithmetic works from, in Argo's terms.
-///
-/// "Replicas" are instances that exist or are being created and are not being removed
-/// (a ReplicaSet's `spec.replicas`); "available" ones have been ready for `min_ready`.
-/// Available counts above the replicas are tolerated (Argo sees them while a
-/// ReplicaSet scales down) and count as the replicas.
-///
-/// A first deploy, or a canary that is already the stable revision, has no stable
-/// revision: give the canary's counts, zero stable counts and a weight of 100% (Argo
-/// does the same when there is no separate stable ReplicaSet).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
-pub struct CanaryCounts {
-    /// Replicas of the canary revision.
-    pub canary_replicas: u32,
-    /// Of those, the available ones.
-    pub canary_available: u32,
-    /// Replicas of the stable revision.
-    pub stable_replicas: u32,
-    /// Of those, the available ones.
-    pub stable_available: u32,
-    /// Replicas of every other revision (Argo's older ReplicaSets; `cutover`'s
-    /// superseded and standby roles). While any exist, the canary and the stable
-    /// revision are only scaled up: the others are removed first.
-    pub other_replicas: u32,
-    /// Instances being removed that still exist (draining or terminating). Argo does
-    /// not count these against the surge; `cutover` does, so that no scale-up takes
-    /// the number of instances past `desired + max_surge`. Pass 0 for Argo's numbers.
-    pub terminating: u32,
 }
 
 /// How a traffic-routed canary sizes its instances besides the weight.
@@ -266,168 +236,6 @@ fn closer(basis_points: u64, a: (u64, u64), b: (u64, u64)) -> bool {
         u128::from(canary * FULL).abs_diff(u128::from(basis_points * total))
     };
     distance(a) * u128::from(b.1) < distance(b) * u128::from(a.1)
-}
-
-/// The next canary and stable counts of a basic canary (no traffic router): Argo's
-/// `CalculateReplicaCountsForBasicCanary`.
-///
-/// The end state is [`canary_basic_target`] for `weight` (or what `scale` asks for);
-/// this step moves toward it within `limits`:
-///
-/// 1. **Scale up, stable first**, within the surge budget: `desired + max_surge`
-///    minus every instance that exists (canary, stable, other revisions and, in
-///    `cutover`, instances on their way out).
-/// 2. While other revisions have replicas, stop there: they are removed first.
-/// 3. **Scale down** the revision that shrinks toward its end state, as far as
-///    `desired - max_unavailable` available instances allow. While the canary grows,
-///    the stable revision's replicas count as available (so a stable revision with
-///    crashing instances cannot block the canary); while it shrinks (an abort, a lower
-///    weight), the canary's do.
-/// 4. **Stay within both limits**: if that leaves the canary and stable revisions
-///    above `desired + max_surge`, the other revision gives up the excess, but keeps
-///    the available instances the floor needs; the shrinking revision then gives up
-///    what is still over.
-///
-/// `scale` (`set_canary_scale`) sets the end state to that many canary instances beside
-/// a full stable revision, for a load balancer that then sends the canary its share of
-/// the instances. **Argo ignores `setCanaryScale` without a traffic router**; pass
-/// `None` (or [`CanaryScale::MatchTrafficWeight`]) for Argo's numbers. On a full
-/// promotion or an abort, pass 100% or 0% and no `scale`, as Argo does.
-///
-/// `counts.terminating` is `cutover`'s own: instances on their way out hold capacity
-/// against the surge, so step 1 creates nothing while they fill it. They do not count
-/// in step 4, which would otherwise remove live instances to make room for instances
-/// that are leaving anyway. Pass 0 for Argo's numbers.
-///
-/// # Examples
-///
-/// ```
-/// use cutover::Weight;
-/// use cutover::spec::{CapacityLimits, Quantity};
-/// use cutover::strategy::{CanaryCounts, canary_basic_step};
-/// // 10 instances, 1 surge, 1 unavailable, going to 10%: one canary, one stable less.
-/// let limits = CapacityLimits::resolve(10, Quantity::Count(1), Quantity::Count(1)).unwrap();
-/// let counts = CanaryCounts { stable_replicas: 10, stable_available: 10, ..Default::default() };
-/// let next = canary_basic_step(limits, Weight::from_percent(10).unwrap(), None, counts);
-/// assert_eq!((next.canary, next.stable), (1, 9));
-/// ```
-#[must_use]
-pub fn canary_basic_step(
-    limits: CapacityLimits,
-    weight: Weight,
-    scale: Option<CanaryScale>,
-    counts: CanaryCounts,
-) -> CanaryReplicas {
-    let desired = limits.desired();
-    let target = match scale {
-        Some(CanaryScale::Replicas(replicas)) => CanaryReplicas::new(replicas, desired),
-        Some(CanaryScale::Weight(share)) => CanaryReplicas::new(share_of(desired, share), desired),
-        None | Some(CanaryScale::MatchTrafficWeight) => {
-            basic_target(desired, weight, limits.max_surge())
-        }
-    };
-    // Signed and wide, so that no sum or difference of u32 counts can overflow.
-    let want_canary = i64::from(target.canary);
-    let want_stable = i64::from(target.stable);
-    let canary_replicas = i64::from(counts.canary_replicas);
-    let stable_replicas = i64::from(counts.stable_replicas);
-    let canary_available = i64::from(counts.canary_available);
-    let stable_available = i64::from(counts.stable_available);
-    let room = i64::from(limits.max_total());
-    let min_available = i64::from(limits.min_available());
-
-    let mut canary = canary_replicas;
-    let mut stable = stable_replicas;
-    // Instances on their way out hold the surge until they are gone, so they limit
-    // what may be created; they never force a live instance out (below).
-    let mut scale_up = room
-        - i64::from(counts.terminating)
-        - canary_replicas
-        - stable_replicas
-        - i64::from(counts.other_replicas);
-    // The stable revision first: it carries the traffic the canary does not.
-    if stable_replicas < want_stable && scale_up > 0 {
-        let grow = scale_up.min(want_stable - stable_replicas);
-        stable += grow;
-        scale_up -= grow;
-    }
-    if canary_replicas < want_canary && scale_up > 0 {
-        canary += scale_up.min(want_canary - canary_replicas);
-    }
-    if counts.other_replicas > 0 {
-        return replicas(canary, stable);
-    }
-
-    let increasing = want_canary >= canary_replicas;
-    // Available instances that scaling down may count on; the growing side's replicas
-    // count whole (see the docs), and never more than the replicas.
-    let countable = |replicas: i64, available: i64, whole: bool| {
-        if whole {
-            replicas
-        } else {
-            replicas.min(available)
-        }
-    };
-    let countable = countable(canary_replicas, canary_available, !increasing)
-        + countable(stable_replicas, stable_available, increasing);
-    if countable <= min_available {
-        return replicas(canary, stable);
-    }
-    let scale_down = countable - min_available;
-    if increasing {
-        if stable_replicas > want_stable {
-            stable = want_stable.max(stable_replicas - scale_down);
-        }
-        let drain = Side::new(stable, stable_available);
-        let keep = Side::new(canary, canary_available);
-        (stable, canary) = within_limits(drain, keep, room, min_available);
-    } else {
-        if canary_replicas > want_canary {
-            canary = want_canary.max(canary_replicas - scale_down);
-        }
-        let drain = Side::new(canary, canary_available);
-        let keep = Side::new(stable, stable_available);
-        (canary, stable) = within_limits(drain, keep, room, min_available);
-    }
-    replicas(canary, stable)
-}
-
-/// One revision in [`within_limits`]: the replicas it is to have, and how many of its
-/// instances are available now.
-#[derive(Clone, Copy)]
-struct Side {
-    count: i64,
-    available: i64,
-}
-
-impl Side {
-    fn new(count: i64, available: i64) -> Side {
-        Side { count, available }
-    }
-}
-
-/// Argo's `adjustReplicaWithinLimits`: brings `drain` (the revision being scaled down)
-/// and `keep` (the other) within `room` without taking the available instances below
-/// `min_available`. Returns the new `(drain, keep)` counts.
-fn within_limits(drain: Side, keep: Side, room: i64, min_available: i64) -> (i64, i64) {
-    // Over the surge budget: `keep` gives up the excess first...
-    let over = (keep.count + drain.count - room).max(0);
-    let mut kept = keep.count - over;
-    let available = drain.available.min(drain.count) + keep.available.min(kept);
-    // ...but gets back the available instances that cost, as far as the floor needs...
-    let lost = (keep.available - kept).max(0);
-    let short = (min_available - available).max(0);
-    kept += lost.min(short);
-    // ...and the revision being scaled down gives up whatever is still over.
-    let over = (kept + drain.count - room).max(0);
-    (drain.count - over, kept)
-}
-
-/// Counts back to `u32`: never negative (inputs far outside the limits can push the
-/// arithmetic there) and never above `u32::MAX`.
-fn replicas(canary: i64, stable: i64) -> CanaryReplicas {
-    let clamp = |count: i64| u32::try_from(count.max(0)).unwrap_or(u32::MAX);
-    CanaryReplicas::new(clamp(canary), clamp(stable))
 }
 
 /// Canary and stable counts of a traffic-routed canary: Argo's

@@ -19,8 +19,8 @@ pub use blue_green::{
 pub use canary::{CanaryCost, canary_cost, canary_plan};
 pub(crate) use canary_counts::share_of;
 pub use canary_counts::{
-    CanaryCounts, CanaryReplicas, CanaryScale, RoutedScaling, canary_basic_step,
-    canary_basic_target, canary_routed_replicas, instances_for_weight,
+    CanaryReplicas, CanaryScale, RoutedScaling, canary_basic_target, canary_routed_replicas,
+    instances_for_weight,
 };
 pub use plan::{
     ExplicitTraffic, FleetView, Mode, PerRole, Plan, PlanInput, Role, RoleCounts, StepKind,

@@ -1,5 +1,5 @@
 use super::*;
-use crate::spec::{MAX_DESIRED, Quantity};
+use crate::spec::MAX_DESIRED;
 
 fn percent(p: u64) -> Weight {
     Weight::from_percent(p).unwrap()
@@ -73,120 +73,6 @@ fn approximation_matches_argo_float_arithmetic() {
     // 75% of 2, 90% of 5, 95% of 10, 98% of 25, 99% of 50: the fleets for which
     // 100% - 50%/n is a whole percent (one instance at 50% may be 0 or 1).
     assert_eq!(differences.len(), 5);
-}
-
-/// One basic canary step from Argo-style inputs: desired, weight in percent, max surge
-/// and max unavailable as Argo's `IntOrString`, and (replicas, available) per revision.
-/// Returns (stable, canary), Argo's order of expectations.
-fn basic_step(
-    desired: u32,
-    weight: u64,
-    (surge, unavailable): (Quantity, Quantity),
-    (stable_replicas, stable_available): (u32, u32),
-    (canary_replicas, canary_available): (u32, u32),
-    other_replicas: u32,
-) -> (u32, u32) {
-    let limits = CapacityLimits::resolve(desired, surge, unavailable).unwrap();
-    let counts = CanaryCounts {
-        canary_replicas,
-        canary_available,
-        stable_replicas,
-        stable_available,
-        other_replicas,
-        terminating: 0,
-    };
-    let next = canary_basic_step(limits, percent(weight), None, counts);
-    (next.stable, next.canary)
-}
-
-/// Every case of Argo's `TestCalculateReplicaCountsForCanary` that runs
-/// `CalculateReplicaCountsForBasicCanary` (argo-rollouts utils/replicaset/canary_test.go;
-/// the traffic-routed ones are in `routed_matches_argo`): name, desired, weight %,
-/// (max surge, max unavailable), stable and canary (replicas, available), older
-/// replicas, expected (stable, canary).
-///
-/// Adapted inputs, where Argo derives the weight from the rollout's status: the two
-/// "promote full" cases pass 100% (Argo's `GetCanaryReplicasOrWeight` ignores their
-/// `setWeight: 1` under `promoteFull`), and the `setCanaryScale` that Argo ignores
-/// without a traffic router is not passed.
-#[test]
-fn basic_step_matches_argo() {
-    use Quantity::{Count as C, Percent as P};
-    #[rustfmt::skip]
-    let cases = [
-        ("Do not add extra RSs in scaleDownCount when .Spec.Replica < AvailableReplicas",
-            10, 100, (C(3), C(0)), (7, 8), (6, 3), 0, (7, 6)),
-        ("Use max surge int to scale up canary", 10, 20, (C(2), C(0)), (10, 10), (0, 0), 0, (10, 2)),
-        ("Use max surge percentage to scale up canary",
-            10, 20, (P(20), C(0)), (10, 10), (0, 0), 0, (10, 2)),
-        ("Scale down extra stable replicas", 10, 20, (P(20), C(0)), (10, 10), (2, 2), 0, (8, 2)),
-        ("Do not go past max surge", 10, 30, (C(2), C(0)), (10, 10), (0, 0), 0, (10, 2)),
-        ("Use max unavailable int to scale down stableRS",
-            10, 20, (C(0), C(2)), (10, 10), (0, 0), 0, (8, 0)),
-        ("Use max surge percentage to scale down stableRS",
-            10, 20, (C(0), P(20)), (10, 10), (0, 0), 0, (8, 0)),
-        ("Do not go past max unavailable", 10, 30, (C(0), C(2)), (10, 10), (0, 0), 0, (8, 0)),
-        ("Use Max Surge and Max Unavailable", 10, 50, (C(2), C(1)), (10, 10), (0, 0), 0, (9, 2)),
-        ("Scale canaryRS to zero on setWeight of 0%", 10, 0, (C(1), C(1)), (10, 10), (1, 1), 0, (10, 0)),
-        ("Scale stable to zero on setWeight of 100%",
-            10, 100, (C(1), C(1)), (1, 1), (10, 10), 0, (0, 10)),
-        ("Do not scale newRS down to zero on non-zero weight",
-            1, 20, (C(1), C(0)), (1, 1), (0, 0), 0, (1, 1)),
-        ("Do not scale canaryRS down to zero on non-100 weight",
-            1, 90, (C(1), C(0)), (1, 1), (0, 0), 0, (1, 1)),
-        ("Scale up Stable before newRS", 10, 30, (C(1), C(0)), (1, 1), (0, 0), 3, (7, 1)),
-        ("Scale down newRS and stable", 10, 30, (C(0), C(3)), (8, 5), (4, 4), 0, (7, 3)),
-        ("Scale down stable and canary available", 10, 100, (C(1), C(0)), (10, 2), (10, 8), 0, (2, 9)),
-        ("Do not scale down newRS or stable when older RS count >= scaleDownCount",
-            10, 30, (C(0), C(1)), (8, 6), (4, 2), 3, (8, 4)),
-        ("Do not round past maxSurge with uneven setWeight divisor",
-            10, 5, (C(0), C(1)), (10, 10), (0, 0), 0, (9, 0)),
-        ("Do not round past maxSurge with uneven setWeight divisor (part 2)",
-            10, 5, (C(0), C(1)), (9, 9), (0, 0), 0, (9, 1)),
-        ("Use maxUnavailable of 1 when percentage of maxUnavailable and maxSurge result in 0 replicas",
-            10, 10, (P(0), P(0)), (10, 10), (0, 0), 0, (9, 0)),
-        ("Ignore setCanaryScale when trafficRouting is missing and use setWeight for replicas",
-            10, 20, (P(20), C(0)), (10, 10), (0, 0), 0, (10, 2)),
-        ("honor maxSurge during scale up when stableRS unavailable",
-            4, 100, (C(1), C(0)), (4, 1), (0, 0), 0, (4, 1)),
-        ("scale down to maxunavailable without exceeding maxSurge",
-            3, 99, (C(0), C(2)), (3, 3), (0, 0), 0, (1, 0)),
-        ("scale down to maxunavailable without exceeding maxSurge (part 2)",
-            3, 99, (C(0), C(2)), (1, 1), (0, 0), 0, (1, 2)),
-        ("honor maxUnavailable during scale down stableRS unavailable",
-            4, 100, (C(1), C(0)), (4, 1), (1, 1), 0, (3, 1)),
-        ("honor maxUnavailable when aborting or reducing weight part 1",
-            4, 0, (C(1), C(0)), (0, 0), (4, 4), 0, (1, 4)),
-        ("honor maxUnavailable when aborting or reducing weight part 2",
-            4, 0, (C(1), C(0)), (1, 0), (4, 4), 0, (1, 4)),
-        ("honor maxUnavailable when aborting or reducing weight part 3",
-            4, 0, (C(1), C(0)), (1, 1), (4, 4), 0, (1, 3)),
-        ("promote full does not consider weight", 4, 100, (C(4), C(4)), (4, 4), (0, 0), 0, (0, 4)),
-        ("promote full still honors maxSurge/maxUnavailable",
-            4, 100, (C(3), C(0)), (4, 4), (0, 0), 0, (4, 3)),
-    ];
-    assert_eq!(cases.len(), 30);
-    for (name, desired, weight, limits, stable, canary, other, expected) in cases {
-        assert_eq!(
-            basic_step(desired, weight, limits, stable, canary, other),
-            expected,
-            "{name}"
-        );
-    }
-}
-
-/// Argo's `TestCalculateReplicaCountsForNewDeployment` and
-/// `TestCalculateReplicaCountsForCanaryStableRSdEdgeCases`: no separate stable
-/// ReplicaSet (none, or the canary is it). In `cutover` terms the one revision is the
-/// canary, the stable counts are zero and the weight is 100%.
-#[test]
-fn basic_step_without_a_stable_revision_matches_argo() {
-    let no_stable = (Quantity::Count(0), Quantity::Count(1));
-    // New deployment: the stable ReplicaSet is the new one, 10 replicas, none available.
-    assert_eq!(basic_step(10, 100, no_stable, (0, 0), (10, 0), 0), (0, 10));
-    // Edge cases: 9 replicas, 9 available, with no stable ReplicaSet and with the new
-    // one as stable: both scale up to 10.
-    assert_eq!(basic_step(10, 100, no_stable, (0, 0), (9, 9), 0), (0, 10));
 }
 
 /// Every case of Argo's `TestApproximateWeightedNewStableReplicaCounts`: desired,
@@ -309,57 +195,6 @@ fn routed_matches_argo() {
     assert_eq!((counts.stable, counts.canary), (4, 4));
 }
 
-/// `cutover`'s own: instances on their way out hold the surge (Argo would start a
-/// canary instance here), but never push a live instance out.
-#[test]
-fn terminating_instances_hold_the_surge() {
-    let limits = CapacityLimits::resolve(10, Quantity::Count(1), Quantity::Count(0)).unwrap();
-    let mut counts = CanaryCounts {
-        stable_replicas: 10,
-        stable_available: 10,
-        terminating: 1,
-        ..CanaryCounts::default()
-    };
-    let next = canary_basic_step(limits, percent(10), None, counts);
-    assert_eq!((next.canary, next.stable), (0, 10));
-    counts.terminating = 0;
-    let next = canary_basic_step(limits, percent(10), None, counts);
-    assert_eq!((next.canary, next.stable), (1, 10));
-
-    // Found by the floor property: with the surge held by leaving instances, the one
-    // available canary instance stays.
-    let limits = CapacityLimits::resolve(1, Quantity::Count(1), Quantity::Count(0)).unwrap();
-    let counts = CanaryCounts {
-        canary_replicas: 2,
-        canary_available: 1,
-        terminating: 2,
-        ..CanaryCounts::default()
-    };
-    let next = canary_basic_step(limits, Weight::FULL, None, counts);
-    assert!(next.canary >= 1, "{next:?}");
-}
-
-/// `cutover`'s own: a basic canary honours `set_canary_scale` (Argo ignores it without
-/// a traffic router), beside a full stable revision and within the surge budget.
-#[test]
-fn basic_step_honours_a_canary_scale_within_the_surge() {
-    let limits = CapacityLimits::resolve(10, Quantity::Count(2), Quantity::Count(0)).unwrap();
-    let counts = CanaryCounts {
-        stable_replicas: 10,
-        stable_available: 10,
-        ..CanaryCounts::default()
-    };
-    for (scale, expected) in [
-        (CanaryScale::Replicas(1), (1, 10)),
-        (CanaryScale::Replicas(5), (2, 10)),
-        (CanaryScale::Weight(percent(20)), (2, 10)),
-        (CanaryScale::MatchTrafficWeight, (2, 10)),
-    ] {
-        let next = canary_basic_step(limits, percent(20), Some(scale), counts);
-        assert_eq!((next.canary, next.stable), expected, "{scale:?}");
-    }
-}
-
 /// `cutover`'s own choices for a traffic-routed canary, each beside the input that
 /// gives Argo's number.
 #[test]
@@ -424,40 +259,6 @@ mod properties {
         ]
     }
 
-    /// Limits as a spec resolves them, for 1..=200 instances.
-    fn limits() -> impl Strategy<Value = CapacityLimits> {
-        (1u32..=200, 0u32..=50, 0u32..=50).prop_map(|(desired, surge, unavailable)| {
-            CapacityLimits::resolve(
-                desired,
-                Quantity::Count(surge),
-                Quantity::Count(unavailable),
-            )
-            .unwrap()
-        })
-    }
-
-    /// Current counts around a fleet of up to 200, available never above replicas.
-    fn counts() -> impl Strategy<Value = CanaryCounts> {
-        (
-            0u32..=250,
-            0u32..=250,
-            0u32..=250,
-            0u32..=250,
-            0u32..=5,
-            0u32..=5,
-        )
-            .prop_map(
-                |(canary, canary_up, stable, stable_up, other, terminating)| CanaryCounts {
-                    canary_replicas: canary,
-                    canary_available: canary_up.min(canary),
-                    stable_replicas: stable,
-                    stable_available: stable_up.min(stable),
-                    other_replicas: other,
-                    terminating,
-                },
-            )
-    }
-
     /// Any `desired`, the bound [`MAX_DESIRED`] and its neighbours drawn often.
     fn any_desired() -> impl Strategy<Value = u32> {
         prop_oneof![
@@ -473,27 +274,6 @@ mod properties {
             desired,
             max: MAX_DESIRED,
         }
-    }
-
-    /// Any limits `CapacityLimits::new` accepts, up to the largest.
-    fn any_limits() -> impl Strategy<Value = CapacityLimits> {
-        (0..=MAX_DESIRED)
-            .prop_flat_map(|desired| (Just(desired), 0..=2 * MAX_DESIRED - desired, 0..=desired))
-            .prop_filter_map("no progress possible", |(desired, surge, unavailable)| {
-                CapacityLimits::new(desired, surge, unavailable).ok()
-            })
-    }
-
-    /// Anything a caller could pass, including counts far outside any limits.
-    fn wild_counts() -> impl Strategy<Value = CanaryCounts> {
-        any::<[u32; 6]>().prop_map(|[a, b, c, d, e, f]| CanaryCounts {
-            canary_replicas: a,
-            canary_available: b,
-            stable_replicas: c,
-            stable_available: d,
-            other_replicas: e,
-            terminating: f,
-        })
     }
 
     proptest! {
@@ -533,64 +313,6 @@ mod properties {
                     prop_assert!(counts.canary + counts.stable <= desired + 1, "{counts:?}");
                 }
                 Err(error) => prop_assert_eq!(error, too_large(desired)),
-            }
-        }
-
-        #[test]
-        fn step_never_panics(
-            limits in any_limits(), weight in weight(), scale in scale(), counts in wild_counts()
-        ) {
-            let _ = canary_basic_step(limits, weight, scale, counts);
-        }
-
-        /// Nothing is scaled up past `desired + max_surge` (instances on their way out
-        /// included). Counts already above it may stay there for a step.
-        #[test]
-        fn step_stays_in_the_surge_budget(
-            limits in limits(), weight in weight(), scale in scale(), counts in counts()
-        ) {
-            let next = canary_basic_step(limits, weight, scale, counts);
-            let grew = next.canary > counts.canary_replicas || next.stable > counts.stable_replicas;
-            let total = next.canary + next.stable + counts.other_replicas + counts.terminating;
-            prop_assert!(!grew || total <= limits.max_total(), "{next:?}");
-        }
-
-        /// Scaling down never takes the available instances below
-        /// `desired - max_unavailable` (or below what there was, if already below),
-        /// counting unavailable instances as removed first and new ones as unavailable.
-        #[test]
-        fn step_keeps_the_availability_floor(
-            limits in limits(), weight in weight(), scale in scale(), counts in counts()
-        ) {
-            let next = canary_basic_step(limits, weight, scale, counts);
-            let before = counts.canary_available + counts.stable_available;
-            let after = next.canary.min(counts.canary_available)
-                + next.stable.min(counts.stable_available);
-            prop_assert!(after >= before.min(limits.min_available()), "{next:?}");
-        }
-
-        /// From a settled stable revision, steps (each instance available before the
-        /// next) reach the target of one weight, then of another (an abort, a promotion).
-        #[test]
-        fn steps_reach_the_target(limits in limits(), first in weight(), then in weight()) {
-            let desired = limits.desired();
-            let mut state = CanaryReplicas::new(0, desired);
-            for weight in [first, then] {
-                for _ in 0..=4 * desired + 4 {
-                    let counts = CanaryCounts {
-                        canary_replicas: state.canary,
-                        canary_available: state.canary,
-                        stable_replicas: state.stable,
-                        stable_available: state.stable,
-                        ..CanaryCounts::default()
-                    };
-                    let next = canary_basic_step(limits, weight, None, counts);
-                    if next == state {
-                        break;
-                    }
-                    state = next;
-                }
-                prop_assert_eq!(state, canary_basic_target(desired, weight, limits.max_surge()).unwrap());
             }
         }
 
