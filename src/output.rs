@@ -304,7 +304,8 @@ pub enum EventKind {
         /// The metrics, by name.
         metrics: Vec<String>,
     },
-    /// The background analysis reached its verdict.
+    /// An analysis reached its verdict, successful or not: the background analysis, or
+    /// a step's (followed by its `ChecksCompleted`).
     AnalysisCompleted {
         /// The verdict.
         phase: crate::analysis::RunPhase,

@@ -284,7 +284,11 @@ pub struct MetricClassification {
     pub effect_size: f64,
     /// The estimated location shift, canary minus baseline, when computed.
     pub estimate: Option<f64>,
-    /// Why, in a sentence.
+    /// The rank-sum test's two-sided p-value, when the test ran (not for constant or
+    /// missing samples).
+    pub p_value: Option<f64>,
+    /// Why, in a sentence: the metric, its classification, the shift's interval, the
+    /// effect size and the p-value.
     pub reason: String,
 }
 
@@ -332,6 +336,7 @@ pub(crate) fn classify_valid(
             muted: spec.muted,
             effect_size,
             estimate,
+            p_value: None,
             reason,
         };
     if canary.is_empty() || baseline.is_empty() {
@@ -357,11 +362,11 @@ pub(crate) fn classify_valid(
         );
     }
     let effect = effect_size(spec.effect_size, &canary, &baseline);
-    let (low, high, estimate) = match (constant(&canary), constant(&baseline)) {
-        (Some(c), Some(b)) => (c - b, c - b, c - b),
+    let (low, high, estimate, p_value) = match (constant(&canary), constant(&baseline)) {
+        (Some(c), Some(b)) => (c - b, c - b, c - b, None),
         _ => match rank_sum_test(&canary, &baseline, spec.confidence) {
             Ok(test) => match (test.interval, test.estimate) {
-                (Some(i), Some(e)) => (i.low, i.high, e),
+                (Some(i), Some(e)) => (i.low, i.high, e, Some(test.p_value)),
                 // R's interval fails only when the shifted samples are all tied, which
                 // for non-constant samples means too few values to bound the shift.
                 _ => {
@@ -404,12 +409,17 @@ pub(crate) fn classify_valid(
         );
     };
     let band = spec.tolerance * estimate.abs();
+    let p = p_value.map_or_else(String::new, |p| format!(", p = {p:.4}"));
+    let result = |classification, critical, effect_size, estimate, reason| MetricClassification {
+        p_value,
+        ..result(classification, critical, effect_size, estimate, reason)
+    };
     let high_allowed = matches!(spec.direction, Direction::Increase | Direction::Either);
     let low_allowed = matches!(spec.direction, Direction::Decrease | Direction::Either);
     if high_allowed && low > band && effect >= spec.allowed_increase {
         let critical = spec.critical && effect >= spec.critical_increase;
         let reason = format!(
-            "{} was classified as High{}: the shift is in [{low}, {high}], above +{band} (effect size {effect})",
+            "{} was classified as High{}: the shift is in [{low}, {high}], above +{band} (effect size {effect}{p})",
             spec.name,
             if critical { " (Critical)" } else { "" },
         );
@@ -424,7 +434,7 @@ pub(crate) fn classify_valid(
     if low_allowed && high < -band && effect <= spec.allowed_decrease {
         let critical = spec.critical && effect <= spec.critical_decrease;
         let reason = format!(
-            "{} was classified as Low{}: the shift is in [{low}, {high}], below -{band} (effect size {effect})",
+            "{} was classified as Low{}: the shift is in [{low}, {high}], below -{band} (effect size {effect}{p})",
             spec.name,
             if critical { " (Critical)" } else { "" },
         );
@@ -442,7 +452,7 @@ pub(crate) fn classify_valid(
         effect,
         Some(estimate),
         format!(
-            "{} passed: the shift is in [{low}, {high}] (tolerance ±{band}, effect size {effect})",
+            "{} passed: the shift is in [{low}, {high}] (tolerance ±{band}, effect size {effect}{p})",
             spec.name
         ),
     )

@@ -403,7 +403,12 @@ impl MetricRun {
         match decided {
             Some((phase, reason)) => {
                 self.phase = phase;
-                self.reason = reason;
+                // The limit says when; the last measurement says why (for a judge: the
+                // classification, the shift, the effect size and the p-value).
+                self.reason = match &self.last {
+                    Some(last) => format!("{reason}; last measurement: {}", last.message),
+                    None => reason,
+                };
             }
             None => {
                 self.reason = format!(

@@ -190,6 +190,7 @@ pub fn score_judgement(
                     muted: m.muted,
                     effect_size: m.effect_size.neutral(),
                     estimate: None,
+                    p_value: None,
                     reason: format!("no result for {}", m.name),
                 })
         })

@@ -205,12 +205,21 @@ impl Core {
             let Some(metric) = hosted.measuring.remove(&action) else {
                 continue;
             };
+            let was_complete = hosted.run.phase().is_complete();
             if hosted.run.record(now, &metric, measurement).is_none() {
                 break;
             }
             match slot {
                 Slot::Background => self.act_on_verdict(),
-                Slot::Checks => self.evaluate_checks(),
+                Slot::Checks => {
+                    // A step's analysis says how it ended whichever way it went, so a
+                    // passed analysis is as visible as a failed one.
+                    let (phase, reason) = (hosted.run.phase(), hosted.run.reason());
+                    if phase.is_complete() && !was_complete {
+                        self.emit(EventKind::AnalysisCompleted { phase, reason });
+                    }
+                    self.evaluate_checks();
+                }
             }
             return;
         }

@@ -78,6 +78,16 @@ impl Core {
             self.now,
             is_rollback,
         )));
+        // Every step, the first included, is announced: a reader of the events sees
+        // the whole walk through the steps.
+        let step = self.plan().step;
+        if step.count > 0 {
+            self.emit(EventKind::StepStarted {
+                index: step.index,
+                count: step.count,
+                step: step.kind,
+            });
+        }
     }
 
     pub(crate) fn pause(&mut self) -> Result<(), CommandError> {

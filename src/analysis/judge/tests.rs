@@ -217,6 +217,7 @@ fn result(name: &str, classification: Classification) -> MetricClassification {
         muted: false,
         effect_size: 1.0,
         estimate: None,
+        p_value: None,
         reason: String::new(),
     }
 }
