@@ -194,6 +194,17 @@ pub enum TrafficError {
         /// The generation of the table it was applied to.
         found: u64,
     },
+    /// A diff changes the table but does not move it to a newer generation, so a load
+    /// balancer fencing on generations could not tell the old table from the new.
+    #[error(
+        "the diff changes the table but goes from generation {from} to {to}: a changed table needs a newer generation (set it with the builder's `generation` or `set_generation`)"
+    )]
+    GenerationNotNewer {
+        /// The generation the diff starts from.
+        from: u64,
+        /// The generation it would leave the table at.
+        to: u64,
+    },
 }
 
 /// A fleet was described inconsistently.

@@ -208,13 +208,24 @@ impl TrafficTable {
     ///
     /// # Errors
     ///
-    /// [`TrafficError::StaleDiff`] if the diff starts from another generation; any check a
-    /// table must pass if the result would be invalid. On error the table is unchanged.
+    /// [`TrafficError::StaleDiff`] if the diff starts from another generation;
+    /// [`TrafficError::GenerationNotNewer`] if it changes the table without moving to a
+    /// newer generation (two tables built at the same generation: give the newer one a
+    /// higher [`generation`](TrafficTableBuilder::generation)), since a load balancer
+    /// fences on generations and could not tell the two tables apart; any check a table
+    /// must pass if the result would be invalid. On error the table is unchanged.
     pub fn apply(&mut self, diff: &TableDiff) -> Result<(), TrafficError> {
         if diff.from_generation != self.generation {
             return Err(TrafficError::StaleDiff {
                 expected: diff.from_generation,
                 found: self.generation,
+            });
+        }
+        let unchanged = diff.changes.is_empty() && diff.to_generation == diff.from_generation;
+        if diff.to_generation <= diff.from_generation && !unchanged {
+            return Err(TrafficError::GenerationNotNewer {
+                from: diff.from_generation,
+                to: diff.to_generation,
             });
         }
         self.apply_changes(&diff.changes)?;

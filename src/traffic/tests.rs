@@ -181,6 +181,39 @@ fn stale_diffs_are_refused() {
     );
 }
 
+/// Two tables built at the default generation: the diff between them changes the
+/// table without a newer generation, which a load balancer fencing on generations could
+/// not tell apart; the table and the router both refuse it with a hint, and accept it
+/// once the newer table has a newer generation.
+#[test]
+fn a_change_needs_a_newer_generation() {
+    let old = two_way(9_000, 1_000).unwrap();
+    let new = two_way(5_000, 5_000).unwrap();
+    let diff = old.diff(&new);
+    let refusal = TrafficError::GenerationNotNewer { from: 0, to: 0 };
+    assert_eq!(old.clone().apply(&diff), Err(refusal.clone()));
+    assert!(refusal.to_string().contains("generation"), "{refusal}");
+    let mut router = crate::Router::new(&old);
+    assert_eq!(router.apply(&diff), Err(refusal));
+    assert_eq!(router.table(), &old, "unchanged on refusal");
+    // A diff back in time is refused too, even an empty one.
+    let mut later = old.clone();
+    later.set_generation(3);
+    let mut back = later.diff(&old);
+    assert_eq!(
+        later.clone().apply(&back),
+        Err(TrafficError::GenerationNotNewer { from: 3, to: 0 })
+    );
+    back.to_generation = 3;
+    assert_eq!(later.apply(&back), Ok(()), "a no-op at the same generation");
+
+    let mut newer = new.clone();
+    newer.set_generation(1);
+    let mut table = old.clone();
+    table.apply(&old.diff(&newer)).unwrap();
+    assert_eq!(table, newer);
+}
+
 #[test]
 fn a_diff_is_proportional_to_the_change() {
     let old = TrafficTable::single("v1", (0..1000).map(|i| format!("i{i}"))).unwrap();
