@@ -239,3 +239,29 @@ fn a_resize_mid_rollout_is_spread_in_proportion_even_while_paused() {
     assert_eq!(world.phase(), Phase::Completed);
     assert_eq!(world.available("v2"), 25);
 }
+
+/// Found while writing the status display (issue 20): a canary's weight step counted as
+/// done the moment its first instance became available, before the table giving it the
+/// weight was even published (the shaper's fixed point was taken over the table
+/// without the instance about to join). `SetWeight(20)` then `SetWeight(40)` jumped to
+/// 40% without 20% ever being applied. A step is done only once its split is applied.
+#[test]
+fn a_weight_step_waits_for_its_weight_to_be_applied() {
+    let steps = vec![
+        CanaryStep::SetWeight(percent(20)),
+        CanaryStep::SetWeight(percent(40)),
+        CanaryStep::Pause { duration: None },
+    ];
+    let mut world = World::new(
+        canary(5, steps, |c| c.traffic_routing = true),
+        fleet("v1", 5),
+    );
+    world.deploy("v2").unwrap();
+    world.provision_all();
+    world.health_all();
+    assert_eq!(world.step_kind(), Some(StepKind::SetWeight));
+    assert_eq!(world.rollout.status().step.map(|(index, _)| index), Some(0));
+    assert_eq!(world.rollout.traffic().weight(&"v2".into()), percent(20));
+    world.ack_traffic();
+    assert_eq!(world.rollout.status().step.map(|(index, _)| index), Some(1));
+}

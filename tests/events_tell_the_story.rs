@@ -121,3 +121,41 @@ fn a_failed_verdict_says_which_metric_how_it_classified_and_how_sure() {
         assert!(reason.contains(part), "{reason:?} does not say {part:?}");
     }
 }
+
+/// A status reads like Argo's `kubectl argo rollouts get rollout` header: the strategy,
+/// `Step: n/m`, the set weight against the actual weight, each revision's instances,
+/// and what the rollout waits for.
+#[test]
+fn a_status_reads_like_argos_header() {
+    let steps = vec![set_weight(20), CanaryStep::Pause { duration: None }];
+    let mut world = World::new(
+        canary(5, steps, |c| c.traffic_routing = true),
+        fleet("v1", 5),
+    );
+    world.deploy("v2").unwrap();
+    world.provision_all();
+    world.health_all();
+    // The canary is up; its 20% is published and not yet applied.
+    assert!(!world.rollout.status().split_applied);
+    let text = world.rollout.status().to_string();
+    for part in [
+        "Strategy:       canary",
+        "  Step:         1/",
+        "(set weight, since",
+        "  SetWeight:    v2 20%",
+        "  ActualWeight: v2 20% (published, not yet applied)",
+        "v1 (stable): 5 ready, 5 available",
+        "v2 (target): 1 ready",
+        "Waiting for:    the load balancer to apply generation",
+    ] {
+        assert!(text.contains(part), "{text}\ndoes not say {part:?}");
+    }
+    world.ack_traffic();
+    let text = world.rollout.status().to_string();
+    assert!(text.contains("  ActualWeight: v2 20%\n"), "{text}");
+    let table = world.rollout.traffic().to_string();
+    assert!(
+        table.contains("v1 80% (5 instances), v2 20% (1 instance)"),
+        "{table}"
+    );
+}

@@ -15,6 +15,7 @@ mod rotation;
 mod shaper;
 mod stage;
 mod status;
+mod status_display;
 mod steps;
 #[cfg(test)]
 mod tests;

@@ -18,7 +18,7 @@ impl Core {
     /// share). A plan that faults keep out of reach (an emergency) is in force as far as
     /// it goes, so steps that do not depend on it are not held.
     pub(crate) fn traffic_in_force(&self, intent: &TrafficIntent) -> bool {
-        if !self.rotation.split_acknowledged() {
+        if !self.rotation.split_acknowledged() || self.membership_pending() {
             return false;
         }
         let TrafficIntent::Explicit(explicit) = intent else {
@@ -40,6 +40,17 @@ impl Core {
                 .eq(table.backends().iter().map(|b| b.weight()))
             && next.layout.routes.as_slice() == table.routes()
             && next.layout.mirror.as_ref() == table.mirror()
+    }
+
+    /// Whether an instance is to join or leave the table at the next flush. The split
+    /// such a change allows is not known until it is published (a canary's first
+    /// instance makes room for its weight), so no split is in force before it.
+    fn membership_pending(&self) -> bool {
+        self.dirty.iter().any(|id| {
+            let listed = self.rotation.published.revision_of(id).is_some();
+            let eligible = self.fleet.get(id).is_some_and(|i| self.may_serve(i));
+            listed != eligible
+        })
     }
 
     /// Brings the table in line with the fleet and the plan's traffic intent: one

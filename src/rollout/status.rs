@@ -157,6 +157,8 @@ pub struct RevertStatus {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Status {
+    /// The strategy the rollout follows.
+    pub strategy: crate::spec::StrategyKind,
     /// The phase.
     pub phase: Phase,
     /// The revision serving as the known-good one.
@@ -190,6 +192,10 @@ pub struct Status {
     pub shortfall: Vec<crate::output::Shortfall>,
     /// Users stranded by faults, if they are (see [`Emergency`](crate::status::Emergency)).
     pub emergency: Option<crate::output::Emergency>,
+    /// Whether the load balancer applies the published split (weights, routes and
+    /// mirror; instances still joining or leaving aside). Until it does, the split
+    /// users see lies between the previous one and `traffic`.
+    pub split_applied: bool,
     /// The generation of the published table.
     pub traffic_generation: u64,
     /// The generation the load balancer last acknowledged.
@@ -232,6 +238,7 @@ impl Core {
         let progress = self.progress();
         let revert = self.revert_status();
         Status {
+            strategy: self.spec.strategy.kind(),
             phase: self.phase(),
             stable: self.stable.clone(),
             target: self.target().cloned(),
@@ -256,6 +263,7 @@ impl Core {
             planned_traffic: self.planned_traffic(&plan),
             shortfall: self.shortfall(),
             emergency: self.emergency(&plan),
+            split_applied: self.rotation.split_acknowledged(),
             traffic_generation: self.rotation.published.generation(),
             acknowledged_generation: self.rotation.acknowledged,
             waiting_for: self.waiting_for(&plan),

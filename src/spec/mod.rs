@@ -74,6 +74,43 @@ impl Default for StrategySpec {
     }
 }
 
+impl StrategySpec {
+    /// Which strategy this is, without its settings.
+    #[must_use]
+    pub fn kind(&self) -> StrategyKind {
+        match self {
+            StrategySpec::Rolling(_) => StrategyKind::Rolling,
+            StrategySpec::BlueGreen(_) => StrategyKind::BlueGreen,
+            StrategySpec::Canary(_) => StrategyKind::Canary,
+        }
+    }
+}
+
+/// The name of a strategy, for statuses, reports and logs: `rolling`, `blue-green`
+/// or `canary` when displayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum StrategyKind {
+    /// [`StrategySpec::Rolling`].
+    Rolling,
+    /// [`StrategySpec::BlueGreen`].
+    BlueGreen,
+    /// [`StrategySpec::Canary`].
+    Canary,
+}
+
+impl std::fmt::Display for StrategyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StrategyKind::Rolling => "rolling",
+            StrategyKind::BlueGreen => "blue-green",
+            StrategyKind::Canary => "canary",
+        })
+    }
+}
+
 /// What to do when a rollout makes no progress for `progress_deadline`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

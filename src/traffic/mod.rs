@@ -6,6 +6,7 @@
 //! problem, leaving the table as it was.
 
 mod diff;
+mod display;
 mod matching;
 mod weight;
 

@@ -356,3 +356,39 @@ proptest! {
         prop_assert_eq!(patched, b);
     }
 }
+
+#[test]
+fn tables_and_routes_read_in_one_line() {
+    let table = TrafficTable::builder()
+        .revision("v1", 9_000, ["a", "b"])
+        .revision("v2", 1_000, ["c"])
+        .route(MatchCondition::header_equals("x-canary", "1"), "v2")
+        .route(
+            MatchCondition::KeyIn {
+                keys: ["ann", "bob", "cy", "di", "ed"].map(String::from).into(),
+            },
+            "v2",
+        )
+        .mirror("v2", 500)
+        .generation(4)
+        .build()
+        .unwrap();
+    assert_eq!(
+        table.to_string(),
+        "generation 4: v1 90% (2 instances), v2 10% (1 instance); \
+         header x-canary = \"1\" -> v2; key in {\"ann\", \"bob\", \"cy\", 2 more} -> v2; \
+         mirror 5% -> v2"
+    );
+    assert_eq!(
+        TrafficTable::empty().to_string(),
+        "generation 0: no revisions"
+    );
+    let cookie = MatchRoute::new(
+        MatchCondition::CookieEquals {
+            name: "beta".into(),
+            value: "yes".into(),
+        },
+        "v3",
+    );
+    assert_eq!(cookie.to_string(), "cookie beta = \"yes\" -> v3");
+}
