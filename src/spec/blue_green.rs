@@ -158,9 +158,11 @@ impl Default for Promotion {
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 #[allow(clippy::exhaustive_structs)] // Built by callers with a struct literal: a new field is a deliberate, breaking change.
 pub struct BlueGreenSpec {
-    /// Green's size while in preview, until its pre-promotion checks pass (Argo's
-    /// `previewReplicaCount`); then it grows to `desired` before the switch. `None`
-    /// (the default) builds it at full size from the start.
+    /// Green's size while in preview, through its pre-promotion checks and until it is
+    /// promoted, as Argo's `previewReplicaCount`: a manual promotion that waits costs
+    /// these instances, not a second fleet. After the promotion green grows to
+    /// `desired`, and the switch waits for it. `None` (the default) builds it at full
+    /// size from the start, so that the switch follows the promotion at once.
     pub preview_replicas: Option<u32>,
     /// How many blue instances may be given up while green is built, when twice the
     /// instances is more than there is room for: a count, or a percentage of `desired`
@@ -186,9 +188,20 @@ pub struct BlueGreenSpec {
     pub promotion: Promotion,
     /// How long blue stays warm (ready, in the table at weight 0) after the rollout
     /// completes, for an instant rollback. Default 30s (Argo's `scaleDownDelaySeconds`).
+    ///
+    /// **Differs from Argo in when it starts**: Argo counts from the switch, so a
+    /// post-promotion analysis longer than the delay runs with blue already gone and a
+    /// failure can no longer switch back in one update. Here blue is kept through the
+    /// post-promotion checks and the delay counts from completion: the instant rollback
+    /// the checks exist for is always there while they run.
     pub scale_down_delay: Duration,
     /// How long green stays after an abort (for debugging); `None` keeps it until the
-    /// next deploy (Argo's `abortScaleDownDelaySeconds: 0`). Default 30s.
+    /// next deploy. Default 30s.
+    ///
+    /// **Differs from Argo's `abortScaleDownDelaySeconds` at zero**: Argo reads `0` as
+    /// "never scale down"; here a zero delay is no delay (green goes at once) and
+    /// "never" is spelled `None` (`null` in a document), so that no number means its
+    /// opposite.
     pub abort_scale_down_delay: Option<Duration>,
     /// Keep blue as the warm standby after `scale_down_delay` instead of removing it:
     /// a rollback to it stays one table update, and a deploy of its revision reuses it.

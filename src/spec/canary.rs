@@ -56,6 +56,12 @@ pub enum CanaryStep {
     },
     /// Size the canary apart from its traffic weight (Argo's `setCanaryScale`): a
     /// count, a share of `desired`, or back to matching the weight.
+    ///
+    /// **Differs from Argo without a traffic router**: Argo ignores `setCanaryScale`
+    /// there; cutover honours it, and the canary's instance count (hence its share of a
+    /// load balancer that splits by count) is the scale's until a later
+    /// `SetCanaryScale(MatchTrafficWeight)`. A step a person wrote is never silently
+    /// dropped: what it asks for is what runs.
     SetCanaryScale(CanaryScale),
     /// Send requests that match (a header, a cookie, a list of user keys) to the canary
     /// whatever the weights, so A/B testers reach it; `None` removes the route. Needs a
@@ -284,6 +290,11 @@ pub struct CanarySpec {
     /// instances stay (at weight 0) after an abort, for debugging; `None` keeps them
     /// until the next deploy. Without a traffic router, or with dynamic stable scaling,
     /// they carry traffic by count and go as the stable revision returns. Default 30s.
+    ///
+    /// **Differs from Argo's `abortScaleDownDelaySeconds` at zero**: Argo reads `0` as
+    /// "never scale down"; here a zero delay is no delay (the canary goes at once) and
+    /// "never" is spelled `None` (`null` in a document), so that no number means its
+    /// opposite.
     pub abort_scale_down_delay: Option<Duration>,
 }
 

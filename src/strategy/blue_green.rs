@@ -1,20 +1,8 @@
 //! The blue-green planner, and its arithmetic as public functions so that a tool can
 //! show the cost of a blue-green rollout before running it.
 //!
-//! Blue is the stable revision, green the target. The plan is a fixed table of steps:
-//!
-//! | step | green's size | traffic | done when |
-//! |---|---|---|---|
-//! | preview | preview size | all on blue; the preview route to green | green's preview available |
-//! | pre-promotion checks | preview size | same | the checks passed |
-//! | promotion | full | same | promoted (after the auto-promotion delay, or by an operator) |
-//! | switch | full | same | every green instance available: the next step switches |
-//! | post-promotion checks | full | **all on green**, in one table update | the checks passed |
-//!
-//! Blue stays whole throughout (less `max_unavailable` when green at full size would
-//! pass the peak), so that an abort at any point puts all traffic back on blue in one
-//! update. On completion blue becomes the standby: warm for `scale_down_delay`, or for
-//! good with `keep_standby`.
+//! Blue is the stable revision, green the target; the steps are
+//! [`BLUE_GREEN_STEPS`], described in the [`strategy`](crate::strategy) module docs.
 
 use crate::error::SpecError;
 use crate::spec::Checks;
@@ -26,7 +14,10 @@ use crate::strategy::plan::{
 use crate::strategy::planner::{Planner, StepView};
 use crate::time::Timestamp;
 
-/// The steps of a blue-green rollout, in order.
+/// The steps of a blue-green rollout, in order: green previewed, checked, promoted,
+/// switched to in one table update, checked again. What each step sizes green to,
+/// where traffic goes and when it is done: the table in the
+/// [`strategy`](crate::strategy#the-steps-of-each-strategy) module docs.
 pub const BLUE_GREEN_STEPS: [StepKind; 5] = [
     StepKind::Preview,
     StepKind::PrePromotion,
@@ -41,7 +32,7 @@ pub const BLUE_GREEN_STEPS: [StepKind; 5] = [
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct BlueGreenCost {
-    /// Green's size while in preview (until its pre-promotion checks pass).
+    /// Green's size while in preview (until it is promoted).
     pub preview: u32,
     /// Blue instances that may be given up while green is at full size.
     pub blue_may_go: u32,
@@ -85,8 +76,9 @@ fn preview_size(spec: &BlueGreenSpec, desired: u32) -> u32 {
     spec.preview_replicas.unwrap_or(desired).min(desired)
 }
 
-/// Green's size in a step: the preview size until the pre-promotion checks pass (Argo's
-/// `previewReplicaCount`), full size after. A rollback or full promotion skips the
+/// Green's size in a step: the preview size until it is promoted (Argo's
+/// `previewReplicaCount`: a promotion that waits for a person costs the preview, not a
+/// second fleet), full size from the switch on. A rollback or full promotion skips the
 /// preview.
 ///
 /// # Examples
@@ -96,7 +88,8 @@ fn preview_size(spec: &BlueGreenSpec, desired: u32) -> u32 {
 /// use cutover::strategy::{StepKind, blue_green_green_size};
 /// let spec = BlueGreenSpec { preview_replicas: Some(1), ..BlueGreenSpec::default() };
 /// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Preview, false), Ok(1));
-/// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Promotion, false), Ok(4));
+/// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Promotion, false), Ok(1));
+/// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Switch, false), Ok(4));
 /// assert_eq!(blue_green_green_size(&spec, 4, StepKind::Preview, true), Ok(4));
 /// ```
 ///
@@ -120,7 +113,9 @@ pub fn blue_green_green_size(
 /// [`blue_green_green_size`] for a `desired` already checked.
 fn green_size(spec: &BlueGreenSpec, desired: u32, step: StepKind, skip_preview: bool) -> u32 {
     match step {
-        StepKind::Preview | StepKind::PrePromotion if !skip_preview => preview_size(spec, desired),
+        StepKind::Preview | StepKind::PrePromotion | StepKind::Promotion if !skip_preview => {
+            preview_size(spec, desired)
+        }
         _ => desired,
     }
 }
@@ -393,7 +388,13 @@ mod tests {
             index: 2,
             ..StepState::default()
         };
-        let full = blue_green_plan(&spec, &input(promotion, 4, 1));
+        let waiting = blue_green_plan(&spec, &input(promotion, 4, 1));
+        assert_eq!((waiting.wanted.stable, waiting.wanted.target), (4, 1));
+        let switch = StepState {
+            index: 3,
+            ..StepState::default()
+        };
+        let full = blue_green_plan(&spec, &input(switch, 4, 1));
         assert_eq!((full.wanted.stable, full.wanted.target), (3, 4));
     }
 

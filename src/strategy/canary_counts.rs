@@ -87,9 +87,12 @@ pub struct RoutedScaling {
     /// (Argo's `dynamicStableScale`); without it the stable revision stays at
     /// `desired` until the rollout completes.
     pub dynamic_stable_scale: bool,
-    /// The weights the load balancer has now (the last acknowledged table), if known:
-    /// with dynamic stable scaling, neither revision shrinks below what its published
-    /// share needs, so instances stay until the traffic has moved off them.
+    /// The weights of the last table published (sent to the load balancer, whether or
+    /// not it has applied it yet), if the caller has one: with dynamic stable scaling,
+    /// neither revision shrinks below what its published share needs, so instances
+    /// stay until the traffic has moved off them. The engine's planner passes `None`:
+    /// it never reads the table, and the core's envelope keeps the instances a
+    /// published share needs.
     pub published: Option<PerRole<Weight>>,
 }
 

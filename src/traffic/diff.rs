@@ -121,7 +121,7 @@ impl TrafficTable {
     /// `self.apply(&self.diff(next))` makes `self == next` when `next` is at a newer
     /// generation than `self` (or equal to it): a diff that changes the table without
     /// a newer generation is refused when applied
-    /// ([`TrafficError::GenerationNotNewer`](crate::TrafficError::GenerationNotNewer)),
+    /// ([`TrafficError::GenerationNotNewer`]),
     /// so two tables built at the builder's default generation 0 need
     /// [`generation`](crate::traffic::TrafficTableBuilder::generation) on the newer one. Costs O(instances); the
     /// rollout engine builds its diffs as it edits instead, at a cost proportional to
