@@ -463,7 +463,7 @@
 //! | [`adapter`] | the traits a caller implements for the world | [`adapter::LoadBalancer`] |
 //! | [`driver`] | a blocking driver running a rollout against the adapters | [`driver::Driver`] |
 //! | [`store`] | where a controller keeps its documents (compare-and-swap) | [`store::Store`] |
-//! | [`docs`] | spec documents and their schema | [`docs::specs`] |
+//! | [`docs`] | spec documents and their schema; a canary judged by its metrics, on the bare loop | [`docs::canary_with_analysis`] |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

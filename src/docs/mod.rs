@@ -1,10 +1,13 @@
 //! Documentation that compiles: the spec documents people write, each parsed and
 //! checked by a doc test so that it cannot drift from what the crate reads.
 //!
+//! * [`canary_with_analysis`]: a canary judged by its metrics (a judged analysis step
+//!   and a background analysis), driven on the bare sans-IO loop to its abort.
 //! * [`specs`]: a minimal and a full spec document for each strategy (rolling,
 //!   blue-green, canary), with steps, routes, analyses and a judge.
 //! * [`ROLLOUT_SPEC_SCHEMA`]: the JSON Schema of spec documents, for editors.
 
+pub mod canary_with_analysis;
 pub mod specs;
 
 /// The JSON Schema (draft 2020-12) of a spec document, [`RolloutSpec`](crate::RolloutSpec):

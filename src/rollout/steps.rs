@@ -406,8 +406,6 @@ impl Core {
         });
     }
 
-    /// The checks failed: the rollout aborts (traffic back on the stable revision inside
-    /// the envelope).
     /// The checks failed: by default the rollout aborts (traffic back on the stable
     /// revision inside the envelope); a canary analysis step may say to pause for a
     /// person, or to step back.
