@@ -390,6 +390,18 @@ impl Fleet {
             })
     }
 
+    /// Head counts of every revision and group, in name order, in O(revisions): one
+    /// pass for callers that sum over the fleet (no lookup per revision).
+    pub(crate) fn all_group_counts(
+        &self,
+    ) -> impl Iterator<Item = (&Revision, InstanceGroup, RevisionCounts)> + '_ {
+        self.revisions.iter().flat_map(|(revision, groups)| {
+            InstanceGroup::ALL
+                .into_iter()
+                .map(move |group| (revision, group, groups[group.index()].counts()))
+        })
+    }
+
     /// Head counts over the whole fleet, in O(revisions).
     #[must_use]
     pub fn total(&self) -> RevisionCounts {

@@ -464,18 +464,15 @@ impl Core {
     pub(crate) fn fleet_view(&self) -> FleetView {
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let mut view = FleetView::default();
-        for revision in self.fleet.revisions() {
-            for group in InstanceGroup::ALL {
-                let counts = self.fleet.group_counts(revision, group);
-                let role = match group {
-                    InstanceGroup::Main => self.role_of(revision),
-                    InstanceGroup::Baseline => Role::Baseline,
-                };
-                view.roles[role].replicas += count(counts.pending() + counts.ready());
-                view.roles[role].available += count(counts.available);
-                view.roles[role].ready += count(counts.ready());
-                view.leaving += count(counts.leaving);
-            }
+        for (revision, group, counts) in self.fleet.all_group_counts() {
+            let role = match group {
+                InstanceGroup::Main => self.role_of(revision),
+                InstanceGroup::Baseline => Role::Baseline,
+            };
+            view.roles[role].replicas += count(counts.pending() + counts.ready());
+            view.roles[role].available += count(counts.available);
+            view.roles[role].ready += count(counts.ready());
+            view.leaving += count(counts.leaving);
         }
         // Standby instances being redeployed for the target are on their way in, not
         // out.

@@ -97,11 +97,16 @@ impl Core {
             return false;
         }
         let now = self.now;
-        let queued = self.actions.iter().rposition(|a| {
-            matches!(a, Action::UpdateTraffic { generation, .. }
-                if *generation == self.rotation.published.generation()
-                    && *generation > self.rotation.acknowledged)
-        });
+        // Only an update the load balancer has not acknowledged can still be queued: the
+        // common case (everything acknowledged) skips the scan of the queue.
+        let pending = self.rotation.published.generation();
+        let queued = (pending > self.rotation.acknowledged)
+            .then(|| {
+                self.actions.iter().rposition(|a| {
+                    matches!(a, Action::UpdateTraffic { generation, .. } if *generation == pending)
+                })
+            })
+            .flatten();
         let amend = queued.is_some();
         let mut counts = self.rotation.counts_after(&membership);
         let mut layout = self.layout(intent, &counts, amend);

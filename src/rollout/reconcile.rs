@@ -88,10 +88,13 @@ impl Core {
             }
         }
         if input.mode != Mode::Rollout || input.step.skips_checks() {
-            plan.step.complete &= self.traffic_in_force(&plan.traffic);
+            plan.step.complete = plan.step.complete && self.traffic_in_force(&plan.traffic);
             return plan;
         }
-        let split = self.traffic_in_force(&plan.traffic);
+        // Whether the split is in force matters only to a step that could be complete
+        // or is in place; asking costs a walk of the pending changes, so ask only then.
+        let split =
+            (plan.step.complete || plan.step.in_place()) && self.traffic_in_force(&plan.traffic);
         if !split {
             plan.step.complete = false;
             if plan.step.in_place() {
