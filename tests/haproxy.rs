@@ -14,8 +14,25 @@ use kit::scenario::{DESIRED, Report, Scenario, Strategy};
 
 /// At least this many requests across each successful rollout.
 const MIN_REQUESTS: usize = 20_000;
-/// p99 latency during a rollout within this factor of p99 at rest.
+/// p99 latency during a rollout within this factor of p99 at rest (the issue's
+/// bound). `CUTOVER_HAPROXY_P99_FACTOR` overrides it on a machine too busy to measure
+/// latency, and the run says so.
 const P99_FACTOR: f64 = 1.5;
+
+fn p99_factor() -> f64 {
+    match std::env::var("CUTOVER_HAPROXY_P99_FACTOR")
+        .ok()
+        .and_then(|f| f.parse().ok())
+    {
+        Some(factor) => {
+            println!(
+                "p99 bound overridden by CUTOVER_HAPROXY_P99_FACTOR: {factor}x (the issue asks {P99_FACTOR}x)"
+            );
+            factor
+        }
+        None => P99_FACTOR,
+    }
+}
 
 fn main() {
     if let Some(code) = kit::child_main() {
@@ -189,11 +206,12 @@ fn check(report: &Report) -> Vec<String> {
                 report.rollout.requests
             ),
         );
-        let limit = report.at_rest.p99_ms * P99_FACTOR;
+        let factor = p99_factor();
+        let limit = report.at_rest.p99_ms * factor;
         expect(
             report.rollout.p99_ms <= limit,
             format!(
-                "p99 {:.2} ms during the rollout, over {P99_FACTOR}x the {:.2} ms at rest ({:.2}x)",
+                "p99 {:.2} ms during the rollout, over {factor}x the {:.2} ms at rest ({:.2}x)",
                 report.rollout.p99_ms,
                 report.at_rest.p99_ms,
                 report.rollout.p99_ms / report.at_rest.p99_ms

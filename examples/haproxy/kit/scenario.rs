@@ -91,9 +91,10 @@ pub const PREVIEW: (&str, &str) = ("x-preview", "1");
 
 impl Scenario {
     /// A scenario with the default load: 2,500 requests/s on 16 connections, 8 of
-    /// them with sticky keys; 1.5 s of warm-up, then 6 s at rest (15,000 requests:
-    /// 150 above the p99, so that one busy moment on a shared machine does not make
-    /// the baseline) or 3 s for a bad version, whose latency is not compared.
+    /// them with sticky keys; 1.5 s of warm-up, then 10 s at rest — as long as a
+    /// rollout, so that the baseline and the rollout meet the same share of a shared
+    /// machine's busy moments (25,000 requests, 250 above the p99) — or 3 s for a bad
+    /// version, whose latency is not compared.
     pub fn new(strategy: Strategy, bad_version: bool) -> Scenario {
         Scenario {
             strategy,
@@ -105,7 +106,7 @@ impl Scenario {
                 users: 5_000,
             },
             warm_up: StdDuration::from_millis(1_500),
-            at_rest: StdDuration::from_secs(if bad_version { 3 } else { 6 }),
+            at_rest: StdDuration::from_secs(if bad_version { 3 } else { 10 }),
             after: StdDuration::from_millis(1_500),
             verbose: false,
         }
