@@ -36,6 +36,10 @@
 //!   goes round-robin by weight rather than by a random draw. A header route looks
 //!   at the header's last occurrence when it picks the target (all occurrences when
 //!   it decides whether it matches, which is the same when there is one).
+//! * **Not kept across restarts:** which server serves which instance lives in this
+//!   adapter's memory. A driver resuming with a new adapter against the same HAProxy
+//!   would try server names already taken, and `add server` refuses them (an error
+//!   the driver reports and retries, never a silent double server).
 //! * **Refused** (an error naming why; the driver asks again, the rollout reports the
 //!   table unacknowledged): mirroring (HAProxy 2.6 has no request mirroring outside
 //!   SPOE agents), a route on a header, cookie or key the configuration did not
