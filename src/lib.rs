@@ -479,6 +479,7 @@ pub mod driver;
 pub mod error;
 pub mod fleet;
 mod input;
+pub mod invariants;
 mod model;
 #[cfg(feature = "serde")]
 mod one_key;
