@@ -15,14 +15,17 @@
 //! | [`rollout_document`] | a JSON rollout document | refused with a typed error, or round-trips and runs |
 //! | [`traffic_table`] | a JSON traffic table | refused, or valid, round-trips, diffs back and forth, routes |
 //! | [`public_arithmetic`] | numbers | every public planning and cost function: no panic, bounded output |
+//! | [`rollout_inputs`] | a fleet, a spec of each strategy, inputs, timeouts and verbs | every invariant ([`crate::invariants`]) after every call |
 
 mod arithmetic;
 mod documents;
 mod honest;
+mod rollout_inputs;
 mod router;
 
 pub use arithmetic::public_arithmetic;
 pub use documents::{rollout_document, spec_document, traffic_table};
+pub use rollout_inputs::rollout_inputs;
 pub use router::router;
 
 /// The rest of the input, read a byte at a time (zero once exhausted).
