@@ -10,12 +10,12 @@
 //!
 //! | target | what it feeds | what it checks |
 //! |---|---|---|
-//! | [`router`] | tables edited in batches | routing decisions; a router edited by diffs equals a fresh build |
-//! | [`spec_document`] | a JSON spec document | refused with a typed error, or valid, round-trips, and runs |
-//! | [`rollout_document`] | a JSON rollout document | refused with a typed error, or round-trips and runs |
-//! | [`traffic_table`] | a JSON traffic table | refused, or valid, round-trips, diffs back and forth, routes |
-//! | [`public_arithmetic`] | numbers | every public planning and cost function: no panic, bounded output |
-//! | [`rollout_inputs`] | a fleet, a spec of each strategy, inputs, timeouts and verbs | every invariant ([`crate::invariants`]) after every call |
+//! | [`router`](fn@router) | tables edited in batches | routing decisions; a router edited by diffs equals a fresh build |
+//! | [`spec_document`](fn@spec_document) | a JSON spec document | refused with a typed error, or valid, round-trips, and runs |
+//! | [`rollout_document`](fn@rollout_document) | a JSON rollout document | refused with a typed error, or round-trips and runs |
+//! | [`traffic_table`](fn@traffic_table) | a JSON traffic table | refused, or valid, round-trips, diffs back and forth, routes |
+//! | [`public_arithmetic`](fn@public_arithmetic) | numbers | every public planning and cost function: no panic, bounded output |
+//! | [`rollout_inputs`](fn@rollout_inputs) | a fleet, a spec of each strategy, inputs, timeouts and verbs | every invariant ([`crate::invariants`]) after every call |
 
 mod arithmetic;
 mod documents;
