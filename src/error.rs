@@ -30,6 +30,27 @@ pub(crate) fn excerpt_of(text: &str, chars: usize) -> String {
     }
 }
 
+/// The longest reason or description a saved rollout may hold, in bytes. The engine
+/// bounds every text it keeps (caller text is quoted by [`excerpt`]), so a longer one was
+/// put in the document by something else, and is refused rather than kept.
+pub(crate) const MAX_TEXT_BYTES: usize = 4_096;
+
+/// Reads a reason or description of a saved rollout, refusing one longer than
+/// [`MAX_TEXT_BYTES`].
+#[cfg(feature = "serde")]
+pub(crate) fn bounded_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<String, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(serde::de::Error::custom(format_args!(
+            "a text of {} bytes, longer than the {MAX_TEXT_BYTES} a saved reason may hold",
+            text.len()
+        )));
+    }
+    Ok(text)
+}
+
 /// A duration in a document could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -439,6 +460,40 @@ pub enum SpecError {
     /// The observed fleet lists an instance twice.
     #[error(transparent)]
     Fleet(#[from] FleetError),
+    /// A duration is longer than [`MAX_SPEC_DURATION`](crate::spec::MAX_SPEC_DURATION).
+    #[error("{field} is {duration}, longer than the {max} a spec may wait: check its unit")]
+    DurationTooLong {
+        /// The setting, as a document spells it.
+        field: String,
+        /// Its duration.
+        duration: crate::time::Duration,
+        /// The longest allowed.
+        max: crate::time::Duration,
+    },
+    /// A list holds more entries than its bound
+    /// ([`MAX_SPEC_LIST`](crate::spec::MAX_SPEC_LIST),
+    /// [`MAX_MATCH_KEYS`](crate::spec::MAX_MATCH_KEYS)).
+    #[error("{field} lists {count} entries, more than the {max} allowed")]
+    TooMany {
+        /// The setting, as a document spells it.
+        field: String,
+        /// The entries it lists.
+        count: usize,
+        /// The most allowed.
+        max: usize,
+    },
+    /// A name or text is longer than its bound
+    /// ([`MAX_NAME_BYTES`](crate::spec::MAX_NAME_BYTES),
+    /// [`MAX_MATCH_VALUE_BYTES`](crate::spec::MAX_MATCH_VALUE_BYTES)).
+    #[error("{field} holds a text of {bytes} bytes, longer than the {max} allowed")]
+    TooLong {
+        /// The setting, as a document spells it.
+        field: String,
+        /// The text's length in bytes.
+        bytes: usize,
+        /// The most allowed.
+        max: usize,
+    },
 }
 
 /// A spec document that cannot be used: a setting that cannot be read, or a spec that
@@ -566,6 +621,13 @@ pub enum RestoreError {
         /// The format this version reads.
         supported: u32,
     },
+    /// Its `"rollout"` comes before its `"format"`: the body cannot be read before the
+    /// format it is written in is known. Cutover writes the format first; a tool that
+    /// reorders keys (or sorts them other than alphabetically) does not.
+    #[error(
+        "rollout document has its \"rollout\" before its \"format\": write the format first, as cutover does, so that the body is read in the format it was written in"
+    )]
+    FormatAfterBody,
     /// Its parts contradict each other.
     #[error("rollout document is inconsistent: {what}")]
     Inconsistent {

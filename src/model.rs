@@ -63,8 +63,22 @@ macro_rules! name_type {
 
         #[cfg(feature = "serde")]
         impl<'de> serde::Deserialize<'de> for $name {
+            /// Refuses an empty name, and one longer than
+            /// [`MAX_NAME_BYTES`](crate::spec::MAX_NAME_BYTES): no rollout could have
+            /// written either.
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                String::deserialize(deserializer).map($name::from)
+                let text = String::deserialize(deserializer)?;
+                if text.is_empty() {
+                    return Err(serde::de::Error::custom(concat!("an empty ", stringify!($name))));
+                }
+                if text.len() > crate::spec::MAX_NAME_BYTES {
+                    return Err(serde::de::Error::custom(format_args!(
+                        concat!("a ", stringify!($name), " of {} bytes, longer than the {} allowed"),
+                        text.len(),
+                        crate::spec::MAX_NAME_BYTES
+                    )));
+                }
+                Ok($name::from(text))
             }
         }
     };

@@ -195,6 +195,10 @@ pub enum EventKind {
         /// The instance.
         instance: InstanceId,
         /// Why.
+        #[cfg_attr(
+            feature = "serde",
+            serde(deserialize_with = "crate::error::bounded_text")
+        )]
         reason: String,
     },
     /// A failed provision will be retried after a backoff.
@@ -227,14 +231,26 @@ pub enum EventKind {
     /// An input was ignored: unknown, late, duplicated, or not valid now.
     InputIgnored {
         /// The input, described.
+        #[cfg_attr(
+            feature = "serde",
+            serde(deserialize_with = "crate::error::bounded_text")
+        )]
         input: String,
         /// Why it was ignored.
+        #[cfg_attr(
+            feature = "serde",
+            serde(deserialize_with = "crate::error::bounded_text")
+        )]
         reason: String,
     },
     /// The engine refused to publish a table that broke its own rules. This is a bug
     /// in `cutover`; the previous table stays in force.
     InternalError {
         /// What went wrong.
+        #[cfg_attr(
+            feature = "serde",
+            serde(deserialize_with = "crate::error::bounded_text")
+        )]
         detail: String,
     },
     /// `now` went backwards; the rollout kept its later clock.
@@ -310,6 +326,10 @@ pub enum EventKind {
         /// The verdict.
         phase: crate::analysis::RunPhase,
         /// Why, in a sentence.
+        #[cfg_attr(
+            feature = "serde",
+            serde(deserialize_with = "crate::error::bounded_text")
+        )]
         reason: String,
     },
     /// The rollout moved on to step `index` (of `count`).
@@ -337,6 +357,10 @@ pub enum EventKind {
         /// Whether it passed.
         passed: bool,
         /// Its reason, bounded.
+        #[cfg_attr(
+            feature = "serde",
+            serde(deserialize_with = "crate::error::bounded_text")
+        )]
         reason: String,
     },
     /// A step's checks reached a verdict (`passed: false` with an inconclusive analysis
@@ -347,6 +371,10 @@ pub enum EventKind {
         /// Whether they passed.
         passed: bool,
         /// Why.
+        #[cfg_attr(
+            feature = "serde",
+            serde(deserialize_with = "crate::error::bounded_text")
+        )]
         reason: String,
     },
     /// A warm standby instance is reused for the new target: it leaves rotation, drains,

@@ -122,6 +122,10 @@ pub enum HaltReason {
         /// Consecutive failures.
         failures: u32,
         /// The provisioner's last error.
+        #[cfg_attr(
+            feature = "serde",
+            serde(deserialize_with = "crate::error::bounded_text")
+        )]
         last_error: String,
     },
 }

@@ -216,6 +216,9 @@ fn setting_of(error: &SpecError, spec: &RolloutSpec) -> String {
         SpecError::InvalidHealth { field, .. } => format!("health.{field}"),
         // Not a document's problem: the fleet a rollout starts from.
         SpecError::Fleet(_) => String::new(),
+        SpecError::DurationTooLong { field, .. }
+        | SpecError::TooMany { field, .. }
+        | SpecError::TooLong { field, .. } => field.clone(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! into [`SpecError`]s that say what to change.
 
 mod blue_green;
+mod bounds;
 mod canary;
 #[cfg(feature = "serde")]
 mod document;
@@ -13,6 +14,9 @@ mod step_document;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use blue_green::{BlueGreenSpec, Checks, HookSpec, Promotion};
+pub use bounds::{
+    MAX_MATCH_KEYS, MAX_MATCH_VALUE_BYTES, MAX_NAME_BYTES, MAX_SPEC_DURATION, MAX_SPEC_LIST,
+};
 #[cfg(test)]
 pub(crate) use canary::STEPS_READ;
 pub use canary::{CanaryPlan, CanarySpec, CanaryStep, MAX_CANARY_STEPS};
@@ -342,6 +346,7 @@ impl RolloutSpec {
             return Err(SpecError::ZeroDesired);
         }
         check_desired(self.desired)?;
+        bounds::check(self)?;
         if let Some(deadline) = self.progress_deadline.filter(|d| *d <= self.min_ready) {
             return Err(SpecError::DeadlineTooShort {
                 deadline,

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use cutover::invariants::{self, Checker};
 use cutover::{
     Action, ActionId, CommandError, Event, Input, Instance, InstanceId, Rollout, RolloutSpec,
     Status, Timestamp, TrafficTable,
@@ -26,6 +27,7 @@ pub(super) enum Call {
     /// `handle_input`; `bogus` when the input is certainly stale, unknown or misdirected.
     Input {
         at: Timestamp,
+        input: Input,
         bogus: bool,
     },
     Timeout {
@@ -41,6 +43,26 @@ impl Call {
     pub(super) fn at(&self) -> Timestamp {
         match self {
             Call::Input { at, .. } | Call::Timeout { at } | Call::Command { at, .. } => *at,
+        }
+    }
+
+    /// The call as the shared checker takes it.
+    pub(super) fn checked(&self, mv: &Move) -> invariants::Call<'_> {
+        match self {
+            Call::Input { at, input, bogus } => invariants::Call::Input {
+                at: *at,
+                input,
+                stale: *bogus,
+            },
+            Call::Timeout { at } => invariants::Call::Timeout { at: *at },
+            Call::Command { at, result } => invariants::Call::Command {
+                at: *at,
+                resize: matches!(
+                    mv,
+                    Move::Command(Command::Scale(_) | Command::UpdateSpec(_))
+                ),
+                refused: result.is_err(),
+            },
         }
     }
 }
@@ -66,17 +88,11 @@ pub struct World {
     pub acked: u64,
     /// Results sent so far (for replays).
     pub answers: Vec<Input>,
-    /// Instances a drain was asked for.
-    pub drain_asked: BTreeSet<InstanceId>,
-    /// Instances a termination was asked for.
-    pub terminate_asked: BTreeSet<InstanceId>,
     /// Every instance name seen (initial fleet and provisions).
     pub names: BTreeSet<InstanceId>,
-    /// Adopted instances still provisioning: the rollout asks for them again by name.
-    pub adopted_provisioning: BTreeSet<InstanceId>,
-    /// Instances that were ever listed in a table.
-    pub ever_listed: BTreeSet<InstanceId>,
     pub last_action: u64,
+    /// The invariants of `DESIGN.md`, checked after every call (`cutover::invariants`).
+    pub checker: Checker,
     /// Number of moves performed.
     pub steps: usize,
     /// Every move performed, in order (`AnswerAll` as the moves it made).
@@ -84,6 +100,8 @@ pub struct World {
     /// Whether every step checks a serde round trip (on by default; it is the costliest
     /// check, and the exhaustive search does it per leaf instead).
     pub round_trip_each_step: bool,
+    /// Whether the checker was last told `round_trip_each_step`.
+    round_trip_told: bool,
     /// Every action and event so far, in order (scripts read them with cursors).
     pub history: Vec<Action>,
     pub event_log: Vec<Event>,
@@ -91,17 +109,10 @@ pub struct World {
     pub(super) event_cursor: usize,
     /// Extremes seen after every step.
     pub watermarks: Watermarks,
-    /// Instances above the peak left by a resize that lowered it; only shrinks after.
-    pub peak_allowance: usize,
     /// Instances that exist and whether they last passed a check (scripts' health).
     pub alive: BTreeMap<InstanceId, bool>,
     /// Instances the script reports unhealthy whenever it reports health to all.
     pub sick: BTreeSet<InstanceId>,
-    /// Generations whose publication could move sticky keys off the target as planned
-    /// (its plan shrank, it could not serve, or an emergency).
-    pub target_may_shrink: BTreeSet<u64>,
-    /// The target each published generation was published under.
-    pub published_under: BTreeMap<u64, Option<cutover::Revision>>,
 }
 
 /// Extremes seen over a whole run (after every step).
@@ -150,6 +161,14 @@ fn caller_table(observed: &[Instance]) -> TrafficTable {
     builder.build().expect("a valid initial table")
 }
 
+/// Fails the test on the first violation found, naming every one.
+pub(super) fn fail_on(found: &[invariants::Violation], context: &str) {
+    if let Some(first) = found.first() {
+        let all: Vec<String> = found.iter().map(ToString::to_string).collect();
+        panic!("{context}: {first}\n(all: {all:#?})");
+    }
+}
+
 /// A serde round trip of a rollout.
 pub fn round_trip(rollout: &Rollout) -> Rollout {
     let json = serde_json::to_string(rollout).expect("a rollout serializes");
@@ -169,8 +188,6 @@ impl World {
         self.history.extend(actions);
         self.event_log.extend(events);
         let fleet = self.rollout.fleet();
-        let live = fleet.total().live();
-        self.peak_allowance = self.peak_allowance.min(live);
         let marks = &mut self.watermarks;
         marks.peak_live = marks.peak_live.max(fleet.total().live());
         marks.low_available = marks.low_available.min(fleet.total().available);
@@ -178,19 +195,9 @@ impl World {
 
     /// A rollout over `observed` (drained and checked).
     pub fn new(spec: RolloutSpec, observed: Vec<Instance>) -> World {
-        let listed: Vec<InstanceId> = observed
-            .iter()
-            .filter(|i| i.in_rotation)
-            .map(|i| i.id.clone())
-            .collect();
         let initial = caller_table(&observed);
-        let observed_live = observed.iter().filter(|i| i.state.is_live()).count();
+        let checker = Checker::new(initial.clone(), &observed).with_round_trip(true);
         let names = observed.iter().map(|i| i.id.clone()).collect();
-        let adopted_provisioning = observed
-            .iter()
-            .filter(|i| i.state == cutover::InstanceState::Provisioning)
-            .map(|i| i.id.clone())
-            .collect();
         let alive = observed
             .iter()
             .filter(|i| i.state.is_live())
@@ -210,12 +217,10 @@ impl World {
             tables: BTreeMap::from([(0, initial)]),
             acked: 0,
             answers: Vec::new(),
-            drain_asked: BTreeSet::new(),
-            terminate_asked: BTreeSet::new(),
             names,
-            adopted_provisioning,
-            ever_listed: listed.into_iter().collect(),
             last_action: 0,
+            checker,
+            round_trip_told: true,
             steps: 0,
             log: Vec::new(),
             round_trip_each_step: true,
@@ -229,17 +234,11 @@ impl World {
             },
             alive,
             sick: BTreeSet::new(),
-            target_may_shrink: BTreeSet::new(),
-            published_under: BTreeMap::new(),
-            // An adopted fleet may already exceed the peak: not the rollout's doing.
-            peak_allowance: observed_live,
         };
         let (actions, events) = drain_outputs(&mut world.rollout);
-        world.record_checked(&actions, &events, "Rollout::new");
-        // Published with no target yet: whatever becomes the target may lose keys in it.
-        let first = world.rollout.traffic().generation();
-        world.target_may_shrink.insert(first);
-        world.check_state();
+        world.record(&actions);
+        let found = world.checker.created(&world.rollout, &actions, &events);
+        fail_on(&found, "Rollout::new");
         world.keep(actions, events);
         world
     }
@@ -261,11 +260,9 @@ impl World {
     /// (`Move::AnswerAll` is several steps: use [`World::play`].)
     pub fn step(&mut self, mv: &Move) -> Step {
         let before = self.rollout.clone();
-        if matches!(
-            mv,
-            Move::Command(Command::Scale(_) | Command::UpdateSpec(_))
-        ) {
-            self.peak_allowance = self.peak_allowance.max(before.fleet().total().live());
+        if self.round_trip_told != self.round_trip_each_step {
+            self.round_trip_told = self.round_trip_each_step;
+            self.checker = self.checker.clone().with_round_trip(self.round_trip_told);
         }
         self.log.push(mv.clone());
         let call = self.perform(mv);
@@ -281,9 +278,11 @@ impl World {
                 eprintln!("    event {:?}", e.kind);
             }
         }
-        self.record_checked(&actions, &events, &context);
-        self.note_target_moves(&before);
-        self.check_step(&before, mv, &call, &actions, &events, &context);
+        self.record(&actions);
+        let found = self
+            .checker
+            .step(&before, &self.rollout, &call.checked(mv), &actions, &events);
+        fail_on(&found, &context);
         self.keep(actions.clone(), events.clone());
         Step {
             actions,

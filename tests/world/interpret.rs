@@ -46,9 +46,10 @@ impl World {
         {
             self.answers.push(input.clone());
         }
-        self.rollout.handle_input(self.now, input);
+        self.rollout.handle_input(self.now, input.clone());
         Call::Input {
             at: self.now,
+            input,
             bogus,
         }
     }

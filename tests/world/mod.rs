@@ -8,7 +8,7 @@
 //! move, drains the rollout's outputs, checks every invariant, and returns what came out
 //! (for determinism checks).
 //!
-//! The checks panic with a message naming the invariant, so proptest reports the move
+//! The world panics on the checker's first violation, with a message naming the invariant, so proptest reports the move
 //! list that broke it and shrinks it. Set `CUTOVER_TRACE` to print every step's moves,
 //! actions and events (on stderr) while replaying a failing list.
 //!
@@ -22,7 +22,9 @@
 //! - `harness`: [`World`], its constructor and [`World::step`]; [`Step`]; [`round_trip`].
 //! - `interpret`: how each move becomes a call on the rollout.
 //! - `record`: bookkeeping of the actions and events, with the per-action rules.
-//! - `invariants`: the checks of every state ([`World::check_state`]) and every step.
+//! - `invariants`: the checks of every state ([`World::check_state`]); every step's are
+//!   run by `cutover::invariants::Checker` (one set of checks, shared with the
+//!   simulator and the fuzz targets).
 //! - `script`: verbs by name for scenario scripts ([`World::take`], [`Summary`],
 //!   [`spec`], [`fleet`]).
 //! - `documents`: a rollout saved mid-way ([`mid_rollout`], [`document`]) and how a
@@ -33,7 +35,6 @@
 
 #![allow(dead_code)]
 
-mod blue_green;
 mod canary;
 mod documents;
 mod harness;
@@ -44,7 +45,6 @@ mod moves;
 mod record;
 mod scenarios;
 mod script;
-mod traffic;
 
 // Each test file uses only some of these.
 #[allow(unused_imports)]

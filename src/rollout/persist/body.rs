@@ -8,6 +8,7 @@ use crate::fleet::Fleet;
 use crate::model::{InstanceId, Revision};
 use crate::output::{Action, ActionId, Event, HeldBack};
 use crate::rollout::core::{Core, Pending, Retire, Starting};
+use crate::rollout::persist::seal::Seal;
 use crate::rollout::rotation::Rotation;
 use crate::rollout::stage::Stage;
 use crate::rollout::timers::TimerTable;
@@ -53,6 +54,10 @@ pub(crate) struct Body {
     pub reported: Reported,
     /// The `desired` the fleet was last planned for.
     pub sized_for: u32,
+    /// Digests of the facts nothing else in the document can be checked against
+    /// (`seal.rs`): required in format 4, absent from migrated documents.
+    #[serde(deserialize_with = "super::seal::required")]
+    pub seal: Option<Seal>,
 }
 
 /// A format-4 body written straight from the engine's state, borrowing it: saving after
@@ -82,6 +87,7 @@ pub(crate) struct BodyRef<'a> {
     held: Option<HeldBack>,
     reported: &'a Reported,
     sized_for: u32,
+    seal: Seal,
 }
 
 impl<'a> From<&'a Core> for BodyRef<'a> {
@@ -109,6 +115,7 @@ impl<'a> From<&'a Core> for BodyRef<'a> {
             held: core.held,
             reported: &core.reported,
             sized_for: core.sized_for,
+            seal: Seal::of(core),
         }
     }
 }
@@ -119,6 +126,7 @@ impl Body {
     pub(super) fn restore(self) -> Result<Core, RestoreError> {
         let limits = self.spec.validate()?;
         let sealed = self.instances;
+        let seal = self.seal;
         let mut rotation = self.rotation;
         rotation.rebuild();
         let mut core = Core {
@@ -172,6 +180,9 @@ impl Body {
                     core.fleet.len()
                 ),
             });
+        }
+        if let Some(seal) = seal {
+            seal.check(&core)?;
         }
         let wake = core.plan().wake_at;
         core.refresh_timers(wake);

@@ -30,6 +30,26 @@ impl serde::Serialize for Rollout {
 /// with `Rollout::try_from` gives the typed error. Documents of earlier formats are
 /// migrated on the way.
 ///
+/// # What a restore checks, and what it cannot
+///
+/// A restored document must be one this crate could have written. Every cross-reference
+/// is checked (instances in the table are in the fleet and may serve, pending actions
+/// match their instances' stages, queued actions match the state, action ids are below
+/// their counter, generations are ordered, an analysis measures what the spec asks), and
+/// the facts nothing else can be checked against are sealed: the instances' ids and
+/// revisions, the action and instance counters, the published and acknowledged
+/// generations, the stable, standby and target revisions, and the strategy's kind. An
+/// edit of any of them is refused naming the field ([`RestoreError::Field`]).
+///
+/// What no check can see: an edit that also recomputes the seal (the seal guards against
+/// accidents and careless scripts, not forgery); and edits of unsealed facts that leave
+/// the document consistent — an instance's `state` or `ready_since` moved between states
+/// that agree with the rest, a timestamp or deadline moved, the spec's settings other than
+/// its strategy's kind changed (they are validated as a spec, and take effect as
+/// [`Rollout::update_spec`] would), weights of a table that still sums to 10,000, or unpolled
+/// events dropped. The `"format"` key must come before `"rollout"`
+/// ([`RestoreError::FormatAfterBody`]); cutover always writes it so.
+///
 /// ```
 /// use cutover::{RestoreError, Rollout, RolloutDocument};
 /// let document: RolloutDocument = serde_json::from_str(r#"{"format": 99, "rollout": {}}"#).unwrap();
@@ -43,6 +63,8 @@ pub struct RolloutDocument {
     format: u32,
     /// `None` when the format is not one this version reads: its body is not read.
     rollout: Option<Versioned>,
+    /// Whether the body came before the format, and so could not be read.
+    body_first: bool,
 }
 
 /// A body as read, in the format it was written in.
@@ -70,6 +92,7 @@ impl<'de> serde::Deserialize<'de> for RolloutDocument {
                 let mut format = None;
                 let mut rollout = None;
                 let mut seen_body = false;
+                let mut body_first = false;
                 while let Some(key) = map.next_key::<String>()? {
                     match (key.as_str(), format) {
                         ("format", _) => format = Some(map.next_value::<u32>()?),
@@ -91,11 +114,12 @@ impl<'de> serde::Deserialize<'de> for RolloutDocument {
                             rollout = Some(Versioned::V3(Box::new(old.migrate())));
                             seen_body = true;
                         }
-                        // A body in an unknown format (or before its format is
-                        // known) is skipped, and the conversion refuses the format
-                        // by name.
-                        ("rollout", _) => {
+                        // A body before its format cannot be read (the format says
+                        // how), nor one in a format this version does not know: it is
+                        // skipped, and the conversion says which.
+                        ("rollout", known) => {
                             map.next_value::<serde::de::IgnoredAny>()?;
+                            body_first |= known.is_none();
                             seen_body = true;
                         }
                         (other, _) => {
@@ -107,7 +131,11 @@ impl<'de> serde::Deserialize<'de> for RolloutDocument {
                 if !seen_body {
                     return Err(A::Error::missing_field("rollout"));
                 }
-                Ok(RolloutDocument { format, rollout })
+                Ok(RolloutDocument {
+                    format,
+                    rollout,
+                    body_first,
+                })
             }
         }
         deserializer.deserialize_map(Visitor)
@@ -121,6 +149,11 @@ impl TryFrom<RolloutDocument> for Rollout {
         let body = match document.rollout {
             Some(Versioned::Current(body)) => *body,
             Some(Versioned::V3(old)) => old.migrate()?,
+            // A format this version reads, named too late to read the body in it (a
+            // format it does not read is refused as such, wherever it is).
+            None if document.body_first && (1..=FORMAT_VERSION).contains(&document.format) => {
+                return Err(RestoreError::FormatAfterBody);
+            }
             None => {
                 return Err(RestoreError::UnknownFormat {
                     found: document.format,

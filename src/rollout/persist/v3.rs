@@ -172,6 +172,8 @@ impl BodyV3 {
             held: self.held,
             reported: self.reported,
             sized_for: self.sized_for.unwrap_or(desired),
+            // Formats 2 and 3 had no seal: their facts are taken as written.
+            seal: None,
         })
     }
 }

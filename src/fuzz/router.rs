@@ -1,8 +1,4 @@
-//! Entry points for the cargo-fuzz targets in `fuzz/`, compiled only with the hidden
-//! `__fuzz` feature so that normal builds keep them compiling without exposing them.
-//!
-//! Each entry point takes arbitrary bytes, must never panic on them, and panics (which
-//! the fuzzer reports) only when an invariant of the library is broken.
+//! The `router` target: tables edited in batches, a router compiled for each.
 
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -11,10 +7,14 @@ use crate::router::{Decision, Request};
 use crate::traffic::{InstanceWeight, MatchCondition, MatchRoute, Mirror, TableChange};
 use crate::{InstanceId, Revision, Router, TrafficTable, Weight};
 
+use super::Bytes;
+
 /// Builds traffic tables from `data` read as batches of edits, compiles a [`Router`] for
 /// every table an edit batch produces, and routes requests derived from the bytes,
 /// checking that
 ///
+/// * a router edited by each batch's diff equals one built from the table afresh (its
+///   table, and where it sends every sticky key);
 /// * `route` returns `None` exactly when the table is empty;
 /// * every decision names an instance in rotation under the decided revision, a
 ///   revision with weight > 0 unless a match route chose it (and then the route's own
@@ -29,6 +29,7 @@ pub fn router(data: &[u8]) {
     let mut bytes = Bytes(data);
     let mut table = initial_table(&mut bytes);
     let mut generation = 0u64;
+    let mut incremental = Router::new(&table);
     check(&table, &mut bytes);
     while !bytes.0.is_empty() {
         let mut batch = Vec::new();
@@ -40,39 +41,20 @@ pub fn router(data: &[u8]) {
                 batch.push(change);
             }
         }
+        let before = table.clone();
         if table.apply_changes(&batch).is_ok() {
             generation += 1;
             table.set_generation(generation);
+            // The same edit as a diff, applied to the router built for the table before:
+            // it must be the router a fresh build gives.
+            incremental
+                .apply(&before.diff(&table))
+                .expect("a diff between two valid tables applies");
+            same_router(&incremental, &table, &mut bytes);
         }
         check(&table, &mut bytes);
     }
     check(&table, &mut bytes);
-}
-
-/// The rest of the input, read a byte at a time (zero once exhausted).
-struct Bytes<'a>(&'a [u8]);
-
-impl Bytes<'_> {
-    fn next(&mut self) -> Option<u8> {
-        let (first, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(*first)
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next().unwrap_or(0)
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.byte(), self.byte()])
-    }
-
-    fn take(&mut self, max: usize) -> &[u8] {
-        let len = usize::from(self.byte()) % (max + 1);
-        let (taken, rest) = self.0.split_at(len.min(self.0.len()));
-        self.0 = rest;
-        taken
-    }
 }
 
 /// A valid table from the bytes: up to four revisions with up to five instances each,
@@ -228,8 +210,24 @@ fn balance(bytes: &mut Bytes<'_>, table: &TrafficTable) -> Option<TableChange> {
     })
 }
 
+/// Checks that `incremental` (edited by diffs) holds `table` and routes every sticky key
+/// as a router freshly built from `table` does.
+fn same_router(incremental: &Router, table: &TrafficTable, bytes: &mut Bytes<'_>) {
+    assert_eq!(incremental.table(), table, "diffs applied give the table");
+    assert_eq!(incremental.generation(), table.generation());
+    let fresh = Router::new(table);
+    for _ in 0..4 {
+        let key = bytes.take(12).to_vec();
+        assert_eq!(
+            incremental.route_sticky(&key),
+            fresh.route_sticky(&key),
+            "an edited router routes key {key:?} as a fresh one"
+        );
+    }
+}
+
 /// Compiles `table` and routes a few requests made from the next bytes.
-fn check(table: &TrafficTable, bytes: &mut Bytes<'_>) {
+pub(super) fn check(table: &TrafficTable, bytes: &mut Bytes<'_>) {
     let router = Router::new(table);
     assert_eq!(router.generation(), table.generation());
     assert_eq!(router.is_empty(), table.is_empty());

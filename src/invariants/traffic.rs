@@ -5,11 +5,13 @@
 
 use std::collections::BTreeSet;
 
-use cutover::spec::CanaryStep;
-use cutover::strategy::StepKind;
-use cutover::{Revision, Rollout, Router, Status, StrategySpec, TrafficTable, Weight};
-
-use super::harness::World;
+use super::{Checker, Found, Rule};
+use crate::model::Revision;
+use crate::rollout::{Rollout, Status};
+use crate::router::Router;
+use crate::spec::{CanaryStep, StrategySpec};
+use crate::strategy::StepKind;
+use crate::traffic::{TrafficTable, Weight};
 
 /// Keys whose sticky routes are followed from one acknowledged table to the next.
 const KEYS: u32 = 256;
@@ -76,11 +78,15 @@ fn canary_ceiling(rollout: &Rollout, status: &Status) -> Option<Weight> {
     Some(most)
 }
 
-impl World {
+impl Checker {
     /// Of every state: a revision carrying more than its instances carry at the floor's
     /// rate is reported short, and only such a one.
-    pub(super) fn check_traffic_state(&self, status: &Status, context: &str) {
-        let rollout = &self.rollout;
+    pub(super) fn check_traffic_state(
+        &self,
+        rollout: &Rollout,
+        status: &Status,
+        found: &mut Found,
+    ) {
         let floor = rollout.limits().min_available();
         let table = rollout.traffic();
         let hot: BTreeSet<&Revision> = table
@@ -90,10 +96,9 @@ impl World {
             .map(|b| b.revision())
             .collect();
         let reported: BTreeSet<&Revision> = status.shortfall.iter().map(|s| &s.revision).collect();
-        assert_eq!(
-            hot, reported,
-            "{context}: invariant 5: the revisions running hot are reported short"
-        );
+        found.same(hot, reported, Rule::Capacity, || {
+            "the revisions running hot are reported short".to_owned()
+        });
     }
 
     /// Of every step: a weight rises only within capacity and within plan, unless a
@@ -103,8 +108,13 @@ impl World {
     /// set. And through the router on the acknowledged tables: no sticky key leaves the
     /// target for stable unless the target's plan shrank, it could not serve, or users
     /// were in an emergency.
-    pub(super) fn check_traffic_step(&self, before: &Rollout, status: &Status, context: &str) {
-        let after = &self.rollout;
+    pub(super) fn check_traffic_step(
+        &self,
+        before: &Rollout,
+        after: &Rollout,
+        status: &Status,
+        found: &mut Found,
+    ) {
         let (from, to) = (before.traffic(), after.traffic());
         let floor = after.limits().min_available();
         let emergency = status.emergency.is_some();
@@ -121,31 +131,46 @@ impl World {
                 if is <= was {
                     continue;
                 }
-                assert!(
+                found.ensure(
                     is <= capacity(backend.instance_count(), floor) + 1 || orphaned,
-                    "{context}: invariant 5: {revision} raised from {was} to {is} bp on {} instances, floor {floor}",
-                    backend.instance_count()
+                    Rule::Capacity,
+                    || {
+                        format!(
+                            "{revision} raised from {was} to {is} bp on {} instances, floor {floor}",
+                            backend.instance_count()
+                        )
+                    },
                 );
                 // Users going back to a known-good revision are never a leak: stable
                 // takes a superseded share back before the target rises, and takes a
                 // share no planned instance can serve.
-                assert!(
+                found.ensure(
                     is <= planned(status, revision) || emergency || known_good(after, revision),
-                    "{context}: invariant 5: traffic leaked: {revision} raised from {was} to {is} bp against a plan of {} ({:?})",
-                    planned(status, revision),
-                    status.planned_traffic
+                    Rule::Leak,
+                    || {
+                        format!(
+                            "traffic leaked: {revision} raised from {was} to {is} bp against a plan of {} ({:?})",
+                            planned(status, revision),
+                            status.planned_traffic
+                        )
+                    },
                 );
             }
         }
-        self.check_strategy_ceilings(before, status, context);
-        self.check_sticky_on_acknowledgement(before, status, context);
+        check_strategy_ceilings(before, after, status, found);
+        self.check_sticky_on_acknowledgement(before, after, found);
     }
+}
 
-    /// Green gains no user before the switch; a canary never rises above what its
-    /// steps set. (A weight already above falls as fast as the others can take it: an
-    /// abort's or a step back's reverse rolling update.)
-    fn check_strategy_ceilings(&self, before: &Rollout, status: &Status, context: &str) {
-        let rollout = &self.rollout;
+/// Green gains no user before the switch; a canary never rises above what its steps
+/// set. (A weight already above falls as fast as the others can take it.)
+fn check_strategy_ceilings(
+    before: &Rollout,
+    rollout: &Rollout,
+    status: &Status,
+    found: &mut Found,
+) {
+    {
         let (Some(stable), Some(target)) = (rollout.stable(), rollout.target()) else {
             return;
         };
@@ -158,26 +183,29 @@ impl World {
         }
         if let StrategySpec::BlueGreen(_) = rollout.spec().strategy {
             let switched = matches!(status.step_kind, Some((StepKind::PostPromotion, _)));
-            assert!(
-                switched || on_target.is_zero(),
-                "{context}: green {target} carries {on_target} before the switch ({:?})",
-                status.step_kind
-            );
+            found.ensure(switched || on_target.is_zero(), Rule::Leak, || {
+                format!(
+                    "green {target} carries {on_target} before the switch ({:?})",
+                    status.step_kind
+                )
+            });
         }
         if let Some(ceiling) = canary_ceiling(rollout, status) {
-            assert!(
-                on_target <= ceiling,
-                "{context}: the canary {target} carries {on_target}, above the {ceiling} its steps set ({:?})",
-                status.step
-            );
+            found.ensure(on_target <= ceiling, Rule::Leak, || {
+                format!(
+                    "the canary {target} carries {on_target}, above the {ceiling} its steps set ({:?})",
+                    status.step
+                )
+            });
         }
     }
+}
 
+impl Checker {
     /// Notes whether the table this step published may move keys off the target: its
     /// plan for the target shrank, the target could not serve, or users were in an
     /// emergency. Called before the step's checks.
-    pub(super) fn note_target_moves(&mut self, before: &Rollout) {
-        let after = &self.rollout;
+    pub(super) fn note_target_moves(&mut self, before: &Rollout, after: &Rollout) {
         let (from, to) = (before.traffic(), after.traffic());
         if from == to {
             return;
@@ -202,8 +230,12 @@ impl World {
     /// Between two acknowledged tables, a sticky key leaves the target for stable only
     /// as planned, when the target could not serve, or in an emergency (as noted when
     /// the tables between them were published).
-    fn check_sticky_on_acknowledgement(&self, before: &Rollout, _status: &Status, context: &str) {
-        let after = &self.rollout;
+    fn check_sticky_on_acknowledgement(
+        &self,
+        before: &Rollout,
+        after: &Rollout,
+        found: &mut Found,
+    ) {
         let (was, is) = (
             before.acknowledged_generation(),
             after.acknowledged_generation(),
@@ -235,9 +267,14 @@ impl World {
                     .route_sticky(key.as_bytes())
                     .map(|d| d.revision().clone())
             };
-            assert!(
+            found.ensure(
                 !(route(&old).as_ref() == Some(target) && route(&new).as_ref() == Some(stable)),
-                "{context}: key {key} moved from the target {target} back to {stable} between acknowledged tables {was} and {is}, unplanned"
+                Rule::Sticky,
+                || {
+                    format!(
+                        "key {key} moved from the target {target} back to {stable} between acknowledged tables {was} and {is}, unplanned"
+                    )
+                },
             );
         }
     }
