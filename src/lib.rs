@@ -459,6 +459,7 @@
 //! | [`traffic`] | the table's vocabulary: diffs, routes, mirrors | [`traffic::TableDiff`] |
 //! | [`router`] | a router's decision and request | [`router::Decision`] |
 //! | [`fleet`] | the fleet a rollout keeps, counted | [`fleet::Fleet`] |
+//! | [`invariants`] | the design's invariants, checked of a running rollout | [`invariants::Checker`] |
 //! | [`error`] | every error type | [`error::SpecError`] |
 //! | [`adapter`] | the traits a caller implements for the world | [`adapter::LoadBalancer`] |
 //! | [`driver`] | a blocking driver running a rollout against the adapters | [`driver::Driver`] |

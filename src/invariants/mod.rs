@@ -1,5 +1,5 @@
 //! The invariants of the design, checked of a running rollout: one [`Checker`] that the
-//! test world, the simulator ([`sim`](crate::sim), with the `driver` feature) and the
+//! test world, the simulator (`cutover::sim`, with the `driver` feature) and the
 //! fuzz targets all feed, so there is one set of checks.
 //!
 //! A checker watches one [`Rollout`] from the caller's side. It is told what the load
