@@ -465,6 +465,7 @@
 //! | [`driver`] | a blocking driver running a rollout against the adapters | [`driver::Driver`] |
 //! | [`store`] | where a controller keeps its documents (compare-and-swap) | [`store::Store`] |
 //! | [`docs`] | spec documents and their schema | [`docs::specs`] |
+//! | [`sim`] | a deterministic simulated world, reports, timelines and plan previews | [`sim::Simulation`] |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -487,6 +488,8 @@ mod one_key;
 mod output;
 mod rollout;
 pub mod router;
+#[cfg(feature = "driver")]
+pub mod sim;
 pub mod spec;
 pub mod store;
 pub mod strategy;
