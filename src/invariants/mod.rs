@@ -338,7 +338,7 @@ impl Checker {
         // Published with no target yet: whatever becomes the target may lose keys in it.
         self.target_may_shrink
             .insert(rollout.traffic().generation());
-        self.check_state(rollout, &mut found);
+        self.check_state(rollout, &rollout.status(), &mut found);
         self.settle(rollout);
         found.0
     }
@@ -378,7 +378,7 @@ impl Checker {
     #[must_use]
     pub fn state(&self, rollout: &Rollout) -> Vec<Violation> {
         let mut found = Found::default();
-        self.check_state(rollout, &mut found);
+        self.check_state(rollout, &rollout.status(), &mut found);
         found.0
     }
 

@@ -219,6 +219,8 @@ pub struct Report {
     pub failed: Failed,
     /// Requests that reached the revision rolled out.
     pub to_target: u64,
+    /// Faults that happened to running instances (crashes and health flaps).
+    pub faults: u64,
     /// The most instances alive at once.
     pub peak_instances: usize,
     /// The fewest instances running and passing their checks at once.

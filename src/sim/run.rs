@@ -401,6 +401,7 @@ impl Run {
                 unrouted: requests.unrouted,
             },
             to_target: requests.to_target,
+            faults: requests.faults,
             peak_instances: world.peak_live,
             min_ready: world.min_ready,
             lb_updates: world.lb_updates,

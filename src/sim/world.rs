@@ -83,6 +83,8 @@ pub(super) struct Requests {
     pub(super) unrouted: u64,
     /// Requests that reached the revision being rolled out.
     pub(super) to_target: u64,
+    /// Crashes and flaps that happened.
+    pub(super) faults: u64,
 }
 
 /// The world a simulated driver acts on.
@@ -249,11 +251,13 @@ impl SimWorld {
                     self.current(&id, epoch),
                     Some(Life::Running | Life::Flapping)
                 ) {
+                    self.requests.faults += 1;
                     self.set_life(&id, Life::Crashed);
                 }
             }
             Event::Flap(id, epoch) => {
                 if self.current(&id, epoch) == Some(Life::Running) {
+                    self.requests.faults += 1;
                     self.set_life(&id, Life::Flapping);
                     let at = self.now + self.settings.faults.flap_for;
                     self.push(at, Event::Recover(id, epoch));
@@ -266,7 +270,12 @@ impl SimWorld {
                 }
             }
             Event::Gone(id, epoch) => {
-                if self.current(&id, epoch).is_some() {
+                // A crashed instance stays crashed: requests the load balancer still
+                // sends it fail because of the crash, not the termination.
+                if self
+                    .current(&id, epoch)
+                    .is_some_and(|life| life != Life::Crashed)
+                {
                     self.set_life(&id, Life::Terminated);
                 }
             }
