@@ -48,6 +48,7 @@ mod run;
 mod settings;
 mod world;
 
+pub use preview::{Comparison, PlanRow, Preview, Trade, compare, preview, standard_specs};
 pub use report::{CSV_HEADER, End, Failed, Report, RevisionRow, Row, Timeline};
 pub use run::Simulation;
 pub use settings::{Behaviour, Faults, Operator, Settings};

@@ -35,7 +35,7 @@ impl fmt::Display for End {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             End::Completed => f.write_str("completed"),
-            End::Aborted { phase } => write!(f, "aborted ({phase})"),
+            End::Aborted { phase } => f.write_str(phase),
             End::Stalled { reason } => write!(f, "stalled: {reason}"),
         }
     }
@@ -94,6 +94,8 @@ pub struct Row {
     pub phase: String,
     /// The step it is on, as `(index, count)`.
     pub step: Option<(u32, u32)>,
+    /// The kind of that step, as Argo names it (`SetWeight`, `Pause`, `Switch`...).
+    pub step_kind: Option<String>,
     /// Every revision with instances or weight.
     pub revisions: Vec<RevisionRow>,
     /// Requests sent so far, and how many failed.
@@ -194,6 +196,7 @@ impl Timeline {
             at,
             phase: rollout.phase().to_string(),
             step: status.step,
+            step_kind: status.step_kind.map(|(kind, _)| format!("{kind:?}")),
             revisions,
             requests: requests.0,
             failed: requests.1,
@@ -272,7 +275,7 @@ impl Report {
                 .iter()
                 .map(|r| {
                     format!(
-                        "{} {}/{} ready {}%→{}%",
+                        "{}: {} ready of {}, {}% asked, {}% applied",
                         r.revision,
                         r.instances[InstanceState::Ready.index()],
                         r.instances.iter().sum::<usize>(),
@@ -281,15 +284,18 @@ impl Report {
                     )
                 })
                 .collect();
+            let seconds = row.at.as_millis() as f64 / 1_000.0;
+            let step = row
+                .step
+                .map_or(String::new(), |(i, n)| format!(" step {}/{n}", i + 1));
             let _ = writeln!(
                 out,
-                "{:>9}  {:<24} {}",
-                Duration::from_millis(row.at.as_millis()).to_string(),
+                "{seconds:>8.2}s  {}{step} | {}",
                 row.phase,
-                fleet.join(", ")
+                fleet.join(" | ")
             );
             for event in &row.events {
-                let _ = writeln!(out, "           · {event}");
+                let _ = writeln!(out, "            · {event}");
             }
         }
         out

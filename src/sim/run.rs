@@ -181,6 +181,7 @@ struct Run {
     steps: u64,
     /// When the rollout paused for a person, to promote it after the operator's delay.
     paused_at: Option<Timestamp>,
+    /// When the operator aborted or rolled back, or the rollout aborted itself.
     aborted_at: Option<Timestamp>,
     rollback_time: Option<Duration>,
     abort_sent: bool,
@@ -322,15 +323,26 @@ impl Run {
     fn settle(&mut self, step: &Step, sim: &Simulation) -> Option<End> {
         let operator = sim.settings.operator;
         let phase = self.driver.rollout().phase();
-        let in_flight = phase.is_in_flight();
         let bad = self.driver.world().requests.bad_version;
         let late = operator
             .abort_at
             .is_some_and(|at| step.now >= Timestamp::ZERO.saturating_add(at));
         let too_many = operator.abort_after_failures.is_some_and(|n| bad >= n);
-        if in_flight && !self.abort_sent && (late || too_many) {
+        // The operator aborts a rollout in flight, and rolls a completed one back.
+        let verb = if phase.is_in_flight() {
+            Some(Command::Abort)
+        } else if phase == Phase::Completed && self.driver.rollout().stable() == Some(&sim.to) {
+            Some(Command::Rollback)
+        } else {
+            None
+        };
+        if let Some(verb) = verb
+            && !self.abort_sent
+            && (late || too_many)
+        {
             self.abort_sent = true;
-            let _ = self.driver.handle().send(Command::Abort);
+            self.aborted_at.get_or_insert(step.now);
+            let _ = self.driver.handle().send(verb);
             return None;
         }
         match self.driver.outcome()? {
