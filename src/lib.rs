@@ -316,8 +316,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! `examples/rolling.rs` and `examples/canary.rs` run the driver against a fake world
-//! with realistic delays.
+//! `examples/rolling.rs`, `examples/blue_green.rs` and `examples/canary.rs` run the
+//! driver against the simulated world of [`sim`] (below).
 //!
 //! ### An async loop
 //!
@@ -404,6 +404,21 @@
 //! assert!(outcome.is_completed());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Simulation and testing
+//!
+//! [`sim`] (feature `driver`) runs the real [`Driver`](driver::Driver) against a
+//! deterministic simulated world implementing every adapter: one event queue keyed
+//! `(time, seq)` on a virtual clock, ChaCha8 streams (one per source of chance) sampled
+//! with integer code, so a seed replays byte for byte; faults (refused provisions,
+//! crashes, flapping health), a revision's behaviour (a bad version is one line), and
+//! requests routed with the real [`Router`] on the table the simulated load balancer
+//! has applied, each failure counted by cause. A run gives a [`sim::Report`] (its
+//! figures, a [`sim::Timeline`] as data and CSV, a summary line); [`sim::preview`]
+//! shows a spec's plan step by step and [`sim::compare`] the three strategies'
+//! trade-offs for a fleet. With [`sim::Simulation::checked`], every call is checked by
+//! [`invariants::Checker`], the one set of invariant checks the test suite and the
+//! fuzz targets use too.
 //!
 //! ## API themes
 //!
