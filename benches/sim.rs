@@ -1,0 +1,69 @@
+//! The simulator's cost: a whole rollout, driven by the real driver against the
+//! simulated world (ideal settings, no requests, no checks), per strategy and fleet.
+//!
+//! Targets (issue 22): at 10 000 instances ≤ 1.2x linear from 100 (per instance), and
+//! the simulator's own cost ≤ 2x the bare `Rollout` answering every action at once
+//! (`rollout/full_*` in `benches/rollout.rs`). Run both in one go:
+//! `cargo bench --bench rollout --bench sim -- full`.
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use cutover::sim::{End, Settings, Simulation};
+use cutover::spec::{BlueGreenSpec, CanaryPlan, CanarySpec, CanaryStep, Quantity, RollingSpec};
+use cutover::{Duration, RolloutSpec, StrategySpec, Weight};
+
+fn spec(strategy: &str, desired: u32) -> RolloutSpec {
+    let strategy = match strategy {
+        "rolling" => StrategySpec::Rolling(RollingSpec {
+            max_surge: Quantity::Percent(25),
+            max_unavailable: Quantity::Percent(25),
+        }),
+        "blue_green" => StrategySpec::BlueGreen(BlueGreenSpec::default()),
+        // The five steps of `rollout/full_canary`: 10%, a minute, 50%, a minute, 90%.
+        _ => {
+            let weight =
+                |p| CanaryStep::SetWeight(Weight::from_percent(p).expect("a percentage"));
+            let pause = || CanaryStep::Pause {
+                duration: Some(Duration::from_mins(1)),
+            };
+            StrategySpec::Canary(CanarySpec::with_plan(CanaryPlan::Steps(vec![
+                weight(10),
+                pause(),
+                weight(50),
+                pause(),
+                weight(90),
+            ])))
+        }
+    };
+    RolloutSpec {
+        desired,
+        strategy,
+        ..RolloutSpec::default()
+    }
+}
+
+fn settings() -> Settings {
+    let mut settings = Settings::ideal();
+    settings.requests_per_second = 0;
+    settings
+}
+
+fn full_rollout(c: &mut Criterion) {
+    for strategy in ["rolling", "blue_green", "canary"] {
+        let mut group = c.benchmark_group(format!("sim/full_rollout/{strategy}"));
+        group.sample_size(10);
+        for n in [100u32, 10_000] {
+            group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+                let simulation = Simulation::new(spec(strategy, n), settings(), 1).timeline(false);
+                b.iter(|| {
+                    let report = simulation.run().expect("a valid spec");
+                    assert_eq!(report.end, End::Completed);
+                    report
+                });
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, full_rollout);
+criterion_main!(benches);
