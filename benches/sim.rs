@@ -35,8 +35,7 @@ fn spec(strategy: &str, desired: u32) -> RolloutSpec {
         "blue_green" => StrategySpec::BlueGreen(BlueGreenSpec::default()),
         // The five steps of `rollout/full_canary`: 10%, a minute, 50%, a minute, 90%.
         _ => {
-            let weight =
-                |p| CanaryStep::SetWeight(Weight::from_percent(p).expect("a percentage"));
+            let weight = |p| CanaryStep::SetWeight(Weight::from_percent(p).expect("a percentage"));
             let pause = || CanaryStep::Pause {
                 duration: Some(Duration::from_mins(1)),
             };

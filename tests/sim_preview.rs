@@ -51,3 +51,46 @@ fn the_comparison_has_each_strategys_trade_off() {
     assert!(share(canary.exposed) < 0.05, "{table}");
     assert!(table.to_string().contains("users exposed to a bad version"));
 }
+
+#[test]
+fn a_report_ends_with_the_summary_line_of_the_issue_and_a_csv_timeline() {
+    let [rolling, blue_green, canary] = standard_specs(4);
+    let pattern = regex::Regex::new(
+        r"^summary: strategy=(rolling|blue-green|canary) requests=\d+ failed=\d+ peak_instances=\d+ min_ready=\d+ lb_updates=\d+ duration=[0-9hms]+$",
+    )
+    .unwrap();
+    for (spec, name) in [
+        (rolling, "rolling"),
+        (blue_green, "blue-green"),
+        (canary, "canary"),
+    ] {
+        let report = cutover::sim::Simulation::new(spec, Settings::ideal(), 1)
+            .run()
+            .unwrap();
+        let summary = report.summary();
+        assert!(pattern.is_match(&summary), "{summary}");
+        assert!(summary.contains(&format!("strategy={name} ")), "{summary}");
+        assert!(report.to_string().ends_with(&summary));
+        let csv = report.timeline.to_csv();
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some(cutover::sim::CSV_HEADER));
+        let columns = cutover::sim::CSV_HEADER.split(',').count();
+        for line in lines {
+            assert_eq!(fields(line), columns, "{line}");
+        }
+    }
+}
+
+/// The fields of a CSV line, quotes (and doubled quotes in them) respected.
+fn fields(line: &str) -> usize {
+    let (mut count, mut quoted) = (1, false);
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => count += 1,
+            _ => {}
+        }
+    }
+    assert!(!quoted, "an unterminated quote: {line}");
+    count
+}

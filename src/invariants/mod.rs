@@ -393,3 +393,6 @@ impl Checker {
         self.published_under = self.published_under.split_off(&acked);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -70,12 +70,13 @@ mod tests {
         assert_eq!(draws(7, Source::Crashes), draws(7, Source::Crashes));
         assert_ne!(draws(7, Source::Crashes), draws(7, Source::Flapping));
         assert_ne!(draws(7, Source::Crashes), draws(8, Source::Crashes));
-        // Pinned: a change of generator or sampling breaks every saved trace.
-        assert_eq!(
-            draws(1, Source::Requests)[..3],
-            draws(1, Source::Requests)[..3]
-        );
+        // Pinned: a change of generator, key layout or sampling would change every
+        // saved trace; this says so first.
+        assert_eq!(draws(1, Source::Requests), PINNED);
     }
+
+    /// The first draws below 1 000 of seed 1's request stream.
+    const PINNED: [u64; 8] = [891, 411, 417, 622, 910, 582, 37, 906];
 
     #[test]
     fn draws_stay_in_range() {
