@@ -289,15 +289,3 @@ fn a_rollout_that_stops_progressing_ends_with_its_seed_and_the_reason() {
         other => panic!("{other}"),
     }
 }
-
-#[test]
-#[ignore]
-fn debug_seed() {
-    let seed: u64 = std::env::var("SEED").unwrap().parse().unwrap();
-    let kind: usize = std::env::var("KIND").unwrap().parse().unwrap();
-    let report = Simulation::new(spec(kind, seed), faulty(), seed)
-        .checked(true)
-        .run()
-        .unwrap();
-    println!("{}\n{report}\n{:?}", report.narrate(), report.failed);
-}

@@ -97,6 +97,61 @@ impl Simulation {
         &self.settings
     }
 
+    /// The rollout (created, not yet deployed) and the world it starts in, for callers
+    /// who drive a [`Driver`] themselves: a fleet of `spec.desired` instances of the
+    /// first revision, serving, behind a load balancer that applies them all; advance
+    /// the world's clock with [`SimWorld::advance`].
+    ///
+    /// ```
+    /// use cutover::driver::{Command, Driver, DriverConfig};
+    /// use cutover::sim::{Settings, Simulation};
+    /// use cutover::store::{MemoryStore, RolloutId};
+    /// use cutover::{Phase, RolloutSpec};
+    ///
+    /// let spec = RolloutSpec { desired: 3, ..RolloutSpec::default() };
+    /// let (rollout, world) = Simulation::new(spec, Settings::ideal(), 1).world()?;
+    /// let id = RolloutId::new("web")?;
+    /// let mut driver = Driver::start(MemoryStore::new(), id, rollout, world, DriverConfig::default())?;
+    /// let _ = driver.handle().send(Command::Deploy("v2".into()));
+    /// while driver.outcome().is_none() || driver.rollout().phase() == Phase::Idle {
+    ///     let step = driver.step()?;
+    ///     driver.world_mut().advance(step.next);
+    /// }
+    /// assert_eq!(driver.rollout().phase(), Phase::Completed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The spec is not valid for the fleet.
+    pub fn world(&self) -> Result<(Rollout, SimWorld), SpecError> {
+        let fleet: Vec<Instance> = (0..self.spec.desired)
+            .map(|i| Instance::serving(format!("web-{i}"), self.from.clone()))
+            .collect();
+        let table = TrafficTable::builder()
+            .revision(
+                self.from.as_str(),
+                10_000,
+                fleet.iter().map(|i| i.id.clone()),
+            )
+            .build()
+            .map_err(|_| SpecError::ZeroDesired)?;
+        let rollout = Rollout::new(Timestamp::ZERO, self.spec.clone(), fleet.clone())?;
+        let mut metrics = BTreeMap::new();
+        let specs = self.spec.analyses.values().flatten().chain(
+            self.spec
+                .background_analysis
+                .iter()
+                .flat_map(|b| b.metrics.iter()),
+        );
+        for metric in specs {
+            metrics.insert(metric.name.clone(), metric.check.clone());
+        }
+        let mut world = SimWorld::new(self.settings.clone(), self.seed, &fleet, &table, metrics);
+        world.target = Some(self.to.clone());
+        Ok((rollout, world))
+    }
+
     /// Runs the rollout until it comes to rest, waits for a person, or stops
     /// progressing, and reports.
     ///
@@ -189,34 +244,13 @@ struct Run {
 
 impl Run {
     fn start(sim: &Simulation) -> Result<Run, SpecError> {
-        let fleet: Vec<Instance> = (0..sim.spec.desired)
-            .map(|i| Instance::serving(format!("web-{i}"), sim.from.clone()))
-            .collect();
-        let table = TrafficTable::builder()
-            .revision(
-                sim.from.as_str(),
-                10_000,
-                fleet.iter().map(|i| i.id.clone()),
-            )
-            .build()
-            .map_err(|_| SpecError::ZeroDesired)?;
-        let rollout = Rollout::new(Timestamp::ZERO, sim.spec.clone(), fleet.clone())?;
-        let mut metrics = BTreeMap::new();
-        let specs = sim.spec.analyses.values().flatten().chain(
-            sim.spec
-                .background_analysis
-                .iter()
-                .flat_map(|b| b.metrics.iter()),
-        );
-        for metric in specs {
-            metrics.insert(metric.name.clone(), metric.check.clone());
-        }
-        let mut world = SimWorld::new(sim.settings.clone(), sim.seed, &fleet, &table, metrics);
-        world.target = Some(sim.to.clone());
+        let (rollout, world) = sim.world()?;
         let shadow = sim.check.then(|| {
+            let table = world.router.table().clone();
+            let fleet: Vec<Instance> = rollout.fleet().iter().cloned().collect();
             let mut shadow = Shadow {
                 rollout: rollout.clone(),
-                checker: Checker::new(table.clone(), &fleet),
+                checker: Checker::new(table, &fleet),
                 violations: Vec::new(),
             };
             let (actions, events) = shadow.drain();

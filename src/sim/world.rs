@@ -87,7 +87,8 @@ pub(super) struct Requests {
     pub(super) faults: u64,
 }
 
-/// The world a simulated driver acts on.
+/// The world a simulated driver acts on: every adapter trait, over a virtual clock
+/// ([`Simulation::world`](super::Simulation::world) makes one).
 #[derive(Debug)]
 pub struct SimWorld {
     pub(super) settings: Settings,
@@ -193,9 +194,10 @@ impl SimWorld {
         self.queue.insert((at, self.seq), event);
     }
 
-    /// Processes every event up to `until` in `(time, seq)` order, and moves the clock
-    /// there.
-    pub(super) fn advance(&mut self, until: Timestamp) {
+    /// Processes every event up to `until` in `(time, seq)` order (instances booting,
+    /// crashing, tables applied, requests), and moves the clock there: call it with a
+    /// driver step's [`next`](crate::driver::Step::next).
+    pub fn advance(&mut self, until: Timestamp) {
         while let Some(entry) = self.queue.first_entry() {
             if entry.key().0 > until {
                 break;
