@@ -316,8 +316,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! `examples/rolling.rs` and `examples/canary.rs` run the driver against a fake world
-//! with realistic delays.
+//! `examples/rolling.rs`, `examples/blue_green.rs` and `examples/canary.rs` run the
+//! driver against the simulated world of [`sim`] (below).
 //!
 //! ### An async loop
 //!
@@ -405,6 +405,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## Simulation and testing
+//!
+//! [`sim`] (feature `driver`) runs the real [`Driver`](driver::Driver) against a
+//! deterministic simulated world implementing every adapter: one event queue keyed
+//! `(time, seq)` on a virtual clock, ChaCha8 streams (one per source of chance) sampled
+//! with integer code, so a seed replays byte for byte; faults (refused provisions,
+//! crashes, flapping health), a revision's behaviour (a bad version is one line), and
+//! requests routed with the real [`Router`] on the table the simulated load balancer
+//! has applied, each failure counted by cause. A run gives a [`sim::Report`] (its
+//! figures, a [`sim::Timeline`] as data and CSV, a summary line); [`sim::preview`]
+//! shows a spec's plan step by step and [`sim::compare`] the three strategies'
+//! trade-offs for a fleet. With [`sim::Simulation::checked`], every call is checked by
+//! [`invariants::Checker`], the one set of invariant checks the test suite and the
+//! fuzz targets use too.
+//!
 //! ## API themes
 //!
 //! * `handle_*` take inputs, `poll_*` give outputs, commands are verbs taking `now` and
@@ -465,6 +480,7 @@
 //! | [`driver`] | a blocking driver running a rollout against the adapters | [`driver::Driver`] |
 //! | [`store`] | where a controller keeps its documents (compare-and-swap) | [`store::Store`] |
 //! | [`docs`] | spec documents and their schema; a canary judged by its metrics, on the bare loop | [`docs::canary_with_analysis`] |
+//! | [`sim`] | a deterministic simulated world, reports, timelines and plan previews | [`sim::Simulation`] |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -487,6 +503,8 @@ mod one_key;
 mod output;
 mod rollout;
 pub mod router;
+#[cfg(feature = "driver")]
+pub mod sim;
 pub mod spec;
 pub mod store;
 pub mod strategy;

@@ -312,3 +312,55 @@ fn spread_and_memory_figures() {
         assert!(router.heap_bytes() / n < 8 * 1024);
     }
 }
+
+/// A diff that adds a revision and, in the same update, an instance at the end of the
+/// previous revision's instances (the new revision's pool starts empty right there):
+/// the applied router routes like a fresh build. (Found by the simulator: the empty
+/// pool was left in front of the instance inserted at its start.)
+#[test]
+fn a_new_revision_and_an_instance_at_the_end_of_the_previous_one_route_like_a_fresh_build() {
+    for prepared in [false, true] {
+        let table = TrafficTable::builder()
+            .revision("v1", 10_000, ["a", "b"])
+            .build()
+            .unwrap();
+        let mut router = Router::new(&table);
+        if prepared {
+            router.prepare_sticky();
+        }
+        let one = |instance: &str| InstanceWeight::new(&InstanceId::from(instance), 1).unwrap();
+        let diff = TableDiff {
+            from_generation: table.generation(),
+            to_generation: table.generation() + 1,
+            changes: vec![
+                TableChange::AddRevision {
+                    revision: Revision::from("v2"),
+                },
+                TableChange::AddInstance {
+                    revision: Revision::from("v1"),
+                    instance: InstanceId::from("c"),
+                    weight: one("c"),
+                },
+                TableChange::AddInstance {
+                    revision: Revision::from("v2"),
+                    instance: InstanceId::from("x"),
+                    weight: one("x"),
+                },
+                TableChange::SetWeight {
+                    revision: Revision::from("v1"),
+                    weight: Weight::from_basis_points(8_000).unwrap(),
+                },
+                TableChange::SetWeight {
+                    revision: Revision::from("v2"),
+                    weight: Weight::from_basis_points(2_000).unwrap(),
+                },
+            ],
+        };
+        let mut next = table.clone();
+        next.apply(&diff).expect("a valid diff");
+        router
+            .apply(&diff)
+            .expect("the same diff applies to the router");
+        assert_same(&router, &Router::new(&next), &keys(2_000), 7);
+    }
+}

@@ -2,7 +2,7 @@
 
 use super::{Checker, Found, Rule};
 use crate::model::{InstanceState, Revision};
-use crate::rollout::{Phase, Rollout};
+use crate::rollout::{Phase, Rollout, Status};
 use crate::spec::StrategySpec;
 use crate::traffic::Weight;
 
@@ -17,7 +17,7 @@ fn keeps_target_at_zero(rollout: &Rollout) -> bool {
 }
 
 impl Checker {
-    pub(super) fn check_state(&self, rollout: &Rollout, found: &mut Found) {
+    pub(super) fn check_state(&self, rollout: &Rollout, status: &Status, found: &mut Found) {
         self.check_blue_green_state(rollout, found);
         self.check_canary_state(rollout, found);
         let table = rollout.traffic();
@@ -74,7 +74,7 @@ impl Checker {
             || "acknowledged generation".to_owned(),
         );
         // Invariant 5: traffic follows capacity; what runs hot is reported.
-        self.check_traffic_state(rollout, &rollout.status(), found);
+        self.check_traffic_state(rollout, status, found);
         // What the rollout believes is in rotation is what the load balancer applies.
         if let Some(applied) = self.tables.get(&self.acked) {
             for instance in rollout.fleet().iter() {

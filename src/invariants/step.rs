@@ -57,7 +57,8 @@ impl Checker {
         events: &[Event],
         found: &mut Found,
     ) {
-        self.check_state(after, found);
+        let status = after.status();
+        self.check_state(after, &status, found);
         // The clock never goes back; it moves to `at` if that is later, except that a
         // refused command may leave it where it was.
         let at = call.at();
@@ -169,7 +170,7 @@ impl Checker {
             );
         }
         check_capacity(before, after, call, found);
-        self.check_traffic_step(before, after, &after.status(), found);
+        self.check_traffic_step(before, after, &status, found);
         self.check_blue_green_step(before, after, call, found);
         self.check_canary_step(before, after, found);
         check_abort_step(before, after, call, found);

@@ -146,16 +146,24 @@ impl Router {
 
     /// Moves the other pools' ranges after pool `k` inserted or removed a target.
     fn shift_others(&mut self, k: usize, shift: Shift) {
+        let own_start = self.pools[k].start;
         for (j, other) in self.pools.iter_mut().enumerate() {
             if j == k {
                 continue;
             }
             match shift {
-                Shift::Inserted(at) if other.start > at || other.start == at && other.count > 0 => {
-                    other.start += 1;
+                Shift::Inserted(at) => {
+                    // An empty pool starting where the insertion happened lies after
+                    // pool `k` unless the insertion was at `k`'s own start: a new
+                    // revision's pool sits right after the end of the one before it,
+                    // where that one grows too.
+                    let behind = other.start == at && (other.count > 0 || at > own_start);
+                    if other.start > at || behind {
+                        other.start += 1;
+                    }
                 }
                 Shift::Removed(at) if other.start > at => other.start -= 1,
-                _ => {}
+                Shift::Removed(_) | Shift::None => {}
             }
         }
     }
