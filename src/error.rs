@@ -628,6 +628,17 @@ pub enum RestoreError {
         "rollout document has its \"rollout\" before its \"format\": write the format first, as cutover does, so that the body is read in the format it was written in"
     )]
     FormatAfterBody,
+    /// Not a rollout document: malformed JSON, a wrong type, an unknown field
+    /// ([`RolloutDocument::from_json`](crate::RolloutDocument::from_json)).
+    #[error("rollout document unreadable at line {line}, column {column}: {message}")]
+    Unreadable {
+        /// The line where reading stopped (1-based).
+        line: usize,
+        /// The column where reading stopped (1-based).
+        column: usize,
+        /// The reader's message, cut to a bounded excerpt.
+        message: String,
+    },
     /// Its parts contradict each other.
     #[error("rollout document is inconsistent: {what}")]
     Inconsistent {

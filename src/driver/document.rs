@@ -88,7 +88,8 @@ struct In {
 /// Why a stored document is not a driver's document this version reads.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum Unreadable {
-    #[error("not a driver's document: {0}")]
+    // Bounded as `RolloutDocument::from_json` bounds it: serde quotes an unknown key whole.
+    #[error("not a driver's document: {}", crate::error::excerpt_of(&.0.to_string(), 512))]
     Json(#[from] serde_json::Error),
     #[error("driver document format {found}; this version reads {DRIVER_FORMAT}")]
     Format { found: u32 },

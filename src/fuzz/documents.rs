@@ -54,7 +54,8 @@ pub fn spec_document(data: &[u8]) {
     let _ = rollout.status().to_string();
 }
 
-/// Reads `data` as a saved rollout ([`RolloutDocument`], then [`Rollout::try_from`]). A
+/// Reads `data` as a saved rollout ([`RolloutDocument::from_json`], then
+/// [`Rollout::try_from`]). A
 /// refusal must be short; an accepted document must write out as a document that reads
 /// back and writes out the same, and the restored rollout must take honest answers
 /// without an internal error.
@@ -62,7 +63,7 @@ pub fn rollout_document(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let document = match serde_json::from_str::<RolloutDocument>(text) {
+    let document = match RolloutDocument::from_json(text) {
         Ok(document) => document,
         Err(error) => return bounded(error.to_string()),
     };

@@ -75,6 +75,38 @@ enum Versioned {
     V3(Box<BodyV3>),
 }
 
+/// The most characters of the reader's message a [`RestoreError::Unreadable`] keeps: a
+/// refusal quotes what it refuses (an unknown key, a bad value) only in part.
+#[cfg(feature = "json")]
+const READER_MESSAGE_CHARS: usize = 512;
+
+#[cfg(feature = "json")]
+impl RolloutDocument {
+    /// Reads a saved rollout from JSON, refusing what is not a rollout document with a
+    /// [`RestoreError::Unreadable`] whose message is bounded, whatever the input (serde's
+    /// own message quotes an unknown key whole, however long). Then
+    /// [`Rollout::try_from`] checks it and restores the rollout.
+    ///
+    /// # Errors
+    ///
+    /// [`RestoreError::Unreadable`] with the line and column where reading stopped.
+    ///
+    /// ```
+    /// use cutover::{RestoreError, RolloutDocument};
+    /// let key = "k".repeat(100_000);
+    /// let error = RolloutDocument::from_json(&format!("{{\"{key}\": 1}}")).unwrap_err();
+    /// assert!(matches!(error, RestoreError::Unreadable { line: 1, .. }));
+    /// assert!(error.to_string().len() < 1_000);
+    /// ```
+    pub fn from_json(text: &str) -> Result<RolloutDocument, RestoreError> {
+        serde_json::from_str(text).map_err(|error| RestoreError::Unreadable {
+            line: error.line(),
+            column: error.column(),
+            message: crate::error::excerpt_of(&error.to_string(), READER_MESSAGE_CHARS),
+        })
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for RolloutDocument {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
