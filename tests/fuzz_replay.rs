@@ -15,13 +15,14 @@ use cutover::fuzz;
 
 type Body = fn(&[u8]);
 
-const TARGETS: [(&str, Body); 6] = [
+const TARGETS: [(&str, Body); 7] = [
     ("router", fuzz::router),
     ("spec_document", fuzz::spec_document),
     ("rollout_document", fuzz::rollout_document),
     ("traffic_table", fuzz::traffic_table),
     ("public_arithmetic", fuzz::public_arithmetic),
     ("rollout_inputs", fuzz::rollout_inputs),
+    ("driver", fuzz::driver),
 ];
 
 /// Mutated inputs per target and seed file; the whole file stays within seconds in debug.

@@ -16,15 +16,18 @@
 //! | [`traffic_table`](fn@traffic_table) | a JSON traffic table | refused, or valid, round-trips, diffs back and forth, routes |
 //! | [`public_arithmetic`](fn@public_arithmetic) | numbers | every public planning and cost function: no panic, bounded output |
 //! | [`rollout_inputs`](fn@rollout_inputs) | a fleet, a spec of each strategy, inputs, timeouts and verbs | every invariant ([`crate::invariants`]) after every call |
+//! | [`driver`](fn@driver) | a spec, a simulated world's latencies, faults, a bad version, an operator, a seed | the real driver: every invariant after every call, no request failed by the rollout |
 
 mod arithmetic;
 mod documents;
+mod driver;
 mod honest;
 mod rollout_inputs;
 mod router;
 
 pub use arithmetic::public_arithmetic;
 pub use documents::{rollout_document, spec_document, traffic_table};
+pub use driver::driver;
 pub use rollout_inputs::rollout_inputs;
 pub use router::router;
 

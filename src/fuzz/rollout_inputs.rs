@@ -14,7 +14,7 @@ use super::Bytes;
 /// keep each execution fast.
 const MAX_CALLS: usize = 96;
 
-fn spec(bytes: &mut Bytes<'_>) -> RolloutSpec {
+pub(super) fn spec(bytes: &mut Bytes<'_>) -> RolloutSpec {
     let desired = u32::from(bytes.byte() % 6) + 1;
     let strategy = match bytes.byte() % 3 {
         0 => {
