@@ -125,6 +125,17 @@ pub enum WeightError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrafficError {
+    /// Not a traffic table: malformed JSON, a wrong type, an unknown field
+    /// ([`TrafficTable::from_json`](crate::TrafficTable::from_json)).
+    #[error("traffic table unreadable at line {line}, column {column}: {message}")]
+    Unreadable {
+        /// The line where reading stopped (1-based).
+        line: usize,
+        /// The column where reading stopped (1-based).
+        column: usize,
+        /// The reader's message, cut to a bounded excerpt.
+        message: String,
+    },
     /// The revision weights do not add up to 10,000 basis points (100%).
     #[error(
         "revision weights add up to {total} basis points; they must add up to exactly 10000 (100%)"

@@ -91,7 +91,7 @@ pub fn traffic_table(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(json) else {
         return;
     };
-    let table = match serde_json::from_str::<TrafficTable>(text) {
+    let table = match TrafficTable::from_json(text) {
         Ok(table) => table,
         Err(error) => return bounded(error.to_string()),
     };

@@ -117,7 +117,37 @@ pub struct TrafficTable {
     owners: BTreeMap<InstanceId, Revision>,
 }
 
+/// The most characters of the reader's message a [`TrafficError::Unreadable`] keeps.
+#[cfg(feature = "json")]
+const READER_MESSAGE_CHARS: usize = 512;
+
 impl TrafficTable {
+    /// Reads a table from JSON (what an adapter stores or receives), checking it as the
+    /// builder does; what is not a valid table is refused with a message bounded
+    /// whatever the input (serde's own quotes a wrong string or an unknown key whole).
+    ///
+    /// # Errors
+    ///
+    /// [`TrafficError::Unreadable`] with the line and column where reading stopped,
+    /// also for a table that breaks one of its rules (weights that do not sum, an
+    /// instance listed twice): the message says which.
+    ///
+    /// ```
+    /// use cutover::{TrafficError, TrafficTable};
+    /// let long = "x".repeat(100_000);
+    /// let error = TrafficTable::from_json(&format!("{{\"generation\": \"{long}\"}}")).unwrap_err();
+    /// assert!(matches!(error, TrafficError::Unreadable { line: 1, .. }));
+    /// assert!(error.to_string().len() < 1_000);
+    /// ```
+    #[cfg(feature = "json")]
+    pub fn from_json(text: &str) -> Result<TrafficTable, TrafficError> {
+        serde_json::from_str(text).map_err(|error| TrafficError::Unreadable {
+            line: error.line(),
+            column: error.column(),
+            message: crate::error::excerpt_of(&error.to_string(), READER_MESSAGE_CHARS),
+        })
+    }
+
     /// A table that routes nothing (no revisions), at generation 0.
     #[must_use]
     pub fn empty() -> Self {
