@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         strategy: StrategySpec::BlueGreen(blue_green),
         ..RolloutSpec::default()
     };
-    let report = Simulation::new(spec, Settings::realistic(), seed())
+    let report = Simulation::new(spec, Settings::realistic(), support::seed())
         .checked(true)
         .run()?;
     assert!(report.violations.is_empty(), "{:#?}", report.violations);
@@ -33,14 +33,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &report,
         &support::picture("blue_green"),
     )
-}
-
-/// `--seed N` from the command line (default 1).
-fn seed() -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == "--seed")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
 }

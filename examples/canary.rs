@@ -75,12 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if bad {
         settings = settings.with_behaviour("v2", Behaviour::bad());
     }
-    let seed = args
-        .iter()
-        .position(|a| a == "--seed")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
+    let seed = support::seed();
     let report = Simulation::new(spec, settings, seed).checked(true).run()?;
     assert!(report.violations.is_empty(), "{:#?}", report.violations);
     let (title, name) = if bad {

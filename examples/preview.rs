@@ -18,12 +18,7 @@ use cutover::sim::{Settings, compare, preview, standard_specs};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let desired: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(10);
-    let seed = args
-        .iter()
-        .position(|a| a == "--seed")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
+    let seed = support::seed();
     let settings = if args.iter().any(|a| a == "--realistic") {
         Settings::realistic()
     } else {

@@ -14,7 +14,7 @@ use cutover::spec::{Quantity, RollingSpec};
 use cutover::{RolloutSpec, StrategySpec};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let seed = seed();
+    let seed = support::seed();
     let spec = RolloutSpec {
         desired: 10,
         strategy: StrategySpec::Rolling(RollingSpec {
@@ -32,14 +32,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &report,
         &support::picture("rolling"),
     )
-}
-
-/// `--seed N` from the command line (default 1).
-fn seed() -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == "--seed")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
 }

@@ -38,6 +38,16 @@ pub fn show(title: &str, report: &Report, svg: &Path) -> Result<(), Box<dyn std:
     Ok(())
 }
 
+/// `--seed N` from the command line (default 1): the seed a run replays from.
+pub fn seed() -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--seed")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+}
+
 /// The path of an example's picture: `examples/pictures/<name>.svg` (or `$OUT/<name>.svg`).
 pub fn picture(name: &str) -> std::path::PathBuf {
     let dir = std::env::var_os("OUT").map_or_else(
